@@ -1,0 +1,10 @@
+//! netloom: one declarative YAML file becomes a real, running Linux virtual network.
+//!
+//! The path is straight: [`spec`] (file -> resolved topology) -> [`kernel`]
+//! (observe the kernel as plain [`model`] data) -> [`plan`] (diff as a graph of
+//! ops) -> [`kernel`] apply (with a journal for rollback) -> [`verify`] (traffic).
+//! Lower layers never import higher ones: `model` imports nothing of netloom.
+#![warn(missing_docs)]
+
+pub mod model;
+pub mod plan;

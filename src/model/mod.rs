@@ -1,0 +1,263 @@
+//! Plain data describing a network: what the file wants (desired) and what the
+//! kernel has (observed) share these types, so planning is a pure diff.
+//!
+//! Option structs hold `Option<T>` fields: in a desired network `None` means
+//! "the file does not care"; in an observed network `None` means "the kernel
+//! did not report it". One file per device kind, named after the kind.
+
+pub mod bond;
+pub mod bridge;
+pub mod expect;
+pub mod ipvlan;
+pub mod macvlan;
+pub mod team;
+pub mod tun;
+pub mod veth;
+pub mod vlan;
+pub mod vxlan;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+pub use bond::{BondOptions, BondPort};
+pub use bridge::{BridgeOptions, BridgePort, BridgeVlan};
+pub use expect::{Claim, Endpoint, Expectation, Probe, Target};
+pub use ipvlan::IpvlanOptions;
+pub use macvlan::MacvlanOptions;
+pub use team::{TeamOptions, TeamPort};
+pub use tun::TunOptions;
+pub use veth::VethOptions;
+pub use vlan::VlanOptions;
+pub use vxlan::VxlanOptions;
+
+/// The node that is the namespace netloom itself runs in.
+pub const HOST: &str = "host";
+
+/// A 6-byte Ethernet address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl std::fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0;
+        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+    }
+}
+
+impl std::str::FromStr for MacAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() != 6 {
+            return Err(format!("`{s}` is not a MAC address like 02:00:00:00:00:01"));
+        }
+        let mut out = [0u8; 6];
+        for (i, p) in parts.iter().enumerate() {
+            if p.len() != 2 {
+                return Err(format!("`{s}` is not a MAC address like 02:00:00:00:00:01"));
+            }
+            out[i] = u8::from_str_radix(p, 16)
+                .map_err(|_| format!("`{s}` is not a MAC address like 02:00:00:00:00:01"))?;
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+/// A reference to an interface: the node it lives in and its name there.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IfRef {
+    /// Node (namespace) name as written in the file.
+    pub node: String,
+    /// Interface name inside that node.
+    pub name: String,
+}
+
+impl std::fmt::Display for IfRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.node, self.name)
+    }
+}
+
+/// A whole network: every node with its kernel objects, keyed by node name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    /// Topology name; namespaces and ownership marks derive from it.
+    pub name: String,
+    /// Nodes by name. `host` is the namespace netloom runs in.
+    pub nodes: BTreeMap<String, Node>,
+}
+
+/// One network namespace and what it holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Interfaces by name.
+    pub links: BTreeMap<String, Link>,
+    /// Routes, in file order.
+    pub routes: Vec<Route>,
+    /// Sysctls under /proc/sys (dotted keys such as `net.ipv4.ip_forward`).
+    pub sysctls: BTreeMap<String, String>,
+    /// NAT masquerade rules, served by an nftables table netloom owns.
+    pub nat: Vec<Masquerade>,
+}
+
+/// A network interface and its generic and kind-specific settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    /// Interface name (at most 15 bytes).
+    pub name: String,
+    /// Device kind with its options.
+    pub kind: LinkKind,
+    /// Administrative state: `Some(true)` up, `Some(false)` down.
+    pub up: Option<bool>,
+    /// MTU in bytes.
+    pub mtu: Option<u32>,
+    /// Ethernet address.
+    pub mac: Option<MacAddr>,
+    /// Name of the master device (bridge, bond, team) in the same node.
+    pub master: Option<String>,
+    /// Options this link has as a port of its master.
+    pub port: Option<PortOptions>,
+    /// IPv4 and IPv6 addresses with prefix length.
+    pub addresses: Vec<Address>,
+    /// Observed only: the kernel's ifindex.
+    pub ifindex: Option<u32>,
+    /// Observed only: IFLA_IFALIAS, where netloom writes its ownership mark.
+    pub alias: Option<String>,
+    /// Observed only: whether the link has carrier (lower layer up).
+    pub carrier: Option<bool>,
+}
+
+impl Link {
+    /// A link of the given kind with every optional setting left unset.
+    pub fn new(name: impl Into<String>, kind: LinkKind) -> Self {
+        Link {
+            name: name.into(),
+            kind,
+            up: None,
+            mtu: None,
+            mac: None,
+            master: None,
+            port: None,
+            addresses: Vec::new(),
+            ifindex: None,
+            alias: None,
+            carrier: None,
+        }
+    }
+}
+
+/// An interface address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Address {
+    /// Address with prefix length, e.g. 10.0.3.1/24.
+    pub net: IpNet,
+    /// Run IPv6 duplicate address detection (default false: IFA_F_NODAD,
+    /// so the address is usable as soon as `up` returns).
+    pub dad: bool,
+}
+
+/// Port options; which variant applies follows the master's kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PortOptions {
+    /// A bridge port (IFLA_BRPORT_*).
+    Bridge(BridgePort),
+    /// A bond port (IFLA_BOND_SLAVE_*).
+    Bond(BondPort),
+    /// A team port (teamd per-port config).
+    Team(TeamPort),
+}
+
+/// A device kind and its options. Kernel kind strings are given by [`LinkKind::kernel_kind`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LinkKind {
+    /// One end of a veth pair.
+    Veth(VethOptions),
+    /// A Linux bridge.
+    Bridge(BridgeOptions),
+    /// A bonding device.
+    Bond(BondOptions),
+    /// A team device driven by teamd.
+    Team(TeamOptions),
+    /// An 802.1Q / 802.1ad VLAN device.
+    Vlan(VlanOptions),
+    /// A VXLAN tunnel endpoint.
+    Vxlan(VxlanOptions),
+    /// A MACVLAN device.
+    Macvlan(MacvlanOptions),
+    /// A MACVTAP device (a macvlan with a /dev/tapN character device).
+    Macvtap(MacvlanOptions),
+    /// An IPVLAN device.
+    Ipvlan(IpvlanOptions),
+    /// An IPVTAP device (an ipvlan with a /dev/tapN character device).
+    Ipvtap(IpvlanOptions),
+    /// A tun or tap device.
+    Tun(TunOptions),
+    /// A dummy device.
+    Dummy,
+    /// The loopback device of a namespace.
+    Loopback,
+    /// A device netloom did not create and never changes; only referenced.
+    External,
+    /// Observed only: a kind netloom does not model, by its kernel name.
+    Other(String),
+}
+
+impl LinkKind {
+    /// The kernel's IFLA_INFO_KIND string for this kind (`None` for kinds without one).
+    pub fn kernel_kind(&self) -> Option<&str> {
+        Some(match self {
+            LinkKind::Veth(_) => "veth",
+            LinkKind::Bridge(_) => "bridge",
+            LinkKind::Bond(_) => "bond",
+            LinkKind::Team(_) => "team",
+            LinkKind::Vlan(_) => "vlan",
+            LinkKind::Vxlan(_) => "vxlan",
+            LinkKind::Macvlan(_) => "macvlan",
+            LinkKind::Macvtap(_) => "macvtap",
+            LinkKind::Ipvlan(_) => "ipvlan",
+            LinkKind::Ipvtap(_) => "ipvtap",
+            LinkKind::Tun(_) => "tun",
+            LinkKind::Dummy => "dummy",
+            LinkKind::Other(k) => k.as_str(),
+            LinkKind::Loopback | LinkKind::External => return None,
+        })
+    }
+
+    /// The lower device this kind is stacked on, if any (macvlan, ipvlan, vlan, vxlan dev).
+    pub fn lower(&self) -> Option<&IfRef> {
+        match self {
+            LinkKind::Macvlan(o) | LinkKind::Macvtap(o) => o.lower.as_ref(),
+            LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o) => o.lower.as_ref(),
+            LinkKind::Vlan(o) => o.lower.as_ref(),
+            LinkKind::Vxlan(o) => o.dev.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// A route in a node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Route {
+    /// Destination prefix; `default` is 0.0.0.0/0 or ::/0.
+    pub to: IpNet,
+    /// Gateway address.
+    pub via: Option<IpAddr>,
+    /// Output device name.
+    pub dev: Option<String>,
+    /// Route priority (RTA_PRIORITY).
+    pub metric: Option<u32>,
+    /// Routing table id (main = 254 when unset).
+    pub table: Option<u32>,
+}
+
+/// A source-NAT masquerade rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Masquerade {
+    /// Source prefix whose traffic is masqueraded.
+    pub source: IpNet,
+    /// Output interface name.
+    pub out: String,
+}

@@ -1,0 +1,27 @@
+//! vlan: an 802.1Q or 802.1ad VLAN device on a lower device (IFLA_VLAN_*).
+use serde::{Deserialize, Serialize};
+
+use super::IfRef;
+
+/// VLAN options.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VlanOptions {
+    /// Lower device (same node).
+    pub lower: Option<IfRef>,
+    /// VLAN `id` 0..4094.
+    pub id: u16,
+    /// `protocol`: 0x8100 (802.1Q, default) or 0x88a8 (802.1ad).
+    pub protocol: Option<u16>,
+    /// `reorder_hdr` flag.
+    pub reorder_hdr: Option<bool>,
+    /// `gvrp` flag.
+    pub gvrp: Option<bool>,
+    /// `mvrp` flag.
+    pub mvrp: Option<bool>,
+    /// `loose_binding` flag.
+    pub loose_binding: Option<bool>,
+    /// `ingress-qos-map` FROM:TO pairs.
+    pub ingress_qos_map: Vec<(u32, u32)>,
+    /// `egress-qos-map` FROM:TO pairs.
+    pub egress_qos_map: Vec<(u32, u32)>,
+}
