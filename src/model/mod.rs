@@ -265,3 +265,19 @@ pub struct Masquerade {
     /// Output interface name.
     pub out: String,
 }
+
+/// Name of the network namespace (under /run/netns) of `node` in topology
+/// `topo`; `None` for `host`, which is the namespace netloom runs in.
+pub fn netns_name(topo: &str, node: &str) -> Option<String> {
+    (node != HOST).then(|| format!("netloom-{topo}-{node}"))
+}
+
+/// The IFLA_IFALIAS value marking a link as created by topology `topo`.
+pub fn owner_mark(topo: &str) -> String {
+    format!("netloom:{topo}")
+}
+
+/// Name of the nftables table (family `inet`) netloom owns in each node of `topo`.
+pub fn nft_table(topo: &str) -> String {
+    format!("netloom-{topo}")
+}
