@@ -6,6 +6,9 @@
 //! Lower layers never import higher ones: `model` imports nothing of netloom.
 #![warn(missing_docs)]
 
+pub mod apply;
+pub mod engine;
 pub mod model;
 pub mod plan;
 pub mod sandbox;
+pub mod state;

@@ -1,1 +1,315 @@
-fn main() {}
+//! The `netloom` command: a thin layer over the library.
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use netloom::engine::{fault_from_env, Engine, EngineError};
+use netloom::spec::{self, SpecErrors, Topology};
+use netloom::state::Store;
+
+/// Declarative Linux virtual networks: one YAML file becomes a real network, proved by traffic.
+#[derive(Parser)]
+#[command(name = "netloom", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand)]
+enum Verb {
+    /// Check a topology file; touches nothing.
+    Validate {
+        /// Topology file.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, in order, the operations `up` would perform (exit 0: in sync, 2: changes pending).
+    Plan {
+        /// Topology file.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the kernel match the file.
+    Up {
+        /// Topology file.
+        file: PathBuf,
+        /// After applying, check every expectation by traffic.
+        #[arg(long)]
+        verify: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show, per object, in sync / missing / drifted / orphaned.
+    Status {
+        /// Topology file.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove everything this topology created, and nothing else.
+    Down {
+        /// Topology file (or use --name).
+        file: Option<PathBuf>,
+        /// Topology name, from netloom's records, when the file is gone.
+        #[arg(long, conflicts_with = "file")]
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove the file's expectations with real packets (exit 1 when any fails).
+    Verify {
+        /// Topology file.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command inside a node's namespace.
+    Exec {
+        /// Topology file.
+        file: PathBuf,
+        /// Node name.
+        node: String,
+        /// Command and arguments.
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+}
+
+/// An error for people: what went wrong, rendered at the edge.
+enum Failure {
+    Spec(Box<SpecErrors>),
+    Engine(EngineError),
+    Other(String),
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+fn load(file: &Path) -> Result<Topology, Failure> {
+    spec::load(file).map_err(|e| Failure::Spec(Box::new(e)))
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot encode JSON: {e}"),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = match &cli.verb {
+        Verb::Validate { json, .. }
+        | Verb::Plan { json, .. }
+        | Verb::Up { json, .. }
+        | Verb::Status { json, .. }
+        | Verb::Down { json, .. }
+        | Verb::Verify { json, .. } => *json,
+        Verb::Exec { .. } => false,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli.verb)) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            report(f, json);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn report(f: Failure, json: bool) {
+    match f {
+        Failure::Spec(e) => {
+            if json {
+                print_json(&e.to_json());
+            } else {
+                eprintln!("{:?}", miette::Report::new(*e));
+            }
+        }
+        Failure::Engine(e) => {
+            if json {
+                print_json(&serde_json::json!({ "error": e.to_string() }));
+            } else {
+                eprintln!("error: {e}");
+                if let EngineError::Apply(netloom::apply::ApplyError::Step { rollback, .. }) = &e {
+                    if rollback.errors.is_empty() {
+                        eprintln!("rolled back: {} finished step(s) undone; the machine is as before", rollback.undone);
+                    } else {
+                        eprintln!("rollback incomplete ({} undone):", rollback.undone);
+                        for m in &rollback.errors {
+                            eprintln!("  {m}");
+                        }
+                    }
+                }
+            }
+        }
+        Failure::Other(m) => {
+            if json {
+                print_json(&serde_json::json!({ "error": m }));
+            } else {
+                eprintln!("error: {m}");
+            }
+        }
+    }
+}
+
+async fn run(verb: Verb) -> Result<u8, Failure> {
+    match verb {
+        Verb::Validate { file, json } => {
+            let topo = load(&file)?;
+            if json {
+                print_json(&serde_json::json!({ "file": file, "valid": true, "name": topo.network.name }));
+            } else {
+                println!(
+                    "{}: valid ({} nodes, {} expectations)",
+                    file.display(),
+                    topo.network.nodes.len(),
+                    topo.expect.len()
+                );
+            }
+            Ok(0)
+        }
+        Verb::Plan { file, json } => {
+            let topo = load(&file)?;
+            let engine = Engine::new(&topo.network.name, Store::from_env())?;
+            let planned = engine.plan_up(&topo.network).await?;
+            if json {
+                print_json(&planned.plan);
+            } else if planned.plan.steps.is_empty() {
+                println!("{}: in sync, nothing to do", topo.network.name);
+            } else {
+                for (i, s) in planned.plan.steps.iter().enumerate() {
+                    println!("{:>4}  {}", i + 1, s.op);
+                }
+                println!("{} operation(s) pending", planned.plan.steps.len());
+            }
+            Ok(if planned.plan.steps.is_empty() { 0 } else { 2 })
+        }
+        Verb::Up { file, verify, json } => {
+            let topo = load(&file)?;
+            let engine = Engine::new(&topo.network.name, Store::from_env())?;
+            let _lock = engine.lock(&format!("netloom up {}", file.display()))?;
+            let planned = engine.plan_up(&topo.network).await?;
+            let opts = netloom::apply::Options {
+                fault_at: fault_from_env(),
+                progress: progress_bar(planned.plan.steps.len(), json),
+                ..Default::default()
+            };
+            let abs = std::fs::canonicalize(&file).unwrap_or(file.clone());
+            let report = engine.apply(&planned, Some(&abs.to_string_lossy()), &opts).await?;
+            clear_progress(json);
+            if json && !verify {
+                print_json(&report);
+            } else if !json {
+                println!(
+                    "{}: {} operation(s) in {:.3} s",
+                    topo.network.name,
+                    report.done,
+                    report.elapsed.as_secs_f64()
+                );
+            }
+            if verify {
+                return verify_topology(&topo, json).await;
+            }
+            Ok(0)
+        }
+        Verb::Status { file, json } => {
+            let topo = load(&file)?;
+            let engine = Engine::new(&topo.network.name, Store::from_env())?;
+            let st = engine.status(&topo.network).await?;
+            if json {
+                print_json(&st);
+            } else {
+                for s in &st {
+                    println!("{s}");
+                }
+            }
+            Ok(if st.iter().all(|s| s.state.is_in_sync()) { 0 } else { 2 })
+        }
+        Verb::Down { file, name, json } => {
+            let name = match (file, name) {
+                (Some(f), _) => load(&f)?.network.name,
+                (None, Some(n)) => n,
+                (None, None) => return Err(Failure::Other("give a topology file or --name NAME".into())),
+            };
+            let engine = Engine::new(&name, Store::from_env())?;
+            let _lock = engine.lock(&format!("netloom down {name}"))?;
+            let planned = engine.plan_down().await?;
+            let opts = netloom::apply::Options { fault_at: fault_from_env(), ..Default::default() };
+            let report = engine.apply(&planned, None, &opts).await?;
+            if json {
+                print_json(&report);
+            } else {
+                println!("{name}: {} operation(s) in {:.3} s", report.done, report.elapsed.as_secs_f64());
+            }
+            Ok(0)
+        }
+        Verb::Verify { file, json } => {
+            let topo = load(&file)?;
+            verify_topology(&topo, json).await
+        }
+        Verb::Exec { file, node, cmd } => {
+            let topo = load(&file)?;
+            if !topo.network.nodes.contains_key(&node) {
+                return Err(Failure::Other(format!("node `{node}` is not in {}", file.display())));
+            }
+            let status = netloom::kernel::netns::command_in(&topo.network.name, &node, &cmd)
+                .map_err(|e| Failure::Other(e.to_string()))?
+                .status()
+                .map_err(|e| Failure::Other(format!("{}: {e}", cmd[0])))?;
+            Ok(status.code().map_or(1, |c| c as u8))
+        }
+    }
+}
+
+async fn verify_topology(topo: &Topology, json: bool) -> Result<u8, Failure> {
+    let network = topo.network.clone();
+    let expect = topo.expect.clone();
+    let outcomes = tokio::task::spawn_blocking(move || netloom::verify::run(&network, &expect))
+        .await
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    if json {
+        print_json(&outcomes);
+    } else {
+        print!("{}", netloom::verify::table(&outcomes));
+    }
+    Ok(if outcomes.iter().all(|o| o.ok) { 0 } else { 1 })
+}
+
+fn progress_bar(total: usize, json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {
+    // Only people watching a terminal want a bar; logs and pipes stay quiet.
+    if json || total < 50 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(Box::new(|done, total| {
+        if done == total || done % 16 == 0 {
+            let width = 40;
+            let filled = done * width / total.max(1);
+            eprint!("\r[{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
+        }
+    }))
+}
+
+fn clear_progress(json: bool) {
+    if !json && std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K");
+    }
+}

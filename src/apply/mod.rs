@@ -1,0 +1,327 @@
+//! Apply: run a plan's steps in dependency order, many at once, with a
+//! write-ahead journal; when a step fails, undo the finished steps in reverse.
+pub mod journal;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::model::Network;
+use crate::plan::{Op, Plan};
+use crate::state::{Records, StateError, Store};
+
+/// Any error a step can fail with (kernel errors, injected faults).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How to apply.
+pub struct Options {
+    /// Fail the step launched as number N (0-based) instead of running it: a
+    /// fault-injection hook for testing rollback against the real kernel.
+    pub fault_at: Option<usize>,
+    /// Steps in flight at once.
+    pub max_in_flight: usize,
+    /// Called after each finished step with (finished, total).
+    pub progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { fault_at: None, max_in_flight: 64, progress: None }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Report {
+    /// Steps performed.
+    pub done: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// The outcome of undoing after a failure.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Rollback {
+    /// Finished steps that were undone.
+    pub undone: usize,
+    /// Undo ops that failed, as messages (empty when rollback was complete).
+    pub errors: Vec<String>,
+}
+
+/// Why an apply failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A step failed; the steps finished before it were rolled back.
+    #[error("step {index} ({op}) failed: {source}")]
+    Step {
+        /// Step index in the plan.
+        index: usize,
+        /// The step, as a human line.
+        op: String,
+        /// The kernel's (or the fault injector's) error.
+        #[source]
+        source: BoxError,
+        /// What rollback achieved.
+        rollback: Rollback,
+    },
+    /// The records could not be written (nothing further was changed).
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// An error standing for an injected fault.
+#[derive(Debug, thiserror::Error)]
+#[error("injected fault (NETLOOM_FAULT_AT={0})")]
+pub struct InjectedFault(pub usize);
+
+/// Apply `plan` with `exec` running one op. `before` is the network observed
+/// before planning (to undo deletions); `rec` is updated and saved in `store`
+/// before each change (write-ahead) and after deletions.
+///
+/// Steps that cannot be undone (namespace deletion) run only after every other
+/// step has succeeded, so a failure can always be rolled back completely.
+pub async fn run<E, Fut>(
+    plan: &Plan,
+    before: &Network,
+    rec: &mut Records,
+    store: &Store,
+    opts: &Options,
+    exec: E,
+) -> Result<Report, ApplyError>
+where
+    E: Fn(Op) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    let start = Instant::now();
+    let n = plan.steps.len();
+    // Phase 2 holds irreversible steps and whatever depends on them.
+    let mut late = vec![false; n];
+    for (i, s) in plan.steps.iter().enumerate() {
+        late[i] = journal::inverse(&s.op, before).is_none() || s.after.iter().any(|&d| late[d]);
+    }
+    let mut done_order: Vec<usize> = Vec::with_capacity(n);
+    let mut launched = 0usize;
+    for phase in [false, true] {
+        let members: Vec<usize> = (0..n).filter(|&i| late[i] == phase).collect();
+        if let Err((index, source)) =
+            run_phase(plan, &members, rec, store, opts, &exec, &mut done_order, &mut launched).await?
+        {
+            let rollback = undo(plan, before, &done_order, rec, store, &exec).await;
+            return Err(ApplyError::Step { index, op: plan.steps[index].op.to_string(), source, rollback });
+        }
+    }
+    store.save(rec)?;
+    Ok(Report { done: done_order.len(), elapsed: start.elapsed() })
+}
+
+/// Run `members` (a dependency-closed subset of the plan) to completion or first failure.
+#[allow(clippy::too_many_arguments)]
+async fn run_phase<E, Fut>(
+    plan: &Plan,
+    members: &[usize],
+    rec: &mut Records,
+    store: &Store,
+    opts: &Options,
+    exec: &E,
+    done_order: &mut Vec<usize>,
+    launched: &mut usize,
+) -> Result<Result<(), (usize, BoxError)>, StateError>
+where
+    E: Fn(Op) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    let n = plan.steps.len();
+    let mut member = vec![false; n];
+    for &i in members {
+        member[i] = true;
+    }
+    let mut waiting = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &i in members {
+        for &d in &plan.steps[i].after {
+            if member[d] {
+                waiting[i] += 1;
+                dependents[d].push(i);
+            }
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> =
+        members.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    let mut in_flight = FuturesUnordered::new();
+    let mut failure: Option<(usize, BoxError)> = None;
+    let total = n;
+    loop {
+        // Launch a batch: journal first (one save for the batch), then start.
+        if failure.is_none() && !ready.is_empty() && in_flight.len() < opts.max_in_flight {
+            let room = opts.max_in_flight - in_flight.len();
+            let batch: Vec<usize> = (0..room).map_while(|_| ready.pop_front()).collect();
+            let mut dirty = false;
+            for &i in &batch {
+                dirty |= journal::write_ahead(rec, &plan.steps[i].op);
+            }
+            if dirty {
+                store.save(rec)?;
+            }
+            for i in batch {
+                let nth = *launched;
+                *launched += 1;
+                let fut: std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> =
+                    if opts.fault_at == Some(nth) {
+                        Box::pin(async move { Err(Box::new(InjectedFault(nth)) as BoxError) })
+                    } else {
+                        Box::pin(exec(plan.steps[i].op.clone()))
+                    };
+                in_flight.push(async move { (i, tokio::spawn(fut).await) });
+            }
+            continue;
+        }
+        let Some((i, res)) = in_flight.next().await else { break };
+        let res = res.unwrap_or_else(|join| Err(Box::new(join) as BoxError));
+        match res {
+            Ok(()) => {
+                done_order.push(i);
+                if journal::settle(rec, &plan.steps[i].op) {
+                    store.save(rec)?;
+                }
+                if let Some(p) = &opts.progress {
+                    p(done_order.len(), total);
+                }
+                for &d in &dependents[i] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 {
+                        ready.push_back(d);
+                    }
+                }
+            }
+            Err(e) => {
+                if failure.is_none() {
+                    failure = Some((i, e));
+                }
+            }
+        }
+    }
+    Ok(failure.map_or(Ok(()), Err))
+}
+
+/// Undo finished steps, newest first, one at a time.
+async fn undo<E, Fut>(
+    plan: &Plan,
+    before: &Network,
+    done_order: &[usize],
+    rec: &mut Records,
+    store: &Store,
+    exec: &E,
+) -> Rollback
+where
+    E: Fn(Op) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    let mut out = Rollback::default();
+    for &i in done_order.iter().rev() {
+        let op = &plan.steps[i].op;
+        let Some(inverse) = journal::inverse(op, before) else {
+            out.errors.push(format!("step {i} ({op}) cannot be undone"));
+            continue;
+        };
+        let mut ok = true;
+        for inv in inverse {
+            match tokio::spawn(exec(inv.clone())).await {
+                Ok(Ok(())) => {
+                    journal::settle(rec, &inv);
+                }
+                Ok(Err(e)) => {
+                    ok = false;
+                    out.errors.push(format!("undo of step {i} ({op}): {inv}: {e}"));
+                }
+                Err(e) => {
+                    ok = false;
+                    out.errors.push(format!("undo of step {i} ({op}): {inv}: {e}"));
+                }
+            }
+        }
+        if ok {
+            out.undone += 1;
+        }
+    }
+    if let Err(e) = store.save(rec) {
+        out.errors.push(format!("saving records after rollback: {e}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Step;
+    use std::sync::{Arc, Mutex};
+
+    fn netns(node: &str) -> Op {
+        Op::AddNetns { node: node.into() }
+    }
+
+    fn plan(ops: Vec<(Op, Vec<usize>)>) -> Plan {
+        Plan { steps: ops.into_iter().map(|(op, after)| Step { op, after }).collect() }
+    }
+
+    fn store(tag: &str) -> Store {
+        let d = std::env::temp_dir().join(format!("netloom-apply-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        Store::at(d)
+    }
+
+    /// Records every op it is asked to run; fails ops whose node is "bad".
+    fn recorder(log: Arc<Mutex<Vec<String>>>) -> impl Fn(Op) -> std::future::Ready<Result<(), BoxError>> {
+        move |op: Op| {
+            log.lock().unwrap().push(op.to_string());
+            let bad = matches!(&op, Op::AddNetns { node } if node == "bad");
+            std::future::ready(if bad { Err("refused".into()) } else { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn dependencies_are_respected_and_failure_rolls_back_in_reverse() {
+        let p = plan(vec![(netns("a"), vec![]), (netns("b"), vec![0]), (netns("bad"), vec![1])]);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let st = store("rb");
+        let mut rec = Records { name: "t".into(), ..Records::default() };
+        let err = run(&p, &Network::default(), &mut rec, &st, &Options::default(), recorder(log.clone()))
+            .await
+            .unwrap_err();
+        let ApplyError::Step { index, rollback, .. } = err else { panic!("wrong error") };
+        assert_eq!(index, 2);
+        assert_eq!(rollback.undone, 2);
+        let log = log.lock().unwrap().clone();
+        let pos = |s: &str| log.iter().position(|l| l.contains(s)).unwrap_or(usize::MAX);
+        assert!(pos("netns add a") < pos("netns add b"), "{log:?}");
+        assert!(pos("netns del b") < pos("netns del a"), "{log:?}");
+        // Records were written ahead and settled by the undo: nothing left.
+        assert!(rec.namespaces.contains("bad") && !rec.namespaces.contains("a"), "{rec:?}");
+        let _ = std::fs::remove_dir_all(st.dir());
+    }
+
+    #[tokio::test]
+    async fn injected_fault_stops_at_that_step() {
+        let p = plan(vec![(netns("a"), vec![]), (netns("b"), vec![0]), (netns("c"), vec![1])]);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let st = store("fault");
+        let mut rec = Records { name: "t".into(), ..Records::default() };
+        let opts = Options { fault_at: Some(1), ..Options::default() };
+        let err = run(&p, &Network::default(), &mut rec, &st, &opts, recorder(log.clone())).await.unwrap_err();
+        assert!(matches!(err, ApplyError::Step { index: 1, .. }), "{err}");
+        assert!(!log.lock().unwrap().iter().any(|l| l.contains("netns add c")));
+        let _ = std::fs::remove_dir_all(st.dir());
+    }
+
+    #[tokio::test]
+    async fn irreversible_steps_run_last() {
+        let p = plan(vec![(Op::DelNetns { node: "old".into() }, vec![]), (netns("a"), vec![])]);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let st = store("late");
+        let mut rec = Records { name: "t".into(), ..Records::default() };
+        run(&p, &Network::default(), &mut rec, &st, &Options::default(), recorder(log.clone())).await.unwrap();
+        let log = log.lock().unwrap().clone();
+        assert!(log[0].contains("netns add a") && log[1].contains("netns del old"), "{log:?}");
+        let _ = std::fs::remove_dir_all(st.dir());
+    }
+}

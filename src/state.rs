@@ -1,0 +1,252 @@
+//! netloom's own records: what each topology created, kept in a state
+//! directory (default /run/netloom, or $NETLOOM_STATE_DIR), plus the
+//! machine-wide lock that serializes netloom processes.
+//!
+//! Records are written before the change they describe (write-ahead), so a
+//! crash at any moment leaves records that name at least everything created.
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use fs2::FileExt;
+use serde::{Deserialize, Serialize};
+
+/// Errors reading or writing records, or taking the lock.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Filesystem trouble with the state directory.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A records file that does not parse.
+    #[error("{path}: damaged records: {message}")]
+    Damaged {
+        /// The records file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another netloom process holds the machine-wide lock.
+    #[error("another netloom is running ({holder}); try again when it has finished")]
+    Locked {
+        /// Who holds it, as that process wrote it.
+        holder: String,
+    },
+}
+
+/// The records of one topology.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Records {
+    /// Topology name.
+    pub name: String,
+    /// Path of the file last applied (for `down` by name).
+    pub file: Option<String>,
+    /// Nodes whose namespace netloom created (or was about to create).
+    pub namespaces: BTreeSet<String>,
+    /// Nodes where netloom made its nftables table.
+    pub nat: BTreeSet<String>,
+    /// Sysctl values before netloom first changed them: node -> key -> value.
+    pub sysctls: BTreeMap<String, BTreeMap<String, String>>,
+    /// Processes netloom started (teamd, dnsmasq), to stop on `down`.
+    pub processes: Vec<Process>,
+}
+
+/// A process netloom started and supervises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    /// Node it runs in.
+    pub node: String,
+    /// What it is for, e.g. `teamd team0`.
+    pub what: String,
+    /// Its pid.
+    pub pid: u32,
+}
+
+impl Records {
+    /// True when the records name nothing left to clean.
+    pub fn is_empty(&self) -> bool {
+        self.namespaces.is_empty()
+            && self.nat.is_empty()
+            && self.sysctls.values().all(|m| m.is_empty())
+            && self.processes.is_empty()
+    }
+}
+
+/// The state directory and the records in it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io { path: path.to_path_buf(), source }
+}
+
+impl Store {
+    /// The store at $NETLOOM_STATE_DIR, else /run/netloom.
+    pub fn from_env() -> Store {
+        let dir = std::env::var_os("NETLOOM_STATE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/run/netloom"));
+        Store { dir }
+    }
+
+    /// A store in a given directory.
+    pub fn at(dir: impl Into<PathBuf>) -> Store {
+        Store { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, topo: &str) -> PathBuf {
+        self.dir.join(format!("{topo}.json"))
+    }
+
+    /// Read a topology's records; empty records when there are none.
+    pub fn load(&self, topo: &str) -> Result<Records, StateError> {
+        let path = self.path(topo);
+        match fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| StateError::Damaged {
+                path: path.clone(),
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Records {
+                name: topo.to_string(),
+                ..Records::default()
+            }),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Write records atomically (temp file, fsync, rename); empty records remove the file.
+    pub fn save(&self, rec: &Records) -> Result<(), StateError> {
+        let path = self.path(&rec.name);
+        if rec.is_empty() {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(&path)(e)),
+                _ => Ok(()),
+            };
+        }
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let tmp = self.dir.join(format!(".{}.json.tmp", rec.name));
+        let text = serde_json::to_string_pretty(rec).map_err(|e| StateError::Damaged {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io_err(&path))
+    }
+
+    /// Names of every topology with records.
+    pub fn topologies(&self) -> Result<Vec<String>, StateError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&self.dir)(e)),
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Take the machine-wide lock without waiting; on failure name the holder.
+    /// `what` describes this process for others to read (e.g. `netloom up lab.yaml`).
+    pub fn lock(&self, what: &str) -> Result<Lock, StateError> {
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let path = self.dir.join("lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        if file.try_lock_exclusive().is_err() {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(StateError::Locked {
+                holder: if holder.is_empty() { "holder unknown".into() } else { holder.to_string() },
+            });
+        }
+        // Ours now: say who we are, for the message another process will show.
+        let stamp = format!("pid {}: {what}\n", std::process::id());
+        file.set_len(0).map_err(io_err(&path))?;
+        file.seek(SeekFrom::Start(0)).map_err(io_err(&path))?;
+        file.write_all(stamp.as_bytes()).map_err(io_err(&path))?;
+        Ok(Lock { _file: file })
+    }
+}
+
+/// The machine-wide lock; released when dropped (or when the process dies).
+pub struct Lock {
+    _file: File,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("netloom-state-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn records_round_trip_and_empty_records_remove_the_file() {
+        let store = Store::at(tmpdir("rt"));
+        let mut rec = store.load("lab").unwrap();
+        assert!(rec.is_empty());
+        rec.namespaces.insert("c1".into());
+        rec.sysctls.entry("host".into()).or_default().insert("net.ipv4.ip_forward".into(), "0".into());
+        store.save(&rec).unwrap();
+        assert_eq!(store.load("lab").unwrap(), rec);
+        assert_eq!(store.topologies().unwrap(), vec!["lab".to_string()]);
+        rec.namespaces.clear();
+        rec.sysctls.clear();
+        store.save(&rec).unwrap();
+        assert!(store.topologies().unwrap().is_empty());
+        let _ = fs::remove_dir_all(store.dir());
+    }
+
+    #[test]
+    fn damaged_records_are_an_error_not_a_silent_reset() {
+        let store = Store::at(tmpdir("dmg"));
+        fs::create_dir_all(store.dir()).unwrap();
+        fs::write(store.dir().join("lab.json"), "{not json").unwrap();
+        assert!(matches!(store.load("lab"), Err(StateError::Damaged { .. })));
+        let _ = fs::remove_dir_all(store.dir());
+    }
+
+    #[test]
+    fn second_lock_names_the_holder() {
+        let store = Store::at(tmpdir("lock"));
+        let held = store.lock("netloom up a.yaml").unwrap();
+        match store.lock("netloom up b.yaml") {
+            Err(StateError::Locked { holder }) => {
+                assert!(holder.contains("netloom up a.yaml"), "{holder}")
+            }
+            other => panic!("expected Locked, got {:?}", other.err()),
+        }
+        drop(held);
+        assert!(store.lock("netloom up b.yaml").is_ok());
+        let _ = fs::remove_dir_all(store.dir());
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: host tests against this machine's kernel, then the
+# same test binaries inside a VM booting a stock Debian kernel (for bond,
+# team, vlan, ipvlan, ipvtap, dummy and bridge VLAN filtering).
+# Run as root on Debian 12. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the tests use: nft for NAT, iproute2 and ping as independent
+# cross-checks, teamd for team devices, busybox-static for the VM's userland.
+packages=(nftables iproute2 iputils-ping libteam-utils busybox-static cpio python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "== host kernel $(uname -r): cargo test"
+cargo test --all-targets 2>&1
+
+echo "== stock Debian kernel in a VM: the same test binaries, including VM-only tests"
+vm/test.sh
