@@ -6,6 +6,7 @@
 //! Lower layers never import higher ones: `model` imports nothing of netloom.
 #![warn(missing_docs)]
 
+pub mod kernel;
 pub mod model;
 pub mod plan;
 pub mod sandbox;

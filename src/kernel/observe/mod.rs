@@ -1,0 +1,1 @@
+//! Reading kernel state as plain [`crate::model`] data.
