@@ -26,6 +26,25 @@ pub struct NodeHandle {
     pub netns: Arc<Netns>,
     /// rtnetlink handle talking to that namespace.
     pub handle: rtnetlink::Handle,
+    /// A netlink socket runs one dump at a time (a second one fails with
+    /// EBUSY): hold this lock while a dump through `handle` runs.
+    dump_lock: Arc<Mutex<()>>,
+}
+
+impl NodeHandle {
+    fn new(netns: Arc<Netns>, handle: rtnetlink::Handle) -> Self {
+        NodeHandle {
+            netns,
+            handle,
+            dump_lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Serialize dumps on this node's socket: hold the guard until the dump's
+    /// last answer has been read.
+    pub async fn lock_dump(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.dump_lock.lock().await
+    }
 }
 
 /// Access to the kernel objects of one topology, node by node.
@@ -71,10 +90,7 @@ impl Kernel {
                 None => return Ok(None),
             },
         };
-        let h = NodeHandle {
-            handle: conn::connect(&ns).await?,
-            netns: ns,
-        };
+        let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?);
         nodes.insert(node.to_string(), h.clone());
         Ok(Some(h))
     }
@@ -90,10 +106,7 @@ impl Kernel {
         };
         let mut nodes = self.nodes.lock().await;
         let ns = Arc::new(netns::create(&name)?);
-        let h = NodeHandle {
-            handle: conn::connect(&ns).await?,
-            netns: ns,
-        };
+        let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?);
         nodes.insert(node.to_string(), h.clone());
         Ok(h)
     }

@@ -49,7 +49,7 @@ pub(super) fn parse(msg: &LinkMessage, node: &str, names: &HashMap<u32, String>)
     let mut name = None;
     let mut link = Link::new(String::new(), LinkKind::External);
     let (mut info_kind, mut info_data, mut port_data) = (None, None, None);
-    let (mut ifla_link, mut nsid, mut carrier) = (None, None, None);
+    let (mut ifla_link, mut nsid) = (None, None);
     for a in &msg.attributes {
         match a {
             LinkAttribute::IfName(n) => name = Some(n.clone()),
@@ -59,7 +59,6 @@ pub(super) fn parse(msg: &LinkMessage, node: &str, names: &HashMap<u32, String>)
             }
             LinkAttribute::Controller(i) => link.master = names.get(i).cloned(),
             LinkAttribute::IfAlias(s) => link.alias = Some(s.clone()),
-            LinkAttribute::Carrier(c) => carrier = Some(*c != 0),
             LinkAttribute::Link(i) => ifla_link = Some(*i),
             LinkAttribute::LinkNetNsId(n) => nsid = Some(*n),
             LinkAttribute::LinkInfo(infos) => {
@@ -78,7 +77,9 @@ pub(super) fn parse(msg: &LinkMessage, node: &str, names: &HashMap<u32, String>)
     link.name = name?;
     link.ifindex = Some(ifindex);
     link.up = Some(msg.header.flags.contains(LinkFlags::Up));
-    link.carrier = Some(carrier.unwrap_or(msg.header.flags.contains(LinkFlags::LowerUp)));
+    // IFF_LOWER_UP rather than IFLA_CARRIER: it is set only while the device
+    // is also up (the loopback device always has IFLA_CARRIER 1), as `ip` shows it.
+    link.carrier = Some(msg.header.flags.contains(LinkFlags::LowerUp));
     link.port = match port_data {
         Some(InfoPortData::BridgePort(p)) => Some(PortOptions::Bridge(bridge::port(p))),
         Some(InfoPortData::BondPort(p)) => Some(PortOptions::Bond(bond::port(p))),
