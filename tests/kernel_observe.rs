@@ -441,3 +441,236 @@ async fn observe_bridge_veth_addresses_routes_sysctls() {
         None
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
+    netloom::sandboxed!("observe_macvlan_macvtap_vxlan_tun_and_host_peer");
+    use netloom::model::*;
+    use observe::*;
+    use std::collections::BTreeMap;
+    let k = Kernel::new("t").unwrap();
+    k.create_node("a").await.unwrap();
+    k.create_node("b").await.unwrap();
+    let (a, b) = ("netloom-t-a", "netloom-t-b");
+    // A veth between the host node (this sandbox's namespace) and a.
+    ip(&[
+        "link", "add", "h0", "type", "veth", "peer", "up0", "netns", a,
+    ]);
+    ip(&["-n", a, "link", "set", "up0", "up"]);
+    ip(&["-n", a, "addr", "add", "192.0.2.1/24", "dev", "up0"]);
+    ip(&[
+        "-n", a, "link", "add", "mv1", "link", "up0", "type", "macvlan", "mode", "private",
+    ]);
+    ip(&[
+        "-n", a, "link", "add", "mv2", "link", "up0", "type", "macvlan", "mode", "source",
+    ]);
+    ip(&[
+        "-n",
+        a,
+        "link",
+        "set",
+        "mv2",
+        "type",
+        "macvlan",
+        "macaddr",
+        "add",
+        "02:00:00:00:01:01",
+    ]);
+    ip(&[
+        "-n",
+        a,
+        "link",
+        "set",
+        "mv2",
+        "type",
+        "macvlan",
+        "macaddr",
+        "add",
+        "02:00:00:00:01:02",
+    ]);
+    ip(&[
+        "-n", a, "link", "add", "mt1", "link", "up0", "type", "macvtap", "mode", "vepa",
+    ]);
+    // A macvlan made on a's device, then moved to b: its lower stays in a.
+    ip(&[
+        "-n", a, "link", "add", "mvx", "link", "up0", "type", "macvlan", "mode", "bridge",
+    ]);
+    ip(&["-n", a, "link", "set", "mvx", "netns", b]);
+    ip(&[
+        "-n",
+        a,
+        "link",
+        "add",
+        "vx0",
+        "type",
+        "vxlan",
+        "id",
+        "42",
+        "local",
+        "192.0.2.1",
+        "remote",
+        "192.0.2.2",
+        "dev",
+        "up0",
+        "dstport",
+        "4789",
+        "ttl",
+        "5",
+        "nolearning",
+    ]);
+    ip(&[
+        "-n",
+        a,
+        "tuntap",
+        "add",
+        "dev",
+        "tp0",
+        "mode",
+        "tap",
+        "user",
+        "1000",
+        "group",
+        "100",
+        "multi_queue",
+    ]);
+    ip(&["-n", a, "tuntap", "add", "dev", "tn0", "mode", "tun"]);
+
+    let mac_opts = |mode: &str, macs: Vec<MacAddr>, tap: Option<String>| MacvlanOptions {
+        lower: ifref("a", "up0"),
+        mode: Some(mode.into()),
+        source_macs: macs,
+        tap_path: tap,
+    };
+    let mut up0 = expect(
+        Some(a),
+        "up0",
+        LinkKind::Veth(VethOptions {
+            peer: ifref("host", "h0"),
+        }),
+        true,
+        1500,
+    );
+    up0.addresses = vec![addr("192.0.2.1/24", false)];
+    let mt1_index = expect(Some(a), "mt1", LinkKind::Dummy, false, 1500)
+        .ifindex
+        .unwrap();
+    let want_a = Node {
+        links: links(vec![
+            lo(Some(a)),
+            up0,
+            expect(
+                Some(a),
+                "mv1",
+                LinkKind::Macvlan(mac_opts("private", vec![], None)),
+                false,
+                1500,
+            ),
+            expect(
+                Some(a),
+                "mv2",
+                LinkKind::Macvlan(mac_opts(
+                    "source",
+                    vec![
+                        "02:00:00:00:01:01".parse().unwrap(),
+                        "02:00:00:00:01:02".parse().unwrap(),
+                    ],
+                    None,
+                )),
+                false,
+                1500,
+            ),
+            expect(
+                Some(a),
+                "mt1",
+                LinkKind::Macvtap(mac_opts(
+                    "vepa",
+                    vec![],
+                    Some(format!("/dev/tap{mt1_index}")),
+                )),
+                false,
+                1500,
+            ),
+            expect(
+                Some(a),
+                "vx0",
+                LinkKind::Vxlan(VxlanOptions {
+                    vni: 42,
+                    local: Some("192.0.2.1".parse().unwrap()),
+                    remote: Some("192.0.2.2".parse().unwrap()),
+                    group: None,
+                    dev: ifref("a", "up0"),
+                    dstport: Some(4789),
+                    ttl: Some(5),
+                    learning: Some(false),
+                }),
+                false,
+                1450,
+            ),
+            expect(
+                Some(a),
+                "tp0",
+                LinkKind::Tun(TunOptions {
+                    mode: "tap".into(),
+                    owner: Some(1000),
+                    group: Some(100),
+                    multi_queue: Some(true),
+                    persist: Some(true),
+                }),
+                false,
+                1500,
+            ),
+            expect(
+                Some(a),
+                "tn0",
+                LinkKind::Tun(TunOptions {
+                    mode: "tun".into(),
+                    owner: None,
+                    group: None,
+                    multi_queue: Some(false),
+                    persist: Some(true),
+                }),
+                false,
+                1500,
+            ),
+        ]),
+        ..Node::default()
+    };
+    let want_b = Node {
+        links: links(vec![
+            lo(Some(b)),
+            expect(
+                Some(b),
+                "mvx",
+                LinkKind::Macvlan(mac_opts("bridge", vec![], None)),
+                false,
+                1500,
+            ),
+        ]),
+        ..Node::default()
+    };
+    assert_eq!(node(&k, "a", &[]).await, want_a);
+    assert_eq!(node(&k, "b", &[]).await, want_b);
+    let host = node(&k, "host", &[]).await;
+    assert_eq!(
+        host.links.get("h0"),
+        Some(&expect(
+            None,
+            "h0",
+            LinkKind::Veth(VethOptions {
+                peer: ifref("a", "up0")
+            }),
+            false,
+            1500
+        ))
+    );
+    let net = netloom::kernel::observe::network(
+        &k,
+        &["host".into(), "a".into(), "b".into()],
+        &BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(net.nodes.get("a"), Some(&want_a));
+    assert_eq!(net.nodes.get("b"), Some(&want_b));
+    assert_eq!(net.nodes.get("host"), Some(&host));
+}

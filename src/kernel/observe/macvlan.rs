@@ -17,7 +17,8 @@ pub(super) fn mode_word(m: &MacVlanMode) -> String {
     }
 }
 
-/// MACVLAN options with `lower` left unset; source MACs in the kernel's order.
+/// MACVLAN options with `lower` left unset; source MACs sorted (the kernel
+/// keeps them in a hash table, so its order means nothing).
 pub(super) fn macvlan(data: &[InfoMacVlan]) -> MacvlanOptions {
     let mut o = MacvlanOptions::default();
     for a in data {
@@ -30,7 +31,8 @@ pub(super) fn macvlan(data: &[InfoMacVlan]) -> MacvlanOptions {
                         InfoMacVlan::MacAddr(m) => Some(MacAddr(*m)),
                         _ => None,
                     })
-                    .collect()
+                    .collect();
+                o.source_macs.sort();
             }
             _ => {}
         }
@@ -55,7 +57,8 @@ pub(super) fn macvtap(data: &[InfoMacVtap], ifindex: u32) -> MacvlanOptions {
                         InfoMacVtap::MacAddr(m) => Some(MacAddr(*m)),
                         _ => None,
                     })
-                    .collect()
+                    .collect();
+                o.source_macs.sort();
             }
             _ => {}
         }
@@ -73,8 +76,8 @@ mod tests {
             InfoMacVlan::Mode(MacVlanMode::Source),
             InfoMacVlan::MacAddrCount(2),
             InfoMacVlan::MacAddrData(vec![
-                InfoMacVlan::MacAddr([2, 0, 0, 0, 0, 1]),
                 InfoMacVlan::MacAddr([2, 0, 0, 0, 0, 2]),
+                InfoMacVlan::MacAddr([2, 0, 0, 0, 0, 1]),
             ]),
         ]);
         assert_eq!(o.mode.as_deref(), Some("source"));
