@@ -97,13 +97,13 @@ mod tests {
             64,
             vec![AddressAttribute::Flags(AddressFlags::Nodad)],
         ));
-        assert_eq!(b.unwrap().1.dad, false);
+        assert!(!b.unwrap().1.dad);
         let c = parse(&msg(
             "2001:db8::1",
             64,
             vec![AddressAttribute::Flags(AddressFlags::Permanent)],
         ));
-        assert_eq!(c.unwrap().1.dad, true);
+        assert!(c.unwrap().1.dad);
     }
 
     #[test]

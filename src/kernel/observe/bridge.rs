@@ -1,11 +1,16 @@
 //! bridge: IFLA_BR_* of a bridge and IFLA_BRPORT_* of its ports.
-use rtnetlink::packet_route::link::{BridgeStpState, InfoBridge, InfoBridgePort};
+use std::collections::HashMap;
 
-use crate::model::{BridgeOptions, BridgePort};
+use rtnetlink::packet_route::link::{
+    AfSpecBridge, BridgeStpState, BridgeVlanInfoFlags, InfoBridge, InfoBridgePort, LinkAttribute,
+    LinkMessage,
+};
+
+use crate::model::{BridgeOptions, BridgePort, BridgeVlan};
 
 /// Bridge options as the kernel reports them. Times stay in the kernel's
-/// clock_t units (centiseconds), as iproute2 prints them. VLAN entries are not
-/// read here (they need an AF_BRIDGE dump; see the module docs of `observe`).
+/// clock_t units (centiseconds), as iproute2 prints them. VLAN entries come
+/// from a separate AF_BRIDGE dump (see [`vlans`]).
 pub(super) fn options(data: &[InfoBridge]) -> BridgeOptions {
     let mut o = BridgeOptions::default();
     for a in data {
@@ -43,10 +48,64 @@ pub(super) fn port(data: &[InfoBridgePort]) -> BridgePort {
     p
 }
 
+/// VLAN entries by ifindex from an AF_BRIDGE link dump made with
+/// RTEXT_FILTER_BRVLAN (one entry per VLAN, not ranges): the bridge's own
+/// entries and its ports'. Lists are sorted by VLAN id.
+pub(super) fn vlans(msgs: &[LinkMessage]) -> HashMap<u32, Vec<BridgeVlan>> {
+    let mut out: HashMap<u32, Vec<BridgeVlan>> = HashMap::new();
+    for m in msgs {
+        for a in &m.attributes {
+            let LinkAttribute::AfSpecBridge(spec) = a else {
+                continue;
+            };
+            for e in spec {
+                if let AfSpecBridge::VlanInfo(v) = e {
+                    out.entry(m.header.index).or_default().push(BridgeVlan {
+                        vid: v.vid,
+                        pvid: v.flags.contains(BridgeVlanInfoFlags::Pvid),
+                        untagged: v.flags.contains(BridgeVlanInfoFlags::Untagged),
+                    });
+                }
+            }
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtnetlink::packet_route::link::VlanProtocol;
+    use rtnetlink::packet_route::link::{BridgeVlanInfo, VlanProtocol};
+
+    #[test]
+    fn vlan_entries_by_ifindex() {
+        let mut m = LinkMessage::default();
+        m.header.index = 4;
+        let info = |vid, flags| AfSpecBridge::VlanInfo(BridgeVlanInfo { flags, vid });
+        m.attributes = vec![LinkAttribute::AfSpecBridge(vec![
+            info(20, BridgeVlanInfoFlags::empty()),
+            info(1, BridgeVlanInfoFlags::Pvid | BridgeVlanInfoFlags::Untagged),
+        ])];
+        let v = vlans(&[m]);
+        assert_eq!(
+            v.get(&4).cloned(),
+            Some(vec![
+                BridgeVlan {
+                    vid: 1,
+                    pvid: true,
+                    untagged: true
+                },
+                BridgeVlan {
+                    vid: 20,
+                    pvid: false,
+                    untagged: false
+                },
+            ])
+        );
+    }
 
     #[test]
     fn bridge_attributes_map_to_options() {

@@ -10,8 +10,9 @@
 //!   another node) are resolved through the nsid this namespace assigned to
 //!   every namespace of the topology (RTM_GETNSID by fd); a reference to a
 //!   namespace outside the topology stays `None`.
-//! - bridge VLAN entries (`vlans`) are not read (they need an AF_BRIDGE dump
-//!   and this kernel lacks VLAN filtering to test it): they stay empty.
+//! - bridge VLAN entries (`vlans` of bridges and bridge ports) come from a
+//!   fourth dump (AF_BRIDGE, RTEXT_FILTER_BRVLAN), made only when some bridge
+//!   of the namespace has vlan_filtering on; otherwise they stay empty.
 //! - team options live in teamd, not in the kernel: a team is reported with
 //!   default (empty) options.
 //! - `nat` is left empty: nftables is read elsewhere.
@@ -33,13 +34,13 @@ use std::collections::{BTreeMap, HashMap};
 use futures::StreamExt;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
 use rtnetlink::packet_route::address::AddressMessage;
-use rtnetlink::packet_route::link::LinkMessage;
+use rtnetlink::packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use rtnetlink::packet_route::route::RouteMessage;
-use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::conn::map_err;
 use super::{sysctl, Kernel, KernelError, NodeHandle};
-use crate::model::{IfRef, LinkKind, Network, Node};
+use crate::model::{BridgeVlan, IfRef, LinkKind, Network, Node, PortOptions};
 
 /// NLM_F_DUMP_INTR: the dump raced with a change and may be inconsistent.
 const NLM_F_DUMP_INTR: u16 = 0x10;
@@ -55,6 +56,8 @@ struct Dump {
     addresses: HashMap<u32, Vec<crate::model::Address>>,
     routes: Vec<crate::model::Route>,
     sysctls: BTreeMap<String, String>,
+    /// Bridge VLAN entries by ifindex (empty unless some bridge filters VLANs).
+    vlans: HashMap<u32, Vec<BridgeVlan>>,
 }
 
 /// Observe one node: `None` when its namespace does not exist.
@@ -119,34 +122,24 @@ async fn read(k: &Kernel, node: &str, keys: &[String]) -> Result<Option<Dump>, K
                 object: object.clone(),
             })?
     };
-    let (links, addrs, routes, sysctls) = futures::try_join!(
-        dump(
-            &h.handle,
-            || RouteNetlinkMessage::GetLink(LinkMessage::default()),
-            &object,
-            "dump links"
-        ),
-        dump(
-            &h.handle,
-            || RouteNetlinkMessage::GetAddress(AddressMessage::default()),
-            &object,
-            "dump addresses"
-        ),
-        dump(
-            &h.handle,
-            || RouteNetlinkMessage::GetRoute(RouteMessage::default()),
-            &object,
-            "dump routes"
-        ),
-        sysctls,
-    )?;
-    let links: Vec<LinkMessage> = links
-        .into_iter()
-        .filter_map(|m| match m {
-            RouteNetlinkMessage::NewLink(l) => Some(l),
-            _ => None,
-        })
-        .collect();
+    // The dumps share one socket, which runs one dump at a time.
+    let dumps = async {
+        let _guard = h.lock_dump().await;
+        let link_req = || RouteNetlinkMessage::GetLink(LinkMessage::default());
+        let addr_req = || RouteNetlinkMessage::GetAddress(AddressMessage::default());
+        let route_req = || RouteNetlinkMessage::GetRoute(RouteMessage::default());
+        let links = new_links(dump(&h.handle, link_req, &object, "dump links").await?);
+        let addrs = dump(&h.handle, addr_req, &object, "dump addresses").await?;
+        let routes = dump(&h.handle, route_req, &object, "dump routes").await?;
+        let vlans = if links.iter().any(filters_vlans) {
+            let req = bridge_vlan_request;
+            new_links(dump(&h.handle, req, &object, "dump bridge vlans").await?)
+        } else {
+            Vec::new()
+        };
+        Ok::<_, KernelError>((links, addrs, routes, vlans))
+    };
+    let ((links, addrs, routes, vlans), sysctls) = futures::try_join!(dumps, sysctls)?;
     let addrs: Vec<AddressMessage> = addrs
         .into_iter()
         .filter_map(|m| match m {
@@ -170,11 +163,42 @@ async fn read(k: &Kernel, node: &str, keys: &[String]) -> Result<Option<Dump>, K
             .filter_map(|l| link::parse(l, node, &names))
             .collect(),
         addresses: address::by_ifindex(&addrs),
+        vlans: bridge::vlans(&vlans),
         names,
         routes,
         sysctls: sysctls.into_iter().collect(),
         handle: h,
     }))
+}
+
+/// The RTM_NEWLINK messages among dump answers.
+fn new_links(msgs: Vec<RouteNetlinkMessage>) -> Vec<LinkMessage> {
+    msgs.into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(l),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `m` is a bridge with VLAN filtering on.
+fn filters_vlans(m: &LinkMessage) -> bool {
+    use rtnetlink::packet_route::link::{InfoBridge, InfoData, LinkInfo};
+    m.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| match i {
+            LinkInfo::Data(InfoData::Bridge(d)) => d.contains(&InfoBridge::VlanFiltering(true)),
+            _ => false,
+        }),
+        _ => false,
+    })
+}
+
+/// An AF_BRIDGE link dump asking for every VLAN entry one by one.
+fn bridge_vlan_request() -> RouteNetlinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.interface_family = AddressFamily::Bridge;
+    m.attributes = vec![LinkAttribute::ExtMask(vec![LinkExtentMask::Brvlan])];
+    RouteNetlinkMessage::GetLink(m)
 }
 
 /// Send a dump request and collect the answers; an answer the kernel marks
@@ -259,8 +283,68 @@ async fn assemble(
         }
         if let Some(i) = l.ifindex {
             l.addresses = addresses.remove(&i).unwrap_or_default();
+            if let Some(v) = d.vlans.get(&i) {
+                if let LinkKind::Bridge(o) = &mut l.kind {
+                    o.vlans = v.clone();
+                } else if let Some(PortOptions::Bridge(p)) = &mut l.port {
+                    p.vlans = v.clone();
+                }
+            }
         }
         node.links.insert(l.name.clone(), l);
     }
     Ok(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AF_BRIDGE VLAN dump is only made for VLAN-filtering bridges, which
+    /// this test kernel may lack: check the kernel accepts the request and
+    /// answers with the bridge's port.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bridge_vlan_dump_is_accepted() {
+        crate::sandboxed!("kernel::observe::tests::bridge_vlan_dump_is_accepted");
+        let k = Kernel::new("t").unwrap();
+        let h = k.node("host").await.unwrap().unwrap();
+        let link = h.handle.link();
+        link.add(rtnetlink::LinkBridge::new("br0").build())
+            .execute()
+            .await
+            .unwrap();
+        link.add(rtnetlink::LinkVeth::new("p0", "p1").build())
+            .execute()
+            .await
+            .unwrap();
+        let all = new_links(
+            dump(
+                &h.handle,
+                || RouteNetlinkMessage::GetLink(LinkMessage::default()),
+                "t",
+                "dump",
+            )
+            .await
+            .unwrap(),
+        );
+        let names = link::names(&all);
+        let index = |n: &str| *names.iter().find(|(_, v)| v.as_str() == n).unwrap().0;
+        let (br, p0) = (index("br0"), index("p0"));
+        link.set(
+            rtnetlink::LinkUnspec::new_with_index(p0)
+                .controller(br)
+                .build(),
+        )
+        .execute()
+        .await
+        .unwrap();
+        let answers = new_links(
+            dump(&h.handle, bridge_vlan_request, "t", "dump bridge vlans")
+                .await
+                .unwrap(),
+        );
+        assert!(answers
+            .iter()
+            .any(|m| m.header.index == p0 && m.header.interface_family == AddressFamily::Bridge));
+    }
 }
