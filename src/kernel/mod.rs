@@ -81,7 +81,12 @@ impl Kernel {
     pub async fn node(&self, node: &str) -> Result<Option<NodeHandle>, KernelError> {
         let mut nodes = self.nodes.lock().await;
         if let Some(h) = nodes.get(node) {
-            return Ok(Some(h.clone()));
+            // A namespace deleted or re-created by someone else must not be
+            // served from the cache: the old one may live on through our fd.
+            if h.netns.is_bound()? {
+                return Ok(Some(h.clone()));
+            }
+            nodes.remove(node);
         }
         let ns = match self.netns_name(node) {
             None => self.current.clone(),

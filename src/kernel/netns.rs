@@ -39,6 +39,25 @@ impl Netns {
         self.name.as_deref()
     }
 
+    /// Whether this is still the namespace bound at /run/netns/<name>: false
+    /// when the name was deleted (or re-created) behind netloom's back.
+    /// The namespace netloom runs in is always current.
+    pub fn is_bound(&self) -> Result<bool, KernelError> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(name) = &self.name else {
+            return Ok(true);
+        };
+        let own = self
+            .file
+            .metadata()
+            .map_err(|e| KernelError::io(self.label(), e))?;
+        match std::fs::metadata(netns_path(name)) {
+            Ok(m) => Ok(m.dev() == own.dev() && m.ino() == own.ino()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(KernelError::io(self.label(), e)),
+        }
+    }
+
     /// A short label for error messages.
     pub fn label(&self) -> String {
         match &self.name {
