@@ -420,6 +420,8 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
         "multi_queue",
     ]);
     ip(&["-n", a, "tuntap", "add", "dev", "tn0", "mode", "tun"]);
+    // The loopback device up: its kernel-made addresses are not reported.
+    ip(&["-n", a, "link", "set", "lo", "up"]);
 
     let mac_opts = |mode: &str, macs: Vec<MacAddr>, tap: Option<String>| MacvlanOptions {
         lower: ifref("a", "up0"),
@@ -442,7 +444,7 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
         .unwrap();
     let want_a = Node {
         links: links(vec![
-            lo(Some(a)),
+            expect(Some(a), "lo", LinkKind::Loopback, true, 65536),
             up0,
             expect(
                 Some(a),

@@ -41,6 +41,16 @@ pub(super) fn parse(msg: &AddressMessage) -> Option<(u32, Address)> {
     Some((msg.header.index, Address { net, dad }))
 }
 
+/// Whether `a` is one of the addresses the kernel gives the loopback device
+/// when it goes up (127.0.0.1/8, ::1/128). Older kernels do not mark them with
+/// IFA_PROTO kernel_lo, so they are recognised by value on the loopback device.
+pub(super) fn is_loopback_default(a: &Address) -> bool {
+    let v4: IpNet = IpNet::new(IpAddr::from([127, 0, 0, 1]), 8).expect("valid prefix");
+    let v6: IpNet =
+        IpNet::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), 128).expect("valid prefix");
+    a.net == v4 || a.net == v6
+}
+
 /// Group address messages by ifindex, each list sorted.
 pub(super) fn by_ifindex(msgs: &[AddressMessage]) -> HashMap<u32, Vec<Address>> {
     let mut out: HashMap<u32, Vec<Address>> = HashMap::new();
@@ -104,6 +114,22 @@ mod tests {
             vec![AddressAttribute::Flags(AddressFlags::Permanent)],
         ));
         assert!(c.unwrap().1.dad);
+    }
+
+    #[test]
+    fn loopback_defaults_are_recognised() {
+        assert!(is_loopback_default(&Address {
+            net: "127.0.0.1/8".parse().unwrap(),
+            dad: false
+        }));
+        assert!(is_loopback_default(&Address {
+            net: "::1/128".parse().unwrap(),
+            dad: true
+        }));
+        assert!(!is_loopback_default(&Address {
+            net: "127.0.0.2/8".parse().unwrap(),
+            dad: false
+        }));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! address families at once), plus the asked sysctls; nodes are read
 //! concurrently. What is reported and what is left out:
 //! - links: every link; kind options for every kind in `model` (see the kind
-//!   files); kernel-made addresses (IPv6 link-local, SLAAC, loopback) are left
-//!   out (see `address`); routes as described in `route`.
+//!   files); kernel-made addresses (IPv6 link-local, SLAAC, and 127.0.0.1/8
+//!   and ::1/128 on the loopback device) are left out (see `address`);
+//!   routes as described in `route`. `carrier` is IFF_LOWER_UP.
 //! - cross-namespace references (veth peer, macvlan/ipvlan/vlan lower in
 //!   another node) are resolved through the nsid this namespace assigned to
 //!   every namespace of the topology (RTM_GETNSID by fd); a reference to a
@@ -283,6 +284,9 @@ async fn assemble(
         }
         if let Some(i) = l.ifindex {
             l.addresses = addresses.remove(&i).unwrap_or_default();
+            if l.kind == LinkKind::Loopback {
+                l.addresses.retain(|a| !address::is_loopback_default(a));
+            }
             if let Some(v) = d.vlans.get(&i) {
                 if let LinkKind::Bridge(o) = &mut l.kind {
                     o.vlans = v.clone();
