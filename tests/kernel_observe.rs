@@ -382,6 +382,8 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
         "-n", a, "link", "add", "mvx", "link", "up0", "type", "macvlan", "mode", "bridge",
     ]);
     ip(&["-n", a, "link", "set", "mvx", "netns", b]);
+    // A veth pair wholly inside b: peers resolved without any nsid.
+    ip(&["-n", b, "link", "add", "s0", "type", "veth", "peer", "s1"]);
     ip(&[
         "-n",
         a,
@@ -530,6 +532,24 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
                 Some(b),
                 "mvx",
                 LinkKind::Macvlan(mac_opts("bridge", vec![], None)),
+                false,
+                1500,
+            ),
+            expect(
+                Some(b),
+                "s0",
+                LinkKind::Veth(VethOptions {
+                    peer: ifref("b", "s1"),
+                }),
+                false,
+                1500,
+            ),
+            expect(
+                Some(b),
+                "s1",
+                LinkKind::Veth(VethOptions {
+                    peer: ifref("b", "s0"),
+                }),
                 false,
                 1500,
             ),
