@@ -95,6 +95,61 @@ async fn refused_request_carries_the_kernels_text() {
         }
         other => panic!("unexpected {other:?}"),
     }
+    // A macvlan on a bridge port: refused (EBUSY) without an extack text.
+    let h = a.handle.link();
+    h.add(rtnetlink::LinkBridge::new("br0").build())
+        .execute()
+        .await
+        .unwrap();
+    h.add(rtnetlink::LinkVeth::new("p0", "p1").build())
+        .execute()
+        .await
+        .unwrap();
+    let index = |name: &'static str| {
+        let h = a.handle.clone();
+        async move {
+            use futures::TryStreamExt;
+            let m = h
+                .link()
+                .get()
+                .match_name(name.to_string())
+                .execute()
+                .try_next()
+                .await
+                .unwrap()
+                .unwrap();
+            m.header.index
+        }
+    };
+    let (br, p0) = (index("br0").await, index("p0").await);
+    h.set(
+        rtnetlink::LinkUnspec::new_with_index(p0)
+            .controller(br)
+            .build(),
+    )
+    .execute()
+    .await
+    .unwrap();
+    let msg = rtnetlink::LinkMacVlan::new(
+        "mv0",
+        p0,
+        rtnetlink::packet_route::link::MacVlanMode::Bridge,
+    )
+    .build();
+    let err = h.add(msg).execute().await.unwrap_err();
+    let err = kernel::conn::map_err(err, "node a link mv0", "create link");
+    eprintln!("{err}");
+    match &err {
+        KernelError::Netlink { errno, message, .. } => {
+            assert_eq!(*errno, libc::EBUSY);
+            // The kernel sends no text for this one: strerror stands in.
+            assert_eq!(
+                message,
+                &std::io::Error::from_raw_os_error(libc::EBUSY).to_string()
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
     // A VXLAN without VNI: a missing-attribute extack.
     let msg = rtnetlink::LinkMessageBuilder::<rtnetlink::LinkVxlan>::new("vx1").build();
     let err = a.handle.link().add(msg).execute().await.unwrap_err();
@@ -128,4 +183,26 @@ async fn sysctl_read_write_inside_a_node() {
     );
     assert_eq!(sysctl::read(&a, "net.ipv4.no_such_key").unwrap(), None);
     assert!(sysctl::write(&a, "net.ipv4.no_such_key", "1").is_err());
+    // An interface name with a dot: written with '/' in the key.
+    let out = std::process::Command::new("ip")
+        .args([
+            "-n", "s1", "link", "add", "v.1", "type", "veth", "peer", "v.2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = "net.ipv6.conf.v/1.forwarding";
+    assert_eq!(sysctl::read(&a, key).unwrap().as_deref(), Some("0"));
+    sysctl::write(&a, key, "1").unwrap();
+    assert_eq!(sysctl::read(&a, key).unwrap().as_deref(), Some("1"));
+    assert_eq!(
+        sysctl::read(&a, "net.ipv6.conf.v/2.forwarding")
+            .unwrap()
+            .as_deref(),
+        Some("0")
+    );
 }
