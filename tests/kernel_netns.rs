@@ -89,7 +89,7 @@ async fn refused_request_carries_the_kernels_text() {
     match &err {
         KernelError::Netlink { errno, message, .. } => {
             assert_eq!(*errno, libc::EINVAL);
-            let strerror = std::io::Error::from_raw_os_error(libc::EINVAL).to_string();
+            let strerror = "Invalid argument";
             assert_ne!(message, &strerror, "no extack text: {err}");
             assert!(message.contains("family"), "{err}");
         }
@@ -143,10 +143,7 @@ async fn refused_request_carries_the_kernels_text() {
         KernelError::Netlink { errno, message, .. } => {
             assert_eq!(*errno, libc::EBUSY);
             // The kernel sends no text for this one: strerror stands in.
-            assert_eq!(
-                message,
-                &std::io::Error::from_raw_os_error(libc::EBUSY).to_string()
-            );
+            assert_eq!(message, "Device or resource busy");
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -155,9 +152,7 @@ async fn refused_request_carries_the_kernels_text() {
     let err = a.handle.link().add(msg).execute().await.unwrap_err();
     let err = kernel::conn::map_err(err, "node a link vx1", "create link");
     eprintln!("{err}");
-    assert!(
-        matches!(&err, KernelError::Netlink { message, .. } if message != "Invalid argument (os error 22)")
-    );
+    assert!(matches!(&err, KernelError::Netlink { message, .. } if message != "Invalid argument"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,7 +47,7 @@ pub fn map_err(e: rtnetlink::Error, object: &str, op: &str) -> KernelError {
     match e {
         rtnetlink::Error::NetlinkError(msg) => {
             let errno = msg.raw_code().abs();
-            let strerror = std::io::Error::from_raw_os_error(errno).to_string();
+            let strerror = nix::errno::Errno::from_raw(errno).desc().to_string();
             // The errno is kept separately; the text is the kernel's own words.
             let message = ext_ack(&msg.header).msg.unwrap_or(strerror);
             KernelError::Netlink {
@@ -150,10 +150,7 @@ mod tests {
         match map_err(rtnetlink::Error::NetlinkError(msg), "link x", "create") {
             KernelError::Netlink { errno, message, .. } => {
                 assert_eq!(errno, libc::EEXIST);
-                assert_eq!(
-                    message,
-                    std::io::Error::from_raw_os_error(libc::EEXIST).to_string()
-                );
+                assert_eq!(message, "File exists");
             }
             other => panic!("unexpected {other:?}"),
         }
