@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod engine;
+pub mod kernel;
 pub mod model;
 pub mod plan;
 pub mod sandbox;

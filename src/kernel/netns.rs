@@ -1,0 +1,269 @@
+//! Named network namespaces under /run/netns, managed like iproute2's `ip netns`,
+//! and a way to run code inside one without ever touching a tokio thread.
+//!
+//! Namespaces are always held by file descriptor (never by a /proc/PID path),
+//! so a namespace stays the same object for as long as a [`Netns`] lives.
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+use super::error::KernelError;
+
+/// Directory holding the bind-mounted namespace files, as iproute2 uses it.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// statfs magic of nsfs: a namespace file that is really bound to a namespace.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// An open network namespace: the file descriptor keeps it alive.
+#[derive(Debug)]
+pub struct Netns {
+    file: File,
+    name: Option<String>,
+}
+
+impl Netns {
+    /// The namespace file descriptor, for setns(2) or NETNSA_FD / IFLA_NET_NS_FD.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    /// The name under /run/netns, `None` for the namespace netloom runs in.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Whether this is still the namespace bound at /run/netns/<name>: false
+    /// when the name was deleted (or re-created) behind netloom's back.
+    /// The namespace netloom runs in is always current.
+    pub fn is_bound(&self) -> Result<bool, KernelError> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(name) = &self.name else {
+            return Ok(true);
+        };
+        let own = self
+            .file
+            .metadata()
+            .map_err(|e| KernelError::io(self.label(), e))?;
+        match std::fs::metadata(netns_path(name)) {
+            Ok(m) => Ok(m.dev() == own.dev() && m.ino() == own.ino()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(KernelError::io(self.label(), e)),
+        }
+    }
+
+    /// A short label for error messages.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("netns {n}"),
+            None => "current netns".to_string(),
+        }
+    }
+}
+
+/// The path of the namespace file for `name`: /run/netns/<name>.
+pub fn netns_path(name: &str) -> PathBuf {
+    Path::new(NETNS_RUN_DIR).join(name)
+}
+
+fn check_name(name: &str) -> Result<(), KernelError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(KernelError::Invalid {
+            object: format!("netns {name:?}"),
+            message: "not a valid namespace name".into(),
+        });
+    }
+    Ok(())
+}
+
+fn errno_io(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+/// Whether `file` is an nsfs file, i.e. really bound to a namespace (a file
+/// left behind by an interrupted create is a plain empty file).
+fn is_nsfs(file: &File) -> io::Result<bool> {
+    let st = nix::sys::statfs::fstatfs(file).map_err(errno_io)?;
+    Ok(st.filesystem_type().0 as i64 == NSFS_MAGIC)
+}
+
+/// Make /run/netns exist and be a shared mount point, so namespace bind mounts
+/// made here propagate to every mount namespace that sees /run (as iproute2 does).
+fn prepare_run_dir() -> Result<(), KernelError> {
+    let dir = Path::new(NETNS_RUN_DIR);
+    std::fs::create_dir_all(dir).map_err(|e| KernelError::io(NETNS_RUN_DIR, e))?;
+    let make_shared = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match make_shared() {
+        Ok(()) => Ok(()),
+        // EINVAL: not a mount point yet; bind it onto itself, then retry.
+        Err(Errno::EINVAL) => {
+            mount(
+                Some(dir),
+                dir,
+                Some("none"),
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| KernelError::io(NETNS_RUN_DIR, errno_io(e)))?;
+            make_shared().map_err(|e| KernelError::io(NETNS_RUN_DIR, errno_io(e)))
+        }
+        Err(e) => Err(KernelError::io(NETNS_RUN_DIR, errno_io(e))),
+    }
+}
+
+/// Create the named namespace /run/netns/<name> and return it open.
+///
+/// Fails with EEXIST when a namespace of that name exists. The namespace is
+/// made by a throwaway thread that unshares its own network namespace and
+/// bind-mounts it onto the file; the process itself never changes namespace.
+pub fn create(name: &str) -> Result<Netns, KernelError> {
+    check_name(name)?;
+    let object = format!("netns {name}");
+    prepare_run_dir()?;
+    let path = netns_path(name);
+    if open(name)?.is_some() {
+        return Err(KernelError::io(
+            object,
+            io::Error::from_raw_os_error(libc::EEXIST),
+        ));
+    }
+    // A plain file left by an interrupted create holds no namespace: replace it.
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(KernelError::io(object, e)),
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o444)
+        .open(&path)
+        .map_err(|e| KernelError::io(object.clone(), e))?;
+    let target = path.clone();
+    let made = std::thread::spawn(move || -> Result<(), Errno> {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &target,
+            Some("none"),
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+    })
+    .join();
+    let failure = match made {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(KernelError::io(object.clone(), errno_io(e))),
+        Err(_) => Some(KernelError::Thread {
+            object: object.clone(),
+        }),
+    };
+    if let Some(err) = failure {
+        let _ = std::fs::remove_file(&path);
+        return Err(err);
+    }
+    open(name)?.ok_or_else(|| KernelError::Decode {
+        object,
+        message: "namespace vanished right after it was created".into(),
+    })
+}
+
+/// Open the named namespace; `None` when no such namespace exists.
+pub fn open(name: &str) -> Result<Option<Netns>, KernelError> {
+    check_name(name)?;
+    let path = netns_path(name);
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(KernelError::io(format!("netns {name}"), e)),
+    };
+    if !is_nsfs(&file).map_err(|e| KernelError::io(format!("netns {name}"), e))? {
+        return Ok(None);
+    }
+    Ok(Some(Netns {
+        file,
+        name: Some(name.to_string()),
+    }))
+}
+
+/// The namespace netloom runs in (the `host` node). Call it at startup.
+pub fn current() -> Result<Netns, KernelError> {
+    let file = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| KernelError::io("/proc/thread-self/ns/net", e))?;
+    Ok(Netns { file, name: None })
+}
+
+/// Delete the named namespace: detach its bind mount and remove the file.
+///
+/// Deleting a namespace that does not exist succeeds (nothing to do). The
+/// namespace itself lives on while any process or fd still holds it.
+pub fn delete(name: &str) -> Result<(), KernelError> {
+    check_name(name)?;
+    let object = format!("netns {name}");
+    let path = netns_path(name);
+    match umount2(&path, MntFlags::MNT_DETACH) {
+        // EINVAL: not mounted (a leftover plain file); ENOENT: already gone.
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(KernelError::io(object, errno_io(e))),
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(KernelError::io(object, e)),
+    }
+}
+
+/// Names of the namespaces under /run/netns, sorted.
+pub fn list() -> Result<Vec<String>, KernelError> {
+    let entries = match std::fs::read_dir(NETNS_RUN_DIR) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(KernelError::io(NETNS_RUN_DIR, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| KernelError::io(NETNS_RUN_DIR, e))?;
+        if let Some(n) = entry.file_name().to_str() {
+            names.push(n.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Run `f` inside `ns` on a fresh OS thread and return its result.
+///
+/// setns(2) changes only the calling thread, so doing it on a throwaway thread
+/// keeps every other thread (tokio's workers above all) in netloom's own
+/// namespace. The caller blocks until `f` returns: keep `f` short (open a
+/// socket, read a file).
+pub fn run_in<T: Send>(ns: &Netns, f: impl FnOnce() -> T + Send) -> Result<T, KernelError> {
+    let fd = ns.fd();
+    std::thread::scope(|s| {
+        s.spawn(move || -> Result<T, KernelError> {
+            setns(fd, CloneFlags::CLONE_NEWNET)
+                .map_err(|e| KernelError::io(ns.label(), errno_io(e)))?;
+            Ok(f())
+        })
+        .join()
+        .map_err(|_| KernelError::Thread { object: ns.label() })?
+    })
+}

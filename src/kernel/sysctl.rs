@@ -1,0 +1,116 @@
+//! Sysctls of a namespace, read and written through /proc/sys from inside it.
+//!
+//! Key rule: a key is dotted (`net.ipv4.ip_forward`) and every `.` becomes a
+//! `/` in the path, except that a `/` in the key is kept as a literal `.` in
+//! the path. So an interface named `eth0.10` is written
+//! `net.ipv6.conf.eth0/10.forwarding` (the same convention as sysctl(8)).
+//! A key may also be given in path form (`net/ipv4/ip_forward`); it is then
+//! used as is.
+use std::io;
+use std::path::PathBuf;
+
+use super::error::KernelError;
+use super::netns::{run_in, Netns};
+
+/// The /proc/sys path for `key`, following the module's key rule.
+pub fn key_path(key: &str) -> Result<PathBuf, KernelError> {
+    let invalid = |message: &str| KernelError::Invalid {
+        object: format!("sysctl {key}"),
+        message: message.to_string(),
+    };
+    if key.is_empty() || key.starts_with(['.', '/']) || key.ends_with(['.', '/']) {
+        return Err(invalid("not a sysctl key like net.ipv4.ip_forward"));
+    }
+    let rel: String = if key.contains('.') {
+        key.chars()
+            .map(|c| match c {
+                '.' => '/',
+                '/' => '.',
+                c => c,
+            })
+            .collect()
+    } else {
+        key.to_string()
+    };
+    if rel.split('/').any(|seg| seg.is_empty() || seg == "..") || rel.contains('\0') {
+        return Err(invalid("not a sysctl key like net.ipv4.ip_forward"));
+    }
+    Ok(PathBuf::from("/proc/sys").join(rel))
+}
+
+/// Read a sysctl in `ns`; `None` when the key does not exist there.
+/// The value is trimmed of its trailing newline.
+pub fn read(ns: &Netns, key: &str) -> Result<Option<String>, KernelError> {
+    let path = key_path(key)?;
+    let got = run_in(ns, || std::fs::read_to_string(&path))?;
+    match got {
+        Ok(v) => Ok(Some(v.trim_end_matches('\n').to_string())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(KernelError::io(format!("{}: sysctl {key}", ns.label()), e)),
+    }
+}
+
+/// Write a sysctl in `ns`.
+pub fn write(ns: &Netns, key: &str, value: &str) -> Result<(), KernelError> {
+    let path = key_path(key)?;
+    run_in(ns, || std::fs::write(&path, value))?
+        .map_err(|e| KernelError::io(format!("{}: sysctl {key}", ns.label()), e))
+}
+
+/// Read many sysctls in `ns` on one helper thread; absent keys are left out.
+pub fn read_many(ns: &Netns, keys: &[String]) -> Result<Vec<(String, String)>, KernelError> {
+    let paths = keys
+        .iter()
+        .map(|k| Ok((k.clone(), key_path(k)?)))
+        .collect::<Result<Vec<_>, KernelError>>()?;
+    let results = run_in(ns, || {
+        paths
+            .into_iter()
+            .map(|(k, p)| (k, std::fs::read_to_string(p)))
+            .collect::<Vec<_>>()
+    })?;
+    let mut out = Vec::new();
+    for (k, r) in results {
+        match r {
+            Ok(v) => out.push((k, v.trim_end_matches('\n').to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(KernelError::io(format!("{}: sysctl {k}", ns.label()), e)),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_keys_map_to_paths_and_slash_keeps_a_dot() {
+        assert_eq!(
+            key_path("net.ipv4.ip_forward").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+        );
+        assert_eq!(
+            key_path("net.ipv6.conf.eth0/10.forwarding").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv6/conf/eth0.10/forwarding")
+        );
+        assert_eq!(
+            key_path("net/ipv4/ip_forward").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+        );
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        for k in [
+            "",
+            ".net",
+            "net.",
+            "net..ipv4",
+            "net/../../etc",
+            "net.ipv4..x",
+        ] {
+            assert!(key_path(k).is_err(), "{k}");
+        }
+    }
+}
