@@ -1,0 +1,6 @@
+//! spec: a topology file becomes a validated, resolved [`model::Network`] plus
+//! expectations, or a list of located errors.
+pub mod error;
+pub mod yaml;
+
+pub use error::{Location, SpecError, SpecErrors};
