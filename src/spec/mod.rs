@@ -4,3 +4,5 @@ pub mod error;
 pub mod yaml;
 
 pub use error::{Location, SpecError, SpecErrors};
+pub mod decode;
+pub mod kind;
