@@ -450,7 +450,7 @@ mod tests {
         assert_eq!(duration_ms(&mut cx, f.get("e").unwrap()), Some(2000));
         assert_eq!(duration_ms(&mut cx, f.get("f").unwrap()), Some(150));
         assert_eq!(duration_ms(&mut cx, f.get("g").unwrap()), None);
-        assert_eq!(cx.errors.len(), 6);
+        assert_eq!(cx.errors.len(), 5);
         assert!(cx.errors[3].message.contains("no prefix length"));
     }
 

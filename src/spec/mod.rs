@@ -6,3 +6,4 @@ pub mod yaml;
 pub use error::{Location, SpecError, SpecErrors};
 pub mod decode;
 pub mod kind;
+pub mod node;
