@@ -5,5 +5,7 @@ pub mod yaml;
 
 pub use error::{Location, SpecError, SpecErrors};
 pub mod decode;
+pub mod expect;
 pub mod kind;
+pub mod link;
 pub mod node;

@@ -156,6 +156,11 @@ fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link
     if kind::is_master(&kind) {
         allowed.push("ports");
     }
+    if let Value::Map(m) = &y.value {
+        if let Some(k) = m.iter().find(|e| e.key == "kind") {
+            cx.locs.insert(format!("{node}/{name}#kind"), k.value.at);
+        }
+    }
     let Some(f) = Fields::new(cx, y, &what, &allowed) else {
         return Link::new(name, LinkKind::Other(String::new()));
     };
