@@ -9,8 +9,15 @@ use crate::model::{IfRef, LinkKind, Node, VethOptions};
 /// Decodes every link and sets each veth end's peer; then reports veth ends in no link.
 pub fn decode_links(cx: &mut Ctx, y: Option<&Yaml>, nodes: &mut BTreeMap<String, Node>) {
     let mut used: BTreeMap<IfRef, Location> = BTreeMap::new();
+    // Ends named in any link, even a broken one, so a mistake in one end is
+    // not reported again as "not in any link" for the other.
+    let mut named: Vec<String> = Vec::new();
     for (i, item) in y.map(|y| list_of(cx, y)).unwrap_or(&[]).iter().enumerate() {
         let ends = list_of(cx, item);
+        named.extend(ends.iter().filter_map(|e| match &e.value {
+            crate::spec::yaml::Value::Scalar { text, .. } => Some(text.clone()),
+            _ => None,
+        }));
         if ends.len() != 2 {
             if !ends.is_empty() {
                 cx.err(item.at, format!("a link has exactly two ends, found {}", ends.len()), Some("write `- [node1/iface, node2/iface]`".into()));
@@ -40,6 +47,9 @@ pub fn decode_links(cx: &mut Ctx, y: Option<&Yaml>, nodes: &mut BTreeMap<String,
                 continue;
             }
             let key = format!("{node}/{name}");
+            if named.contains(&key) {
+                continue;
+            }
             if let Some(at) = cx.locs.get(&format!("{key}#kind")).copied() {
                 cx.err(at, format!("veth end `{key}` is not in any link"), Some(format!("add `- [{key}, OTHER/IFACE]` under `links:`")));
             } else {

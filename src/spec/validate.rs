@@ -73,10 +73,13 @@ fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 None
             };
             if let Some(other) = clash {
-                let at = cx.loc(&key, &fallback);
+                // Report at whichever of the two is written later in the file.
+                let mine = cx.loc(&key, &fallback);
+                let theirs = cx.loc(&format!("{other}#lower"), &other.to_string());
+                let (at, first) = if mine.offset >= theirs.offset { (mine, &other) } else { (theirs, &me) };
                 cx.err(
                     at,
-                    format!("lower `{lower}` already carries `{other}`; the kernel refuses macvlan and ipvlan devices on the same lower"),
+                    format!("lower `{lower}` already carries `{first}`; the kernel refuses macvlan and ipvlan devices on the same lower"),
                     Some("give the macvlan and ipvlan devices different lower devices".into()),
                 );
             }

@@ -108,7 +108,18 @@ enum Frame {
     Map(Location, Vec<Entry>, Option<(String, Location)>),
 }
 
-fn anchor_error(at: Location) -> SpecError {
+fn anchor_error(text: &str, mut at: Location) -> SpecError {
+    // The parser locates the anchored node, not the anchor: point at the `&`
+    // written before it on the same line when there is one.
+    let before = text.get(..at.offset).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    if let Some(amp) = before[line_start..].rfind('&') {
+        let amp = line_start + amp;
+        at.line = before[..line_start].matches('\n').count() + 1;
+        at.column = before[line_start..amp].chars().count() + 1;
+        at.offset = amp;
+        at.len = text[amp..].find(char::is_whitespace).unwrap_or(text.len() - amp);
+    }
     SpecError::new(
         at,
         "anchors and aliases are not supported",
@@ -118,6 +129,7 @@ fn anchor_error(at: Location) -> SpecError {
 
 /// Parses `text` into one tree. YAML syntax errors stop parsing, so at most one is reported.
 pub fn parse(text: &str) -> Result<Yaml, SpecError> {
+    let src = text;
     let loc = Locator::new(text);
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -145,10 +157,10 @@ pub fn parse(text: &str) -> Result<Yaml, SpecError> {
                 }
                 None
             }
-            Event::Alias(_) => return Err(anchor_error(at)),
+            Event::Alias(_) => return Err(anchor_error(src, at)),
             Event::Scalar(text, style, anchor, _) => {
                 if anchor != 0 {
-                    return Err(anchor_error(at));
+                    return Err(anchor_error(src, at));
                 }
                 Some(Yaml {
                     at,
@@ -160,7 +172,7 @@ pub fn parse(text: &str) -> Result<Yaml, SpecError> {
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if anchor != 0 {
-                    return Err(anchor_error(at));
+                    return Err(anchor_error(src, at));
                 }
                 if stack.len() >= MAX_DEPTH {
                     return Err(SpecError::new(
