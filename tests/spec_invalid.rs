@@ -40,6 +40,10 @@ fn each_invalid_file_reports_its_mistake_first() {
             }
             Err(e) => e,
         };
+        // One mistake gives one error: no follow-on errors pile up.
+        if errs.errors.len() != 1 {
+            failures.push(format!("{}: {} errors, expected 1: {:?}", path.display(), errs.errors.len(), errs.errors));
+        }
         let first = &errs.errors[0];
         if (first.at.line, first.at.column) != (line, col) || !first.message.contains(&msg) {
             failures.push(format!(
