@@ -6,16 +6,35 @@ use std::path::Path;
 fn every_example_validates() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut seen = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("examples/ exists").flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples/ exists")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    {
         let text = std::fs::read_to_string(path).expect("readable");
-        assert!(text.starts_with("# "), "{} must start with a comment naming its idea", path.display());
+        assert!(
+            text.starts_with("# "),
+            "{} must start with a comment naming its idea",
+            path.display()
+        );
         match netloom::spec::load(path) {
             Ok(t) => {
-                assert!(!t.expect.is_empty(), "{} has no expectations", path.display());
+                assert!(
+                    !t.expect.is_empty(),
+                    "{} has no expectations",
+                    path.display()
+                );
                 // Examples never put addresses on the machine's own namespace.
-                assert!(!t.network.nodes.contains_key("host"), "{} touches the host", path.display());
+                assert!(
+                    !t.network.nodes.contains_key("host"),
+                    "{} touches the host",
+                    path.display()
+                );
             }
             Err(e) => panic!("{} does not validate: {:#?}", path.display(), e.errors),
         }

@@ -17,12 +17,19 @@ fn invalid_files() -> Vec<PathBuf> {
 /// (line, column, message part) from the `# expect:` comment.
 fn expectation(path: &Path, text: &str) -> (usize, usize, String) {
     let first = text.lines().next().unwrap_or_default();
-    let rest = first
-        .strip_prefix("# expect: ")
-        .unwrap_or_else(|| panic!("{}: first line must be `# expect: LINE:COL text`", path.display()));
+    let rest = first.strip_prefix("# expect: ").unwrap_or_else(|| {
+        panic!(
+            "{}: first line must be `# expect: LINE:COL text`",
+            path.display()
+        )
+    });
     let (pos, msg) = rest.split_once(' ').expect("position and message");
     let (line, col) = pos.split_once(':').expect("LINE:COL");
-    (line.parse().expect("line"), col.parse().expect("column"), msg.to_string())
+    (
+        line.parse().expect("line"),
+        col.parse().expect("column"),
+        msg.to_string(),
+    )
 }
 
 #[test]
@@ -42,7 +49,12 @@ fn each_invalid_file_reports_its_mistake_first() {
         };
         // One mistake gives one error: no follow-on errors pile up.
         if errs.errors.len() != 1 {
-            failures.push(format!("{}: {} errors, expected 1: {:?}", path.display(), errs.errors.len(), errs.errors));
+            failures.push(format!(
+                "{}: {} errors, expected 1: {:?}",
+                path.display(),
+                errs.errors.len(),
+                errs.errors
+            ));
         }
         let first = &errs.errors[0];
         if (first.at.line, first.at.column) != (line, col) || !first.message.contains(&msg) {
@@ -55,7 +67,10 @@ fn each_invalid_file_reports_its_mistake_first() {
             ));
         }
         // Every error can be rendered with its help and as JSON.
-        assert_eq!(errs.to_json().as_array().map(Vec::len), Some(errs.errors.len()));
+        assert_eq!(
+            errs.to_json().as_array().map(Vec::len),
+            Some(errs.errors.len())
+        );
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
@@ -68,7 +83,8 @@ fn no_invalid_file_panics_even_when_cut_short() {
         let mut cut = 0;
         while cut <= text.len() {
             if text.is_char_boundary(cut) {
-                let r = std::panic::catch_unwind(|| netloom::spec::parse_str("x.yaml", &text[..cut]));
+                let r =
+                    std::panic::catch_unwind(|| netloom::spec::parse_str("x.yaml", &text[..cut]));
                 assert!(r.is_ok(), "{} cut at {cut} panicked", path.display());
             }
             cut += 1;
@@ -78,7 +94,8 @@ fn no_invalid_file_panics_even_when_cut_short() {
 
 #[test]
 fn rendering_shows_location_and_help() {
-    let text = "name: bad\nnodes:\n  a:\n    interfaces:\n      br0: { kind: bridge, stpp: true }\n";
+    let text =
+        "name: bad\nnodes:\n  a:\n    interfaces:\n      br0: { kind: bridge, stpp: true }\n";
     let errs = netloom::spec::parse_str("lab.yaml", text).unwrap_err();
     let mut out = String::new();
     miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())

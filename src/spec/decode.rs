@@ -174,12 +174,14 @@ impl<'a> Fields<'a> {
 
     /// A u32 field (any value).
     pub fn u32(&self, cx: &mut Ctx, key: &str) -> Option<u32> {
-        self.uint(cx, key, 0, u32::MAX.into()).and_then(|v| u32::try_from(v).ok())
+        self.uint(cx, key, 0, u32::MAX.into())
+            .and_then(|v| u32::try_from(v).ok())
     }
 
     /// A u16 field within `min..=max`.
     pub fn u16(&self, cx: &mut Ctx, key: &str, min: u16, max: u16) -> Option<u16> {
-        self.uint(cx, key, min.into(), max.into()).and_then(|v| u16::try_from(v).ok())
+        self.uint(cx, key, min.into(), max.into())
+            .and_then(|v| u16::try_from(v).ok())
     }
 
     /// A signed 32-bit field.
@@ -189,7 +191,9 @@ impl<'a> Fields<'a> {
 
     /// A string field.
     pub fn str(&self, cx: &mut Ctx, key: &str) -> Option<String> {
-        self.get(key).and_then(|y| str_of(cx, y)).map(str::to_string)
+        self.get(key)
+            .and_then(|y| str_of(cx, y))
+            .map(str::to_string)
     }
 
     /// A field whose value is one of `words`.
@@ -223,7 +227,7 @@ pub fn str_of<'a>(cx: &mut Ctx, y: &'a Yaml) -> Option<&'a str> {
 }
 
 /// An unquoted scalar's text (numbers and booleans must not be quoted).
-fn plain_of<'a>(y: &'a Yaml) -> Option<&'a str> {
+fn plain_of(y: &Yaml) -> Option<&str> {
     match &y.value {
         Value::Scalar { text, plain: true } => Some(text),
         _ => None,
@@ -236,7 +240,11 @@ pub fn bool_of(cx: &mut Ctx, y: &Yaml) -> Option<bool> {
         Some("true" | "True" | "TRUE") => Some(true),
         Some("false" | "False" | "FALSE") => Some(false),
         _ => {
-            cx.err(y.at, format!("expected true or false, found {}", show(y)), None);
+            cx.err(
+                y.at,
+                format!("expected true or false, found {}", show(y)),
+                None,
+            );
             None
         }
     }
@@ -254,16 +262,29 @@ pub fn show(y: &Yaml) -> String {
 /// An unsigned integer in `min..=max`.
 pub fn uint_of(cx: &mut Ctx, y: &Yaml, key: &str, min: u64, max: u64) -> Option<u64> {
     let Some(v) = plain_of(y).and_then(|t| t.parse::<u64>().ok()) else {
-        let negative = plain_of(y).is_some_and(|t| t.starts_with('-') && t[1..].parse::<u64>().is_ok());
+        let negative =
+            plain_of(y).is_some_and(|t| t.starts_with('-') && t[1..].parse::<u64>().is_ok());
         if negative {
-            cx.err(y.at, format!("`{key}` is out of range: expected {min}..={max}"), None);
+            cx.err(
+                y.at,
+                format!("`{key}` is out of range: expected {min}..={max}"),
+                None,
+            );
         } else {
-            cx.err(y.at, format!("expected a whole number for `{key}`, found {}", show(y)), None);
+            cx.err(
+                y.at,
+                format!("expected a whole number for `{key}`, found {}", show(y)),
+                None,
+            );
         }
         return None;
     };
     if v < min || v > max {
-        cx.err(y.at, format!("`{key}` {v} is out of range: expected {min}..={max}"), None);
+        cx.err(
+            y.at,
+            format!("`{key}` {v} is out of range: expected {min}..={max}"),
+            None,
+        );
         return None;
     }
     Some(v)
@@ -275,11 +296,19 @@ pub fn int_of(cx: &mut Ctx, y: &Yaml, key: &str) -> Option<i32> {
     match v.map(i32::try_from) {
         Some(Ok(v)) => Some(v),
         Some(Err(_)) => {
-            cx.err(y.at, format!("`{key}` is out of range for a 32-bit integer"), None);
+            cx.err(
+                y.at,
+                format!("`{key}` is out of range for a 32-bit integer"),
+                None,
+            );
             None
         }
         None => {
-            cx.err(y.at, format!("expected a whole number for `{key}`, found {}", show(y)), None);
+            cx.err(
+                y.at,
+                format!("expected a whole number for `{key}`, found {}", show(y)),
+                None,
+            );
             None
         }
     }
@@ -316,7 +345,11 @@ pub fn ip_of(cx: &mut Ctx, y: &Yaml) -> Option<IpAddr> {
     match t.parse() {
         Ok(a) => Some(a),
         Err(_) if t.contains('/') => {
-            cx.err(y.at, format!("`{t}` has a prefix length where a single address is wanted"), Some(format!("write `{}`", t.split('/').next().unwrap_or(t))));
+            cx.err(
+                y.at,
+                format!("`{t}` has a prefix length where a single address is wanted"),
+                Some(format!("write `{}`", t.split('/').next().unwrap_or(t))),
+            );
             None
         }
         Err(_) => {
@@ -341,7 +374,11 @@ pub fn net_of(cx: &mut Ctx, y: &Yaml) -> Option<IpNet> {
     match t.parse() {
         Ok(n) => Some(n),
         Err(_) => {
-            cx.err(y.at, format!("`{t}` is not an address with prefix length like 10.0.0.1/24"), None);
+            cx.err(
+                y.at,
+                format!("`{t}` is not an address with prefix length like 10.0.0.1/24"),
+                None,
+            );
             None
         }
     }
@@ -370,13 +407,23 @@ pub fn duration_ms(cx: &mut Ctx, y: &Yaml) -> Option<u32> {
         None
     };
     match ms {
-        Some(ms) if ms > 0 && Duration::from_millis(ms) <= Duration::from_secs(3600) => u32::try_from(ms).ok(),
+        Some(ms) if ms > 0 && Duration::from_millis(ms) <= Duration::from_secs(3600) => {
+            u32::try_from(ms).ok()
+        }
         Some(_) => {
-            cx.err(y.at, format!("duration `{t}` is out of range: expected 1ms..=3600s"), None);
+            cx.err(
+                y.at,
+                format!("duration `{t}` is out of range: expected 1ms..=3600s"),
+                None,
+            );
             None
         }
         None => {
-            cx.err(y.at, format!("`{t}` is not a duration"), Some("write a whole number with `ms` or `s`, e.g. `500ms` or `2s`".into()));
+            cx.err(
+                y.at,
+                format!("`{t}` is not a duration"),
+                Some("write a whole number with `ms` or `s`, e.g. `500ms` or `2s`".into()),
+            );
             None
         }
     }
@@ -387,11 +434,16 @@ pub fn iface_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         Some("an interface name cannot be empty".into())
     } else if name.len() > 15 {
-        Some(format!("interface name `{name}` is {} bytes; the kernel allows at most 15", name.len()))
+        Some(format!(
+            "interface name `{name}` is {} bytes; the kernel allows at most 15",
+            name.len()
+        ))
     } else if name == "." || name == ".." {
         Some(format!("`{name}` cannot be an interface name"))
     } else if name.contains(['/', ':']) || name.chars().any(char::is_whitespace) {
-        Some(format!("interface name `{name}` contains `/`, `:` or whitespace, which the kernel refuses"))
+        Some(format!(
+            "interface name `{name}` contains `/`, `:` or whitespace, which the kernel refuses"
+        ))
     } else {
         None
     }
@@ -405,14 +457,23 @@ pub fn ifref_of(cx: &mut Ctx, y: &Yaml, node: &str, other_nodes: bool) -> Option
         None => (node, t),
     };
     if n != node && !other_nodes {
-        cx.err(y.at, format!("`{t}` is in node `{n}`, but it must be in the same node `{node}`"), Some(format!("name an interface of `{node}` without a node prefix")));
+        cx.err(
+            y.at,
+            format!("`{t}` is in node `{n}`, but it must be in the same node `{node}`"),
+            Some(format!(
+                "name an interface of `{node}` without a node prefix"
+            )),
+        );
         return None;
     }
     if let Some(p) = iface_name_problem(i) {
         cx.err(y.at, p, None);
         return None;
     }
-    Some(IfRef { node: n.to_string(), name: i.to_string() })
+    Some(IfRef {
+        node: n.to_string(),
+        name: i.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -433,14 +494,21 @@ mod tests {
         let f = Fields::new(&mut cx, &y, "a bridge", &["stp", "mtu"]).unwrap();
         assert_eq!(cx.errors.len(), 2);
         assert!(cx.errors[0].message.contains("duplicate field `mtu`"));
-        assert!(cx.errors[1].message.contains("unknown field `stpp` for a bridge"));
-        assert!(cx.errors[1].help.as_deref().unwrap().starts_with("did you mean `stp`?"));
+        assert!(cx.errors[1]
+            .message
+            .contains("unknown field `stpp` for a bridge"));
+        assert!(cx.errors[1]
+            .help
+            .as_deref()
+            .unwrap()
+            .starts_with("did you mean `stp`?"));
         assert_eq!(f.u32(&mut cx, "mtu"), Some(2));
     }
 
     #[test]
     fn typed_getters_check_types_and_ranges() {
-        let y = parse("{ a: 'true', b: 70000, c: -1, d: 10.0.0.1, e: 2s, f: 150ms, g: x }").unwrap();
+        let y =
+            parse("{ a: 'true', b: 70000, c: -1, d: 10.0.0.1, e: 2s, f: 150ms, g: x }").unwrap();
         let mut cx = Ctx::default();
         let f = Fields::new(&mut cx, &y, "a test", &["a", "b", "c", "d", "e", "f", "g"]).unwrap();
         assert_eq!(f.bool(&mut cx, "a"), None);

@@ -117,7 +117,12 @@ mod tests {
             path: "lab.yaml".into(),
             source: "name: x\n".into(),
             errors: vec![SpecError::new(
-                Location { line: 1, column: 7, offset: 6, len: 1 },
+                Location {
+                    line: 1,
+                    column: 7,
+                    offset: 6,
+                    len: 1,
+                },
                 "bad",
                 Some("fix".into()),
             )],

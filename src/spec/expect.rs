@@ -16,16 +16,30 @@ pub const TIMEOUT_MS: u32 = 1000;
 pub const WITHIN_MS: u32 = 5000;
 
 /// Decodes every expectation, checking node and interface names against `nodes`.
-pub fn decode_expect(cx: &mut Ctx, y: Option<&Yaml>, nodes: &BTreeMap<String, Node>) -> Vec<Expectation> {
+pub fn decode_expect(
+    cx: &mut Ctx,
+    y: Option<&Yaml>,
+    nodes: &BTreeMap<String, Node>,
+) -> Vec<Expectation> {
     let Some(y) = y else { return Vec::new() };
-    list_of(cx, y).iter().filter_map(|e| one(cx, e, nodes)).collect()
+    list_of(cx, y)
+        .iter()
+        .filter_map(|e| one(cx, e, nodes))
+        .collect()
 }
 
 fn one(cx: &mut Ctx, y: &Yaml, nodes: &BTreeMap<String, Node>) -> Option<Expectation> {
     let f = Fields::new(cx, y, "an expectation", FIELDS)?;
-    let claims: Vec<&str> = ["reach", "isolated", "failover"].into_iter().filter(|k| f.get(k).is_some()).collect();
+    let claims: Vec<&str> = ["reach", "isolated", "failover"]
+        .into_iter()
+        .filter(|k| f.get(k).is_some())
+        .collect();
     if claims.len() != 1 {
-        cx.err(y.at, "an expectation has exactly one of `reach`, `isolated` or `failover`", Some("e.g. `- reach: c1 -> 10.0.3.1`".into()));
+        cx.err(
+            y.at,
+            "an expectation has exactly one of `reach`, `isolated` or `failover`",
+            Some("e.g. `- reach: c1 -> 10.0.3.1`".into()),
+        );
         return None;
     }
     let probe = match f.get("probe") {
@@ -33,42 +47,78 @@ fn one(cx: &mut Ctx, y: &Yaml, nodes: &BTreeMap<String, Node>) -> Option<Expecta
         None => Probe::Icmp,
     };
     let count = f.uint(cx, "count", 1, 1000).map_or(COUNT, |c| c as u32);
-    let timeout_ms = f.get("timeout").map_or(Some(TIMEOUT_MS), |t| duration_ms(cx, t))?;
+    let timeout_ms = f
+        .get("timeout")
+        .map_or(Some(TIMEOUT_MS), |t| duration_ms(cx, t))?;
     let (claim, arrow) = match claims[0] {
         "failover" => {
             let fy = f.get("failover")?;
             let ff = Fields::new(cx, fy, "a failover", &["cut", "reach", "within"])?;
             let cut_y = ff.need(cx, "cut");
             let cut = cut_y.and_then(|c| iface(cx, c, nodes));
-            let within_ms = ff.get("within").map_or(Some(WITHIN_MS), |w| duration_ms(cx, w));
+            let within_ms = ff
+                .get("within")
+                .map_or(Some(WITHIN_MS), |w| duration_ms(cx, w));
             let arrow = ff.need(cx, "reach")?;
-            (Claim::Failover { cut: cut?, within_ms: within_ms? }, arrow)
+            (
+                Claim::Failover {
+                    cut: cut?,
+                    within_ms: within_ms?,
+                },
+                arrow,
+            )
         }
         "reach" => (Claim::Reach, f.get("reach")?),
         _ => (Claim::Isolated, f.get("isolated")?),
     };
     let text = str_of(cx, arrow)?.trim().to_string();
     let Some((from_t, to_t)) = text.split_once("->") else {
-        cx.err(arrow.at, format!("`{text}` is not `FROM -> TO`"), Some("write e.g. `c1 -> 10.0.3.1`, `c1 -> c2` or `c1/eth0 -> c2/eth0`".into()));
+        cx.err(
+            arrow.at,
+            format!("`{text}` is not `FROM -> TO`"),
+            Some("write e.g. `c1 -> 10.0.3.1`, `c1 -> c2` or `c1/eth0 -> c2/eth0`".into()),
+        );
         return None;
     };
     let (from_t, to_t) = (from_t.trim(), to_t.trim());
     let from = match from_t.split_once('/') {
-        Some((n, i)) => node(cx, arrow, n, nodes).and_then(|_| iface_in(cx, arrow, n, i, nodes)).map(|r| Endpoint { node: r.node, iface: Some(r.name) }),
-        None => node(cx, arrow, from_t, nodes).map(|n| Endpoint { node: n, iface: None }),
+        Some((n, i)) => node(cx, arrow, n, nodes)
+            .and_then(|_| iface_in(cx, arrow, n, i, nodes))
+            .map(|r| Endpoint {
+                node: r.node,
+                iface: Some(r.name),
+            }),
+        None => node(cx, arrow, from_t, nodes).map(|n| Endpoint {
+            node: n,
+            iface: None,
+        }),
     };
     let to = if let Ok(a) = to_t.parse::<IpAddr>() {
         if probe == Probe::Arp && a.is_ipv6() {
-            cx.err(arrow.at, "an `arp` probe needs an IPv4 target", Some("use `probe: icmp` for IPv6".into()));
+            cx.err(
+                arrow.at,
+                "an `arp` probe needs an IPv4 target",
+                Some("use `probe: icmp` for IPv6".into()),
+            );
         }
         Some(Target::Addr(a))
     } else {
         match to_t.split_once('/') {
-            Some((n, i)) => node(cx, arrow, n, nodes).and_then(|_| iface_in(cx, arrow, n, i, nodes)).map(Target::Iface),
+            Some((n, i)) => node(cx, arrow, n, nodes)
+                .and_then(|_| iface_in(cx, arrow, n, i, nodes))
+                .map(Target::Iface),
             None => node(cx, arrow, to_t, nodes).map(Target::Node),
         }
     };
-    Some(Expectation { claim, from: from?, to: to?, probe, count, timeout_ms, text: format!("{from_t} -> {to_t}") })
+    Some(Expectation {
+        claim,
+        from: from?,
+        to: to?,
+        probe,
+        count,
+        timeout_ms,
+        text: format!("{from_t} -> {to_t}"),
+    })
 }
 
 fn node(cx: &mut Ctx, y: &Yaml, n: &str, nodes: &BTreeMap<String, Node>) -> Option<String> {
@@ -76,14 +126,31 @@ fn node(cx: &mut Ctx, y: &Yaml, n: &str, nodes: &BTreeMap<String, Node>) -> Opti
         return Some(n.to_string());
     }
     let names: Vec<&str> = nodes.keys().map(String::as_str).collect();
-    let what = if n.parse::<IpAddr>().is_err() && n.contains(['.', ':']) { "neither an address nor a node" } else { "an unknown node" };
-    cx.err(y.at, format!("`{n}` is {what}"), Some(suggest(n, &names, "nodes")));
+    let what = if n.parse::<IpAddr>().is_err() && n.contains(['.', ':']) {
+        "neither an address nor a node"
+    } else {
+        "an unknown node"
+    };
+    cx.err(
+        y.at,
+        format!("`{n}` is {what}"),
+        Some(suggest(n, &names, "nodes")),
+    );
     None
 }
 
-fn iface_in(cx: &mut Ctx, y: &Yaml, n: &str, i: &str, nodes: &BTreeMap<String, Node>) -> Option<IfRef> {
+fn iface_in(
+    cx: &mut Ctx,
+    y: &Yaml,
+    n: &str,
+    i: &str,
+    nodes: &BTreeMap<String, Node>,
+) -> Option<IfRef> {
     if nodes.get(n).is_some_and(|node| node.links.contains_key(i)) {
-        return Some(IfRef { node: n.into(), name: i.into() });
+        return Some(IfRef {
+            node: n.into(),
+            name: i.into(),
+        });
     }
     cx.err(y.at, format!("unknown interface `{n}/{i}`"), None);
     None
@@ -110,7 +177,11 @@ fn probe(cx: &mut Ctx, y: &Yaml) -> Option<Probe> {
         _ => None,
     };
     if p.is_none() {
-        cx.err(y.at, format!("`{t}` is not a probe"), Some("probes are: icmp, arp, udp/PORT, tcp/PORT (PORT 1..65535)".into()));
+        cx.err(
+            y.at,
+            format!("`{t}` is not a probe"),
+            Some("probes are: icmp, arp, udp/PORT, tcp/PORT (PORT 1..65535)".into()),
+        );
     }
     p
 }
@@ -125,7 +196,8 @@ mod tests {
         let mut m = BTreeMap::new();
         for n in ["a", "b"] {
             let mut node = Node::default();
-            node.links.insert("eth0".into(), Link::new("eth0", LinkKind::Dummy));
+            node.links
+                .insert("eth0".into(), Link::new("eth0", LinkKind::Dummy));
             m.insert(n.to_string(), node);
         }
         m
@@ -143,12 +215,21 @@ mod tests {
         let (e, errs) = run("[{ reach: a -> 10.0.0.1 }, { isolated: a/eth0 -> b }, { reach: a -> b/eth0, probe: tcp/80, count: 1, timeout: 200ms }, { failover: { cut: a/eth0, reach: a -> b, within: 2s } }]");
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(e[0].to, Target::Addr("10.0.0.1".parse().unwrap()));
-        assert_eq!((e[0].count, e[0].timeout_ms, e[0].probe), (COUNT, TIMEOUT_MS, Probe::Icmp));
+        assert_eq!(
+            (e[0].count, e[0].timeout_ms, e[0].probe),
+            (COUNT, TIMEOUT_MS, Probe::Icmp)
+        );
         assert_eq!(e[1].claim, Claim::Isolated);
         assert_eq!(e[1].from.iface.as_deref(), Some("eth0"));
         assert_eq!(e[2].probe, Probe::Tcp(80));
         assert_eq!(e[2].timeout_ms, 200);
-        assert!(matches!(&e[3].claim, Claim::Failover { within_ms: 2000, .. }));
+        assert!(matches!(
+            &e[3].claim,
+            Claim::Failover {
+                within_ms: 2000,
+                ..
+            }
+        ));
         assert_eq!(e[3].text, "a -> b");
     }
 

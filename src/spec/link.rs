@@ -20,7 +20,11 @@ pub fn decode_links(cx: &mut Ctx, y: Option<&Yaml>, nodes: &mut BTreeMap<String,
         }));
         if ends.len() != 2 {
             if !ends.is_empty() {
-                cx.err(item.at, format!("a link has exactly two ends, found {}", ends.len()), Some("write `- [node1/iface, node2/iface]`".into()));
+                cx.err(
+                    item.at,
+                    format!("a link has exactly two ends, found {}", ends.len()),
+                    Some("write `- [node1/iface, node2/iface]`".into()),
+                );
             }
             continue;
         }
@@ -36,8 +40,13 @@ pub fn decode_links(cx: &mut Ctx, y: Option<&Yaml>, nodes: &mut BTreeMap<String,
         used.insert(a.clone(), ends[0].at);
         used.insert(b.clone(), ends[1].at);
         for (me, peer) in [(&a, &b), (&b, &a)] {
-            if let Some(l) = nodes.get_mut(&me.node).and_then(|n| n.links.get_mut(&me.name)) {
-                l.kind = LinkKind::Veth(VethOptions { peer: Some(peer.clone()) });
+            if let Some(l) = nodes
+                .get_mut(&me.node)
+                .and_then(|n| n.links.get_mut(&me.name))
+            {
+                l.kind = LinkKind::Veth(VethOptions {
+                    peer: Some(peer.clone()),
+                });
             }
         }
     }
@@ -51,7 +60,11 @@ pub fn decode_links(cx: &mut Ctx, y: Option<&Yaml>, nodes: &mut BTreeMap<String,
                 continue;
             }
             if let Some(at) = cx.locs.get(&format!("{key}#kind")).copied() {
-                cx.err(at, format!("veth end `{key}` is not in any link"), Some(format!("add `- [{key}, OTHER/IFACE]` under `links:`")));
+                cx.err(
+                    at,
+                    format!("veth end `{key}` is not in any link"),
+                    Some(format!("add `- [{key}, OTHER/IFACE]` under `links:`")),
+                );
             } else {
                 let at = cx.loc(&key, node);
                 cx.err(at, format!("interface `{key}` has no kind and is not in any link"), Some(format!("give it a `kind` (e.g. dummy), or pair it under `links:` as `- [{key}, OTHER/IFACE]`")));
@@ -60,33 +73,69 @@ pub fn decode_links(cx: &mut Ctx, y: Option<&Yaml>, nodes: &mut BTreeMap<String,
     }
 }
 
-fn end(cx: &mut Ctx, y: &Yaml, nodes: &BTreeMap<String, Node>, used: &BTreeMap<IfRef, Location>) -> Option<IfRef> {
+fn end(
+    cx: &mut Ctx,
+    y: &Yaml,
+    nodes: &BTreeMap<String, Node>,
+    used: &BTreeMap<IfRef, Location>,
+) -> Option<IfRef> {
     let t = str_of(cx, y)?;
     let Some((node, name)) = t.split_once('/') else {
-        cx.err(y.at, format!("link end `{t}` must be written NODE/IFACE"), None);
+        cx.err(
+            y.at,
+            format!("link end `{t}` must be written NODE/IFACE"),
+            None,
+        );
         return None;
     };
     let Some(n) = nodes.get(node) else {
         let names: Vec<&str> = nodes.keys().map(String::as_str).collect();
-        cx.err(y.at, format!("unknown node `{node}`"), Some(suggest(node, &names, "nodes")));
+        cx.err(
+            y.at,
+            format!("unknown node `{node}`"),
+            Some(suggest(node, &names, "nodes")),
+        );
         return None;
     };
     let Some(l) = n.links.get(name) else {
-        cx.err(y.at, format!("unknown interface `{t}`"), Some(format!("declare it under node `{node}` as `interfaces: {{ {name}: {{}} }}`")));
+        cx.err(
+            y.at,
+            format!("unknown interface `{t}`"),
+            Some(format!(
+                "declare it under node `{node}` as `interfaces: {{ {name}: {{}} }}`"
+            )),
+        );
         return None;
     };
-    let r = IfRef { node: node.into(), name: name.into() };
+    let r = IfRef {
+        node: node.into(),
+        name: name.into(),
+    };
     match &l.kind {
         LinkKind::Veth(_) => {}
         LinkKind::Other(_) => return None,
         k => {
-            let what = k.kernel_kind().unwrap_or(if matches!(k, LinkKind::External) { "external" } else { "loopback" });
-            cx.err(y.at, format!("`{t}` is {what}, but a link end must be a veth end"), Some("remove its `kind`: being in a link makes it a veth end".into()));
+            let what = k
+                .kernel_kind()
+                .unwrap_or(if matches!(k, LinkKind::External) {
+                    "external"
+                } else {
+                    "loopback"
+                });
+            cx.err(
+                y.at,
+                format!("`{t}` is {what}, but a link end must be a veth end"),
+                Some("remove its `kind`: being in a link makes it a veth end".into()),
+            );
             return None;
         }
     }
     if let Some(first) = used.get(&r) {
-        cx.err(y.at, format!("veth end `{t}` is already in a link (line {})", first.line), Some("a veth end has one peer; declare another interface for a second link".into()));
+        cx.err(
+            y.at,
+            format!("veth end `{t}` is already in a link (line {})", first.line),
+            Some("a veth end has one peer; declare another interface for a second link".into()),
+        );
         return None;
     }
     Some(r)

@@ -53,14 +53,38 @@ pub fn load(path: &Path) -> Result<Topology, SpecErrors> {
     let fail = |message: String, help: Option<String>| SpecErrors {
         path: shown.clone(),
         source: String::new(),
-        errors: vec![SpecError::new(Location { line: 1, column: 1, offset: 0, len: 0 }, message, help)],
+        errors: vec![SpecError::new(
+            Location {
+                line: 1,
+                column: 1,
+                offset: 0,
+                len: 0,
+            },
+            message,
+            help,
+        )],
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read {shown}: {e}"), None))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| fail(format!("cannot read {shown}: {e}"), None))?;
     if meta.len() > MAX_FILE_BYTES as u64 {
-        return Err(fail(format!("the file is {} bytes; at most {MAX_FILE_BYTES} are accepted", meta.len()), None));
+        return Err(fail(
+            format!(
+                "the file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
+                meta.len()
+            ),
+            None,
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read {shown}: {e}"), None))?;
-    let text = String::from_utf8(bytes).map_err(|e| fail(format!("the file is not UTF-8 (byte {})", e.utf8_error().valid_up_to()), None))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        fail(
+            format!(
+                "the file is not UTF-8 (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+            None,
+        )
+    })?;
     parse_str(&shown, &text)
 }
 
@@ -68,7 +92,19 @@ pub fn load(path: &Path) -> Result<Topology, SpecErrors> {
 pub fn parse_str(path: &str, text: &str) -> Result<Topology, SpecErrors> {
     let mut cx = Ctx::default();
     let topo = if text.len() > MAX_FILE_BYTES {
-        cx.err(Location { line: 1, column: 1, offset: 0, len: 0 }, format!("the file is {} bytes; at most {MAX_FILE_BYTES} are accepted", text.len()), None);
+        cx.err(
+            Location {
+                line: 1,
+                column: 1,
+                offset: 0,
+                len: 0,
+            },
+            format!(
+                "the file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
+                text.len()
+            ),
+            None,
+        );
         None
     } else {
         match yaml::parse(text) {
@@ -85,16 +121,26 @@ pub fn parse_str(path: &str, text: &str) -> Result<Topology, SpecErrors> {
             let mut errors = cx.errors;
             errors.sort_by_key(|e| e.at.offset);
             errors.dedup();
-            Err(SpecErrors { path: path.to_string(), source: text.to_string(), errors })
+            Err(SpecErrors {
+                path: path.to_string(),
+                source: text.to_string(),
+                errors,
+            })
         }
     }
 }
 
 /// Refuses files with absurd counts before any decoding work.
 fn check_sizes(cx: &mut Ctx, nodes: &Yaml) -> bool {
-    let Value::Map(list) = &nodes.value else { return true };
+    let Value::Map(list) = &nodes.value else {
+        return true;
+    };
     if list.len() > MAX_NODES {
-        cx.err(nodes.at, format!("{} nodes; at most {MAX_NODES} are accepted", list.len()), None);
+        cx.err(
+            nodes.at,
+            format!("{} nodes; at most {MAX_NODES} are accepted", list.len()),
+            None,
+        );
         return false;
     }
     let mut total = 0usize;
@@ -108,7 +154,11 @@ fn check_sizes(cx: &mut Ctx, nodes: &Yaml) -> bool {
         }
     }
     if total > MAX_INTERFACES {
-        cx.err(nodes.at, format!("{total} interfaces; at most {MAX_INTERFACES} are accepted"), None);
+        cx.err(
+            nodes.at,
+            format!("{total} interfaces; at most {MAX_INTERFACES} are accepted"),
+            None,
+        );
         return false;
     }
     true
@@ -136,8 +186,17 @@ fn decode_root(cx: &mut Ctx, root: &Yaml) -> Option<Topology> {
     link::decode_links(cx, f.get("links"), &mut nodes);
     validate::validate(cx, &nodes);
     let expect = expect::decode_expect(cx, f.get("expect"), &nodes);
-    let locations = cx.locs.iter().filter(|(k, _)| !k.contains('#') && !k.starts_with("links/")).map(|(k, v)| (k.clone(), *v)).collect();
-    Some(Topology { network: model::Network { name: name?, nodes }, expect, locations })
+    let locations = cx
+        .locs
+        .iter()
+        .filter(|(k, _)| !k.contains('#') && !k.starts_with("links/"))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    Some(Topology {
+        network: model::Network { name: name?, nodes },
+        expect,
+        locations,
+    })
 }
 
 #[cfg(test)]
@@ -174,7 +233,9 @@ expect:
         let t = parse_str("lxc.yaml", LXC).unwrap();
         let gw = &t.network.nodes["gw"];
         assert_eq!(gw.links["veth0"].master.as_deref(), Some("lxcbr0"));
-        assert!(matches!(&gw.links["veth0"].kind, model::LinkKind::Veth(v) if v.peer == Some(model::IfRef { node: "c1".into(), name: "eth0".into() })));
+        assert!(
+            matches!(&gw.links["veth0"].kind, model::LinkKind::Veth(v) if v.peer == Some(model::IfRef { node: "c1".into(), name: "eth0".into() }))
+        );
         assert_eq!(t.locations["c1/eth0"].line, 13);
         assert_eq!(t.locations["c1"].line, 11);
         assert_eq!(t.expect.len(), 1);
@@ -183,7 +244,9 @@ expect:
 
     #[test]
     fn all_errors_are_reported_in_file_order() {
-        let text = LXC.replace("stp: false", "stpp: false").replace("via: 10.0.3.1", "via: 10.9.9.1");
+        let text = LXC
+            .replace("stp: false", "stpp: false")
+            .replace("via: 10.0.3.1", "via: 10.9.9.1");
         let e = parse_str("x.yaml", &text).unwrap_err();
         assert_eq!(e.errors.len(), 2, "{:?}", e.errors);
         assert!(e.errors[0].message.contains("unknown field `stpp`"));
@@ -194,12 +257,16 @@ expect:
     #[test]
     fn limits_are_enforced() {
         let big = "#".repeat(MAX_FILE_BYTES + 1);
-        assert!(parse_str("x", &big).unwrap_err().errors[0].message.contains("bytes"));
+        assert!(parse_str("x", &big).unwrap_err().errors[0]
+            .message
+            .contains("bytes"));
         let mut many = String::from("name: x\nnodes:\n");
         for i in 0..=MAX_NODES {
             many.push_str(&format!("  n{i}: {{}}\n"));
         }
-        assert!(parse_str("x", &many).unwrap_err().errors[0].message.contains("nodes; at most"));
+        assert!(parse_str("x", &many).unwrap_err().errors[0]
+            .message
+            .contains("nodes; at most"));
     }
 
     #[test]

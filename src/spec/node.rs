@@ -1,7 +1,9 @@
 //! The `nodes:` section: each node's interfaces, routes, sysctls and NAT.
 use std::collections::BTreeMap;
 
-use super::decode::{entries, iface_name_problem, mac_of, net_of, str_of, suggest, word_of, Ctx, Fields};
+use super::decode::{
+    entries, iface_name_problem, mac_of, net_of, str_of, suggest, word_of, Ctx, Fields,
+};
 use super::error::Location;
 use super::kind;
 use super::yaml::{Entry, Value, Yaml};
@@ -32,7 +34,8 @@ pub fn node_name_ok(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= 32
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
 /// Decodes every node; ports are applied to their interfaces before returning.
@@ -60,7 +63,9 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
         lo.up = Some(true);
         n.links.insert("lo".into(), lo);
     }
-    let Some(f) = Fields::new(cx, y, &format!("node `{name}`"), NODE_FIELDS) else { return n };
+    let Some(f) = Fields::new(cx, y, &format!("node `{name}`"), NODE_FIELDS) else {
+        return n;
+    };
     let mut ports = Vec::new();
     if let Some(ifs) = f.get("interfaces") {
         for e in entries(cx, ifs, "interface", "a map of interfaces by name") {
@@ -69,7 +74,14 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
                 continue;
             }
             if e.key == "lo" {
-                cx.err(e.key_at, "`lo` cannot be declared", Some("every namespace has its loopback device already; netloom sets it up".into()));
+                cx.err(
+                    e.key_at,
+                    "`lo` cannot be declared",
+                    Some(
+                        "every namespace has its loopback device already; netloom sets it up"
+                            .into(),
+                    ),
+                );
                 continue;
             }
             cx.locs.insert(format!("{name}/{}", e.key), e.key_at);
@@ -81,7 +93,8 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
     if let Some(fw) = f.bool(cx, "forwarding") {
         let v = if fw { "1" } else { "0" };
         n.sysctls.insert("net.ipv4.ip_forward".into(), v.into());
-        n.sysctls.insert("net.ipv6.conf.all.forwarding".into(), v.into());
+        n.sysctls
+            .insert("net.ipv6.conf.all.forwarding".into(), v.into());
     }
     if let Some(s) = f.get("sysctl") {
         sysctls(cx, s, &mut n);
@@ -98,7 +111,14 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
 fn sysctls(cx: &mut Ctx, y: &Yaml, n: &mut Node) {
     for e in entries(cx, y, "sysctl", "a map of sysctl names to values") {
         if !e.key.starts_with("net.") || e.key.contains('/') || e.key.contains("..") {
-            cx.err(e.key_at, format!("sysctl `{}` is not under `net.`", e.key), Some("netloom only sets per-namespace network sysctls, e.g. net.ipv4.ip_forward".into()));
+            cx.err(
+                e.key_at,
+                format!("sysctl `{}` is not under `net.`", e.key),
+                Some(
+                    "netloom only sets per-namespace network sysctls, e.g. net.ipv4.ip_forward"
+                        .into(),
+                ),
+            );
             continue;
         }
         let v = match &e.value.value {
@@ -117,13 +137,23 @@ fn sysctls(cx: &mut Ctx, y: &Yaml, n: &mut Node) {
 }
 
 fn kind_word(cx: &mut Ctx, y: &Yaml) -> Result<Option<String>, ()> {
-    let Value::Map(m) = &y.value else { return Ok(None) };
-    let Some(k) = m.iter().find(|e| e.key == "kind") else { return Ok(None) };
-    let Some(t) = str_of(cx, &k.value) else { return Err(()) };
+    let Value::Map(m) = &y.value else {
+        return Ok(None);
+    };
+    let Some(k) = m.iter().find(|e| e.key == "kind") else {
+        return Ok(None);
+    };
+    let Some(t) = str_of(cx, &k.value) else {
+        return Err(());
+    };
     if kind::KINDS.contains(&t) {
         return Ok(Some(t.to_string()));
     }
-    cx.err(k.value.at, format!("unknown kind `{t}`"), Some(suggest(t, kind::KINDS, "kinds")));
+    cx.err(
+        k.value.at,
+        format!("unknown kind `{t}`"),
+        Some(suggest(t, kind::KINDS, "kinds")),
+    );
     Err(())
 }
 
@@ -165,8 +195,13 @@ fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link
         return Link::new(name, LinkKind::Other(String::new()));
     };
     let mut link = Link::new(name, kind::decode(cx, &kind, &f, node));
-    link.up = Some(f.word(cx, "state", &["up", "down"]).is_none_or(|s| s == "up"));
-    link.mtu = f.uint(cx, "mtu", 68, 65535).and_then(|v| u32::try_from(v).ok());
+    link.up = Some(
+        f.word(cx, "state", &["up", "down"])
+            .is_none_or(|s| s == "up"),
+    );
+    link.mtu = f
+        .uint(cx, "mtu", 68, 65535)
+        .and_then(|v| u32::try_from(v).ok());
     link.mac = f.get("mac").and_then(|m| mac_of(cx, m));
     for a in f.list(cx, "addresses") {
         link.addresses.extend(address(cx, a));
@@ -193,7 +228,13 @@ fn external(cx: &mut Ctx, node: &str, y: &Yaml, name: &str) -> Link {
         }
     }
     if node != HOST {
-        cx.err(y.at, "external interfaces exist only in node `host`", Some(format!("`{node}` is a namespace netloom creates, so it holds no existing device")));
+        cx.err(
+            y.at,
+            "external interfaces exist only in node `host`",
+            Some(format!(
+                "`{node}` is a namespace netloom creates, so it holds no existing device"
+            )),
+        );
     }
     Link::new(name, LinkKind::External)
 }
@@ -213,7 +254,14 @@ fn address(cx: &mut Ctx, y: &Yaml) -> Option<Address> {
     net_of(cx, y).map(|net| Address { net, dad: false })
 }
 
-fn port_list(cx: &mut Ctx, node: &str, master: &str, kind: &str, y: &Yaml, out: &mut Vec<PortDecl>) {
+fn port_list(
+    cx: &mut Ctx,
+    node: &str,
+    master: &str,
+    kind: &str,
+    y: &Yaml,
+    out: &mut Vec<PortDecl>,
+) {
     let what = format!("{} {kind} port", article(kind));
     let items: Vec<(&str, Location, Option<&Yaml>)> = match &y.value {
         Value::Seq(items) => items
@@ -242,10 +290,21 @@ fn port_list(cx: &mut Ctx, node: &str, master: &str, kind: &str, y: &Yaml, out: 
             cx.err(at, p, None);
             continue;
         }
-        let empty = Yaml { at, value: Value::Map(Vec::new()) };
-        let Some(f) = Fields::new(cx, opts.unwrap_or(&empty), &what, kind::port_fields(kind)) else { continue };
+        let empty = Yaml {
+            at,
+            value: Value::Map(Vec::new()),
+        };
+        let Some(f) = Fields::new(cx, opts.unwrap_or(&empty), &what, kind::port_fields(kind))
+        else {
+            continue;
+        };
         let opts = kind::decode_port(cx, kind, &f);
-        out.push(PortDecl { master: master.into(), name: name.into(), opts, at });
+        out.push(PortDecl {
+            master: master.into(),
+            name: name.into(),
+            opts,
+            at,
+        });
     }
 }
 
@@ -254,19 +313,41 @@ fn apply_ports(cx: &mut Ctx, node: &str, n: &mut Node, ports: Vec<PortDecl>) {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     for p in ports {
         if p.name == p.master {
-            cx.err(p.at, format!("`{}` cannot be a port of itself", p.name), None);
+            cx.err(
+                p.at,
+                format!("`{}` cannot be a port of itself", p.name),
+                None,
+            );
             continue;
         }
         let Some(link) = n.links.get_mut(&p.name) else {
-            cx.err(p.at, format!("port `{}` is not an interface of node `{node}`", p.name), Some(suggest(&p.name, &names, &format!("interfaces of `{node}`"))));
+            cx.err(
+                p.at,
+                format!("port `{}` is not an interface of node `{node}`", p.name),
+                Some(suggest(&p.name, &names, &format!("interfaces of `{node}`"))),
+            );
             continue;
         };
         if matches!(link.kind, LinkKind::External | LinkKind::Loopback) {
-            cx.err(p.at, format!("`{}` cannot be a port: netloom never changes that device", p.name), None);
+            cx.err(
+                p.at,
+                format!(
+                    "`{}` cannot be a port: netloom never changes that device",
+                    p.name
+                ),
+                None,
+            );
             continue;
         }
         if let Some(first) = &link.master {
-            cx.err(p.at, format!("port `{}` has two masters: `{first}` and `{}`", p.name, p.master), Some("an interface can be a port of one bridge, bond or team only".into()));
+            cx.err(
+                p.at,
+                format!(
+                    "port `{}` has two masters: `{first}` and `{}`",
+                    p.name, p.master
+                ),
+                Some("an interface can be a port of one bridge, bond or team only".into()),
+            );
             continue;
         }
         cx.locs.insert(format!("{node}/{}#master", p.name), p.at);
@@ -275,12 +356,21 @@ fn apply_ports(cx: &mut Ctx, node: &str, n: &mut Node, ports: Vec<PortDecl>) {
     }
     // A bond's primary must be one of its ports.
     for (name, link) in &n.links {
-        let LinkKind::Bond(b) = &link.kind else { continue };
+        let LinkKind::Bond(b) = &link.kind else {
+            continue;
+        };
         let Some(primary) = &b.primary else { continue };
-        let ok = n.links.get(primary).is_some_and(|p| p.master.as_deref() == Some(name));
+        let ok = n
+            .links
+            .get(primary)
+            .is_some_and(|p| p.master.as_deref() == Some(name));
         if !ok {
             let at = cx.loc(&format!("{node}/{name}#primary"), &format!("{node}/{name}"));
-            cx.err(at, format!("primary `{primary}` is not a port of bond `{name}`"), Some("name one of the bond's ports".into()));
+            cx.err(
+                at,
+                format!("primary `{primary}` is not a port of bond `{name}`"),
+                Some("name one of the bond's ports".into()),
+            );
         }
     }
 }
@@ -298,12 +388,20 @@ fn route(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Route> {
     };
     let dev = f.get("dev").and_then(|d| str_of(cx, d)).map(str::to_string);
     if via.is_none() && dev.is_none() {
-        cx.err(f.at, "a route needs `via` or `dev`", Some("give a gateway address (`via`) or an output interface (`dev`)".into()));
+        cx.err(
+            f.at,
+            "a route needs `via` or `dev`",
+            Some("give a gateway address (`via`) or an output interface (`dev`)".into()),
+        );
     }
     if let Some(v) = via {
         if v.is_ipv4() != to.addr().is_ipv4() {
             let at = f.get("via").map_or(f.at, |y| y.at);
-            cx.err(at, format!("gateway `{v}` is not of the same IP family as `{to}`"), None);
+            cx.err(
+                at,
+                format!("gateway `{v}` is not of the same IP family as `{to}`"),
+                None,
+            );
         }
     }
     for key in ["via", "dev"] {
@@ -321,7 +419,13 @@ fn route(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Route> {
         }
         _ => f.u32(cx, "table"),
     });
-    Some(Route { to, via, dev, metric: f.u32(cx, "metric"), table })
+    Some(Route {
+        to,
+        via,
+        dev,
+        metric: f.u32(cx, "metric"),
+        table,
+    })
 }
 
 fn nat(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Masquerade> {
@@ -334,7 +438,10 @@ fn nat(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Masquerade> {
     if let Some(o) = out_y {
         cx.locs.insert(format!("{node}#nat{i}.out"), o.at);
     }
-    Some(Masquerade { source: source?.trunc(), out: out? })
+    Some(Masquerade {
+        source: source?.trunc(),
+        out: out?,
+    })
 }
 
 #[cfg(test)]

@@ -15,16 +15,34 @@ pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     }
 }
 
-fn unknown_iface(cx: &mut Ctx, at_key: &str, fallback: &str, r: &IfRef, nodes: &BTreeMap<String, Node>) {
+fn unknown_iface(
+    cx: &mut Ctx,
+    at_key: &str,
+    fallback: &str,
+    r: &IfRef,
+    nodes: &BTreeMap<String, Node>,
+) {
     let at = cx.loc(at_key, fallback);
     match nodes.get(&r.node) {
         None => {
             let names: Vec<&str> = nodes.keys().map(String::as_str).collect();
-            cx.err(at, format!("unknown node `{}`", r.node), Some(suggest(&r.node, &names, "nodes")));
+            cx.err(
+                at,
+                format!("unknown node `{}`", r.node),
+                Some(suggest(&r.node, &names, "nodes")),
+            );
         }
         Some(n) => {
             let names: Vec<&str> = n.links.keys().map(String::as_str).collect();
-            cx.err(at, format!("unknown interface `{r}`"), Some(suggest(&r.name, &names, &format!("interfaces of `{}`", r.node))));
+            cx.err(
+                at,
+                format!("unknown interface `{r}`"),
+                Some(suggest(
+                    &r.name,
+                    &names,
+                    &format!("interfaces of `{}`", r.node),
+                )),
+            );
         }
     }
 }
@@ -37,9 +55,18 @@ fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     let mut users: BTreeMap<IfRef, (Option<IfRef>, Option<IfRef>)> = BTreeMap::new();
     for (node, n) in nodes {
         for (name, l) in &n.links {
-            let Some(lower) = l.kind.lower() else { continue };
-            let me = IfRef { node: node.clone(), name: name.clone() };
-            let field = if matches!(l.kind, LinkKind::Vxlan(_)) { "dev" } else { "lower" };
+            let Some(lower) = l.kind.lower() else {
+                continue;
+            };
+            let me = IfRef {
+                node: node.clone(),
+                name: name.clone(),
+            };
+            let field = if matches!(l.kind, LinkKind::Vxlan(_)) {
+                "dev"
+            } else {
+                "lower"
+            };
             let key = format!("{me}#{field}");
             let fallback = me.to_string();
             if *lower == me {
@@ -47,7 +74,10 @@ fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 cx.err(at, format!("`{me}` cannot be its own {field}"), None);
                 continue;
             }
-            let Some(low) = nodes.get(&lower.node).and_then(|n| n.links.get(&lower.name)) else {
+            let Some(low) = nodes
+                .get(&lower.node)
+                .and_then(|n| n.links.get(&lower.name))
+            else {
                 unknown_iface(cx, &key, &fallback, lower, nodes);
                 continue;
             };
@@ -57,8 +87,15 @@ fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 let at = cx.loc(&key, &fallback);
                 cx.err(
                     at,
-                    format!("lower `{lower}` is a port of `{m}`; the kernel refuses a {} on it (EBUSY)", l.kind.kernel_kind().unwrap_or("device")),
-                    Some(format!("put the {} on `{m}` itself, or take `{}` out of `{m}`'s ports", l.kind.kernel_kind().unwrap_or("device"), lower.name)),
+                    format!(
+                        "lower `{lower}` is a port of `{m}`; the kernel refuses a {} on it (EBUSY)",
+                        l.kind.kernel_kind().unwrap_or("device")
+                    ),
+                    Some(format!(
+                        "put the {} on `{m}` itself, or take `{}` out of `{m}`'s ports",
+                        l.kind.kernel_kind().unwrap_or("device"),
+                        lower.name
+                    )),
                 );
                 continue;
             }
@@ -76,7 +113,11 @@ fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 // Report at whichever of the two is written later in the file.
                 let mine = cx.loc(&key, &fallback);
                 let theirs = cx.loc(&format!("{other}#lower"), &other.to_string());
-                let (at, first) = if mine.offset >= theirs.offset { (mine, &other) } else { (theirs, &me) };
+                let (at, first) = if mine.offset >= theirs.offset {
+                    (mine, &other)
+                } else {
+                    (theirs, &me)
+                };
                 cx.err(
                     at,
                     format!("lower `{lower}` already carries `{first}`; the kernel refuses macvlan and ipvlan devices on the same lower"),
@@ -97,7 +138,8 @@ fn master_cycles(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 if m == name {
                     // Report each cycle once, at its smallest member.
                     if path.iter().all(|p| *p >= name.as_str()) {
-                        let at = cx.loc(&format!("{node}/{name}#master"), &format!("{node}/{name}"));
+                        let at =
+                            cx.loc(&format!("{node}/{name}#master"), &format!("{node}/{name}"));
                         path.push(m);
                         cx.err(at, format!("masters form a cycle: {}", path.join(" -> ")), Some("a bridge, bond or team cannot be, directly or not, a port of itself".into()));
                     }
@@ -119,20 +161,40 @@ fn routes(cx: &mut Ctx, node: &str, n: &Node) {
         if let Some(dev) = &r.dev {
             if !n.links.contains_key(dev) {
                 let at = cx.loc(&format!("{node}#route{i}.dev"), node);
-                cx.err(at, format!("route dev `{dev}` is not an interface of node `{node}`"), Some(suggest(dev, &names, &format!("interfaces of `{node}`"))));
+                cx.err(
+                    at,
+                    format!("route dev `{dev}` is not an interface of node `{node}`"),
+                    Some(suggest(dev, &names, &format!("interfaces of `{node}`"))),
+                );
             }
         }
         let Some(via) = r.via else { continue };
-        let on_link = n.links.values().flat_map(|l| &l.addresses).any(|a| a.net.contains(&via));
+        let on_link = n
+            .links
+            .values()
+            .flat_map(|l| &l.addresses)
+            .any(|a| a.net.contains(&via));
         if !on_link {
             let at = cx.loc(&format!("{node}#route{i}.via"), node);
-            let subnets: Vec<String> = n.links.values().flat_map(|l| &l.addresses).map(|a| a.net.trunc().to_string()).collect();
+            let subnets: Vec<String> = n
+                .links
+                .values()
+                .flat_map(|l| &l.addresses)
+                .map(|a| a.net.trunc().to_string())
+                .collect();
             let help = if subnets.is_empty() {
                 format!("node `{node}` has no addresses; give one of its interfaces an address in the gateway's subnet")
             } else {
-                format!("the gateway must be in a subnet of `{node}`: {}", subnets.join(", "))
+                format!(
+                    "the gateway must be in a subnet of `{node}`: {}",
+                    subnets.join(", ")
+                )
             };
-            cx.err(at, format!("gateway `{via}` is outside every subnet of node `{node}`"), Some(help));
+            cx.err(
+                at,
+                format!("gateway `{via}` is outside every subnet of node `{node}`"),
+                Some(help),
+            );
         }
     }
 }
@@ -142,7 +204,11 @@ fn nat(cx: &mut Ctx, node: &str, n: &Node) {
     for (i, m) in n.nat.iter().enumerate() {
         if !n.links.contains_key(&m.out) {
             let at = cx.loc(&format!("{node}#nat{i}.out"), node);
-            cx.err(at, format!("nat out `{}` is not an interface of node `{node}`", m.out), Some(suggest(&m.out, &names, &format!("interfaces of `{node}`"))));
+            cx.err(
+                at,
+                format!("nat out `{}` is not an interface of node `{node}`", m.out),
+                Some(suggest(&m.out, &names, &format!("interfaces of `{node}`"))),
+            );
         }
     }
 }

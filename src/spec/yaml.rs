@@ -118,7 +118,9 @@ fn anchor_error(text: &str, mut at: Location) -> SpecError {
         at.line = before[..line_start].matches('\n').count() + 1;
         at.column = before[line_start..amp].chars().count() + 1;
         at.offset = amp;
-        at.len = text[amp..].find(char::is_whitespace).unwrap_or(text.len() - amp);
+        at.len = text[amp..]
+            .find(char::is_whitespace)
+            .unwrap_or(text.len() - amp);
     }
     SpecError::new(
         at,
@@ -224,7 +226,18 @@ pub fn parse(text: &str) -> Result<Yaml, SpecError> {
             }
         }
     }
-    root.ok_or_else(|| SpecError::new(Location { line: 1, column: 1, offset: 0, len: 0 }, "the file is empty", None))
+    root.ok_or_else(|| {
+        SpecError::new(
+            Location {
+                line: 1,
+                column: 1,
+                offset: 0,
+                len: 0,
+            },
+            "the file is empty",
+            None,
+        )
+    })
 }
 
 #[cfg(test)]
@@ -243,10 +256,23 @@ mod tests {
         let y = parse("a: 1\nbb:\n  - x\n").unwrap();
         let m = map(&y);
         assert_eq!(m[0].key, "a");
-        assert_eq!((m[0].key_at.line, m[0].key_at.column, m[0].key_at.offset), (1, 1, 0));
+        assert_eq!(
+            (m[0].key_at.line, m[0].key_at.column, m[0].key_at.offset),
+            (1, 1, 0)
+        );
         assert_eq!((m[1].key_at.line, m[1].key_at.column), (2, 1));
-        let Value::Seq(items) = &m[1].value.value else { panic!() };
-        assert_eq!((items[0].at.line, items[0].at.column, items[0].at.offset, items[0].at.len), (3, 5, 13, 1));
+        let Value::Seq(items) = &m[1].value.value else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                items[0].at.line,
+                items[0].at.column,
+                items[0].at.offset,
+                items[0].at.len
+            ),
+            (3, 5, 13, 1)
+        );
     }
 
     #[test]
@@ -290,8 +316,14 @@ mod tests {
     fn quoted_scalars_are_not_plain() {
         let y = parse("a: 'true'\nb: true\nc:\n").unwrap();
         let m = map(&y);
-        assert!(matches!(m[0].value.value, Value::Scalar { plain: false, .. }));
-        assert!(matches!(m[1].value.value, Value::Scalar { plain: true, .. }));
+        assert!(matches!(
+            m[0].value.value,
+            Value::Scalar { plain: false, .. }
+        ));
+        assert!(matches!(
+            m[1].value.value,
+            Value::Scalar { plain: true, .. }
+        ));
         assert!(m[2].value.is_null());
     }
 }

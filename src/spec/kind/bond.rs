@@ -5,9 +5,23 @@ use std::net::IpAddr;
 
 /// Bond fields.
 pub const FIELDS: &[&str] = &[
-    "mode", "miimon", "updelay", "downdelay", "use_carrier", "arp_interval", "arp_ip_target",
-    "arp_validate", "arp_all_targets", "primary", "primary_reselect", "fail_over_mac",
-    "xmit_hash_policy", "lacp_rate", "ad_select", "min_links", "all_slaves_active",
+    "mode",
+    "miimon",
+    "updelay",
+    "downdelay",
+    "use_carrier",
+    "arp_interval",
+    "arp_ip_target",
+    "arp_validate",
+    "arp_all_targets",
+    "primary",
+    "primary_reselect",
+    "fail_over_mac",
+    "xmit_hash_policy",
+    "lacp_rate",
+    "ad_select",
+    "min_links",
+    "all_slaves_active",
 ];
 
 /// Bond port fields.
@@ -15,7 +29,13 @@ pub const PORT_FIELDS: &[&str] = &["prio", "queue_id"];
 
 /// `mode` words, as `ip link add type bond mode` takes them.
 pub const MODES: &[&str] = &[
-    "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb",
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
 ];
 
 /// Decodes a bond's options (`primary` is checked against the ports later).
@@ -39,7 +59,15 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BondOptions {
         arp_validate: f.word(
             cx,
             "arp_validate",
-            &["none", "active", "backup", "all", "filter", "filter_active", "filter_backup"],
+            &[
+                "none",
+                "active",
+                "backup",
+                "all",
+                "filter",
+                "filter_active",
+                "filter_backup",
+            ],
         ),
         arp_all_targets: f.word(cx, "arp_all_targets", &["any", "all"]),
         primary: f.str(cx, "primary"),
@@ -48,7 +76,14 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BondOptions {
         xmit_hash_policy: f.word(
             cx,
             "xmit_hash_policy",
-            &["layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac"],
+            &[
+                "layer2",
+                "layer3+4",
+                "layer2+3",
+                "encap2+3",
+                "encap3+4",
+                "vlan+srcmac",
+            ],
         ),
         lacp_rate: f.word(cx, "lacp_rate", &["slow", "fast"]),
         ad_select: f.word(cx, "ad_select", &["stable", "bandwidth", "count"]),

@@ -5,12 +5,23 @@ use crate::spec::yaml::{Value, Yaml};
 
 /// Bridge fields (times in centiseconds, as iproute2 prints them).
 pub const FIELDS: &[&str] = &[
-    "stp", "forward_delay", "hello_time", "max_age", "ageing_time", "priority", "mcast_snooping",
-    "vlan_filtering", "vlan_protocol", "default_pvid", "vlans",
+    "stp",
+    "forward_delay",
+    "hello_time",
+    "max_age",
+    "ageing_time",
+    "priority",
+    "mcast_snooping",
+    "vlan_filtering",
+    "vlan_protocol",
+    "default_pvid",
+    "vlans",
 ];
 
 /// Bridge port fields.
-pub const PORT_FIELDS: &[&str] = &["cost", "priority", "learning", "flood", "hairpin", "isolated", "vlans"];
+pub const PORT_FIELDS: &[&str] = &[
+    "cost", "priority", "learning", "flood", "hairpin", "isolated", "vlans",
+];
 
 /// `vlan_protocol` words and their ethertypes.
 pub fn vlan_protocol(word: &str) -> u16 {
@@ -32,7 +43,9 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BridgeOptions {
         ageing_time: f.u32(cx, "ageing_time"),
         mcast_snooping: f.bool(cx, "mcast_snooping"),
         vlan_filtering: f.bool(cx, "vlan_filtering"),
-        vlan_protocol: f.word(cx, "vlan_protocol", &["802.1Q", "802.1ad"]).map(|w| vlan_protocol(&w)),
+        vlan_protocol: f
+            .word(cx, "vlan_protocol", &["802.1Q", "802.1ad"])
+            .map(|w| vlan_protocol(&w)),
         default_pvid: f.u16(cx, "default_pvid", 0, 4094),
         vlans: vlans(cx, f),
     }
@@ -65,7 +78,9 @@ fn vlans(cx: &mut Ctx, f: &Fields) -> Vec<BridgeVlan> {
 fn vlan(cx: &mut Ctx, y: &Yaml) -> Option<BridgeVlan> {
     if let Value::Map(_) = y.value {
         let f = Fields::new(cx, y, "a bridge vlan", &["vid", "pvid", "untagged"])?;
-        let vid = f.need(cx, "vid").and_then(|v| uint_of(cx, v, "vid", 1, 4094))?;
+        let vid = f
+            .need(cx, "vid")
+            .and_then(|v| uint_of(cx, v, "vid", 1, 4094))?;
         return Some(BridgeVlan {
             vid: u16::try_from(vid).ok()?,
             pvid: f.bool(cx, "pvid").unwrap_or(false),
@@ -73,5 +88,9 @@ fn vlan(cx: &mut Ctx, y: &Yaml) -> Option<BridgeVlan> {
         });
     }
     let vid = uint_of(cx, y, "vid", 1, 4094)?;
-    Some(BridgeVlan { vid: u16::try_from(vid).ok()?, pvid: false, untagged: false })
+    Some(BridgeVlan {
+        vid: u16::try_from(vid).ok()?,
+        pvid: false,
+        untagged: false,
+    })
 }

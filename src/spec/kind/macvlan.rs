@@ -10,7 +10,9 @@ pub const MODES: &[&str] = &["private", "vepa", "bridge", "passthru", "source"];
 
 /// Decodes macvlan/macvtap options; mode defaults to `bridge`.
 pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> MacvlanOptions {
-    let lower = f.need(cx, "lower").and_then(|y| ifref_of(cx, y, node, true));
+    let lower = f
+        .need(cx, "lower")
+        .and_then(|y| ifref_of(cx, y, node, true));
     let mode = f.word(cx, "mode", MODES).unwrap_or_else(|| "bridge".into());
     let mut source_macs = Vec::new();
     for y in f.list(cx, "source_macs") {
@@ -18,11 +20,29 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> MacvlanOptions {
     }
     if let Some(e) = f.entry("source_macs") {
         if mode != "source" {
-            cx.err(e.key_at, "`source_macs` only applies to mode `source`", Some(format!("remove it, or set `mode: source` (mode is `{mode}`)")));
+            cx.err(
+                e.key_at,
+                "`source_macs` only applies to mode `source`",
+                Some(format!(
+                    "remove it, or set `mode: source` (mode is `{mode}`)"
+                )),
+            );
         }
     }
-    if mode == "source" && f.get("source_macs").is_none_or(|y| matches!(&y.value, crate::spec::yaml::Value::Seq(v) if v.is_empty())) {
-        cx.err(f.at, "mode `source` needs a non-empty `source_macs` list", Some("list the MAC addresses allowed to send through this device".into()));
+    if mode == "source"
+        && f.get("source_macs")
+            .is_none_or(|y| matches!(&y.value, crate::spec::yaml::Value::Seq(v) if v.is_empty()))
+    {
+        cx.err(
+            f.at,
+            "mode `source` needs a non-empty `source_macs` list",
+            Some("list the MAC addresses allowed to send through this device".into()),
+        );
     }
-    MacvlanOptions { lower, mode: Some(mode), source_macs, tap_path: None }
+    MacvlanOptions {
+        lower,
+        mode: Some(mode),
+        source_macs,
+        tap_path: None,
+    }
 }

@@ -11,18 +11,37 @@ pub const FIELDS: &[&str] = &["runner", "link_watch"];
 pub const PORT_FIELDS: &[&str] = &["prio", "sticky", "queue_id", "lacp_prio", "lacp_key"];
 
 /// Runner names teamd knows.
-pub const RUNNERS: &[&str] = &["broadcast", "roundrobin", "random", "activebackup", "loadbalance", "lacp"];
+pub const RUNNERS: &[&str] = &[
+    "broadcast",
+    "roundrobin",
+    "random",
+    "activebackup",
+    "loadbalance",
+    "lacp",
+];
 
 const RUNNER_FIELDS: &[&str] = &[
-    "name", "hwaddr_policy", "tx_hash", "tx_balancer", "active", "fast_rate", "sys_prio", "min_ports",
+    "name",
+    "hwaddr_policy",
+    "tx_hash",
+    "tx_balancer",
+    "active",
+    "fast_rate",
+    "sys_prio",
+    "min_ports",
     "agg_select_policy",
 ];
 
-const TX_HASH: &[&str] = &["eth", "vlan", "ipv4", "ipv6", "ip", "l3", "tcp", "udp", "sctp", "l4"];
+const TX_HASH: &[&str] = &[
+    "eth", "vlan", "ipv4", "ipv6", "ip", "l3", "tcp", "udp", "sctp", "l4",
+];
 
 /// Decodes a team's options; the runner defaults to teamd's `roundrobin`.
 pub fn decode(cx: &mut Ctx, f: &Fields) -> TeamOptions {
-    let mut o = TeamOptions { runner: "roundrobin".into(), ..TeamOptions::default() };
+    let mut o = TeamOptions {
+        runner: "roundrobin".into(),
+        ..TeamOptions::default()
+    };
     if let Some(y) = f.get("runner") {
         runner(cx, y, &mut o);
     }
@@ -46,16 +65,23 @@ fn runner(cx: &mut Ctx, y: &Yaml, o: &mut TeamOptions) {
         }
         return;
     }
-    let Some(f) = Fields::new(cx, y, "a team runner", RUNNER_FIELDS) else { return };
+    let Some(f) = Fields::new(cx, y, "a team runner", RUNNER_FIELDS) else {
+        return;
+    };
     if let Some(n) = f.need(cx, "name").and_then(|_| f.word(cx, "name", RUNNERS)) {
         o.runner = n;
     }
-    o.hwaddr_policy = f.word(cx, "hwaddr_policy", &["same_all", "by_active", "only_active"]);
+    o.hwaddr_policy = f.word(
+        cx,
+        "hwaddr_policy",
+        &["same_all", "by_active", "only_active"],
+    );
     for h in f.list(cx, "tx_hash") {
         o.tx_hash.extend(word_of(cx, h, "tx_hash", TX_HASH));
     }
     if let Some(b) = f.get("tx_balancer") {
-        if let Some(bf) = Fields::new(cx, b, "a team tx_balancer", &["name", "balancing_interval"]) {
+        if let Some(bf) = Fields::new(cx, b, "a team tx_balancer", &["name", "balancing_interval"])
+        {
             o.tx_balancer = bf.word(cx, "name", &["basic"]);
             o.balancing_interval = bf.u32(cx, "balancing_interval");
         }
@@ -67,14 +93,26 @@ fn runner(cx: &mut Ctx, y: &Yaml, o: &mut TeamOptions) {
     o.agg_select_policy = f.word(
         cx,
         "agg_select_policy",
-        &["lacp_prio", "lacp_prio_stable", "bandwidth", "count", "port_config"],
+        &[
+            "lacp_prio",
+            "lacp_prio_stable",
+            "bandwidth",
+            "count",
+            "port_config",
+        ],
     );
 }
 
 const WATCHERS: &[&str] = &["ethtool", "arp_ping", "nsna_ping"];
 const ETHTOOL_FIELDS: &[&str] = &["name", "delay_up", "delay_down"];
 const ARP_FIELDS: &[&str] = &[
-    "name", "interval", "init_wait", "missed_max", "source_host", "target_host", "validate_active",
+    "name",
+    "interval",
+    "init_wait",
+    "missed_max",
+    "source_host",
+    "target_host",
+    "validate_active",
     "validate_inactive",
 ];
 const NSNA_FIELDS: &[&str] = &["name", "interval", "init_wait", "missed_max", "target_host"];
@@ -89,7 +127,11 @@ fn watch(cx: &mut Ctx, y: &Yaml) -> Option<LinkWatch> {
         }
     };
     let Some(name_y) = name_y else {
-        cx.err(y.at, "a team link_watch needs `name`", Some(format!("watchers are: {}", WATCHERS.join(", "))));
+        cx.err(
+            y.at,
+            "a team link_watch needs `name`",
+            Some(format!("watchers are: {}", WATCHERS.join(", "))),
+        );
         return None;
     };
     let name = word_of(cx, name_y, "name", WATCHERS)?;
@@ -100,7 +142,10 @@ fn watch(cx: &mut Ctx, y: &Yaml) -> Option<LinkWatch> {
     };
     let f = Fields::new(cx, y, &format!("the {name} link watcher"), allowed)?;
     if name == "ethtool" {
-        return Some(LinkWatch::Ethtool { delay_up: f.u32(cx, "delay_up"), delay_down: f.u32(cx, "delay_down") });
+        return Some(LinkWatch::Ethtool {
+            delay_up: f.u32(cx, "delay_up"),
+            delay_down: f.u32(cx, "delay_down"),
+        });
     }
     let host = |cx: &mut Ctx, k: &str| f.get(k).and_then(|v| str_of(cx, v)).map(str::to_string);
     let p = PingWatch {
@@ -113,9 +158,17 @@ fn watch(cx: &mut Ctx, y: &Yaml) -> Option<LinkWatch> {
         validate_inactive: f.bool(cx, "validate_inactive"),
     };
     if p.target_host.is_none() {
-        cx.err(f.at, format!("the {name} link watcher needs `target_host`"), None);
+        cx.err(
+            f.at,
+            format!("the {name} link watcher needs `target_host`"),
+            None,
+        );
     }
-    Some(if name == "arp_ping" { LinkWatch::ArpPing(p) } else { LinkWatch::NsnaPing(p) })
+    Some(if name == "arp_ping" {
+        LinkWatch::ArpPing(p)
+    } else {
+        LinkWatch::NsnaPing(p)
+    })
 }
 
 /// Decodes a team port's options.

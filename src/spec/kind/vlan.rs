@@ -6,18 +6,32 @@ use super::bridge::vlan_protocol;
 
 /// VLAN fields.
 pub const FIELDS: &[&str] = &[
-    "lower", "id", "protocol", "reorder_hdr", "gvrp", "mvrp", "loose_binding", "ingress_qos_map",
+    "lower",
+    "id",
+    "protocol",
+    "reorder_hdr",
+    "gvrp",
+    "mvrp",
+    "loose_binding",
+    "ingress_qos_map",
     "egress_qos_map",
 ];
 
 /// Decodes a VLAN's options.
 pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> VlanOptions {
-    let lower = f.need(cx, "lower").and_then(|y| ifref_of(cx, y, node, false));
-    let id = f.need(cx, "id").and_then(|_| f.u16(cx, "id", 0, 4094)).unwrap_or(0);
+    let lower = f
+        .need(cx, "lower")
+        .and_then(|y| ifref_of(cx, y, node, false));
+    let id = f
+        .need(cx, "id")
+        .and_then(|_| f.u16(cx, "id", 0, 4094))
+        .unwrap_or(0);
     VlanOptions {
         lower,
         id,
-        protocol: f.word(cx, "protocol", &["802.1Q", "802.1ad"]).map(|w| vlan_protocol(&w)),
+        protocol: f
+            .word(cx, "protocol", &["802.1Q", "802.1ad"])
+            .map(|w| vlan_protocol(&w)),
         reorder_hdr: f.bool(cx, "reorder_hdr"),
         gvrp: f.bool(cx, "gvrp"),
         mvrp: f.bool(cx, "mvrp"),
@@ -32,10 +46,16 @@ fn qos_map(cx: &mut Ctx, f: &Fields, key: &str) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     for y in f.list(cx, key) {
         let Some(t) = str_of(cx, y) else { continue };
-        let pair = t.split_once(':').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+        let pair = t
+            .split_once(':')
+            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
         match pair {
             Some(p) => out.push(p),
-            None => cx.err(y.at, format!("`{t}` is not a FROM:TO pair"), Some("write two numbers like \"2:5\"".into())),
+            None => cx.err(
+                y.at,
+                format!("`{t}` is not a FROM:TO pair"),
+                Some("write two numbers like \"2:5\"".into()),
+            ),
         }
     }
     out

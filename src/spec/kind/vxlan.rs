@@ -3,7 +3,9 @@ use crate::model::VxlanOptions;
 use crate::spec::decode::{ifref_of, Ctx, Fields};
 
 /// VXLAN fields.
-pub const FIELDS: &[&str] = &["vni", "local", "remote", "group", "dev", "dstport", "ttl", "learning"];
+pub const FIELDS: &[&str] = &[
+    "vni", "local", "remote", "group", "dev", "dstport", "ttl", "learning",
+];
 
 /// The IANA VXLAN port, netloom's default (the kernel's own default is 8472).
 pub const DSTPORT: u16 = 4789;
@@ -28,7 +30,11 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> VxlanOptions {
     }
     if let (Some(g), Some(y)) = (group, f.get("group")) {
         if !g.is_multicast() {
-            cx.err(y.at, format!("group `{g}` is not a multicast address"), Some("use `remote` for a unicast peer".into()));
+            cx.err(
+                y.at,
+                format!("group `{g}` is not a multicast address"),
+                Some("use `remote` for a unicast peer".into()),
+            );
         }
     }
     VxlanOptions {
