@@ -17,7 +17,7 @@ nodes:
       - masquerade: { source: 10.0.0.0/24, out: br0 }
   b:
     interfaces:
-      eth0: {}
+      eth0: { addresses: [10.0.0.2/24] }
 links:
   - [a/v0, b/eth0]
 expect:

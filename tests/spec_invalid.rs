@@ -105,3 +105,15 @@ fn rendering_shows_location_and_help() {
     assert!(out.contains("did you mean `stp`?"), "{out}");
     assert!(out.contains("stpp: true"), "{out}");
 }
+
+#[test]
+fn a_missing_file_is_one_renderable_error() {
+    let errs = netloom::spec::load(Path::new("/nonexistent/lab.yaml")).unwrap_err();
+    assert_eq!(errs.errors.len(), 1);
+    assert!(errs.errors[0].message.contains("cannot read"));
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut out, &errs)
+        .expect("renders");
+    assert!(out.contains("cannot read"), "{out}");
+}

@@ -110,6 +110,15 @@ fn one(cx: &mut Ctx, y: &Yaml, nodes: &BTreeMap<String, Node>) -> Option<Expecta
             None => node(cx, arrow, to_t, nodes).map(Target::Node),
         }
     };
+    if let Some(t) = &to {
+        if !has_address(t, nodes) {
+            cx.err(
+                arrow.at,
+                format!("`{to_t}` has no address to send probes to"),
+                Some("give it an address, or name an address after `->`".into()),
+            );
+        }
+    }
     Some(Expectation {
         claim,
         from: from?,
@@ -119,6 +128,20 @@ fn one(cx: &mut Ctx, y: &Yaml, nodes: &BTreeMap<String, Node>) -> Option<Expecta
         timeout_ms,
         text: format!("{from_t} -> {to_t}"),
     })
+}
+
+/// Whether a node or interface target has an address a probe can be sent to.
+fn has_address(t: &Target, nodes: &BTreeMap<String, Node>) -> bool {
+    match t {
+        Target::Addr(_) => true,
+        Target::Node(n) => nodes
+            .get(n)
+            .is_some_and(|n| n.links.values().any(|l| !l.addresses.is_empty())),
+        Target::Iface(r) => nodes
+            .get(&r.node)
+            .and_then(|n| n.links.get(&r.name))
+            .is_some_and(|l| !l.addresses.is_empty()),
+    }
 }
 
 fn node(cx: &mut Ctx, y: &Yaml, n: &str, nodes: &BTreeMap<String, Node>) -> Option<String> {
@@ -196,8 +219,12 @@ mod tests {
         let mut m = BTreeMap::new();
         for n in ["a", "b"] {
             let mut node = Node::default();
-            node.links
-                .insert("eth0".into(), Link::new("eth0", LinkKind::Dummy));
+            let mut l = Link::new("eth0", LinkKind::Dummy);
+            l.addresses.push(crate::model::Address {
+                net: "10.0.0.1/24".parse().unwrap(),
+                dad: false,
+            });
+            node.links.insert("eth0".into(), l);
             m.insert(n.to_string(), node);
         }
         m
