@@ -512,3 +512,25 @@ mod tests {
         assert!(errs[0].contains("persist"));
     }
 }
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use crate::spec::yaml::parse;
+
+    #[test]
+    fn ipv6_addresses_dad_and_mac_in_flow_maps() {
+        let y = parse("a: { interfaces: { d0: { kind: dummy, mac: 02:00:00:00:00:01, addresses: [2001:db8::1/64, { address: 2001:db8:1::1/64, dad: true }] } } }").unwrap();
+        let mut cx = Ctx::default();
+        let n = decode_nodes(&mut cx, &y);
+        assert!(cx.errors.is_empty(), "{:?}", cx.errors);
+        let d0 = &n["a"].links["d0"];
+        assert_eq!(d0.addresses.len(), 2);
+        assert!(!d0.addresses[0].dad && d0.addresses[1].dad);
+        assert_eq!(
+            d0.mac.map(|m| m.to_string()).as_deref(),
+            Some("02:00:00:00:00:01")
+        );
+        assert_eq!(d0.up, Some(true));
+    }
+}

@@ -99,3 +99,23 @@ pub fn decode_port(cx: &mut Ctx, f: &Fields) -> BondPort {
         queue_id: f.u16(cx, "queue_id", 0, u16::MAX),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn bond_words_and_numbers() {
+        let (k, e) = decode("bond", "{ mode: 802.3ad, miimon: 100, lacp_rate: fast, xmit_hash_policy: layer3+4, arp_ip_target: [10.0.0.1] }");
+        assert!(e.is_empty(), "{e:?}");
+        let LinkKind::Bond(b) = k else {
+            panic!("{k:?}")
+        };
+        assert_eq!(b.mode.as_deref(), Some("802.3ad"));
+        assert_eq!(b.miimon, Some(100));
+        assert_eq!(b.arp_ip_target.len(), 1);
+        let (_, e) = decode("bond", "{ mode: lacp, arp_ip_target: [2001:db8::1] }");
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
+}

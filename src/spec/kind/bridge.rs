@@ -94,3 +94,23 @@ fn vlan(cx: &mut Ctx, y: &Yaml) -> Option<BridgeVlan> {
         untagged: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn bridge_options_and_vlans() {
+        let (k, e) = decode("bridge", "{ stp: true, forward_delay: 200, vlan_protocol: 802.1ad, vlans: [10, { vid: 20, pvid: true }] }");
+        assert!(e.is_empty(), "{e:?}");
+        let LinkKind::Bridge(b) = k else {
+            panic!("{k:?}")
+        };
+        assert_eq!(b.vlan_protocol, Some(0x88a8));
+        assert_eq!(b.vlans.len(), 2);
+        assert!(b.vlans[1].pvid);
+        let (_, e) = decode("bridge", "{ vlans: [0, 4095], priority: 70000 }");
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+}

@@ -19,3 +19,20 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> IpvlanOptions {
         tap_path: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn ipvlan_mode_defaults_to_l3() {
+        let (k, e) = decode("ipvlan", "{ lower: eth0, flag: private }");
+        assert!(e.is_empty(), "{e:?}");
+        assert!(
+            matches!(k, LinkKind::Ipvlan(o) if o.mode.as_deref() == Some("l3") && o.flag.as_deref() == Some("private"))
+        );
+        let (_, e) = decode("ipvtap", "{ lower: eth0, mode: l4 }");
+        assert!(e[0].contains("is not a valid `mode`"), "{e:?}");
+    }
+}

@@ -46,3 +46,27 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> MacvlanOptions {
         tap_path: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn macvlan_lower_mode_and_source_macs() {
+        let (k, e) = decode("macvlan", "{ lower: wire/eth0 }");
+        assert!(e.is_empty(), "{e:?}");
+        let LinkKind::Macvlan(m) = k else { panic!() };
+        assert_eq!(m.mode.as_deref(), Some("bridge"));
+        assert_eq!(m.lower.map(|l| l.node).as_deref(), Some("wire"));
+        let (_, e) = decode(
+            "macvlan",
+            "{ lower: eth0, mode: source, source_macs: [02:00:00:00:00:01] }",
+        );
+        assert!(e.is_empty(), "{e:?}");
+        let (_, e) = decode("macvtap", "{ lower: eth0, mode: source }");
+        assert!(e[0].contains("non-empty"), "{e:?}");
+        let (_, e) = decode("macvlan", "{ mode: bridge }");
+        assert!(e[0].contains("needs `lower`"), "{e:?}");
+    }
+}

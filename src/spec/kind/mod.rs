@@ -75,3 +75,19 @@ pub fn decode_port(cx: &mut Ctx, kind: &str, f: &Fields) -> PortOptions {
         _ => PortOptions::Team(team::decode_port(cx, f)),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use crate::model::LinkKind;
+    use crate::spec::decode::{Ctx, Fields};
+    use crate::spec::yaml::parse;
+
+    /// Decodes `text` (a flow map of kind options) as kind `kind` in node `n`.
+    pub fn decode(kind: &str, text: &str) -> (LinkKind, Vec<String>) {
+        let y = parse(text).expect("test YAML parses");
+        let mut cx = Ctx::default();
+        let f = Fields::new(&mut cx, &y, kind, super::fields(kind)).expect("a map");
+        let k = super::decode(&mut cx, kind, &f, "n");
+        (k, cx.errors.into_iter().map(|e| e.message).collect())
+    }
+}

@@ -181,3 +181,28 @@ pub fn decode_port(cx: &mut Ctx, f: &Fields) -> TeamPort {
         lacp_key: f.u32(cx, "lacp_key"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::team::LinkWatch;
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn runner_shorthand_map_and_watchers() {
+        let (k, e) = decode("team", "{ runner: activebackup }");
+        assert!(e.is_empty(), "{e:?}");
+        assert!(matches!(k, LinkKind::Team(t) if t.runner == "activebackup"));
+        let (k, e) = decode("team", "{ runner: { name: lacp, tx_hash: [eth, l4], tx_balancer: { name: basic, balancing_interval: 50 } }, link_watch: [{ name: ethtool }, { name: arp_ping, target_host: 10.0.0.1, interval: 100 }] }");
+        assert!(e.is_empty(), "{e:?}");
+        let LinkKind::Team(t) = k else { panic!() };
+        assert_eq!(t.tx_hash, ["eth", "l4"]);
+        assert_eq!(t.balancing_interval, Some(50));
+        assert!(matches!(&t.link_watch[1], LinkWatch::ArpPing(p) if p.interval == Some(100)));
+        let (_, e) = decode(
+            "team",
+            "{ runner: fast, link_watch: { name: nsna_ping, validate_active: true } }",
+        );
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+}

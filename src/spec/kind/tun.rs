@@ -23,3 +23,18 @@ pub fn decode(cx: &mut Ctx, f: &Fields, kind: &str) -> TunOptions {
         persist,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn tap_mode_and_persist() {
+        let (k, e) = decode("tap", "{ owner: 1000, multi_queue: true, persist: true }");
+        assert!(e.is_empty(), "{e:?}");
+        assert!(matches!(k, LinkKind::Tun(t) if t.mode == "tap" && t.owner == Some(1000)));
+        let (_, e) = decode("tun", "{ persist: false }");
+        assert!(e[0].contains("persist"), "{e:?}");
+    }
+}

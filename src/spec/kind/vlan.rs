@@ -60,3 +60,26 @@ fn qos_map(cx: &mut Ctx, f: &Fields, key: &str) -> Vec<(u32, u32)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn vlan_id_lower_and_qos_maps() {
+        let (k, e) = decode(
+            "vlan",
+            "{ lower: eth0, id: 2, protocol: 802.1Q, egress_qos_map: ['1:2'] }",
+        );
+        assert!(e.is_empty(), "{e:?}");
+        let LinkKind::Vlan(v) = k else { panic!() };
+        assert_eq!(
+            (v.id, v.protocol, v.egress_qos_map[0]),
+            (2, Some(0x8100), (1, 2))
+        );
+        assert_eq!(v.lower.map(|l| l.to_string()).as_deref(), Some("n/eth0"));
+        let (_, e) = decode("vlan", "{ lower: x/eth0, ingress_qos_map: [nope] }");
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+}

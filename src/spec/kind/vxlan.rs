@@ -48,3 +48,22 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> VxlanOptions {
         learning: f.bool(cx, "learning"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn vxlan_defaults_and_exclusive_peer() {
+        let (k, e) = decode("vxlan", "{ vni: 100, remote: 10.9.0.2 }");
+        assert!(e.is_empty(), "{e:?}");
+        assert!(matches!(k, LinkKind::Vxlan(v) if v.dstport == Some(4789) && v.vni == 100));
+        let (_, e) = decode("vxlan", "{ vni: 1, remote: 10.9.0.2, group: 239.1.1.1 }");
+        assert!(e[0].contains("not both"), "{e:?}");
+        let (_, e) = decode("vxlan", "{ vni: 1, group: 239.1.1.1 }");
+        assert!(e.is_empty(), "{e:?}");
+        let (_, e) = decode("vxlan", "{ remote: 10.0.0.1/24 }");
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
+}
