@@ -183,6 +183,10 @@ fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link
     };
     let mut allowed: Vec<&str> = COMMON_FIELDS.to_vec();
     allowed.extend_from_slice(kind::fields(&kind));
+    if kind.is_empty() && forgotten_kind(cx, y, &mut allowed) {
+        // Keep a placeholder so "not in any link" does not pile on.
+        return Link::new(name, LinkKind::Other(String::new()));
+    }
     if kind::is_master(&kind) {
         allowed.push("ports");
     }
@@ -215,6 +219,55 @@ fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link
         port_list(cx, node, name, &kind, p, ports);
     }
     link
+}
+
+/// A kind-less interface using fields of some kind: say which kinds take
+/// them, once, rather than "unknown field" for each. Returns whether it did.
+fn forgotten_kind<'a>(cx: &mut Ctx, y: &'a Yaml, allowed: &mut Vec<&'a str>) -> bool {
+    let Value::Map(m) = &y.value else {
+        return false;
+    };
+    let takes = |k: &str, key: &str| {
+        kind::fields(k).contains(&key) || (key == "ports" && kind::is_master(k))
+    };
+    let keys: Vec<&Entry> = m
+        .iter()
+        .filter(|e| {
+            !allowed.contains(&e.key.as_str()) && kind::KINDS.iter().any(|k| takes(k, &e.key))
+        })
+        .collect();
+    let Some(first) = keys.first() else {
+        return false;
+    };
+    let mut kinds: Vec<&str> = kind::KINDS
+        .iter()
+        .copied()
+        .filter(|k| keys.iter().all(|e| takes(k, &e.key)))
+        .collect();
+    if kinds.is_empty() {
+        kinds = kind::KINDS
+            .iter()
+            .copied()
+            .filter(|k| takes(k, &first.key))
+            .collect();
+    }
+    let names: Vec<String> = keys.iter().map(|e| format!("`{}`", e.key)).collect();
+    cx.err(
+        first.key_at,
+        format!(
+            "{} need{} a `kind`: without one this interface is a veth end",
+            names.join(", "),
+            if keys.len() == 1 { "s" } else { "" }
+        ),
+        Some(format!(
+            "add `kind: {}` (kinds that take {}: {})",
+            kinds[0],
+            names.join(", "),
+            kinds.join(", ")
+        )),
+    );
+    allowed.extend(keys.iter().map(|e| e.key.as_str()));
+    true
 }
 
 fn external(cx: &mut Ctx, node: &str, y: &Yaml, name: &str) -> Link {
