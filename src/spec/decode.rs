@@ -123,7 +123,7 @@ impl<'a> Fields<'a> {
                 cx.err(
                     e.key_at,
                     format!("unknown field `{}` for {what}", e.key),
-                    Some(suggest(&e.key, allowed, &format!("{what} fields"))),
+                    Some(suggest(&e.key, allowed, &format!("fields of {what}"))),
                 );
             }
         }

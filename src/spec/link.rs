@@ -98,13 +98,13 @@ fn end(
         return None;
     };
     let Some(l) = n.links.get(name) else {
-        cx.err(
-            y.at,
-            format!("unknown interface `{t}`"),
-            Some(format!(
-                "declare it under node `{node}` as `interfaces: {{ {name}: {{}} }}`"
-            )),
-        );
+        let names: Vec<&str> = n.links.keys().map(String::as_str).collect();
+        let declare = format!("declare it under node `{node}` as `interfaces: {{ {name}: {{}} }}`");
+        let help = match super::decode::closest(name, &names) {
+            Some(c) => format!("did you mean `{node}/{c}`? or {declare}"),
+            None => declare,
+        };
+        cx.err(y.at, format!("unknown interface `{t}`"), Some(help));
         return None;
     };
     let r = IfRef {
