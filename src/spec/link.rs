@@ -124,7 +124,10 @@ fn end(
                 });
             cx.err(
                 y.at,
-                format!("`{t}` is {what}, but a link end must be a veth end"),
+                format!(
+                    "`{t}` is {} {what} device, but a link end must be a veth end",
+                    if what.starts_with('e') { "an" } else { "a" }
+                ),
                 Some("remove its `kind`: being in a link makes it a veth end".into()),
             );
             return None;
