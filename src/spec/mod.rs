@@ -119,6 +119,19 @@ pub fn parse_str(path: &str, text: &str) -> Result<Topology, SpecErrors> {
         Some(t) if cx.errors.is_empty() => Ok(t),
         _ => {
             let mut errors = cx.errors;
+            if errors.is_empty() {
+                // Decoding gave up without saying why: never return an empty list.
+                errors.push(SpecError::new(
+                    Location {
+                        line: 1,
+                        column: 1,
+                        offset: 0,
+                        len: 0,
+                    },
+                    "the file is not a valid topology",
+                    None,
+                ));
+            }
             errors.sort_by_key(|e| e.at.offset);
             errors.dedup();
             Err(SpecErrors {

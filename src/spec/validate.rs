@@ -212,3 +212,140 @@ fn nat(cx: &mut Ctx, node: &str, n: &Node) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, BridgeOptions, IpvlanOptions, Link, MacvlanOptions, Route};
+
+    fn node(links: Vec<Link>) -> Node {
+        let mut n = Node::default();
+        for l in links {
+            n.links.insert(l.name.clone(), l);
+        }
+        n
+    }
+
+    fn run(nodes: &BTreeMap<String, Node>) -> Vec<String> {
+        let mut cx = Ctx::default();
+        validate(&mut cx, nodes);
+        cx.errors.into_iter().map(|e| e.message).collect()
+    }
+
+    fn lower(node: &str, name: &str) -> Option<IfRef> {
+        Some(IfRef {
+            node: node.into(),
+            name: name.into(),
+        })
+    }
+
+    #[test]
+    fn macvlan_on_a_bridge_port_is_refused() {
+        let mut port = Link::new("d0", LinkKind::Dummy);
+        port.master = Some("br0".into());
+        let mv = Link::new(
+            "mv0",
+            LinkKind::Macvlan(MacvlanOptions {
+                lower: lower("a", "d0"),
+                ..Default::default()
+            }),
+        );
+        let nodes = BTreeMap::from([(
+            "a".to_string(),
+            node(vec![
+                Link::new("br0", LinkKind::Bridge(BridgeOptions::default())),
+                port,
+                mv,
+            ]),
+        )]);
+        assert!(run(&nodes)[0].contains("is a port of `br0`"));
+    }
+
+    #[test]
+    fn macvlan_and_ipvlan_may_not_share_a_lower_across_nodes() {
+        let mv = Link::new(
+            "mv0",
+            LinkKind::Macvlan(MacvlanOptions {
+                lower: lower("w", "eth0"),
+                ..Default::default()
+            }),
+        );
+        let ip = Link::new(
+            "ip0",
+            LinkKind::Ipvtap(IpvlanOptions {
+                lower: lower("w", "eth0"),
+                ..Default::default()
+            }),
+        );
+        let nodes = BTreeMap::from([
+            (
+                "w".to_string(),
+                node(vec![Link::new("eth0", LinkKind::Dummy)]),
+            ),
+            ("a".to_string(), node(vec![mv])),
+            ("b".to_string(), node(vec![ip])),
+        ]);
+        let errs = run(&nodes);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("macvlan and ipvlan"));
+    }
+
+    #[test]
+    fn two_macvlans_on_one_lower_are_fine_and_missing_lowers_are_not() {
+        let mv = |n: &str| {
+            Link::new(
+                n,
+                LinkKind::Macvlan(MacvlanOptions {
+                    lower: lower("a", "eth0"),
+                    ..Default::default()
+                }),
+            )
+        };
+        let nodes = BTreeMap::from([(
+            "a".to_string(),
+            node(vec![Link::new("eth0", LinkKind::Dummy), mv("m1"), mv("m2")]),
+        )]);
+        assert!(run(&nodes).is_empty());
+        let nodes = BTreeMap::from([("a".to_string(), node(vec![mv("m1")]))]);
+        assert!(run(&nodes)[0].contains("unknown interface `a/eth0`"));
+    }
+
+    #[test]
+    fn master_cycles_are_found_once() {
+        let mut b0 = Link::new("b0", LinkKind::Bridge(BridgeOptions::default()));
+        let mut b1 = Link::new("b1", LinkKind::Bridge(BridgeOptions::default()));
+        let mut b2 = Link::new("b2", LinkKind::Bridge(BridgeOptions::default()));
+        b0.master = Some("b1".into());
+        b1.master = Some("b2".into());
+        b2.master = Some("b0".into());
+        let nodes = BTreeMap::from([("a".to_string(), node(vec![b0, b1, b2]))]);
+        let errs = run(&nodes);
+        assert_eq!(errs, ["masters form a cycle: b0 -> b1 -> b2 -> b0"]);
+    }
+
+    #[test]
+    fn gateways_must_be_on_link_and_devs_must_exist() {
+        let mut d0 = Link::new("d0", LinkKind::Dummy);
+        d0.addresses.push(Address {
+            net: "10.0.0.1/24".parse().unwrap(),
+            dad: false,
+        });
+        let mut n = node(vec![d0]);
+        let route = |via: &str, dev: Option<&str>| Route {
+            to: "0.0.0.0/0".parse().unwrap(),
+            via: Some(via.parse().unwrap()),
+            dev: dev.map(str::to_string),
+            metric: None,
+            table: None,
+        };
+        n.routes = vec![
+            route("10.0.0.254", Some("d0")),
+            route("10.0.1.1", None),
+            route("10.0.0.2", Some("d9")),
+        ];
+        let errs = run(&BTreeMap::from([("a".to_string(), n)]));
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].contains("outside every subnet"));
+        assert!(errs[1].contains("route dev `d9`"));
+    }
+}
