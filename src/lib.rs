@@ -12,4 +12,5 @@ pub mod kernel;
 pub mod model;
 pub mod plan;
 pub mod sandbox;
+pub mod spec;
 pub mod state;

@@ -1,0 +1,38 @@
+//! ipvlan and ipvtap: IP-addressed sub-devices; the lower may be in another node.
+use crate::model::IpvlanOptions;
+use crate::spec::decode::{ifref_of, Ctx, Fields};
+
+/// IPVLAN / IPVTAP fields.
+pub const FIELDS: &[&str] = &["lower", "mode", "flag"];
+
+/// Decodes ipvlan/ipvtap options; mode defaults to `l3`.
+pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> IpvlanOptions {
+    IpvlanOptions {
+        lower: f
+            .need(cx, "lower")
+            .and_then(|y| ifref_of(cx, y, node, true)),
+        mode: Some(
+            f.word(cx, "mode", &["l2", "l3", "l3s"])
+                .unwrap_or_else(|| "l3".into()),
+        ),
+        flag: f.word(cx, "flag", &["bridge", "private", "vepa"]),
+        tap_path: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn ipvlan_mode_defaults_to_l3() {
+        let (k, e) = decode("ipvlan", "{ lower: eth0, flag: private }");
+        assert!(e.is_empty(), "{e:?}");
+        assert!(
+            matches!(k, LinkKind::Ipvlan(o) if o.mode.as_deref() == Some("l3") && o.flag.as_deref() == Some("private"))
+        );
+        let (_, e) = decode("ipvtap", "{ lower: eth0, mode: l4 }");
+        assert!(e[0].contains("is not a valid `mode`"), "{e:?}");
+    }
+}

@@ -1,0 +1,85 @@
+//! vlan: `kind: vlan` on a lower device in the same node.
+use crate::model::VlanOptions;
+use crate::spec::decode::{ifref_of, str_of, Ctx, Fields};
+
+use super::bridge::vlan_protocol;
+
+/// VLAN fields.
+pub const FIELDS: &[&str] = &[
+    "lower",
+    "id",
+    "protocol",
+    "reorder_hdr",
+    "gvrp",
+    "mvrp",
+    "loose_binding",
+    "ingress_qos_map",
+    "egress_qos_map",
+];
+
+/// Decodes a VLAN's options.
+pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> VlanOptions {
+    let lower = f
+        .need(cx, "lower")
+        .and_then(|y| ifref_of(cx, y, node, false));
+    let id = f
+        .need(cx, "id")
+        .and_then(|_| f.u16(cx, "id", 0, 4094))
+        .unwrap_or(0);
+    VlanOptions {
+        lower,
+        id,
+        protocol: f
+            .word(cx, "protocol", &["802.1Q", "802.1ad"])
+            .map(|w| vlan_protocol(&w)),
+        reorder_hdr: f.bool(cx, "reorder_hdr"),
+        gvrp: f.bool(cx, "gvrp"),
+        mvrp: f.bool(cx, "mvrp"),
+        loose_binding: f.bool(cx, "loose_binding"),
+        ingress_qos_map: qos_map(cx, f, "ingress_qos_map"),
+        egress_qos_map: qos_map(cx, f, "egress_qos_map"),
+    }
+}
+
+/// `["0:1", "2:3"]` -> [(0, 1), (2, 3)].
+fn qos_map(cx: &mut Ctx, f: &Fields, key: &str) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for y in f.list(cx, key) {
+        let Some(t) = str_of(cx, y) else { continue };
+        let pair = t
+            .split_once(':')
+            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+        match pair {
+            Some(p) => out.push(p),
+            None => cx.err(
+                y.at,
+                format!("`{t}` is not a FROM:TO pair"),
+                Some("write two numbers like \"2:5\"".into()),
+            ),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::LinkKind;
+    use crate::spec::kind::test_util::decode;
+
+    #[test]
+    fn vlan_id_lower_and_qos_maps() {
+        let (k, e) = decode(
+            "vlan",
+            "{ lower: eth0, id: 2, protocol: 802.1Q, egress_qos_map: ['1:2'] }",
+        );
+        assert!(e.is_empty(), "{e:?}");
+        let LinkKind::Vlan(v) = k else { panic!() };
+        assert_eq!(
+            (v.id, v.protocol, v.egress_qos_map[0]),
+            (2, Some(0x8100), (1, 2))
+        );
+        assert_eq!(v.lower.map(|l| l.to_string()).as_deref(), Some("n/eth0"));
+        let (_, e) = decode("vlan", "{ lower: x/eth0, ingress_qos_map: [nope] }");
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+}

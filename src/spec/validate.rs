@@ -1,0 +1,351 @@
+//! Checks across interfaces and nodes, run once everything is decoded: the rules
+//! the kernel would otherwise enforce with a bare EBUSY or EINVAL.
+use std::collections::BTreeMap;
+
+use super::decode::{suggest, Ctx};
+use crate::model::{IfRef, LinkKind, Node};
+
+/// Runs every cross-reference check; errors go to `cx`.
+pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    lowers(cx, nodes);
+    master_cycles(cx, nodes);
+    for (name, n) in nodes {
+        routes(cx, name, n);
+        nat(cx, name, n);
+    }
+}
+
+fn unknown_iface(
+    cx: &mut Ctx,
+    at_key: &str,
+    fallback: &str,
+    r: &IfRef,
+    nodes: &BTreeMap<String, Node>,
+) {
+    let at = cx.loc(at_key, fallback);
+    match nodes.get(&r.node) {
+        None => {
+            let names: Vec<&str> = nodes.keys().map(String::as_str).collect();
+            cx.err(
+                at,
+                format!("unknown node `{}`", r.node),
+                Some(suggest(&r.node, &names, "nodes")),
+            );
+        }
+        Some(n) => {
+            let names: Vec<&str> = n.links.keys().map(String::as_str).collect();
+            cx.err(
+                at,
+                format!("unknown interface `{r}`"),
+                Some(suggest(
+                    &r.name,
+                    &names,
+                    &format!("interfaces of `{}`", r.node),
+                )),
+            );
+        }
+    }
+}
+
+/// Lower devices: they exist, are not the device itself, are not taken by a
+/// master (macvlan on a bridge port gets EBUSY), and one lower does not carry
+/// both macvlan and ipvlan devices (each needs the lower's rx handler).
+fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    // lower -> (first macvlan user, first ipvlan user)
+    let mut users: BTreeMap<IfRef, (Option<IfRef>, Option<IfRef>)> = BTreeMap::new();
+    for (node, n) in nodes {
+        for (name, l) in &n.links {
+            let Some(lower) = l.kind.lower() else {
+                continue;
+            };
+            let me = IfRef {
+                node: node.clone(),
+                name: name.clone(),
+            };
+            let field = if matches!(l.kind, LinkKind::Vxlan(_)) {
+                "dev"
+            } else {
+                "lower"
+            };
+            let key = format!("{me}#{field}");
+            let fallback = me.to_string();
+            if *lower == me {
+                let at = cx.loc(&key, &fallback);
+                cx.err(at, format!("`{me}` cannot be its own {field}"), None);
+                continue;
+            }
+            let Some(low) = nodes
+                .get(&lower.node)
+                .and_then(|n| n.links.get(&lower.name))
+            else {
+                unknown_iface(cx, &key, &fallback, lower, nodes);
+                continue;
+            };
+            let is_mac = matches!(l.kind, LinkKind::Macvlan(_) | LinkKind::Macvtap(_));
+            let is_ip = matches!(l.kind, LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_));
+            if let (true, Some(m)) = (is_mac || is_ip, &low.master) {
+                let at = cx.loc(&key, &fallback);
+                cx.err(
+                    at,
+                    format!(
+                        "lower `{lower}` is a port of `{m}`; the kernel refuses a {} on it (EBUSY)",
+                        l.kind.kernel_kind().unwrap_or("device")
+                    ),
+                    Some(format!(
+                        "put the {} on `{m}` itself, or take `{}` out of `{m}`'s ports",
+                        l.kind.kernel_kind().unwrap_or("device"),
+                        lower.name
+                    )),
+                );
+                continue;
+            }
+            let slot = users.entry(lower.clone()).or_default();
+            let clash = if is_mac {
+                slot.0.get_or_insert_with(|| me.clone());
+                slot.1.clone()
+            } else if is_ip {
+                slot.1.get_or_insert_with(|| me.clone());
+                slot.0.clone()
+            } else {
+                None
+            };
+            if let Some(other) = clash {
+                // Report at whichever of the two is written later in the file.
+                let mine = cx.loc(&key, &fallback);
+                let theirs = cx.loc(&format!("{other}#lower"), &other.to_string());
+                let (at, first) = if mine.offset >= theirs.offset {
+                    (mine, &other)
+                } else {
+                    (theirs, &me)
+                };
+                cx.err(
+                    at,
+                    format!("lower `{lower}` already carries `{first}`; the kernel refuses macvlan and ipvlan devices on the same lower"),
+                    Some("give the macvlan and ipvlan devices different lower devices".into()),
+                );
+            }
+        }
+    }
+}
+
+/// A master chain that comes back to where it started (br0 in br1, br1 in br0).
+fn master_cycles(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    for (node, n) in nodes {
+        for name in n.links.keys() {
+            let mut path = vec![name.as_str()];
+            let mut cur = name.as_str();
+            while let Some(m) = n.links.get(cur).and_then(|l| l.master.as_deref()) {
+                if m == name {
+                    // Report each cycle once, at its smallest member.
+                    if path.iter().all(|p| *p >= name.as_str()) {
+                        let at =
+                            cx.loc(&format!("{node}/{name}#master"), &format!("{node}/{name}"));
+                        path.push(m);
+                        cx.err(at, format!("masters form a cycle: {}", path.join(" -> ")), Some("a bridge, bond or team cannot be, directly or not, a port of itself".into()));
+                    }
+                    break;
+                }
+                if path.contains(&m) || path.len() > n.links.len() {
+                    break;
+                }
+                path.push(m);
+                cur = m;
+            }
+        }
+    }
+}
+
+fn routes(cx: &mut Ctx, node: &str, n: &Node) {
+    let names: Vec<&str> = n.links.keys().map(String::as_str).collect();
+    for (i, r) in n.routes.iter().enumerate() {
+        if let Some(dev) = &r.dev {
+            if !n.links.contains_key(dev) {
+                let at = cx.loc(&format!("{node}#route{i}.dev"), node);
+                cx.err(
+                    at,
+                    format!("route dev `{dev}` is not an interface of node `{node}`"),
+                    Some(suggest(dev, &names, &format!("interfaces of `{node}`"))),
+                );
+            }
+        }
+        let Some(via) = r.via else { continue };
+        let on_link = n
+            .links
+            .values()
+            .flat_map(|l| &l.addresses)
+            .any(|a| a.net.contains(&via));
+        if !on_link {
+            let at = cx.loc(&format!("{node}#route{i}.via"), node);
+            let subnets: Vec<String> = n
+                .links
+                .values()
+                .flat_map(|l| &l.addresses)
+                .map(|a| a.net.trunc().to_string())
+                .collect();
+            let help = if subnets.is_empty() {
+                format!("node `{node}` has no addresses; give one of its interfaces an address in the gateway's subnet")
+            } else {
+                format!(
+                    "the gateway must be in a subnet of `{node}`: {}",
+                    subnets.join(", ")
+                )
+            };
+            cx.err(
+                at,
+                format!("gateway `{via}` is outside every subnet of node `{node}`"),
+                Some(help),
+            );
+        }
+    }
+}
+
+fn nat(cx: &mut Ctx, node: &str, n: &Node) {
+    let names: Vec<&str> = n.links.keys().map(String::as_str).collect();
+    for (i, m) in n.nat.iter().enumerate() {
+        if !n.links.contains_key(&m.out) {
+            let at = cx.loc(&format!("{node}#nat{i}.out"), node);
+            cx.err(
+                at,
+                format!("nat out `{}` is not an interface of node `{node}`", m.out),
+                Some(suggest(&m.out, &names, &format!("interfaces of `{node}`"))),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, BridgeOptions, IpvlanOptions, Link, MacvlanOptions, Route};
+
+    fn node(links: Vec<Link>) -> Node {
+        let mut n = Node::default();
+        for l in links {
+            n.links.insert(l.name.clone(), l);
+        }
+        n
+    }
+
+    fn run(nodes: &BTreeMap<String, Node>) -> Vec<String> {
+        let mut cx = Ctx::default();
+        validate(&mut cx, nodes);
+        cx.errors.into_iter().map(|e| e.message).collect()
+    }
+
+    fn lower(node: &str, name: &str) -> Option<IfRef> {
+        Some(IfRef {
+            node: node.into(),
+            name: name.into(),
+        })
+    }
+
+    #[test]
+    fn macvlan_on_a_bridge_port_is_refused() {
+        let mut port = Link::new("d0", LinkKind::Dummy);
+        port.master = Some("br0".into());
+        let mv = Link::new(
+            "mv0",
+            LinkKind::Macvlan(MacvlanOptions {
+                lower: lower("a", "d0"),
+                ..Default::default()
+            }),
+        );
+        let nodes = BTreeMap::from([(
+            "a".to_string(),
+            node(vec![
+                Link::new("br0", LinkKind::Bridge(BridgeOptions::default())),
+                port,
+                mv,
+            ]),
+        )]);
+        assert!(run(&nodes)[0].contains("is a port of `br0`"));
+    }
+
+    #[test]
+    fn macvlan_and_ipvlan_may_not_share_a_lower_across_nodes() {
+        let mv = Link::new(
+            "mv0",
+            LinkKind::Macvlan(MacvlanOptions {
+                lower: lower("w", "eth0"),
+                ..Default::default()
+            }),
+        );
+        let ip = Link::new(
+            "ip0",
+            LinkKind::Ipvtap(IpvlanOptions {
+                lower: lower("w", "eth0"),
+                ..Default::default()
+            }),
+        );
+        let nodes = BTreeMap::from([
+            (
+                "w".to_string(),
+                node(vec![Link::new("eth0", LinkKind::Dummy)]),
+            ),
+            ("a".to_string(), node(vec![mv])),
+            ("b".to_string(), node(vec![ip])),
+        ]);
+        let errs = run(&nodes);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("macvlan and ipvlan"));
+    }
+
+    #[test]
+    fn two_macvlans_on_one_lower_are_fine_and_missing_lowers_are_not() {
+        let mv = |n: &str| {
+            Link::new(
+                n,
+                LinkKind::Macvlan(MacvlanOptions {
+                    lower: lower("a", "eth0"),
+                    ..Default::default()
+                }),
+            )
+        };
+        let nodes = BTreeMap::from([(
+            "a".to_string(),
+            node(vec![Link::new("eth0", LinkKind::Dummy), mv("m1"), mv("m2")]),
+        )]);
+        assert!(run(&nodes).is_empty());
+        let nodes = BTreeMap::from([("a".to_string(), node(vec![mv("m1")]))]);
+        assert!(run(&nodes)[0].contains("unknown interface `a/eth0`"));
+    }
+
+    #[test]
+    fn master_cycles_are_found_once() {
+        let mut b0 = Link::new("b0", LinkKind::Bridge(BridgeOptions::default()));
+        let mut b1 = Link::new("b1", LinkKind::Bridge(BridgeOptions::default()));
+        let mut b2 = Link::new("b2", LinkKind::Bridge(BridgeOptions::default()));
+        b0.master = Some("b1".into());
+        b1.master = Some("b2".into());
+        b2.master = Some("b0".into());
+        let nodes = BTreeMap::from([("a".to_string(), node(vec![b0, b1, b2]))]);
+        let errs = run(&nodes);
+        assert_eq!(errs, ["masters form a cycle: b0 -> b1 -> b2 -> b0"]);
+    }
+
+    #[test]
+    fn gateways_must_be_on_link_and_devs_must_exist() {
+        let mut d0 = Link::new("d0", LinkKind::Dummy);
+        d0.addresses.push(Address {
+            net: "10.0.0.1/24".parse().unwrap(),
+            dad: false,
+        });
+        let mut n = node(vec![d0]);
+        let route = |via: &str, dev: Option<&str>| Route {
+            to: "0.0.0.0/0".parse().unwrap(),
+            via: Some(via.parse().unwrap()),
+            dev: dev.map(str::to_string),
+            metric: None,
+            table: None,
+        };
+        n.routes = vec![
+            route("10.0.0.254", Some("d0")),
+            route("10.0.1.1", None),
+            route("10.0.0.2", Some("d9")),
+        ];
+        let errs = run(&BTreeMap::from([("a".to_string(), n)]));
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].contains("outside every subnet"));
+        assert!(errs[1].contains("route dev `d9`"));
+    }
+}

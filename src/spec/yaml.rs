@@ -1,0 +1,329 @@
+//! A small YAML tree where every node knows its place in the file, built from
+//! saphyr-parser events. Anchors and aliases are refused (no alias bombs, and a
+//! reader never has to chase a reference), tags are ignored, one document only.
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span};
+
+use super::error::{Location, SpecError};
+
+/// Deepest nesting of maps and sequences accepted.
+pub const MAX_DEPTH: usize = 64;
+
+/// A YAML node with its location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Yaml {
+    /// Where the node starts (for scalars: the whole scalar).
+    pub at: Location,
+    /// The node itself.
+    pub value: Value,
+}
+
+/// The three YAML shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A scalar; `plain` is false when it was quoted or a block scalar.
+    Scalar {
+        /// The scalar's text.
+        text: String,
+        /// Written without quotes (so it may be a number, boolean or null).
+        plain: bool,
+    },
+    /// A sequence.
+    Seq(Vec<Yaml>),
+    /// A mapping, in file order, duplicates kept so decoders can name them.
+    Map(Vec<Entry>),
+}
+
+/// One `key: value` of a mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The key's text.
+    pub key: String,
+    /// Where the key is.
+    pub key_at: Location,
+    /// The value.
+    pub value: Yaml,
+}
+
+impl Yaml {
+    /// True for an empty plain scalar, `~` or `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(&self.value, Value::Scalar { text, plain: true }
+            if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
+    /// A word for this node's shape, for "expected X, found Y" messages.
+    pub fn shape(&self) -> &'static str {
+        match &self.value {
+            _ if self.is_null() => "nothing",
+            Value::Scalar { plain: false, .. } => "a quoted string",
+            Value::Scalar { .. } => "a scalar",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a map",
+        }
+    }
+}
+
+/// Turns parser markers (character based) into byte offsets.
+struct Locator<'a> {
+    text: &'a str,
+    /// Byte offset of each char index, only built for non-ASCII text.
+    bytes: Option<Vec<usize>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(text: &'a str) -> Self {
+        let bytes = (!text.is_ascii()).then(|| {
+            let mut v: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+            v.push(text.len());
+            v
+        });
+        Locator { text, bytes }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.bytes {
+            Some(v) => v.get(char_index).copied().unwrap_or(self.text.len()),
+            None => char_index.min(self.text.len()),
+        }
+    }
+
+    fn point(&self, m: &Marker) -> Location {
+        Location {
+            line: m.line().max(1),
+            column: m.col() + 1,
+            offset: self.byte(m.index()),
+            len: 0,
+        }
+    }
+
+    fn span(&self, s: &Span) -> Location {
+        let mut at = self.point(&s.start);
+        at.len = self.byte(s.end.index()).saturating_sub(at.offset);
+        at
+    }
+}
+
+enum Frame {
+    Seq(Location, Vec<Yaml>),
+    Map(Location, Vec<Entry>, Option<(String, Location)>),
+}
+
+fn anchor_error(text: &str, mut at: Location) -> SpecError {
+    // The parser locates the anchored node, not the anchor: point at the `&`
+    // written before it on the same line when there is one.
+    let before = text.get(..at.offset).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    if let Some(amp) = before[line_start..].rfind('&') {
+        let amp = line_start + amp;
+        at.line = before[..line_start].matches('\n').count() + 1;
+        at.column = before[line_start..amp].chars().count() + 1;
+        at.offset = amp;
+        at.len = text[amp..]
+            .find(char::is_whitespace)
+            .unwrap_or(text.len() - amp);
+    }
+    SpecError::new(
+        at,
+        "anchors and aliases are not supported",
+        Some("write the value out in full where it is used".into()),
+    )
+}
+
+/// Parses `text` into one tree. YAML syntax errors stop parsing, so at most one is reported.
+pub fn parse(text: &str) -> Result<Yaml, SpecError> {
+    let src = text;
+    let loc = Locator::new(text);
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Yaml> = None;
+    let mut documents = 0usize;
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| {
+            SpecError::new(
+                loc.point(e.marker()),
+                format!("YAML syntax error: {}", e.info()),
+                None,
+            )
+        })?;
+        let at = loc.span(&span);
+        let done = match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(SpecError::new(
+                        at,
+                        "a topology file holds one YAML document",
+                        Some("remove the `---` and everything after it, or split the file".into()),
+                    ));
+                }
+                None
+            }
+            Event::Alias(_) => return Err(anchor_error(src, at)),
+            Event::Scalar(text, style, anchor, _) => {
+                if anchor != 0 {
+                    return Err(anchor_error(src, at));
+                }
+                Some(Yaml {
+                    at,
+                    value: Value::Scalar {
+                        text: text.into_owned(),
+                        plain: style == ScalarStyle::Plain,
+                    },
+                })
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if anchor != 0 {
+                    return Err(anchor_error(src, at));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(SpecError::new(
+                        at,
+                        format!("nesting deeper than {MAX_DEPTH} levels"),
+                        Some("a topology never needs this much nesting".into()),
+                    ));
+                }
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq(at, Vec::new())
+                } else {
+                    Frame::Map(at, Vec::new(), None)
+                });
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+                Some(Frame::Seq(at, items)) => Some(Yaml {
+                    at,
+                    value: Value::Seq(items),
+                }),
+                Some(Frame::Map(at, entries, _)) => Some(Yaml {
+                    at,
+                    value: Value::Map(entries),
+                }),
+                None => None,
+            },
+        };
+        if let Some(node) = done {
+            match stack.last_mut() {
+                None => root = Some(node),
+                Some(Frame::Seq(_, items)) => items.push(node),
+                Some(Frame::Map(_, entries, pending)) => match pending.take() {
+                    Some((key, key_at)) => entries.push(Entry {
+                        key,
+                        key_at,
+                        value: node,
+                    }),
+                    None => match node.value {
+                        Value::Scalar { text, .. } => *pending = Some((text, node.at)),
+                        _ => {
+                            return Err(SpecError::new(
+                                node.at,
+                                "a map key must be a plain word, not a list or map",
+                                None,
+                            ))
+                        }
+                    },
+                },
+            }
+        }
+    }
+    root.ok_or_else(|| {
+        SpecError::new(
+            Location {
+                line: 1,
+                column: 1,
+                offset: 0,
+                len: 0,
+            },
+            "the file is empty",
+            None,
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(y: &Yaml) -> &[Entry] {
+        match &y.value {
+            Value::Map(m) => m,
+            other => panic!("not a map: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn locations_are_one_based_with_byte_offsets() {
+        let y = parse("a: 1\nbb:\n  - x\n").unwrap();
+        let m = map(&y);
+        assert_eq!(m[0].key, "a");
+        assert_eq!(
+            (m[0].key_at.line, m[0].key_at.column, m[0].key_at.offset),
+            (1, 1, 0)
+        );
+        assert_eq!((m[1].key_at.line, m[1].key_at.column), (2, 1));
+        let Value::Seq(items) = &m[1].value.value else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                items[0].at.line,
+                items[0].at.column,
+                items[0].at.offset,
+                items[0].at.len
+            ),
+            (3, 5, 13, 1)
+        );
+    }
+
+    #[test]
+    fn non_ascii_text_gets_byte_offsets() {
+        let y = parse("é: 1\nb: x\n").unwrap();
+        let m = map(&y);
+        assert_eq!(m[1].key_at.offset, 6);
+        assert_eq!(m[1].value.at.offset, 9);
+    }
+
+    #[test]
+    fn duplicates_are_kept_for_decoders() {
+        let y = parse("a: 1\na: 2\n").unwrap();
+        assert_eq!(map(&y).len(), 2);
+    }
+
+    #[test]
+    fn anchors_and_aliases_are_refused_where_written() {
+        let e = parse("a: &x [1]\nb: *x\n").unwrap_err();
+        assert!(e.message.contains("anchors and aliases"));
+        assert_eq!(e.at.line, 1);
+        let e = parse("a: 1\nb: *x\n").unwrap_err();
+        assert!(e.message.contains("syntax") || e.message.contains("anchors"));
+    }
+
+    #[test]
+    fn syntax_errors_and_empty_files_are_located() {
+        let e = parse("a: [1, 2\n").unwrap_err();
+        assert!(e.message.starts_with("YAML syntax error"));
+        assert_eq!(parse("").unwrap_err().message, "the file is empty");
+        assert!(parse("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse(&text).unwrap_err().message.contains("nesting"));
+    }
+
+    #[test]
+    fn quoted_scalars_are_not_plain() {
+        let y = parse("a: 'true'\nb: true\nc:\n").unwrap();
+        let m = map(&y);
+        assert!(matches!(
+            m[0].value.value,
+            Value::Scalar { plain: false, .. }
+        ));
+        assert!(matches!(
+            m[1].value.value,
+            Value::Scalar { plain: true, .. }
+        ));
+        assert!(m[2].value.is_null());
+    }
+}
