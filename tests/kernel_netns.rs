@@ -32,7 +32,7 @@ async fn kernel_nodes_connect_inside_their_namespace() {
     let k = Kernel::new("t").unwrap();
     assert!(k.node("a").await.unwrap().is_none());
     let a = k.create_node("a").await.unwrap();
-    assert_eq!(a.netns.name(), Some("netloom-t-a"));
+    assert_eq!(a.netns.name(), Some("netloom-t.a"));
     // A link made through the node's handle appears only in that namespace.
     a.handle
         .link()
@@ -62,13 +62,13 @@ async fn kernel_nodes_connect_inside_their_namespace() {
     // Deleted behind the Kernel's back: the cached connection is not served.
     k.create_node("b").await.unwrap();
     assert!(k.node("b").await.unwrap().is_some());
-    netns::delete("netloom-t-b").unwrap();
+    netns::delete("netloom-t.b").unwrap();
     assert!(k.node("b").await.unwrap().is_none());
     // Re-created behind its back: the new namespace is served, not the old one.
     k.create_node("c").await.unwrap();
     let old = k.node("c").await.unwrap().unwrap();
-    netns::delete("netloom-t-c").unwrap();
-    netns::create("netloom-t-c").unwrap();
+    netns::delete("netloom-t.c").unwrap();
+    netns::create("netloom-t.c").unwrap();
     let new = k.node("c").await.unwrap().unwrap();
     assert!(new.netns.is_bound().unwrap());
     assert!(!old.netns.is_bound().unwrap());

@@ -98,7 +98,7 @@ async fn observe_bridge_veth_addresses_routes_sysctls() {
     let k = Kernel::new("t").unwrap();
     k.create_node("a").await.unwrap();
     k.create_node("b").await.unwrap();
-    let (a, b) = ("netloom-t-a", "netloom-t-b");
+    let (a, b) = ("netloom-t.a", "netloom-t.b");
     ip(&[
         "-n",
         a,
@@ -337,7 +337,7 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
     let k = Kernel::new("t").unwrap();
     k.create_node("a").await.unwrap();
     k.create_node("b").await.unwrap();
-    let (a, b) = ("netloom-t-a", "netloom-t-b");
+    let (a, b) = ("netloom-t.a", "netloom-t.b");
     // A veth between the host node (this sandbox's namespace) and a.
     ip(&[
         "link", "add", "h0", "type", "veth", "peer", "up0", "netns", a,

@@ -268,8 +268,17 @@ pub struct Masquerade {
 
 /// Name of the network namespace (under /run/netns) of `node` in topology
 /// `topo`; `None` for `host`, which is the namespace netloom runs in.
+///
+/// The `.` separator cannot occur in topology or node names, so two
+/// topologies can never produce the same namespace name (with `-` as the
+/// separator, topology `a` node `b-c` would collide with topology `a-b` node `c`).
 pub fn netns_name(topo: &str, node: &str) -> Option<String> {
-    (node != HOST).then(|| format!("netloom-{topo}-{node}"))
+    (node != HOST).then(|| format!("{}{node}", netns_prefix(topo)))
+}
+
+/// The prefix every namespace name of topology `topo` starts with.
+pub fn netns_prefix(topo: &str) -> String {
+    format!("netloom-{topo}.")
 }
 
 /// The IFLA_IFALIAS value marking a link as created by topology `topo`.

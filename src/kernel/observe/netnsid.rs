@@ -52,9 +52,9 @@ pub(super) async fn nsid(
     Ok(id)
 }
 
-/// The topology's nodes: `host` and every /run/netns/netloom-<topo>-<node>.
+/// The topology's nodes: `host` and every /run/netns/netloom-<topo>.<node>.
 fn candidate_nodes(k: &Kernel) -> Result<Vec<String>, KernelError> {
-    let prefix = format!("netloom-{}-", k.topo());
+    let prefix = crate::model::netns_prefix(k.topo());
     let mut out = vec![HOST.to_string()];
     for n in netns::list()? {
         if let Some(node) = n.strip_prefix(&prefix) {
