@@ -29,11 +29,7 @@ pub(super) async fn add(
     let h = node_handle(k, node).await?;
     let mark = model::owner_mark(k.topo());
     if let LinkKind::Tun(o) = &link.kind {
-        let done = tun::add(&h, node, link, o, &mark).await;
-        if done.is_err() {
-            forget(&h.handle, &link.name).await;
-        }
-        return done;
+        return tun::add(&h, node, link, o, &mark).await;
     }
     let kind = creatable(&link.kind, &obj)?;
 
@@ -143,7 +139,7 @@ pub(super) async fn add(
 }
 
 /// Best-effort delete of a half-made link; the original error is what matters.
-async fn forget(handle: &Handle, name: &str) {
+pub(super) async fn forget(handle: &Handle, name: &str) {
     let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_string()));
     // Ignored on purpose: the caller reports the error that caused the undo.

@@ -2,7 +2,8 @@
 //! then given MTU, MAC and the ownership mark over netlink like any link.
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
 
-use super::object;
+use super::link::forget;
+use super::{ifindex, object};
 use crate::kernel::error::KernelError;
 use crate::kernel::{conn, tun, NodeHandle};
 use crate::model::{Link, TunOptions};
@@ -15,6 +16,21 @@ pub(super) async fn add(
     o: &TunOptions,
     mark: &str,
 ) -> Result<(), KernelError> {
+    let obj = object(node, &link.name);
+    // TUNSETIFF on an existing persistent device attaches to it instead of
+    // failing: refuse here, as the kernel does for every other kind.
+    match ifindex(&h.handle, node, &link.name).await {
+        Ok(_) => {
+            return Err(KernelError::Netlink {
+                object: obj,
+                op: "create link".into(),
+                errno: libc::EEXIST,
+                message: "a link with this name already exists".into(),
+            })
+        }
+        Err(KernelError::Invalid { .. }) => {}
+        Err(e) => return Err(e),
+    }
     tun::create(&h.netns, &link.name, o)?;
     // Found by name: IFLA_IFNAME selects the device when the index is 0.
     let mut msg = LinkMessage::default();
@@ -28,12 +44,18 @@ pub(super) async fn add(
     }
     msg.attributes
         .push(LinkAttribute::IfAlias(mark.to_string()));
-    h.handle
+    let done = h
+        .handle
         .link()
         .change(msg)
         .execute()
         .await
-        .map_err(|e| conn::map_err(e, &object(node, &link.name), "set tun mtu, mac and mark"))
+        .map_err(|e| conn::map_err(e, &obj, "set tun mtu, mac and mark"));
+    if done.is_err() {
+        // The device is persistent: remove the half-made one.
+        forget(&h.handle, &link.name).await;
+    }
+    done
 }
 
 /// Change owner, group or multi-queue of an existing tun/tap: TUNSETIFF on a
