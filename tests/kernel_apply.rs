@@ -527,6 +527,30 @@ async fn kernel_refusal_carries_its_message_and_the_object() {
         other => panic!("expected a netlink refusal, got {other:?}"),
     }
     assert!(link("a", "mv0").is_none());
+    // The kernel's own extended-ACK text comes through.
+    let err = apply::run(
+        &k,
+        &Op::SetLink {
+            node: "a".into(),
+            name: "p1".into(),
+            change: LinkChange {
+                mtu: Some(70000),
+                ..Default::default()
+            },
+            prior: LinkChange::default(),
+        },
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        KernelError::Netlink {
+            object, message, ..
+        } => {
+            assert_eq!(object, "a/p1");
+            assert!(message.contains("mtu greater than device maximum"), "{err}");
+        }
+        other => panic!("expected a netlink refusal, got {other:?}"),
+    }
     // An unknown interface is named too.
     let err = apply::run(
         &k,

@@ -216,3 +216,72 @@ fn prefix(v: &Value) -> Result<IpNet, String> {
         .ok_or_else(bad)?;
     IpNet::new(addr, len).map_err(|_| bad())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Vec<Masquerade> {
+        vec![
+            Masquerade {
+                source: "10.0.0.0/24".parse().unwrap(),
+                out: "eth0".into(),
+            },
+            Masquerade {
+                source: "fd00::/64".parse().unwrap(),
+                out: "up0".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn script_replaces_the_table_in_one_transaction() {
+        let s = script("lab", &rules());
+        let lines: Vec<&str> = s.lines().map(str::trim).collect();
+        assert_eq!(lines[0], "table inet netloom-lab {}");
+        assert_eq!(lines[1], "delete table inet netloom-lab");
+        assert!(lines.contains(&"ip saddr 10.0.0.0/24 oifname \"eth0\" masquerade"));
+        assert!(lines.contains(&"ip6 saddr fd00::/64 oifname \"up0\" masquerade"));
+        assert!(lines.contains(&"ct state established,related accept"));
+        assert!(lines.contains(&"ip saddr 10.0.0.0/24 oifname \"eth0\" accept"));
+    }
+
+    #[test]
+    fn parse_reads_prefixes_bare_addresses_and_skips_other_chains() {
+        let json: Value = serde_json::from_str(
+            r#"{"nftables": [{"metainfo": {}}, {"table": {"family": "inet", "name": "t"}},
+            {"rule": {"chain": "postrouting", "expr": [
+              {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                         "right": {"prefix": {"addr": "10.0.0.0", "len": 24}}}},
+              {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "eth0"}},
+              {"masquerade": null}]}},
+            {"rule": {"chain": "postrouting", "expr": [
+              {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "saddr"}},
+                         "right": "fd00::7"}},
+              {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "up0"}},
+              {"masquerade": null}]}},
+            {"rule": {"chain": "forward", "expr": [{"accept": null}]}}]}"#,
+        )
+        .unwrap();
+        let got = parse_rules(&json).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Masquerade {
+                    source: "10.0.0.0/24".parse().unwrap(),
+                    out: "eth0".into()
+                },
+                Masquerade {
+                    source: "fd00::7/128".parse().unwrap(),
+                    out: "up0".into()
+                },
+            ]
+        );
+        // A masquerade rule without a source is not one netloom wrote.
+        let odd: Value = serde_json::from_str(
+            r#"{"nftables": [{"rule": {"chain": "postrouting", "expr": [{"masquerade": null}]}}]}"#,
+        )
+        .unwrap();
+        assert!(parse_rules(&odd).is_err());
+    }
+}
