@@ -286,7 +286,7 @@ async fn macvlan_all_modes_and_source_macs() {
         .collect();
     got.sort();
     assert_eq!(got, vec!["02:00:00:00:00:01", "02:00:00:00:00:02"]);
-    // Changing the source list replaces it; emptying it flushes.
+    // Changing the source list replaces it; an empty list leaves it alone.
     let change = |macs: Vec<MacAddr>| LinkChange {
         kind: Some(LinkKind::Macvlan(MacvlanOptions {
             source_macs: macs,
@@ -297,20 +297,22 @@ async fn macvlan_all_modes_and_source_macs() {
     set(&k, "a", "mv4", change(vec![mac("02:00:00:00:00:03")])).await;
     let d = must("a", "mv4")["linkinfo"]["info_data"].clone();
     assert_eq!(d["macaddr_data"], serde_json::json!(["02:00:00:00:00:03"]));
+    let mut only_mode = change(vec![]);
+    if let Some(LinkKind::Macvlan(o)) = &mut only_mode.kind {
+        o.mode = Some("source".into());
+    }
     run(
         &k,
         Op::SetLink {
             node: "a".into(),
             name: "mv4".into(),
-            change: change(vec![]),
+            change: only_mode,
             prior: change(vec![mac("02:00:00:00:00:03")]),
         },
     )
     .await;
-    assert_eq!(
-        must("a", "mv4")["linkinfo"]["info_data"]["macaddr_count"],
-        0
-    );
+    let d = must("a", "mv4")["linkinfo"]["info_data"].clone();
+    assert_eq!(d["macaddr_data"], serde_json::json!(["02:00:00:00:00:03"]));
     // Mode change in place.
     set(
         &k,

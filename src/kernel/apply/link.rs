@@ -93,7 +93,7 @@ pub(super) async fn add(
     let (info_data, peer_name) = match data {
         Some((d, n)) => (Some(d), Some(n)),
         None => (
-            kind_data(&sender.handle, node, &link.kind, None, true, &obj).await?,
+            kind_data(&sender.handle, node, &link.kind, true, &obj).await?,
             None,
         ),
     };
@@ -205,12 +205,11 @@ async fn lower_index(
 }
 
 /// IFLA_INFO_DATA for a kind: all set options on create, the `Some` ones on
-/// a change (`prior` holds the old options then).
+/// a change.
 async fn kind_data(
     handle: &Handle,
     node: &str,
     kind: &LinkKind,
-    prior: Option<&LinkKind>,
     create: bool,
     obj: &str,
 ) -> Result<Option<InfoData>, KernelError> {
@@ -243,12 +242,8 @@ async fn kind_data(
             Some(InfoData::Vxlan(vxlan::info(o, dev, create)))
         }
         LinkKind::Macvlan(o) | LinkKind::Macvtap(o) => {
-            let old = match prior {
-                Some(LinkKind::Macvlan(p) | LinkKind::Macvtap(p)) => Some(p),
-                _ => None,
-            };
             let tap = matches!(kind, LinkKind::Macvtap(_));
-            Some(macvlan::info(o, old, tap, obj)?)
+            Some(macvlan::info(o, tap, obj)?)
         }
         LinkKind::Ipvlan(o) => Some(ipvlan::info(o, false, obj)?),
         LinkKind::Ipvtap(o) => Some(ipvlan::info(o, true, obj)?),
@@ -272,6 +267,10 @@ pub(super) async fn del(k: &Kernel, node: &str, name: &str) -> Result<(), Kernel
 /// Apply `change` to link `name`: state, MTU, MAC, master and kind options in
 /// one request, then port options (the kernel picks the port-option parser
 /// from the master the link has when the request arrives), then VLANs.
+///
+/// List fields follow the planner's convention: an empty list (bridge or
+/// port VLANs, macvlan source MACs) leaves the kernel's list alone; a
+/// non-empty one replaces it, VLANs in `prior` but not in `change` deleted.
 pub(super) async fn set(
     k: &Kernel,
     node: &str,
@@ -322,8 +321,7 @@ pub(super) async fn set(
             }
             _ => {
                 let info_kind = creatable(kind, &obj)?;
-                let data =
-                    kind_data(&h.handle, node, kind, prior.kind.as_ref(), false, &obj).await?;
+                let data = kind_data(&h.handle, node, kind, false, &obj).await?;
                 let mut info = vec![LinkInfo::Kind(info_kind)];
                 info.extend(data.map(LinkInfo::Data));
                 msg.attributes.push(LinkAttribute::LinkInfo(info));
@@ -333,7 +331,8 @@ pub(super) async fn set(
                         Some(LinkKind::Bridge(p)) => p.vlans.clone(),
                         _ => Vec::new(),
                     };
-                    if old != o.vlans {
+                    // An empty list means "leave the VLANs alone" (see `set`).
+                    if !o.vlans.is_empty() && old != o.vlans {
                         bridge_vlans = Some((VlanTarget::Bridge, old, o.vlans.clone()));
                     }
                 }
@@ -356,7 +355,7 @@ pub(super) async fn set(
                     Some(PortOptions::Bridge(o)) => o.vlans.clone(),
                     _ => Vec::new(),
                 };
-                if old != p.vlans {
+                if !p.vlans.is_empty() && old != p.vlans {
                     bridge_vlans = Some((VlanTarget::Port, old, p.vlans.clone()));
                 }
                 let v = bridge::port_info(p);

@@ -39,8 +39,6 @@ enum Sources<'a> {
     Keep,
     /// Replace it with these (MACVLAN_MACADDR_SET).
     Set(&'a [crate::model::MacAddr]),
-    /// Empty it (MACVLAN_MACADDR_FLUSH).
-    Flush,
 }
 
 macro_rules! build {
@@ -57,28 +55,21 @@ macro_rules! build {
                     macs.iter().map(|m| $info::MacAddr(m.0)).collect(),
                 ));
             }
-            Sources::Flush => v.push($info::MacAddrMode(MacVlanMacAddressMode::Flush)),
         }
         InfoData::$variant(v)
     }};
 }
 
-/// IFLA_INFO_DATA for a macvlan (`tap` false) or macvtap (`tap` true).
-/// `prior` is the old options on a change: a source list that becomes empty
-/// is flushed; on create (`prior` None) an empty list is simply not sent.
-pub(super) fn info(
-    o: &MacvlanOptions,
-    prior: Option<&MacvlanOptions>,
-    tap: bool,
-    object: &str,
-) -> Result<InfoData, KernelError> {
+/// IFLA_INFO_DATA for a macvlan (`tap` false) or macvtap (`tap` true). A
+/// non-empty source list replaces the kernel's (MACVLAN_MACADDR_SET, so on a
+/// change the old entries go too); an empty one means "leave it alone", the
+/// planner's convention for list fields.
+pub(super) fn info(o: &MacvlanOptions, tap: bool, object: &str) -> Result<InfoData, KernelError> {
     let m = o.mode.as_deref().map(|w| mode(w, object)).transpose()?;
-    let sources = if !o.source_macs.is_empty() {
-        Sources::Set(&o.source_macs)
-    } else if prior.is_some_and(|p| !p.source_macs.is_empty()) {
-        Sources::Flush
-    } else {
+    let sources = if o.source_macs.is_empty() {
         Sources::Keep
+    } else {
+        Sources::Set(&o.source_macs)
     };
     Ok(if tap {
         build!(InfoMacVtap, MacVtap, m, sources)
