@@ -319,6 +319,14 @@ pub(super) async fn set(
                     "a veth's peer cannot change; delete and re-create",
                 ))
             }
+            // The kernel's team driver takes its options over generic netlink
+            // from teamd, which a separate driver runs; rtnetlink has none.
+            LinkKind::Team(_) => {
+                return Err(invalid(
+                    &obj,
+                    "team options are applied through teamd, not rtnetlink",
+                ))
+            }
             _ => {
                 let info_kind = creatable(kind, &obj)?;
                 let data = kind_data(&h.handle, node, kind, false, &obj).await?;
@@ -372,7 +380,10 @@ pub(super) async fn set(
                 )
             }
             PortOptions::Team(_) => {
-                return Err(invalid(&obj, "team port options are set through teamd"))
+                return Err(invalid(
+                    &obj,
+                    "team port options are applied through teamd, not rtnetlink",
+                ))
             }
         };
         if let Some(data) = data {
