@@ -3,11 +3,14 @@
 //!
 //! Every node of a topology is a network namespace; [`Kernel`] holds one open
 //! namespace and one rtnetlink connection per node, made on first use.
+pub mod apply;
 pub mod conn;
 pub mod error;
 pub mod netns;
+pub mod nft;
 pub mod observe;
 pub mod sysctl;
+pub mod tun;
 
 use std::collections::HashMap;
 use std::sync::Arc;
