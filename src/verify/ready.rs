@@ -4,6 +4,7 @@
 //! Probing too early turns a correct network into false failures, so `verify`
 //! waits for the kernel to report these states, read by netlink dumps in each node.
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::{netns, nl};
@@ -20,8 +21,10 @@ struct NodeCheck {
     carrier: Vec<String>,
     /// Bridge ports whose state must be settled.
     ports: Vec<String>,
-    /// Every link of the node in the model (for tentative-address checks).
-    links: Vec<String>,
+    /// The file's addresses in an endpoint node, which must be past DAD. Kernel-made
+    /// link-local addresses are not waited for: probes use the file's addresses,
+    /// and their DAD would add about two seconds to every run.
+    addrs: Vec<IpAddr>,
 }
 
 /// Which links of which nodes the expectations depend on.
@@ -71,14 +74,22 @@ fn plan(network: &Network, expect: &[Expectation]) -> Vec<NodeCheck> {
         } else {
             ports.clone()
         };
-        if carrier.is_empty() && ports.is_empty() {
+        let addrs: Vec<IpAddr> = if endpoints.contains(name) {
+            node.links
+                .values()
+                .flat_map(|l| l.addresses.iter().map(|a| a.net.addr()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if carrier.is_empty() && ports.is_empty() && addrs.is_empty() {
             continue;
         }
         out.push(NodeCheck {
             node: name.clone(),
             carrier,
             ports,
-            links: node.links.keys().cloned().collect(),
+            addrs,
         });
     }
     out
@@ -116,7 +127,7 @@ fn not_ready(topo: &str, c: &NodeCheck) -> Vec<String> {
                 let Some(l) = links.iter().find(|l| l.index == a.index) else {
                     continue;
                 };
-                if !c.links.contains(&l.name) {
+                if !c.addrs.contains(&a.addr) {
                     continue;
                 }
                 if a.dadfailed {

@@ -327,14 +327,35 @@ impl Pinger {
                 Err(e) => return Attempt::Failed(format!("recv: {e}")),
             };
             let from_ip = from.and_then(|f| sockaddr_ip(&f));
-            if let Some(a) = self.classify(&rbuf[..n], from_ip, sent) {
+            let want = Awaiting {
+                family: self.family,
+                dst: self.dst,
+                ident: self.ident,
+                seq: self.seq,
+            };
+            if let Some(a) = want.classify(&rbuf[..n], from_ip, sent) {
                 return a;
             }
         }
     }
+}
 
+/// The echo a pinger waits for.
+#[derive(Debug, Clone, Copy)]
+pub struct Awaiting {
+    /// ICMP flavour.
+    pub family: Family,
+    /// Address the request went to.
+    pub dst: IpAddr,
+    /// Identifier of the request.
+    pub ident: u16,
+    /// Sequence number of the request.
+    pub seq: u16,
+}
+
+impl Awaiting {
     /// Turn a received packet into an attempt result, or `None` when it is not ours.
-    fn classify(&self, data: &[u8], from: Option<IpAddr>, sent: Instant) -> Option<Attempt> {
+    pub fn classify(&self, data: &[u8], from: Option<IpAddr>, sent: Instant) -> Option<Attempt> {
         // A raw IPv4 socket hands over the IP header too; an ICMPv6 one does not.
         let icmp = match self.family {
             Family::V4 => ip::Ipv4Packet::new_checked(data).ok()?.payload(),
@@ -515,5 +536,54 @@ mod tests {
     fn odd_length_sum() {
         assert_eq!(internet_sum(&[0x01]), 0x0100);
         assert_eq!(internet_sum(&[0xff, 0xff, 0x00, 0x01]), 0x0001);
+    }
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::*;
+
+    fn reply(ident: u16, seq: u16) -> Vec<u8> {
+        let r = Repr::EchoReply {
+            ident,
+            seq,
+            data: PAYLOAD,
+        };
+        let mut b = vec![0u8; r.buffer_len()];
+        r.emit(
+            &mut Packet::new_checked(&mut b[..]).expect("fits"),
+            Family::V6,
+        )
+        .expect("emit");
+        b
+    }
+
+    #[test]
+    fn only_our_echo_from_the_target_is_an_answer() {
+        let dst: IpAddr = "fd00::2".parse().expect("ip");
+        let want = Awaiting {
+            family: Family::V6,
+            dst,
+            ident: 7,
+            seq: 3,
+        };
+        let now = Instant::now();
+        assert!(matches!(
+            want.classify(&reply(7, 3), Some(dst), now),
+            Some(Attempt::Answer { .. })
+        ));
+        // Someone else's echo (another prober in the namespace) is ignored.
+        assert_eq!(want.classify(&reply(8, 3), Some(dst), now), None);
+        assert_eq!(want.classify(&reply(7, 2), Some(dst), now), None);
+        // Our echo answered by another address is said so.
+        let other: IpAddr = "fd00::3".parse().expect("ip");
+        match want.classify(&reply(7, 3), Some(other), now) {
+            Some(Attempt::Failed(r)) => {
+                assert!(r.contains("came from fd00::3, not from fd00::2"), "{r}")
+            }
+            x => panic!("unexpected {x:?}"),
+        }
+        // Garbage is not ours.
+        assert_eq!(want.classify(&[1, 2, 3], Some(dst), now), None);
     }
 }
