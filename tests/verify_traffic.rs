@@ -307,6 +307,24 @@ fn reach_and_isolation_hold_on_a_bridged_lan() {
     for o in &out {
         assert!(o.ok, "{}: {}", o.text, o.reason);
     }
+    // Many probes at once (more than the thread bound), answers in input order.
+    let many: Vec<Expectation> = (0..100)
+        .map(|i| {
+            let to = if i % 2 == 0 { "10.0.0.2" } else { "fd00::2" };
+            expect(Claim::Reach, "a", addr_target(to), Probe::Icmp, 1000)
+        })
+        .collect();
+    let out_many = verify::run(&net, &many);
+    for (i, o) in out_many.iter().enumerate() {
+        assert!(o.ok, "{i}: {}", o.reason);
+        assert_eq!(
+            o.to_addr,
+            Some(many[i].to.clone()).and_then(|t| match t {
+                Target::Addr(a) => Some(a),
+                _ => None,
+            })
+        );
+    }
     // Source and destination interfaces are named.
     assert_eq!(out[0].from_iface.as_deref(), Some("a0"));
     assert_eq!(out[0].to_iface.as_deref(), Some("b/b0"));
@@ -367,6 +385,16 @@ fn reach_claims_fail_with_the_right_reason() {
         !out[1].ok && out[1].reason.contains("no ARP reply from 10.0.0.77"),
         "{}",
         out[1].reason
+    );
+    // IPv6: the neighbour solicitation goes unanswered.
+    let out = verify::run(&net, &[reach("fd00::77", Probe::Icmp)]);
+    assert!(
+        !out[0].ok
+            && out[0]
+                .reason
+                .contains("neighbour solicitation for fd00::77 on a0 unanswered"),
+        "{}",
+        out[0].reason
     );
     // An isolation claim that is false.
     let out = verify::run(
@@ -478,6 +506,12 @@ fn two_paths() -> Network {
         "-n {} route add 10.9.0.1/32 via 10.1.1.2 metric 10",
         ns("a")
     ));
+    addr("a", "a1", "fd01::1/64");
+    addr("r", "r1", "fd01::2/64");
+    ip(&format!(
+        "-n {} route add fd09::/64 via fd01::2 metric 10",
+        ns("a")
+    ));
     ip(&format!(
         "-n {} route add 10.9.0.1/32 via 10.1.2.2 metric 20",
         ns("a")
@@ -525,6 +559,7 @@ fn failover_holds_only_with_a_second_path_and_restores_the_cut() {
         )
     };
     let routes_before = ip_out(&format!("-n {} route show", ns("a")));
+    let routes6_before = ip_out(&format!("-n {} -6 route show", ns("a")));
     let exps = vec![
         expect(Claim::Reach, "a", addr_target("10.9.0.1"), Probe::Icmp, 500),
         // A second path exists for r's loopback...
@@ -551,6 +586,25 @@ fn failover_holds_only_with_a_second_path_and_restores_the_cut() {
         "{}",
         out[2].reason
     );
+    // ARP to a routed (not on-link) address is refused with the reason.
+    let arp = verify::run(
+        &net,
+        &[expect(
+            Claim::Reach,
+            "a",
+            addr_target("10.9.0.1"),
+            Probe::Arp,
+            300,
+        )],
+    );
+    assert!(
+        !arp[0].ok
+            && arp[0]
+                .reason
+                .contains("not on a link of this node (routed via 10.1.1.2)"),
+        "{}",
+        arp[0].reason
+    );
     // The cut link is up again with its routes, and the preferred path is used again.
     let routes_after = ip_out(&format!("-n {} route show", ns("a")));
     let norm = |s: &str| {
@@ -562,6 +616,14 @@ fn failover_holds_only_with_a_second_path_and_restores_the_cut() {
         v
     };
     assert_eq!(norm(&routes_before), norm(&routes_after));
+    // IPv6 addresses and routes, which the kernel drops with the link, are back too.
+    let routes6_after = ip_out(&format!("-n {} -6 route show", ns("a")));
+    assert_eq!(norm(&routes6_before), norm(&routes6_after));
+    assert!(
+        routes6_after.contains("fd09::/64 via fd01::2"),
+        "{routes6_after}"
+    );
+    assert!(ip_out(&format!("-n {} addr show a1", ns("a"))).contains("fd01::1/64"));
     assert!(ip_out(&format!("-n {} link show a1", ns("a"))).contains(",UP"));
     let again = verify::run(&net, &exps[..1]);
     assert!(again[0].ok, "{}", again[0].reason);

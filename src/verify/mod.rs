@@ -10,6 +10,8 @@ pub mod probe;
 pub mod ready;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -41,21 +43,30 @@ pub struct Outcome {
 
 /// Check every expectation and return outcomes in input order.
 pub fn run(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
-    let mut out: Vec<Option<Outcome>> = vec![None; expect.len()];
+    let parallel: Vec<usize> = (0..expect.len())
+        .filter(|&i| !matches!(expect[i].claim, Claim::Failover { .. }))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(vec![None; expect.len()]);
+    // A pool of workers, each taking the next expectation, bounds the threads.
+    let workers = parallel.len().min(netns::MAX_THREADS);
     std::thread::scope(|s| {
-        let handles: Vec<_> = expect
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| !matches!(e.claim, Claim::Failover { .. }))
-            .map(|(i, e)| (i, s.spawn(move || check(network, e))))
-            .collect();
-        for (i, h) in handles {
-            out[i] = Some(h.join().unwrap_or_else(|_| Outcome {
-                reason: "verifier thread panicked".into(),
-                ..blank(&expect[i])
-            }));
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = parallel.get(k) else { break };
+                let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    check(network, &expect[i])
+                }))
+                .unwrap_or_else(|_| Outcome {
+                    reason: "verifier thread panicked".into(),
+                    ..blank(&expect[i])
+                });
+                done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(o);
+            });
         }
     });
+    let mut out: Vec<Option<Outcome>> = done.into_inner().unwrap_or_else(|e| e.into_inner());
     for (i, e) in expect.iter().enumerate() {
         if matches!(e.claim, Claim::Failover { .. }) {
             out[i] = Some(check(network, e));
@@ -63,7 +74,12 @@ pub fn run(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
     }
     out.into_iter()
         .zip(expect)
-        .map(|(o, e)| o.unwrap_or_else(|| blank(e)))
+        .map(|(o, e)| {
+            o.unwrap_or_else(|| Outcome {
+                reason: "not checked".into(),
+                ..blank(e)
+            })
+        })
         .collect()
 }
 

@@ -279,6 +279,12 @@ fn arp_once(
     let Some(link) = out else {
         return Attempt::Failed("no output interface for ARP".into());
     };
+    if hop.nexthop != dst {
+        return Attempt::Failed(format!(
+            "{dst} is not on a link of this node (routed via {}): ARP reaches neighbours only",
+            hop.nexthop
+        ));
+    }
     let Some(mac) = link.mac else {
         return Attempt::Failed(format!("{} has no Ethernet address", link.name));
     };
