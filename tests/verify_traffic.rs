@@ -396,6 +396,25 @@ fn reach_claims_fail_with_the_right_reason() {
         "{}",
         out[0].reason
     );
+    // A source node without a namespace is reported, not probed.
+    let out = verify::run(
+        &net,
+        &[expect(
+            Claim::Reach,
+            "ghost",
+            addr_target("10.0.0.2"),
+            Probe::Icmp,
+            100,
+        )],
+    );
+    assert!(
+        !out[0].ok
+            && out[0]
+                .reason
+                .contains("node ghost: cannot open namespace /run/netns/netloom-t-ghost"),
+        "{}",
+        out[0].reason
+    );
     // An isolation claim that is false.
     let out = verify::run(
         &net,

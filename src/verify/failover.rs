@@ -11,6 +11,7 @@ use rtnetlink::packet_route::address::AddressMessage;
 use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::packet_route::AddressFamily;
 
+use super::error::Error;
 use super::{netns, nl, probe, Outcome};
 use crate::model::{Expectation, IfRef, Network};
 
@@ -22,7 +23,7 @@ struct Saved {
 }
 
 /// Save what the kernel will drop, then set `cut` down.
-fn cut_link(topo: &str, cut: &IfRef) -> Result<Saved, String> {
+fn cut_link(topo: &str, cut: &IfRef) -> Result<Saved, Error> {
     let name = cut.name.clone();
     netns::run_in(topo, &cut.node, move || {
         let rt = netns::runtime()?;
@@ -46,7 +47,7 @@ fn cut_link(topo: &str, cut: &IfRef) -> Result<Saved, String> {
 }
 
 /// Set the link up again and re-add the routes and addresses the kernel dropped.
-fn restore(topo: &str, node: &str, saved: Saved) -> Result<(), String> {
+fn restore(topo: &str, node: &str, saved: Saved) -> Result<(), Error> {
     netns::run_in(topo, node, move || {
         let rt = netns::runtime()?;
         rt.block_on(async {
@@ -66,7 +67,7 @@ fn restore(topo: &str, node: &str, saved: Saved) -> Result<(), String> {
             if errors.is_empty() {
                 Ok(())
             } else {
-                Err(errors.join("; "))
+                Err(Error::Several(errors))
             }
         })
     })

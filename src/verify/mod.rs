@@ -3,6 +3,7 @@
 //!
 //! Reach and isolation checks run in parallel (one namespace thread each, bounded);
 //! failover checks change links, so they run one after another afterwards.
+pub mod error;
 pub mod failover;
 pub mod netns;
 pub mod nl;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::model::{Claim, Expectation, Network, Probe, Target};
 
+pub use error::Error;
 pub use probe::{probe, ProbeResult};
 pub use ready::wait_ready;
 

@@ -9,6 +9,7 @@ use std::sync::{Condvar, Mutex};
 
 use nix::sched::{setns, CloneFlags};
 
+use super::error::Error;
 use crate::model;
 
 /// Most namespace threads alive at once (each holds a socket or two and blocks).
@@ -55,37 +56,43 @@ pub fn ns_path(topo: &str, node: &str) -> Option<PathBuf> {
 /// Run `f` on a new thread inside the network namespace of `node` and return its result.
 ///
 /// Blocks the caller until `f` returns; at most [`MAX_THREADS`] run at once.
-pub fn run_in<T, F>(topo: &str, node: &str, f: F) -> Result<T, String>
+pub fn run_in<T, F>(topo: &str, node: &str, f: F) -> Result<T, Error>
 where
     T: Send,
-    F: FnOnce() -> Result<T, String> + Send,
+    F: FnOnce() -> Result<T, Error> + Send,
 {
     // Open before spawning so a missing namespace is reported plainly.
     let file = match ns_path(topo, node) {
-        Some(p) => Some(
-            File::open(&p).map_err(|e| format!("node {node}: cannot open {}: {e}", p.display()))?,
-        ),
+        Some(p) => Some(File::open(&p).map_err(|source| Error::OpenNetns {
+            node: node.to_owned(),
+            path: p.clone(),
+            source,
+        })?),
         None => None,
     };
     let _slot = Slot::take();
     std::thread::scope(|s| {
         let handle = s.spawn(move || {
             if let Some(file) = file {
-                setns(&file, CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| format!("node {node}: setns: {e}"))?;
+                setns(&file, CloneFlags::CLONE_NEWNET).map_err(|source| Error::Setns {
+                    node: node.to_owned(),
+                    source,
+                })?;
             }
             f()
         });
-        handle
-            .join()
-            .unwrap_or_else(|_| Err(format!("node {node}: probe thread panicked")))
+        handle.join().unwrap_or_else(|_| {
+            Err(Error::Panicked {
+                node: node.to_owned(),
+            })
+        })
     })
 }
 
 /// A single-threaded tokio runtime for netlink requests on the current (namespace) thread.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("tokio runtime: {e}"))
+        .map_err(Error::Runtime)
 }

@@ -19,11 +19,12 @@ use rtnetlink::packet_route::route::{
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, LinkUnspec};
 
+use super::error::{netlink, Error};
 use crate::model::MacAddr;
 
 /// Open a netlink route socket in the current thread's namespace (inside a runtime).
-pub fn connect() -> Result<Handle, String> {
-    let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| format!("netlink: {e}"))?;
+pub fn connect() -> Result<Handle, Error> {
+    let (conn, handle, _) = rtnetlink::new_connection().map_err(Error::Socket)?;
     tokio::spawn(conn);
     Ok(handle)
 }
@@ -48,12 +49,12 @@ pub struct RouteHop {
 }
 
 /// Why a route lookup failed.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum RouteError {
     /// ENETUNREACH / EHOSTUNREACH: the node has no route (or an unreachable one).
     NoRoute,
-    /// Any other failure, as text.
-    Other(String),
+    /// Any other failure.
+    Other(Error),
 }
 
 /// Ask the kernel which route it would use for `dst`, optionally forced out of `oif`.
@@ -71,13 +72,14 @@ pub async fn route_get(h: &Handle, dst: IpAddr, oif: Option<u32>) -> Result<Rout
     let mut stream = h.route().get(msg).execute();
     let reply = match stream.try_next().await {
         Ok(Some(r)) => r,
-        Ok(None) => return Err(RouteError::Other("route get: empty answer".into())),
+        // The kernel answers a route get with one route or an error; nothing means none.
+        Ok(None) => return Err(RouteError::NoRoute),
         Err(e) => {
             return Err(match errno(&e) {
                 Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::EACCES) => {
                     RouteError::NoRoute
                 }
-                _ => RouteError::Other(format!("route get {dst}: {e}")),
+                _ => RouteError::Other(netlink(format!("route get {dst}"))(e)),
             })
         }
     };
@@ -167,24 +169,24 @@ fn link_state(m: &LinkMessage) -> LinkState {
 }
 
 /// Every link of the namespace.
-pub async fn links(h: &Handle) -> Result<Vec<LinkState>, String> {
+pub async fn links(h: &Handle) -> Result<Vec<LinkState>, Error> {
     let msgs: Vec<LinkMessage> = h
         .link()
         .get()
         .execute()
         .try_collect()
         .await
-        .map_err(|e| format!("link dump: {e}"))?;
+        .map_err(netlink("link dump"))?;
     Ok(msgs.iter().map(link_state).collect())
 }
 
 /// The link called `name`.
-pub async fn link_by_name(h: &Handle, name: &str) -> Result<LinkState, String> {
+pub async fn link_by_name(h: &Handle, name: &str) -> Result<LinkState, Error> {
     links(h)
         .await?
         .into_iter()
         .find(|l| l.name == name)
-        .ok_or_else(|| format!("no interface {name}"))
+        .ok_or_else(|| Error::NoLink(name.to_owned()))
 }
 
 /// An address with the flags readiness cares about.
@@ -201,17 +203,17 @@ pub struct AddrState {
 }
 
 /// Every address of the namespace, as raw messages.
-pub async fn address_messages(h: &Handle) -> Result<Vec<AddressMessage>, String> {
+pub async fn address_messages(h: &Handle) -> Result<Vec<AddressMessage>, Error> {
     h.address()
         .get()
         .execute()
         .try_collect()
         .await
-        .map_err(|e| format!("address dump: {e}"))
+        .map_err(netlink("address dump"))
 }
 
 /// Every address of the namespace.
-pub async fn addresses(h: &Handle) -> Result<Vec<AddrState>, String> {
+pub async fn addresses(h: &Handle) -> Result<Vec<AddrState>, Error> {
     let mut out = Vec::new();
     for m in address_messages(h).await? {
         let mut addr = None;
@@ -242,13 +244,9 @@ pub async fn neighbour(
     h: &Handle,
     ifindex: u32,
     addr: IpAddr,
-) -> Result<Option<(NeighbourState, Option<MacAddr>)>, String> {
+) -> Result<Option<(NeighbourState, Option<MacAddr>)>, Error> {
     let mut stream = h.neighbours().get().execute();
-    while let Some(m) = stream
-        .try_next()
-        .await
-        .map_err(|e| format!("neighbour dump: {e}"))?
-    {
+    while let Some(m) = stream.try_next().await.map_err(netlink("neighbour dump"))? {
         if m.header.ifindex != ifindex {
             continue;
         }
@@ -278,20 +276,19 @@ pub async fn neighbour(
 }
 
 /// Set a link administratively up or down (RTM_SETLINK, IFF_UP in the change mask).
-pub async fn set_up(h: &Handle, index: u32, up: bool) -> Result<(), String> {
+pub async fn set_up(h: &Handle, index: u32, up: bool) -> Result<(), Error> {
     let b = LinkUnspec::new_with_index(index);
     let msg = if up { b.up() } else { b.down() }.build();
-    h.link()
-        .set(msg)
-        .execute()
-        .await
-        .map_err(|e| format!("set link {index} {}: {e}", if up { "up" } else { "down" }))
+    h.link().set(msg).execute().await.map_err(netlink(format!(
+        "set link {index} {}",
+        if up { "up" } else { "down" }
+    )))
 }
 
 /// Routes (any table but `local`) that leave through `index` and were not made by the kernel.
 ///
 /// Setting a link down makes the kernel delete these; they are put back after a failover test.
-pub async fn routes_via(h: &Handle, index: u32) -> Result<Vec<RouteMessage>, String> {
+pub async fn routes_via(h: &Handle, index: u32) -> Result<Vec<RouteMessage>, Error> {
     let mut out = Vec::new();
     for family in [AddressFamily::Inet, AddressFamily::Inet6] {
         let mut q = RouteMessage::default();
@@ -302,7 +299,7 @@ pub async fn routes_via(h: &Handle, index: u32) -> Result<Vec<RouteMessage>, Str
             .execute()
             .try_collect()
             .await
-            .map_err(|e| format!("route dump: {e}"))?;
+            .map_err(netlink("route dump"))?;
         for m in msgs {
             let via = m.attributes.contains(&RouteAttribute::Oif(index));
             let kernel_made = matches!(m.header.protocol, RouteProtocol::Kernel)
@@ -317,7 +314,7 @@ pub async fn routes_via(h: &Handle, index: u32) -> Result<Vec<RouteMessage>, Str
 }
 
 /// Addresses of `index` the kernel drops when the link goes down (IPv6 without keep_addr_on_down).
-pub async fn addresses_of(h: &Handle, index: u32) -> Result<Vec<AddressMessage>, String> {
+pub async fn addresses_of(h: &Handle, index: u32) -> Result<Vec<AddressMessage>, Error> {
     Ok(address_messages(h)
         .await?
         .into_iter()
@@ -326,23 +323,23 @@ pub async fn addresses_of(h: &Handle, index: u32) -> Result<Vec<AddressMessage>,
 }
 
 /// Send a "new" request built from a dumped message; an existing object (EEXIST) is fine.
-async fn recreate(h: &Handle, msg: RouteNetlinkMessage, what: &str) -> Result<(), String> {
+async fn recreate(h: &Handle, msg: RouteNetlinkMessage, what: &'static str) -> Result<(), Error> {
     let mut req = NetlinkMessage::from(msg);
     req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
     let mut resp = h
         .clone()
         .request(req)
-        .map_err(|e| format!("restore {what}: {e}"))?;
+        .map_err(netlink(format!("restore {what}")))?;
     use futures::StreamExt;
     while let Some(m) = resp.next().await {
         if let NetlinkPayload::Error(e) = m.payload {
             match e.code.map(|c| -c.get()) {
                 None | Some(libc::EEXIST) => {}
                 Some(c) => {
-                    return Err(format!(
-                        "restore {what}: {}",
-                        std::io::Error::from_raw_os_error(c)
-                    ))
+                    return Err(Error::Restore {
+                        what,
+                        source: std::io::Error::from_raw_os_error(c),
+                    })
                 }
             }
         }
@@ -351,7 +348,7 @@ async fn recreate(h: &Handle, msg: RouteNetlinkMessage, what: &str) -> Result<()
 }
 
 /// Put back a route saved by [`routes_via`] (dump-only attributes removed).
-pub async fn restore_route(h: &Handle, mut m: RouteMessage) -> Result<(), String> {
+pub async fn restore_route(h: &Handle, mut m: RouteMessage) -> Result<(), Error> {
     m.attributes.retain(|a| {
         matches!(
             a,
@@ -369,7 +366,7 @@ pub async fn restore_route(h: &Handle, mut m: RouteMessage) -> Result<(), String
 }
 
 /// Put back an address saved by [`addresses_of`], without DAD (it was already valid).
-pub async fn restore_address(h: &Handle, mut m: AddressMessage) -> Result<(), String> {
+pub async fn restore_address(h: &Handle, mut m: AddressMessage) -> Result<(), Error> {
     let mut flags = AddressFlags::empty();
     m.attributes.retain(|a| match a {
         AddressAttribute::Flags(f) => {

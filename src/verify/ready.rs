@@ -142,7 +142,7 @@ fn not_ready(topo: &str, c: &NodeCheck) -> Vec<String> {
             Ok(waiting)
         })
     });
-    result.unwrap_or_else(|e| vec![e])
+    result.unwrap_or_else(|e| vec![e.to_string()])
 }
 
 /// Words for a bridge port state.

@@ -79,12 +79,12 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
-    fn failed(reason: String, from_iface: Option<String>) -> ProbeResult {
+    fn failed(reason: impl std::fmt::Display, from_iface: Option<String>) -> ProbeResult {
         ProbeResult {
             answered: false,
             no_route: false,
             rtt_ms: None,
-            reason,
+            reason: reason.to_string(),
             from_iface,
             mac: None,
         }
