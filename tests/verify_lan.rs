@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netloom::model::{Address, Claim, Expectation, IfRef, Probe, Target};
+use netloom::model::{Address, Claim, Expectation, IfRef, Network, Probe, Target};
 use netloom::verify;
 
 mod verify_util;
@@ -99,7 +99,12 @@ fn reach_and_isolation_hold_on_a_bridged_lan() {
     bound.from.iface = Some("a0".into());
     let mut wrong = bound.clone();
     wrong.from.iface = Some("nope0".into());
-    let extra = verify::run(&net, &[bound, wrong]);
+    let mut bound_icmp = expect(Claim::Reach, "a", addr_target("10.0.0.2"), Probe::Icmp, 500);
+    bound_icmp.from.iface = Some("a0".into());
+    // Bound to loopback, the probe cannot leave towards b.
+    let mut bound_lo = bound_icmp.clone();
+    bound_lo.from.iface = Some("lo".into());
+    let extra = verify::run(&net, &[bound, wrong, bound_icmp, bound_lo]);
     show(&extra);
     // Nothing listens on fd00::2:8080 (the listener is IPv4): the RST proves reach.
     assert!(
@@ -136,6 +141,9 @@ fn reach_and_isolation_hold_on_a_bridged_lan() {
             })
         );
     }
+    assert!(extra[2].ok, "{}", extra[2].reason);
+    assert_eq!(extra[2].from_iface.as_deref(), Some("a0"));
+    assert!(!extra[3].ok, "{}", extra[3].reason);
     // Source and destination interfaces are named.
     assert_eq!(out[0].from_iface.as_deref(), Some("a0"));
     assert_eq!(out[0].to_iface.as_deref(), Some("b/b0"));
@@ -354,4 +362,58 @@ fn wait_ready_names_what_is_not_ready() {
     assert!(err.contains("tentative"), "{err}");
     let took = verify::wait_ready(&net, &exps, Duration::from_secs(5)).expect("ready after DAD");
     assert!(took > Duration::from_millis(100), "{took:?}");
+}
+
+#[test]
+fn host_node_is_the_namespace_verify_runs_in() {
+    netloom::sandboxed!("host_node_is_the_namespace_verify_runs_in");
+    // The sandbox's own namespace plays `host`; node a is a named namespace.
+    add_ns("a");
+    ip(&format!(
+        "link add h0 type veth peer name ah netns {}",
+        ns("a")
+    ));
+    ip("link set h0 up");
+    ip(&format!("-n {} link set ah up", ns("a")));
+    ip("addr add 10.5.0.1/24 dev h0");
+    ip(&format!("-n {} addr add 10.5.0.2/24 dev ah", ns("a")));
+    let mut net = Network {
+        name: TOPO.into(),
+        ..Network::default()
+    };
+    net.nodes.insert(
+        "host".into(),
+        node(vec![link("h0", veth_kind(), None, &["10.5.0.1/24"])]),
+    );
+    net.nodes.insert(
+        "a".into(),
+        node(vec![link("ah", veth_kind(), None, &["10.5.0.2/24"])]),
+    );
+    let exps = vec![
+        expect(
+            Claim::Reach,
+            "host",
+            Target::Node("a".into()),
+            Probe::Icmp,
+            500,
+        ),
+        expect(
+            Claim::Reach,
+            "a",
+            Target::Node("host".into()),
+            Probe::Arp,
+            500,
+        ),
+    ];
+    verify::wait_ready(&net, &exps, Duration::from_secs(5)).expect("ready");
+    let out = verify::run(&net, &exps);
+    show(&out);
+    assert!(out[0].ok, "{}", out[0].reason);
+    assert_eq!(out[0].from_iface.as_deref(), Some("h0"));
+    assert_eq!(out[0].to_iface.as_deref(), Some("a/ah"));
+    assert!(out[1].ok, "{}", out[1].reason);
+    assert_eq!(
+        out[1].to_addr,
+        Some("10.5.0.1".parse::<IpAddr>().expect("ip"))
+    );
 }
