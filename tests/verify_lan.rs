@@ -205,6 +205,30 @@ fn reach_claims_fail_with_the_right_reason() {
         "{}",
         out[1].reason
     );
+    // Waiting longer than the kernel's ARP retries (3 x 1s), the kernel's own
+    // ICMP host unreachable arrives and is reported with the unanswered ARP.
+    let mut slow = reach("10.0.0.78", Probe::Icmp);
+    slow.count = 1;
+    slow.timeout_ms = 4500;
+    let mut slow_udp = slow.clone();
+    slow_udp.probe = Probe::Udp(9000);
+    slow_udp.text = "a -> 10.0.0.78 udp/9000".into();
+    let out = verify::run(&net, &[slow, slow_udp]);
+    show(&out);
+    for o in &out {
+        assert!(!o.ok, "{}", o.reason);
+        assert!(
+            o.reason.contains("ARP for 10.0.0.78 on a0 unanswered"),
+            "{}",
+            o.reason
+        );
+        assert!(
+            o.reason.contains("host 10.0.0.78 unreachable")
+                || o.reason.contains("(host unreachable)"),
+            "{}",
+            o.reason
+        );
+    }
     // IPv6: the neighbour solicitation goes unanswered.
     let out = verify::run(&net, &[reach("fd00::77", Probe::Icmp)]);
     assert!(

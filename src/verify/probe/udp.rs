@@ -39,6 +39,16 @@ pub fn exchange(dst: IpAddr, port: u16, iface: Option<&str>, timeout: Duration) 
             return Attempt::Failed(format!("SO_BINDTODEVICE {i}: {e}"));
         }
     }
+    // Host/net unreachable are "soft" ICMP errors: without IP_RECVERR a UDP
+    // socket never sees them (only port unreachable), and the probe would just time out.
+    let recverr = if dst.is_ipv4() {
+        setsockopt(&fd, sockopt::Ipv4RecvErr, &true)
+    } else {
+        setsockopt(&fd, sockopt::Ipv6RecvErr, &true)
+    };
+    if let Err(e) = recverr {
+        return Attempt::Failed(format!("IP_RECVERR: {e}"));
+    }
     // Connected, so the kernel reports ICMP errors for this flow on the socket.
     let to = SockaddrStorage::from(SocketAddr::new(dst, port));
     if let Err(e) = connect(fd.as_raw_fd(), &to) {
