@@ -258,6 +258,22 @@ fn reach_claims_fail_with_the_right_reason() {
         "{}",
         out[0].reason
     );
+    // ...and an isolation claim from it is not proven by the failure to probe.
+    let out = verify::run(
+        &net,
+        &[expect(
+            Claim::Isolated,
+            "ghost",
+            addr_target("10.0.0.2"),
+            Probe::Icmp,
+            100,
+        )],
+    );
+    assert!(
+        !out[0].ok && out[0].reason.contains("cannot probe"),
+        "{}",
+        out[0].reason
+    );
     // An isolation claim that is false.
     let out = verify::run(
         &net,

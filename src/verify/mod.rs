@@ -131,9 +131,11 @@ fn check(network: &Network, e: &Expectation) -> Outcome {
             o.reason = r.reason;
         }
         _ => {
-            o.ok = !r.answered;
+            o.ok = r.ran && !r.answered;
             // "no route" also isolates; the reason says which way it held.
-            o.reason = if r.answered {
+            o.reason = if !r.ran {
+                format!("cannot probe, isolation unproven: {}", r.reason)
+            } else if r.answered {
                 format!("expected isolation, but {dst} answered: {}", r.reason)
             } else {
                 format!("isolated: {}", r.reason)

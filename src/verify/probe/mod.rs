@@ -68,6 +68,9 @@ pub struct ProbeResult {
     pub answered: bool,
     /// No route to the destination (so nothing was sent or it failed at once).
     pub no_route: bool,
+    /// Whether the probe could run at all; `false` when the verifier could not
+    /// enter the node, open a socket or find the interface: then nothing is proven.
+    pub ran: bool,
     /// Round-trip time of the answer.
     pub rtt_ms: Option<f64>,
     /// One sentence: what was answered, or why nothing was.
@@ -79,10 +82,20 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
+    /// The probe could not be run.
+    fn unrun(reason: impl std::fmt::Display, from_iface: Option<String>) -> ProbeResult {
+        ProbeResult {
+            ran: false,
+            ..ProbeResult::failed(reason, from_iface)
+        }
+    }
+
+    /// Probes were sent and not answered.
     fn failed(reason: impl std::fmt::Display, from_iface: Option<String>) -> ProbeResult {
         ProbeResult {
             answered: false,
             no_route: false,
+            ran: true,
             rtt_ms: None,
             reason: reason.to_string(),
             from_iface,
@@ -138,7 +151,7 @@ pub fn probe(
             timeout,
         ))
     })
-    .unwrap_or_else(|e| ProbeResult::failed(e, None))
+    .unwrap_or_else(|e| ProbeResult::unrun(e, None))
 }
 
 /// The body of [`probe`], on a thread already inside the node's namespace.
@@ -151,21 +164,21 @@ fn in_namespace(
 ) -> ProbeResult {
     let rt = match netns::runtime() {
         Ok(rt) => rt,
-        Err(e) => return ProbeResult::failed(e, None),
+        Err(e) => return ProbeResult::unrun(e, None),
     };
     let handle = match rt.block_on(async { nl::connect() }) {
         Ok(h) => h,
-        Err(e) => return ProbeResult::failed(e, None),
+        Err(e) => return ProbeResult::unrun(e, None),
     };
     let links = match rt.block_on(nl::links(&handle)) {
         Ok(l) => l,
-        Err(e) => return ProbeResult::failed(e, None),
+        Err(e) => return ProbeResult::unrun(e, None),
     };
     let forced = match iface {
         Some(name) => match links.iter().find(|l| l.name == name) {
             Some(l) => Some(l.clone()),
             None => {
-                return ProbeResult::failed(format!("no interface {name} on the source node"), None)
+                return ProbeResult::unrun(format!("no interface {name} on the source node"), None)
             }
         },
         None => None,
@@ -182,7 +195,7 @@ fn in_namespace(
                 ..ProbeResult::failed(format!("no route to {dst}"), iface.map(str::to_owned))
             }
         }
-        Err(nl::RouteError::Other(e)) => return ProbeResult::failed(e, None),
+        Err(nl::RouteError::Other(e)) => return ProbeResult::unrun(e, None),
     };
     let out = links.iter().find(|l| l.index == hop.oif);
     let out_name = out.map(|l| l.name.clone());
@@ -194,7 +207,7 @@ fn in_namespace(
                 if pinger.is_none() {
                     match icmp::Pinger::new(dst, iface, next_ident()) {
                         Ok(p) => pinger = Some(p),
-                        Err(e) => return ProbeResult::failed(e, out_name),
+                        Err(e) => return ProbeResult::unrun(e, out_name),
                     }
                 }
                 match pinger.as_mut() {
@@ -217,6 +230,7 @@ fn in_namespace(
                 return ProbeResult {
                     answered: true,
                     no_route: false,
+                    ran: true,
                     rtt_ms: Some(rtt_ms),
                     reason: what,
                     from_iface: out_name,
