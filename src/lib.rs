@@ -14,3 +14,4 @@ pub mod plan;
 pub mod sandbox;
 pub mod spec;
 pub mod state;
+pub mod verify;

@@ -1,0 +1,149 @@
+//! Failover checks: set a link down inside its node, probe until traffic
+//! recovers or the bound passes, then always put the link back as it was.
+//!
+//! Setting a link down makes the kernel delete the routes through it (and the
+//! IPv6 addresses on it, unless keep_addr_on_down); they are saved first and
+//! re-added after the link is up again, so the network is left as found.
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rtnetlink::packet_route::address::AddressMessage;
+use rtnetlink::packet_route::route::RouteMessage;
+use rtnetlink::packet_route::AddressFamily;
+
+use super::error::Error;
+use super::{netns, nl, probe, Outcome};
+use crate::model::{Expectation, IfRef, Network};
+
+/// What is needed to put a cut link back.
+struct Saved {
+    index: u32,
+    routes: Vec<RouteMessage>,
+    addresses: Vec<AddressMessage>,
+}
+
+/// Save what the kernel will drop, then set `cut` down.
+fn cut_link(topo: &str, cut: &IfRef) -> Result<Saved, Error> {
+    let name = cut.name.clone();
+    netns::run_in(topo, &cut.node, move || {
+        let rt = netns::runtime()?;
+        rt.block_on(async {
+            let h = nl::connect()?;
+            let link = nl::link_by_name(&h, &name).await?;
+            let routes = nl::routes_via(&h, link.index).await?;
+            let addresses = nl::addresses_of(&h, link.index)
+                .await?
+                .into_iter()
+                .filter(|m| m.header.family == AddressFamily::Inet6)
+                .collect();
+            nl::set_up(&h, link.index, false).await?;
+            Ok(Saved {
+                index: link.index,
+                routes,
+                addresses,
+            })
+        })
+    })
+}
+
+/// Set the link up again and re-add the routes and addresses the kernel dropped.
+fn restore(topo: &str, node: &str, saved: Saved) -> Result<(), Error> {
+    netns::run_in(topo, node, move || {
+        let rt = netns::runtime()?;
+        rt.block_on(async {
+            let h = nl::connect()?;
+            nl::set_up(&h, saved.index, true).await?;
+            let mut errors = Vec::new();
+            for a in saved.addresses {
+                if let Err(e) = nl::restore_address(&h, a).await {
+                    errors.push(e);
+                }
+            }
+            for r in saved.routes {
+                if let Err(e) = nl::restore_route(&h, r).await {
+                    errors.push(e);
+                }
+            }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Several(errors))
+            }
+        })
+    })
+}
+
+/// Check a failover claim: with `cut` down, `dst` answers within `within_ms`.
+pub fn check(
+    network: &Network,
+    e: &Expectation,
+    cut: &IfRef,
+    within_ms: u32,
+    dst: IpAddr,
+    mut o: Outcome,
+) -> Outcome {
+    let topo = &network.name;
+    let timeout = Duration::from_millis(u64::from(e.timeout_ms.max(1)));
+    let iface = e.from.iface.as_deref();
+    // Without a working path before the cut, a failure after it proves nothing.
+    let before = probe(topo, &e.from.node, iface, dst, e.probe, e.count, timeout);
+    if !before.answered {
+        o.from_iface = before.from_iface;
+        o.reason = format!("not reachable even before cutting {cut}: {}", before.reason);
+        return o;
+    }
+    let saved = match cut_link(topo, cut) {
+        Ok(s) => s,
+        Err(err) => {
+            o.reason = format!("cannot cut {cut}: {err}");
+            return o;
+        }
+    };
+    let bound = Duration::from_millis(u64::from(within_ms));
+    let start = Instant::now();
+    let mut last = None;
+    loop {
+        let left = bound.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        let r = probe(
+            topo,
+            &e.from.node,
+            iface,
+            dst,
+            e.probe,
+            1,
+            timeout.min(left),
+        );
+        if r.answered {
+            let took = start.elapsed().as_secs_f64() * 1000.0;
+            o.ok = true;
+            o.rtt_ms = Some(took);
+            o.from_iface = r.from_iface.clone();
+            o.reason = format!(
+                "with {cut} down, answered after {took:.0}ms via {}",
+                r.from_iface.as_deref().unwrap_or("?")
+            );
+            last = Some(r);
+            break;
+        }
+        if r.no_route {
+            // Fails at once: pause so routing (e.g. a daemon) can converge.
+            std::thread::sleep(Duration::from_millis(20).min(left));
+        }
+        last = Some(r);
+    }
+    if !o.ok {
+        let why = last
+            .map(|r| r.reason)
+            .unwrap_or_else(|| "no probe sent".into());
+        o.from_iface = None;
+        o.reason = format!("with {cut} down, no answer within {within_ms}ms: {why}");
+    }
+    if let Err(err) = restore(topo, &cut.node, saved) {
+        o.ok = false;
+        o.reason = format!("{}; restoring {cut} failed: {err}", o.reason);
+    }
+    o
+}

@@ -1,0 +1,276 @@
+//! Verify by traffic: prove each expectation of a topology with real packets
+//! sent from inside its namespaces (ICMP, ARP, TCP, UDP), and report why not.
+//!
+//! Reach and isolation checks run in parallel (one namespace thread each, bounded);
+//! failover checks change links, so they run one after another afterwards.
+pub mod error;
+pub mod failover;
+pub mod netns;
+pub mod nl;
+pub mod probe;
+pub mod ready;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::model::{Claim, Expectation, Network, Probe, Target};
+
+pub use error::Error;
+pub use probe::{probe, ProbeResult};
+pub use ready::wait_ready;
+
+/// The verdict on one expectation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The expectation's text from the file.
+    pub text: String,
+    /// Whether the claim holds.
+    pub ok: bool,
+    /// Round-trip (or, for failover, recovery) time in milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// One sentence saying why it holds or not.
+    pub reason: String,
+    /// The source-side interface the probes left from.
+    pub from_iface: Option<String>,
+    /// The address probed.
+    pub to_addr: Option<IpAddr>,
+    /// The destination interface, when the address belongs to the topology.
+    pub to_iface: Option<String>,
+}
+
+/// Check every expectation and return outcomes in input order.
+pub fn run(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
+    let parallel: Vec<usize> = (0..expect.len())
+        .filter(|&i| !matches!(expect[i].claim, Claim::Failover { .. }))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(vec![None; expect.len()]);
+    // A pool of workers, each taking the next expectation, bounds the threads.
+    let workers = parallel.len().min(netns::MAX_THREADS);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = parallel.get(k) else { break };
+                let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    check(network, &expect[i])
+                }))
+                .unwrap_or_else(|_| Outcome {
+                    reason: "verifier thread panicked".into(),
+                    ..blank(&expect[i])
+                });
+                done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(o);
+            });
+        }
+    });
+    let mut out: Vec<Option<Outcome>> = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (i, e) in expect.iter().enumerate() {
+        if matches!(e.claim, Claim::Failover { .. }) {
+            out[i] = Some(check(network, e));
+        }
+    }
+    out.into_iter()
+        .zip(expect)
+        .map(|(o, e)| {
+            o.unwrap_or_else(|| Outcome {
+                reason: "not checked".into(),
+                ..blank(e)
+            })
+        })
+        .collect()
+}
+
+/// A failed outcome with no details yet.
+fn blank(e: &Expectation) -> Outcome {
+    Outcome {
+        text: e.text.clone(),
+        ok: false,
+        rtt_ms: None,
+        reason: String::new(),
+        from_iface: None,
+        to_addr: None,
+        to_iface: None,
+    }
+}
+
+/// Check one expectation.
+fn check(network: &Network, e: &Expectation) -> Outcome {
+    let mut o = blank(e);
+    let dst = match resolve_target(network, e) {
+        Ok(a) => a,
+        Err(r) => {
+            o.reason = r;
+            return o;
+        }
+    };
+    o.to_addr = Some(dst);
+    o.to_iface = iface_of(network, dst);
+    let timeout = Duration::from_millis(u64::from(e.timeout_ms.max(1)));
+    if let Claim::Failover { cut, within_ms } = &e.claim {
+        return failover::check(network, e, cut, *within_ms, dst, o);
+    }
+    let r = probe(
+        &network.name,
+        &e.from.node,
+        e.from.iface.as_deref(),
+        dst,
+        e.probe,
+        e.count,
+        timeout,
+    );
+    o.from_iface = r.from_iface.clone();
+    o.rtt_ms = r.rtt_ms;
+    match e.claim {
+        Claim::Reach => {
+            o.ok = r.answered;
+            o.reason = r.reason;
+        }
+        _ => {
+            o.ok = r.ran && !r.answered;
+            // "no route" also isolates; the reason says which way it held.
+            o.reason = if !r.ran {
+                format!("cannot probe, isolation unproven: {}", r.reason)
+            } else if r.answered {
+                format!("expected isolation, but {dst} answered: {}", r.reason)
+            } else {
+                format!("isolated: {}", r.reason)
+            };
+        }
+    }
+    o
+}
+
+/// `node/iface` of the topology interface holding `addr`, if any.
+fn iface_of(network: &Network, addr: IpAddr) -> Option<String> {
+    network.nodes.iter().find_map(|(n, node)| {
+        node.links
+            .values()
+            .find(|l| l.addresses.iter().any(|a| a.net.addr() == addr))
+            .map(|l| format!("{n}/{}", l.name))
+    })
+}
+
+/// The address to probe for an expectation.
+///
+/// `Target::Node`: the node's first address sharing a subnet with one of the
+/// source node's addresses (of the probe's family for ARP), else its first IPv4
+/// address, else its first address. `Target::Iface`: that interface's first address.
+pub fn resolve_target(network: &Network, exp: &Expectation) -> Result<IpAddr, String> {
+    match &exp.to {
+        Target::Addr(a) => Ok(*a),
+        Target::Iface(r) => {
+            let node = network
+                .nodes
+                .get(&r.node)
+                .ok_or_else(|| format!("no node {} in the topology", r.node))?;
+            let link = node
+                .links
+                .get(&r.name)
+                .ok_or_else(|| format!("no interface {r} in the topology"))?;
+            link.addresses
+                .first()
+                .map(|a| a.net.addr())
+                .ok_or_else(|| format!("{r} has no address to probe"))
+        }
+        Target::Node(name) => {
+            let node = network
+                .nodes
+                .get(name)
+                .ok_or_else(|| format!("no node {name} in the topology"))?;
+            let theirs: Vec<IpNet> = node
+                .links
+                .values()
+                .flat_map(|l| l.addresses.iter().map(|a| a.net))
+                .filter(|n| !n.addr().is_loopback())
+                .filter(|n| !matches!(exp.probe, Probe::Arp) || n.addr().is_ipv4())
+                .collect();
+            let ours: Vec<IpNet> = network
+                .nodes
+                .get(&exp.from.node)
+                .map(|n| {
+                    n.links
+                        .values()
+                        .filter(|l| exp.from.iface.as_deref().is_none_or(|i| i == l.name))
+                        .flat_map(|l| l.addresses.iter().map(|a| a.net))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let shared = theirs.iter().find(|t| {
+                ours.iter()
+                    .any(|o| o.contains(&t.addr()) || t.contains(&o.addr()))
+            });
+            shared
+                .or_else(|| theirs.iter().find(|t| t.addr().is_ipv4()))
+                .or_else(|| theirs.first())
+                .map(|n| n.addr())
+                .ok_or_else(|| format!("node {name} has no address to probe"))
+        }
+    }
+}
+
+/// Render outcomes as aligned columns: expectation, result, rtt, reason.
+pub fn table(outcomes: &[Outcome]) -> String {
+    let rows: Vec<[String; 4]> = outcomes
+        .iter()
+        .map(|o| {
+            [
+                o.text.clone(),
+                if o.ok { "✓ PASS" } else { "✗ FAIL" }.to_string(),
+                o.rtt_ms
+                    .map(|r| format!("{r:.2}ms"))
+                    .unwrap_or_else(|| "-".into()),
+                o.reason.clone(),
+            ]
+        })
+        .collect();
+    let head = ["EXPECTATION", "RESULT", "RTT", "REASON"].map(String::from);
+    let mut widths = [0usize; 3];
+    for r in std::iter::once(&head).chain(rows.iter()) {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in std::iter::once(&head).chain(rows.iter()) {
+        for (c, w) in r.iter().take(3).zip(widths) {
+            out.push_str(c);
+            out.push_str(&" ".repeat(w - c.chars().count() + 2));
+        }
+        out.push_str(&r[3]);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let o = |text: &str, ok, rtt, reason: &str| Outcome {
+            text: text.into(),
+            ok,
+            rtt_ms: rtt,
+            reason: reason.into(),
+            from_iface: None,
+            to_addr: None,
+            to_iface: None,
+        };
+        let t = table(&[
+            o("a -> b", true, Some(0.5), "answered"),
+            o("long-name -> 10.0.0.1", false, None, "no route"),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let col = |l: &str, pat: &str| l.find(pat).expect("column present");
+        assert_eq!(col(lines[0], "RESULT"), col(lines[1], "✓"));
+        assert!(lines[2].contains("✗ FAIL"));
+        assert!(lines[2].ends_with("no route"));
+    }
+}
