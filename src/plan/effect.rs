@@ -3,7 +3,9 @@
 //! "effective" state that additions and changes are computed against).
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::graph::Key;
 use super::kind::{self, KindDiff};
+use super::route;
 use super::Owned;
 use crate::model::{owner_mark, IfRef, Link, LinkKind, Network, Node, HOST};
 
@@ -24,6 +26,8 @@ pub(crate) struct Ctx<'a> {
     pub gone: BTreeSet<IfRef>,
     /// Observed network after deletions, with fresh namespaces added.
     pub eff: Network,
+    /// What each deletion op takes away with it (links and their routes).
+    pub vanish: BTreeMap<Cause, Vec<Key>>,
     empty: Node,
 }
 
@@ -41,6 +45,7 @@ impl<'a> Ctx<'a> {
             del_links: BTreeSet::new(),
             gone: BTreeSet::new(),
             eff: Network::default(),
+            vanish: BTreeMap::new(),
             empty: Node::default(),
         };
         for name in observed.nodes.keys() {
@@ -56,6 +61,7 @@ impl<'a> Ctx<'a> {
         }
         ctx.find_gone();
         ctx.eff = ctx.effective();
+        ctx.vanish = ctx.vanishing();
         ctx
     }
 
@@ -234,6 +240,68 @@ impl<'a> Ctx<'a> {
             name: self.observed.name.clone(),
             nodes,
         }
+    }
+}
+
+/// The op that makes a link disappear.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Cause {
+    /// Deleting this namespace.
+    Netns(String),
+    /// Deleting this link explicitly.
+    Link(IfRef),
+}
+
+impl Ctx<'_> {
+    /// Which op takes `me` (a gone link) away; `level` bounds the recursion.
+    fn cause(&self, me: &IfRef, level: usize) -> Cause {
+        if self.del_nodes.contains(&me.node) || level > 32 {
+            return Cause::Netns(me.node.clone());
+        }
+        let link = self
+            .observed
+            .nodes
+            .get(&me.node)
+            .and_then(|n| n.links.get(&me.name));
+        if let Some(l) = link
+            .and_then(|l| l.kind.lower())
+            .filter(|l| self.gone.contains(*l))
+        {
+            return self.cause(l, level + 1);
+        }
+        if let Some(LinkKind::Veth(v)) = link.map(|l| &l.kind) {
+            if let Some(p) = v.peer.as_ref().filter(|p| self.gone.contains(*p)) {
+                if !self.del_links.contains(p) || p < me {
+                    return self.cause(p, level + 1);
+                }
+            }
+        }
+        Cause::Link(me.clone())
+    }
+
+    /// For each deletion op, the names it frees and the addresses and routes it removes, so
+    /// that additions reusing them wait for it.
+    fn vanishing(&self) -> BTreeMap<Cause, Vec<Key>> {
+        let mut out: BTreeMap<Cause, Vec<Key>> = BTreeMap::new();
+        for me in &self.gone {
+            let keys = out.entry(self.cause(me, 0)).or_default();
+            keys.push(Key::LinkGone(me.clone()));
+            if let Some(node) = self.observed.nodes.get(&me.node) {
+                if let Some(link) = node.links.get(&me.name) {
+                    for a in &link.addresses {
+                        keys.push(Key::AddrGone(me.node.clone(), a.net));
+                    }
+                }
+                for r in node
+                    .routes
+                    .iter()
+                    .filter(|r| r.dev.as_deref() == Some(me.name.as_str()))
+                {
+                    keys.push(Key::RouteGone(me.node.clone(), r.to, route::table(r)));
+                }
+            }
+        }
+        out
     }
 }
 

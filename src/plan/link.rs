@@ -2,7 +2,7 @@
 //! once), creations (lower devices first, a veth pair once) and in-place
 //! changes of generic settings, kind options and port options.
 use super::address;
-use super::effect::{iref, Ctx};
+use super::effect::{iref, Cause, Ctx};
 use super::graph::{Key, Pending, Phase};
 use super::kind::{self, KindDiff};
 use super::op::{LinkChange, Op};
@@ -156,6 +156,12 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
 fn deletions(ctx: &Ctx, out: &mut Vec<Pending>) {
     for me in ctx.del_links.iter().filter(|me| ctx.needs_del(me)) {
         let mut gives = vec![Key::LinkGone(me.clone()), Key::Touched(me.node.clone())];
+        gives.extend(
+            ctx.vanish
+                .get(&Cause::Link(me.clone()))
+                .cloned()
+                .unwrap_or_default(),
+        );
         if let Some(link) = ctx
             .observed
             .nodes

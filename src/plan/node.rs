@@ -1,6 +1,6 @@
 //! Namespaces: create the missing ones, delete owned ones no longer in the
 //! file, and refuse to touch a namespace netloom did not create.
-use super::effect::Ctx;
+use super::effect::{Cause, Ctx};
 use super::graph::{Key, Pending, Phase};
 use super::op::Op;
 use super::Conflict;
@@ -40,7 +40,10 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
             Phase::DelNetns,
             Op::DelNetns { node: name.clone() },
             vec![Key::Touched(name.clone())],
-            vec![],
+            ctx.vanish
+                .get(&Cause::Netns(name.clone()))
+                .cloned()
+                .unwrap_or_default(),
         ));
     }
 }

@@ -119,6 +119,8 @@ fn needs(node: &str, want: &Node, r: &Route) -> Vec<Key> {
         }
         if let Some(a) = gateway_net.filter(|_| on_dev || r.dev.is_none()) {
             needs.push(Key::Addr(iref(node, name), a.net));
+            // The gateway must resolve to this link, not to an old one on its way out.
+            needs.push(Key::AddrGone(node.to_string(), a.net));
         }
     }
     needs

@@ -138,6 +138,17 @@ impl Kernel {
                 );
             }
             done[next] = true;
+            if std::env::var_os("PLAN_TRACE").is_some() {
+                eprintln!(
+                    "ran {next} `{}`; host routes {:?}",
+                    plan.steps[next].op,
+                    self.net.nodes.get("host").map(|h| h
+                        .routes
+                        .iter()
+                        .map(|r| r.to.to_string())
+                        .collect::<Vec<_>>())
+                );
+            }
         }
     }
 
