@@ -66,7 +66,10 @@ fn random_network(bytes: &[u8]) -> Network {
             );
             br.up = g.flag().then_some(true);
             br.mtu = [None, Some(1400), Some(9000)][g.below(3)];
-            bridges.insert(n.clone(), name.clone());
+            bridges.insert(
+                n.clone(),
+                (name.clone(), matches!(br.kind, LinkKind::Bond(_))),
+            );
             links.push((r(n, &name), br));
         }
         if n != "host" && g.flag() {
@@ -86,18 +89,31 @@ fn random_network(bytes: &[u8]) -> Network {
             let mut l = veth(&me.name, peer.clone());
             l.up = g.flag().then_some(true);
             if g.flag() {
-                if let Some(br) = bridges.get(&me.node) {
+                if let Some((br, bond)) = bridges.get(&me.node) {
                     l.master = Some(br.clone());
-                    if g.flag() {
-                        l.port = Some(PortOptions::Bridge(BridgePort {
+                    l.port = match (g.below(3), bond) {
+                        (0, _) => None,
+                        (_, false) => Some(PortOptions::Bridge(BridgePort {
                             cost: Some(10 + g.below(3) as u32),
                             ..Default::default()
-                        }));
-                    }
+                        })),
+                        (_, true) => Some(PortOptions::Bond(BondPort {
+                            queue_id: Some(g.below(3) as u16),
+                            ..Default::default()
+                        })),
+                    };
                 }
             }
             if l.master.is_none() {
                 ends.push(me.clone());
+            }
+            if g.below(4) == 0 {
+                let key = format!("net.ipv6.conf.{}.disable_ipv6", me.name.replace('.', "/"));
+                net.nodes
+                    .get_mut(&me.node)
+                    .unwrap()
+                    .sysctls
+                    .insert(key, g.below(2).to_string());
             }
             links.push((me.clone(), l));
         }
@@ -204,7 +220,12 @@ fn converge(k: &mut Kernel, want: &Network) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(std::env::var("PLAN_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(300)))]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PLAN_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(300),
+        // Failures found are kept as named regression tests below instead.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn plans_from_nothing_converge(bytes in prop::collection::vec(any::<u8>(), 0..96)) {

@@ -459,3 +459,27 @@ fn recreated_veth_is_deleted_once() {
     k.apply(&p);
     assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
 }
+
+#[test]
+fn per_interface_sysctls_wait_for_their_link_and_precede_its_up() {
+    let mut want = stacked();
+    let host = want.nodes.get_mut("host").unwrap();
+    host.sysctls
+        .insert("net.ipv6.conf.up0/2.disable_ipv6".into(), "1".into());
+    host.sysctls
+        .insert("net.ipv6.conf.all.forwarding".into(), "1".into());
+    let k = Kernel::new(bare_host("lxc"));
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    let vlan = find(&p, "host: link add up0.2 type vlan id 2 lower host/up0");
+    let key = find(&p, "host: sysctl net.ipv6.conf.up0/2.disable_ipv6=1");
+    let all = find(&p, "host: sysctl net.ipv6.conf.all.forwarding=1");
+    let up = find(&p, "host: link set up0.2 up");
+    assert!(depends(&p, key, vlan) && depends(&p, up, key) && depends(&p, up, all));
+    assert!(
+        !depends(&p, all, vlan),
+        "node-wide keys do not wait for links"
+    );
+    let mut k = k;
+    k.apply(&p);
+    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+}

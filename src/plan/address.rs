@@ -2,7 +2,6 @@
 //! not report back).
 use ipnet::IpNet;
 
-use super::effect::Ctx;
 use super::graph::{Key, Pending, Phase};
 use super::op::Op;
 use crate::model::{Address, IfRef, Link, LinkKind};
@@ -18,13 +17,7 @@ pub(crate) fn kernel_made(net: &IpNet) -> bool {
 
 /// AddAddress for desired addresses the link lacks; DelAddress for ones it
 /// has but the file does not list (never on loopback, never link-local).
-pub(crate) fn plan_link(
-    _ctx: &Ctx,
-    me: &IfRef,
-    want: &Link,
-    have: &[Address],
-    out: &mut Vec<Pending>,
-) {
+pub(crate) fn plan_link(me: &IfRef, want: &Link, have: &[Address], out: &mut Vec<Pending>) {
     for a in &want.addresses {
         if have.iter().any(|h| h.net == a.net) {
             continue;

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::graph::Key;
 use super::kind::{self, KindDiff};
-use super::route;
 use super::Owned;
+use super::{route, sysctl};
 use crate::model::{owner_mark, IfRef, Link, LinkKind, Network, Node, HOST};
 
 /// Everything the per-object planners share.
@@ -32,8 +32,8 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// Build the context for turning `observed` into `desired`; `mark_topo`
-    /// names the topology whose ownership marks count.
+    /// Build the context for turning `observed` into `desired`; `topo` names
+    /// the topology whose ownership marks count.
     pub fn new(desired: &'a Network, observed: &'a Network, owned: &'a Owned, topo: &str) -> Self {
         let mut ctx = Ctx {
             desired,
@@ -222,6 +222,10 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
+            // Per-interface sysctls of a recreated link start from the kernel's defaults.
+            node.sysctls.retain(|k, _| {
+                sysctl::interface(k).is_none_or(|l| !self.gone.contains(&iref(name, &l)))
+            });
             node.routes.retain(|r| {
                 r.dev
                     .as_ref()

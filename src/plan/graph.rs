@@ -19,6 +19,7 @@ pub(crate) enum Phase {
     AddNetns,
     Sysctl,
     AddLink,
+    LinkSysctl,
     Config,
     AddAddress,
     Up,

@@ -137,9 +137,9 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                     if !carried_by_peer(ctx, &me, want) {
                         creations.push((depth(ctx, want, 0), me.clone()));
                     }
-                    follow_ups(ctx, &me, want, out);
+                    follow_ups(&me, want, out);
                 }
-                (_, Some(have)) => changes(ctx, &me, want, have, out),
+                (_, Some(have)) => changes(&me, want, have, out),
             }
         }
     }
@@ -265,7 +265,7 @@ fn add_link(ctx: &Ctx, me: &IfRef, want: &Link) -> Pending {
 }
 
 /// After creating a link: enslave it, add its addresses, bring it up.
-fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
+fn follow_ups(me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
     if let Some(m) = &want.master {
         let change = LinkChange {
             master: Some(Some(m.clone())),
@@ -283,14 +283,14 @@ fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
             vec![Key::Link(iref(&me.node, m))],
         ));
     }
-    address::plan_link(ctx, me, want, &[], out);
+    address::plan_link(me, want, &[], out);
     if want.up == Some(true) {
         out.push(set_up(me, true, Some(false)));
     }
 }
 
 /// In-place changes of an existing link.
-fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pending>) {
+fn changes(me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pending>) {
     let diff = compare(want, have);
     if want.kind != LinkKind::Loopback && !diff.config.is_empty() {
         let mut needs = Vec::new();
@@ -299,7 +299,7 @@ fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pendin
         }
         out.push(set_link(me, diff.config, diff.prior, needs));
     }
-    address::plan_link(ctx, me, want, &have.addresses, out);
+    address::plan_link(me, want, &have.addresses, out);
     if let Some(up) = diff.up {
         out.push(set_up(me, up, have.up));
     }

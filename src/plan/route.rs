@@ -1,8 +1,6 @@
 //! Routes: observed routes come back with `dev` and `metric` filled in, so a
 //! desired route matches an observed one when destination, gateway and table
 //! agree and the desired dev/metric are unset or equal.
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
 use super::effect::{iref, Ctx};
@@ -112,7 +110,7 @@ fn needs(node: &str, want: &Node, r: &Route) -> Vec<Key> {
         let on_dev = r.dev.as_deref() == Some(name.as_str());
         let gateway_net = r
             .via
-            .and_then(|via| link.addresses.iter().find(|a| holds(&a.net, via)));
+            .and_then(|via| link.addresses.iter().find(|a| a.net.contains(&via)));
         if on_dev || (r.dev.is_none() && gateway_net.is_some()) {
             needs.push(Key::Link(iref(node, name)));
             needs.push(Key::Up(iref(node, name)));
@@ -124,9 +122,4 @@ fn needs(node: &str, want: &Node, r: &Route) -> Vec<Key> {
         }
     }
     needs
-}
-
-/// True when `addr` lies in the subnet of `net`.
-fn holds(net: &IpNet, addr: IpAddr) -> bool {
-    net.contains(&addr)
 }

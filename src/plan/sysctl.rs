@@ -1,7 +1,8 @@
 //! Sysctls: write desired values (before any link of the node goes up), and
 //! put back the value from before netloom's first change when the file stops
-//! setting a key.
-use super::effect::Ctx;
+//! setting a key. Per-interface keys (`net.ipv6.conf.eth0.accept_ra`) exist
+//! only once their link does, so they wait for it.
+use super::effect::{iref, Ctx};
 use super::graph::{Key, Pending, Phase};
 use super::op::Op;
 
@@ -21,6 +22,10 @@ pub(crate) fn plan(ctx: &Ctx, restore_unknown: bool, out: &mut Vec<Pending>) {
             if n != &node || want.sysctls.contains_key(key) {
                 continue;
             }
+            // A per-interface key died with its link: nothing to restore.
+            if interface(key).is_some_and(|l| !have.links.contains_key(&l)) {
+                continue;
+            }
             let prior = have.sysctls.get(key);
             let differs = match prior {
                 Some(p) => p != original,
@@ -33,6 +38,21 @@ pub(crate) fn plan(ctx: &Ctx, restore_unknown: bool, out: &mut Vec<Pending>) {
     }
 }
 
+/// The interface a per-interface key names (`net.ipv4.conf.eth0/2.rp_filter`
+/// names `eth0.2`: sysctl writes dots inside names as slashes); `None` for
+/// node-wide keys and for `all` / `default`.
+pub(crate) fn interface(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        ["net", "ipv4" | "ipv6", "conf" | "neigh", name, _, ..]
+            if *name != "all" && *name != "default" =>
+        {
+            Some(name.replace('/', "."))
+        }
+        _ => None,
+    }
+}
+
 fn set(node: &str, key: &str, value: &str, prior: Option<String>) -> Pending {
     let op = Op::SetSysctl {
         node: node.to_string(),
@@ -40,10 +60,13 @@ fn set(node: &str, key: &str, value: &str, prior: Option<String>) -> Pending {
         value: value.to_string(),
         prior,
     };
-    Pending::new(
-        Phase::Sysctl,
-        op,
-        vec![Key::Netns(node.to_string())],
-        vec![Key::Sysctl(node.to_string())],
-    )
+    let mut needs = vec![Key::Netns(node.to_string())];
+    let phase = match interface(key) {
+        Some(link) => {
+            needs.push(Key::Link(iref(node, &link)));
+            Phase::LinkSysctl
+        }
+        None => Phase::Sysctl,
+    };
+    Pending::new(phase, op, needs, vec![Key::Sysctl(node.to_string())])
 }

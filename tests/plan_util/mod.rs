@@ -202,6 +202,8 @@ impl Kernel {
             return;
         };
         if let Some(n) = self.net.nodes.get_mut(&i.node) {
+            n.sysctls
+                .retain(|k, _| sysctl_interface(k).as_deref() != Some(i.name.as_str()));
             n.routes
                 .retain(|r| r.dev.as_deref() != Some(i.name.as_str()));
             for l in n.links.values_mut() {
@@ -260,6 +262,9 @@ impl Kernel {
             Op::SetSysctl {
                 node, key, value, ..
             } => {
+                if let Some(link) = sysctl_interface(key) {
+                    self.link(node, &link)?;
+                }
                 let old = self.node(node)?.sysctls.insert(key.clone(), value.clone());
                 if let Some(old) = old {
                     self.owned
@@ -401,6 +406,17 @@ impl Kernel {
         }
         Ok(())
     }
+}
+
+/// The interface a per-interface sysctl key names (`/` in the key is `.` in the name).
+pub fn sysctl_interface(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    (parts.len() >= 5
+        && parts[0] == "net"
+        && (parts[2] == "conf" || parts[2] == "neigh")
+        && parts[3] != "all"
+        && parts[3] != "default")
+        .then(|| parts[3].replace('/', "."))
 }
 
 /// Overwrite the set fields of `old` with those of `new` (same enum variant), via JSON.
