@@ -48,8 +48,10 @@ pub(crate) enum Key {
     RouteGone(String, IpNet, u32),
     /// Addresses and routes on the link that had to go are gone.
     Cleared(IfRef),
-    /// A sysctl of the node is written.
+    /// A node-wide sysctl of the node is written.
     Sysctl(String),
+    /// A per-interface sysctl of the link is written.
+    LinkSysctl(IfRef),
     /// A deletion that involves devices of this node is done.
     Touched(String),
 }

@@ -337,6 +337,7 @@ fn set_up(me: &IfRef, up: bool, prior: Option<bool>) -> Pending {
         Key::Link(me.clone()),
         Key::Config(me.clone()),
         Key::Sysctl(me.node.clone()),
+        Key::LinkSysctl(me.clone()),
     ];
     Pending::new(Phase::Up, op, needs, vec![Key::Up(me.clone())])
 }

@@ -35,7 +35,8 @@ pub enum Op {
     /// its master, state or addresses: those follow as separate ops. A veth
     /// carries its `peer` end, created at once inside the peer's node. A
     /// macvlan/ipvlan/vlan whose lower lives in another node is created there
-    /// and moved into `node`.
+    /// and moved into `node`. The planner passes links with `up`, `master`,
+    /// `port`, `addresses` and the observed-only fields cleared.
     AddLink {
         /// Node the link ends up in.
         node: String,
@@ -119,9 +120,11 @@ pub struct LinkChange {
     pub mac: Option<MacAddr>,
     /// `Some(Some(m))` enslave to `m`, `Some(None)` release from its master.
     pub master: Option<Option<String>>,
-    /// Port options to set (only the `Some` fields inside).
+    /// Port options to set (only the `Some` fields inside; in `prior`, the whole old options).
     pub port: Option<PortOptions>,
-    /// Kind options to change in place (only the `Some` fields inside).
+    /// Kind options to change in place: only the `Some` (and non-empty list)
+    /// fields inside; mandatory identity fields (vxlan `vni`, vlan `id`) carry
+    /// the unchanged value. In `prior` this holds the whole old options.
     pub kind: Option<LinkKind>,
 }
 

@@ -60,13 +60,18 @@ fn set(node: &str, key: &str, value: &str, prior: Option<String>) -> Pending {
         value: value.to_string(),
         prior,
     };
-    let mut needs = vec![Key::Netns(node.to_string())];
-    let phase = match interface(key) {
+    let netns = Key::Netns(node.to_string());
+    match interface(key) {
         Some(link) => {
-            needs.push(Key::Link(iref(node, &link)));
-            Phase::LinkSysctl
+            let me = iref(node, &link);
+            let needs = vec![netns, Key::Link(me.clone())];
+            Pending::new(Phase::LinkSysctl, op, needs, vec![Key::LinkSysctl(me)])
         }
-        None => Phase::Sysctl,
-    };
-    Pending::new(phase, op, needs, vec![Key::Sysctl(node.to_string())])
+        None => Pending::new(
+            Phase::Sysctl,
+            op,
+            vec![netns],
+            vec![Key::Sysctl(node.to_string())],
+        ),
+    }
 }
