@@ -1,5 +1,74 @@
 //! Plan: the difference between a desired and an observed network, as an ordered
-//! graph of operations.
+//! graph of operations. Pure logic: plain data in, plain data out.
+mod address;
+mod down;
+mod effect;
+mod graph;
+mod kind;
+mod link;
+mod nat;
+mod node;
 pub mod op;
+mod route;
+mod status;
+mod sysctl;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Network;
+
+pub use down::down;
 pub use op::{LinkChange, Op, Plan, Step};
+pub use status::{status, FieldDiff, ObjectStatus, SyncState};
+
+/// What this topology owns, from netloom's records plus observed ownership marks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Owned {
+    /// Node names whose netns netloom created.
+    pub namespaces: BTreeSet<String>,
+    /// Nodes with a netloom nft table.
+    pub nat: BTreeSet<String>,
+    /// (node, key) -> value before netloom first changed it.
+    pub sysctls: BTreeMap<(String, String), String>,
+}
+
+/// Something in the way of a plan: an object netloom would have to take over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The object, e.g. `host/br0` or `node c1 (netns netloom-lab-c1)`.
+    pub object: String,
+    /// Why, and what to do about it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.object, self.reason)
+    }
+}
+
+/// The plan turning `observed` into `desired`, or the conflicts that forbid it.
+pub fn up(desired: &Network, observed: &Network, owned: &Owned) -> Result<Plan, Vec<Conflict>> {
+    let ctx = effect::Ctx::new(desired, observed, owned, &desired.name);
+    let mut conflicts = Vec::new();
+    node::conflicts(&ctx, &mut conflicts);
+    link::conflicts(&ctx, &mut conflicts);
+    nat::conflicts(&ctx, &mut conflicts);
+    if !conflicts.is_empty() {
+        return Err(conflicts);
+    }
+    Ok(diff(&ctx, false))
+}
+
+/// Every op of a plan from a prepared context, in dependency order.
+fn diff(ctx: &effect::Ctx, restore_unknown: bool) -> Plan {
+    let mut pending = Vec::new();
+    node::plan(ctx, &mut pending);
+    sysctl::plan(ctx, restore_unknown, &mut pending);
+    link::plan(ctx, &mut pending);
+    route::plan(ctx, &mut pending);
+    nat::plan(ctx, &mut pending);
+    graph::build(pending)
+}

@@ -1,9 +1,13 @@
 //! Operations: the steps of a plan, each one kernel change the apply layer performs.
 use serde::{Deserialize, Serialize};
 
+use super::kind::kind_word;
 use crate::model::{Address, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route};
 
 /// One change to the kernel. Every op names the node it acts in.
+// AddLink carries whole links; plans hold tens of ops, so size does not matter
+// and unboxed fields keep apply's pattern matches plain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// Create the network namespace of a node.
@@ -31,7 +35,8 @@ pub enum Op {
     /// its master, state or addresses: those follow as separate ops. A veth
     /// carries its `peer` end, created at once inside the peer's node. A
     /// macvlan/ipvlan/vlan whose lower lives in another node is created there
-    /// and moved into `node`.
+    /// and moved into `node`. The planner passes links with `up`, `master`,
+    /// `port`, `addresses` and the observed-only fields cleared.
     AddLink {
         /// Node the link ends up in.
         node: String,
@@ -115,9 +120,11 @@ pub struct LinkChange {
     pub mac: Option<MacAddr>,
     /// `Some(Some(m))` enslave to `m`, `Some(None)` release from its master.
     pub master: Option<Option<String>>,
-    /// Port options to set (only the `Some` fields inside).
+    /// Port options to set (only the `Some` fields inside; in `prior`, the whole old options).
     pub port: Option<PortOptions>,
-    /// Kind options to change in place (only the `Some` fields inside).
+    /// Kind options to change in place: only the `Some` (and non-empty list)
+    /// fields inside; mandatory identity fields (vxlan `vni`, vlan `id`) carry
+    /// the unchanged value. In `prior` this holds the whole old options.
     pub kind: Option<LinkKind>,
 }
 
@@ -142,4 +149,149 @@ pub struct Step {
 pub struct Plan {
     /// Steps; `after` indexes always point to earlier steps.
     pub steps: Vec<Step>,
+}
+
+/// `key value` pairs of the set fields of a serialized option struct, iproute2 style.
+fn option_words<T: Serialize>(v: &T) -> String {
+    let value = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+    // Enums serialize as {"Variant": {...}}; look inside the one variant.
+    let inner = match &value {
+        serde_json::Value::Object(m) if m.len() == 1 => {
+            m.values().next().cloned().unwrap_or_default()
+        }
+        other => other.clone(),
+    };
+    let serde_json::Value::Object(fields) = inner else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for (k, v) in fields {
+        let word = match v {
+            serde_json::Value::Null => continue,
+            serde_json::Value::Array(a) if a.is_empty() => continue,
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Object(o) if o.len() == 2 && o.contains_key("node") => format!(
+                "{}/{}",
+                o["node"].as_str().unwrap_or_default(),
+                o["name"].as_str().unwrap_or_default()
+            ),
+            other => other.to_string(),
+        };
+        out += &format!(" {k} {word}");
+    }
+    out
+}
+
+fn route_line(
+    f: &mut std::fmt::Formatter<'_>,
+    node: &str,
+    verb: &str,
+    route: &Route,
+) -> std::fmt::Result {
+    write!(
+        f,
+        "{node}: route {verb} {}",
+        super::status::route_words(route)
+    )
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::AddNetns { node } => write!(f, "{node}: netns add"),
+            Op::DelNetns { node } => write!(f, "{node}: netns delete"),
+            Op::SetSysctl {
+                node,
+                key,
+                value,
+                prior,
+            } => {
+                write!(f, "{node}: sysctl {key}={value}")?;
+                match prior {
+                    Some(p) => write!(f, " (was {p})"),
+                    None => Ok(()),
+                }
+            }
+            Op::AddLink { node, link, peer } => {
+                write!(
+                    f,
+                    "{node}: link add {} type {}",
+                    link.name,
+                    kind_word(&link.kind)
+                )?;
+                match (&link.kind, peer) {
+                    (LinkKind::Veth(v), _) => {
+                        if let Some(p) = &v.peer {
+                            write!(f, " peer {p}")?;
+                        }
+                    }
+                    (kind, _) => write!(f, "{}", option_words(kind))?,
+                }
+                if let Some(m) = link.mtu {
+                    write!(f, " mtu {m}")?;
+                }
+                if let Some(m) = link.mac {
+                    write!(f, " address {m}")?;
+                }
+                Ok(())
+            }
+            Op::DelLink { node, name } => write!(f, "{node}: link del {name}"),
+            Op::SetLink {
+                node, name, change, ..
+            } => {
+                write!(f, "{node}: link set {name}")?;
+                if let Some(m) = &change.master {
+                    match m {
+                        Some(m) => write!(f, " master {m}")?,
+                        None => write!(f, " nomaster")?,
+                    }
+                }
+                if let Some(p) = &change.port {
+                    let words = option_words(p);
+                    if !words.is_empty() {
+                        write!(f, " port{words}")?;
+                    }
+                }
+                if let Some(m) = change.mtu {
+                    write!(f, " mtu {m}")?;
+                }
+                if let Some(m) = change.mac {
+                    write!(f, " address {m}")?;
+                }
+                if let Some(k) = &change.kind {
+                    write!(f, " type {}{}", kind_word(k), option_words(k))?;
+                }
+                match change.up {
+                    Some(true) => write!(f, " up"),
+                    Some(false) => write!(f, " down"),
+                    None => Ok(()),
+                }
+            }
+            Op::AddAddress { node, link, addr } => {
+                write!(f, "{node}: addr add {} dev {link}", addr.net)
+            }
+            Op::DelAddress { node, link, addr } => {
+                write!(f, "{node}: addr del {} dev {link}", addr.net)
+            }
+            Op::AddRoute { node, route } => route_line(f, node, "add", route),
+            Op::DelRoute { node, route } => route_line(f, node, "del", route),
+            Op::SetNat { node, rules } => {
+                let rules: Vec<String> = rules
+                    .iter()
+                    .map(|r| format!("{} out {}", r.source, r.out))
+                    .collect();
+                write!(f, "{node}: nft masquerade {}", rules.join(", "))
+            }
+            Op::DelNat { node } => write!(f, "{node}: nft delete table"),
+        }
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, s) in self.steps.iter().enumerate() {
+            writeln!(f, "{i:>3}. {}", s.op)?;
+        }
+        Ok(())
+    }
 }

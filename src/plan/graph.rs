@@ -1,0 +1,102 @@
+//! Dependency graph: ops declare what they need and what they give; the builder
+//! orders them by phase and turns needs into `after` indexes.
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+use super::op::{Op, Plan, Step};
+use crate::model::IfRef;
+
+/// Coarse serial order of op families. Deletions come first so names can be
+/// reused; within a phase, ops keep the order they were pushed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    DelRoute,
+    DelAddress,
+    DelNat,
+    DelLink,
+    DelNetns,
+    AddNetns,
+    Sysctl,
+    AddLink,
+    LinkSysctl,
+    Config,
+    AddAddress,
+    Up,
+    AddRoute,
+    SetNat,
+}
+
+/// Something an op makes true, which later ops may wait for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Key {
+    /// The node's namespace exists.
+    Netns(String),
+    /// The link exists (created by this plan).
+    Link(IfRef),
+    /// The link name is free again.
+    LinkGone(IfRef),
+    /// The link's settings other than `up` are applied (master, mtu, ...).
+    Config(IfRef),
+    /// The link is up.
+    Up(IfRef),
+    /// The address is on the link.
+    Addr(IfRef, IpNet),
+    /// The address is no longer in the node.
+    AddrGone(String, IpNet),
+    /// No route to this prefix in this table remains (node, to, table).
+    RouteGone(String, IpNet, u32),
+    /// Addresses and routes on the link that had to go are gone.
+    Cleared(IfRef),
+    /// A node-wide sysctl of the node is written.
+    Sysctl(String),
+    /// A per-interface sysctl of the link is written.
+    LinkSysctl(IfRef),
+    /// A deletion that involves devices of this node is done.
+    Touched(String),
+}
+
+/// An op waiting to be placed in the plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub phase: Phase,
+    pub op: Op,
+    pub needs: Vec<Key>,
+    pub gives: Vec<Key>,
+}
+
+impl Pending {
+    /// An op with its phase, needs and gives.
+    pub fn new(phase: Phase, op: Op, needs: Vec<Key>, gives: Vec<Key>) -> Self {
+        Pending {
+            phase,
+            op,
+            needs,
+            gives,
+        }
+    }
+}
+
+/// Order pending ops by phase (stable) and link each to the earlier steps
+/// that give what it needs. Needs nobody gives are already true in the kernel.
+pub(crate) fn build(mut pending: Vec<Pending>) -> Plan {
+    pending.sort_by_key(|p| p.phase);
+    let mut givers: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+    let mut steps = Vec::with_capacity(pending.len());
+    for (index, p) in pending.into_iter().enumerate() {
+        let mut after: Vec<usize> = p
+            .needs
+            .iter()
+            .filter_map(|k| givers.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        after.sort_unstable();
+        after.dedup();
+        for k in p.gives {
+            givers.entry(k).or_default().push(index);
+        }
+        steps.push(Step { op: p.op, after });
+    }
+    Plan { steps }
+}

@@ -1,0 +1,343 @@
+//! Links: conflicts with devices netloom does not own, deletions (a veth pair
+//! once), creations (lower devices first, a veth pair once) and in-place
+//! changes of generic settings, kind options and port options.
+use super::address;
+use super::effect::{iref, Cause, Ctx};
+use super::graph::{Key, Pending, Phase};
+use super::kind::{self, KindDiff};
+use super::op::{LinkChange, Op};
+use super::status::FieldDiff;
+use super::Conflict;
+use crate::model::{IfRef, Link, LinkKind};
+
+/// How an existing link differs from the desired one.
+#[derive(Debug, Default)]
+pub(crate) struct LinkDiff {
+    /// Kind option differences (`None` when the kinds agree).
+    pub kind: Option<KindDiff>,
+    /// Settings other than `up` to change in place.
+    pub config: LinkChange,
+    /// Old values of the settings in `config`.
+    pub prior: LinkChange,
+    /// New administrative state, when it differs.
+    pub up: Option<bool>,
+    /// Every differing field, for status.
+    pub fields: Vec<FieldDiff>,
+}
+
+/// Compare a desired link with an observed one, looking only at what the file sets.
+pub(crate) fn compare(want: &Link, have: &Link) -> LinkDiff {
+    let mut d = LinkDiff::default();
+    if want.kind == LinkKind::External {
+        return d;
+    }
+    match kind::compare(&want.kind, &have.kind) {
+        KindDiff::Same => {}
+        KindDiff::Change(partial, fields) => {
+            d.fields.extend(fields.iter().cloned());
+            d.config.kind = Some((*partial).clone());
+            d.prior.kind = Some(have.kind.clone());
+            d.kind = Some(KindDiff::Change(partial, fields));
+        }
+        KindDiff::Recreate(fields) => {
+            d.fields.extend(fields.iter().cloned());
+            d.kind = Some(KindDiff::Recreate(fields));
+        }
+    }
+    if let Some(mtu) = want.mtu.filter(|m| have.mtu != Some(*m)) {
+        d.field("mtu", &want.mtu, &have.mtu);
+        d.config.mtu = Some(mtu);
+        d.prior.mtu = have.mtu;
+    }
+    if let Some(mac) = want.mac.filter(|m| have.mac != Some(*m)) {
+        d.field("mac", &want.mac, &have.mac);
+        d.config.mac = Some(mac);
+        d.prior.mac = have.mac;
+    }
+    // A port leaving its master is released, even though the file "sets" nothing.
+    if want.master != have.master && want.kind != LinkKind::Loopback {
+        d.field("master", &want.master, &have.master);
+        d.config.master = Some(want.master.clone());
+        d.prior.master = Some(have.master.clone());
+        if want.master.is_some() && want.port.is_some() {
+            d.config.port = want.port.clone();
+            d.prior.port = have.port.clone();
+        }
+    } else if let Some(p) = &want.port {
+        if let Some((partial, fields)) = kind::compare_port(p, have.port.as_ref()) {
+            d.fields.extend(fields);
+            d.config.port = Some(partial);
+            d.prior.port = have.port.clone();
+        }
+    }
+    if let Some(up) = want.up.filter(|u| have.up != Some(*u)) {
+        d.field("up", &want.up, &have.up);
+        d.up = Some(up);
+    }
+    d
+}
+
+impl LinkDiff {
+    fn field<T: serde::Serialize>(&mut self, name: &str, want: &T, have: &T) {
+        self.fields.push(FieldDiff {
+            field: name.to_string(),
+            want: kind::show(want),
+            have: kind::show(have),
+        });
+    }
+}
+
+/// Desired links that collide with devices netloom does not own, or external
+/// devices that are missing.
+pub(crate) fn conflicts(ctx: &Ctx, out: &mut Vec<Conflict>) {
+    for node in ctx.kept_nodes() {
+        for (name, want) in &ctx.want(&node).links {
+            let have = ctx
+                .observed
+                .nodes
+                .get(&node)
+                .and_then(|n| n.links.get(name));
+            let object = format!("{node}/{name}");
+            match (&want.kind, have) {
+                (LinkKind::External, None) => out.push(Conflict {
+                    object,
+                    reason: format!("external device {name} does not exist in node {node}"),
+                }),
+                (LinkKind::Loopback, None) if !ctx.new_nodes.contains(&node) => {
+                    out.push(Conflict {
+                        object,
+                        reason: format!("loopback device {name} does not exist in node {node}"),
+                    })
+                }
+                (LinkKind::External | LinkKind::Loopback, _) | (_, None) => {}
+                (_, Some(h)) if !ctx.ours(&node, h) => out.push(Conflict {
+                    object,
+                    reason: format!(
+                        "a device named {name} exists but topology {} did not create it (alias {:?}); remove or rename it, or declare it `kind: external`",
+                        ctx.desired.name,
+                        h.alias.as_deref().unwrap_or("")
+                    ),
+                }),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// All link ops: deletions, creations with their follow-ups, in-place changes.
+pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
+    deletions(ctx, out);
+    let mut creations: Vec<(usize, IfRef)> = Vec::new();
+    for node in ctx.kept_nodes() {
+        for (name, want) in &ctx.want(&node).links {
+            let me = iref(&node, name);
+            match (&want.kind, ctx.have(&node).links.get(name)) {
+                (LinkKind::External, _) | (LinkKind::Loopback, None) => {}
+                (_, None) => {
+                    if !carried_by_peer(ctx, &me, want) {
+                        creations.push((depth(ctx, want, 0), me.clone()));
+                    }
+                    follow_ups(&me, want, out);
+                }
+                (_, Some(have)) => changes(&me, want, have, out),
+            }
+        }
+    }
+    // Lower devices before the devices stacked on them; stable otherwise.
+    creations.sort();
+    for (_, me) in creations {
+        if let Some(want) = ctx.want(&me.node).links.get(&me.name) {
+            out.push(add_link(ctx, &me, want));
+        }
+    }
+}
+
+/// DelLink for links to delete that do not vanish on their own.
+fn deletions(ctx: &Ctx, out: &mut Vec<Pending>) {
+    for me in ctx.del_links.iter().filter(|me| ctx.needs_del(me)) {
+        let mut gives = vec![Key::LinkGone(me.clone()), Key::Touched(me.node.clone())];
+        gives.extend(
+            ctx.vanish
+                .get(&Cause::Link(me.clone()))
+                .cloned()
+                .unwrap_or_default(),
+        );
+        if let Some(link) = ctx
+            .observed
+            .nodes
+            .get(&me.node)
+            .and_then(|n| n.links.get(&me.name))
+        {
+            if let LinkKind::Veth(v) = &link.kind {
+                if let Some(p) = &v.peer {
+                    gives.push(Key::LinkGone(p.clone()));
+                    gives.push(Key::Touched(p.node.clone()));
+                }
+            }
+            if let Some(l) = link.kind.lower() {
+                gives.push(Key::Touched(l.node.clone()));
+            }
+        }
+        out.push(Pending::new(
+            Phase::DelLink,
+            Op::DelLink {
+                node: me.node.clone(),
+                name: me.name.clone(),
+            },
+            vec![Key::Cleared(me.clone())],
+            gives,
+        ));
+    }
+}
+
+/// True when the other end of this veth is created first and brings this one along.
+fn carried_by_peer(ctx: &Ctx, me: &IfRef, want: &Link) -> bool {
+    let LinkKind::Veth(v) = &want.kind else {
+        return false;
+    };
+    let Some(peer) = &v.peer else { return false };
+    let peer_desired = ctx
+        .want(&peer.node)
+        .links
+        .get(&peer.name)
+        .is_some_and(|l| matches!(l.kind, LinkKind::Veth(_)));
+    let peer_missing = !ctx.have(&peer.node).links.contains_key(&peer.name);
+    peer < me && peer_desired && peer_missing && ctx.kept_nodes().contains(&peer.node)
+}
+
+/// How many devices this one is stacked on (bounded: validation rejects cycles).
+fn depth(ctx: &Ctx, want: &Link, level: usize) -> usize {
+    match want.kind.lower() {
+        Some(l) if level < 16 => match ctx.want(&l.node).links.get(&l.name) {
+            Some(lower) => 1 + depth(ctx, lower, level + 1),
+            None => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// The link as AddLink carries it: kind, MTU, MAC; the rest are separate ops.
+fn bare(link: &Link) -> Link {
+    Link {
+        up: None,
+        master: None,
+        port: None,
+        addresses: Vec::new(),
+        ifindex: None,
+        alias: None,
+        carrier: None,
+        ..link.clone()
+    }
+}
+
+/// AddLink for a missing link (with its veth peer).
+fn add_link(ctx: &Ctx, me: &IfRef, want: &Link) -> Pending {
+    let mut needs = vec![Key::Netns(me.node.clone()), Key::LinkGone(me.clone())];
+    let mut gives = vec![Key::Link(me.clone())];
+    let mut peer = None;
+    if let LinkKind::Veth(v) = &want.kind {
+        if let Some(p) = &v.peer {
+            needs.push(Key::Netns(p.node.clone()));
+            needs.push(Key::LinkGone(p.clone()));
+            gives.push(Key::Link(p.clone()));
+            let other = match ctx.want(&p.node).links.get(&p.name) {
+                Some(l) => bare(l),
+                None => Link::new(
+                    p.name.clone(),
+                    LinkKind::Veth(crate::model::VethOptions {
+                        peer: Some(me.clone()),
+                    }),
+                ),
+            };
+            peer = Some(Box::new(other));
+        }
+    }
+    if let Some(l) = want.kind.lower() {
+        needs.push(Key::Netns(l.node.clone()));
+        needs.push(Key::Link(l.clone()));
+    }
+    let op = Op::AddLink {
+        node: me.node.clone(),
+        link: bare(want),
+        peer,
+    };
+    Pending::new(Phase::AddLink, op, needs, gives)
+}
+
+/// After creating a link: enslave it, add its addresses, bring it up.
+fn follow_ups(me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
+    if let Some(m) = &want.master {
+        let change = LinkChange {
+            master: Some(Some(m.clone())),
+            port: want.port.clone(),
+            ..LinkChange::default()
+        };
+        let prior = LinkChange {
+            master: Some(None),
+            ..LinkChange::default()
+        };
+        out.push(set_link(
+            me,
+            change,
+            prior,
+            vec![Key::Link(iref(&me.node, m))],
+        ));
+    }
+    address::plan_link(me, want, &[], out);
+    if want.up == Some(true) {
+        out.push(set_up(me, true, Some(false)));
+    }
+}
+
+/// In-place changes of an existing link.
+fn changes(me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pending>) {
+    let diff = compare(want, have);
+    if want.kind != LinkKind::Loopback && !diff.config.is_empty() {
+        let mut needs = Vec::new();
+        if let Some(Some(m)) = &diff.config.master {
+            needs.push(Key::Link(iref(&me.node, m)));
+        }
+        out.push(set_link(me, diff.config, diff.prior, needs));
+    }
+    address::plan_link(me, want, &have.addresses, out);
+    if let Some(up) = diff.up {
+        out.push(set_up(me, up, have.up));
+    }
+}
+
+/// A SetLink of settings other than `up`.
+fn set_link(me: &IfRef, change: LinkChange, prior: LinkChange, mut needs: Vec<Key>) -> Pending {
+    needs.push(Key::Netns(me.node.clone()));
+    needs.push(Key::Link(me.clone()));
+    let op = Op::SetLink {
+        node: me.node.clone(),
+        name: me.name.clone(),
+        change,
+        prior,
+    };
+    Pending::new(Phase::Config, op, needs, vec![Key::Config(me.clone())])
+}
+
+/// A SetLink of the administrative state, after the node's sysctls and the link's own settings.
+fn set_up(me: &IfRef, up: bool, prior: Option<bool>) -> Pending {
+    let op = Op::SetLink {
+        node: me.node.clone(),
+        name: me.name.clone(),
+        change: LinkChange {
+            up: Some(up),
+            ..LinkChange::default()
+        },
+        prior: LinkChange {
+            up: prior,
+            ..LinkChange::default()
+        },
+    };
+    let needs = vec![
+        Key::Netns(me.node.clone()),
+        Key::Link(me.clone()),
+        Key::Config(me.clone()),
+        Key::Sysctl(me.node.clone()),
+        Key::LinkSysctl(me.clone()),
+    ];
+    Pending::new(Phase::Up, op, needs, vec![Key::Up(me.clone())])
+}

@@ -1,0 +1,125 @@
+//! Routes: observed routes come back with `dev` and `metric` filled in, so a
+//! desired route matches an observed one when destination, gateway and table
+//! agree and the desired dev/metric are unset or equal.
+use ipnet::IpNet;
+
+use super::effect::{iref, Ctx};
+use super::graph::{Key, Pending, Phase};
+use super::op::Op;
+use crate::model::{Node, Route, HOST};
+
+/// The main routing table, which an unset `table` means.
+const MAIN: u32 = 254;
+/// The local table, filled by the kernel for every address.
+const LOCAL: u32 = 255;
+
+/// The table a route lives in.
+pub(crate) fn table(r: &Route) -> u32 {
+    r.table.unwrap_or(MAIN)
+}
+
+/// True when observed route `have` satisfies desired route `want`.
+pub(crate) fn matches(want: &Route, have: &Route) -> bool {
+    want.to == have.to
+        && want.via == have.via
+        && table(want) == table(have)
+        && want
+            .dev
+            .as_ref()
+            .is_none_or(|d| have.dev.as_ref() == Some(d))
+        && want.metric.is_none_or(|m| have.metric == Some(m))
+}
+
+/// Routes the kernel adds by itself (local table, IPv6 link-local and
+/// multicast, prefix routes of addresses): never netloom's to remove.
+pub(crate) fn kernel_made(node: &Node, r: &Route) -> bool {
+    if table(r) == LOCAL {
+        return true;
+    }
+    if let IpNet::V6(n) = r.to {
+        let first = n.addr().segments()[0];
+        if (first & 0xffc0) == 0xfe80 || (first & 0xff00) == 0xff00 {
+            return true;
+        }
+    }
+    r.via.is_none()
+        && r.dev.as_ref().is_some_and(|d| {
+            node.links
+                .get(d)
+                .is_some_and(|l| l.addresses.iter().any(|a| a.net.trunc() == r.to))
+        })
+}
+
+/// True when an observed route in `node` is netloom's to manage.
+pub(crate) fn ours(ctx: &Ctx, node: &str, have: &Node, r: &Route) -> bool {
+    if kernel_made(have, r) {
+        return false;
+    }
+    if node != HOST {
+        return true;
+    }
+    r.dev
+        .as_ref()
+        .and_then(|d| have.links.get(d))
+        .is_some_and(|l| ctx.ours(node, l))
+}
+
+/// DelRoute for our routes the file no longer lists; AddRoute for missing ones.
+pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
+    for node in ctx.kept_nodes() {
+        let want = ctx.want(&node);
+        let have = ctx.have(&node);
+        for r in &have.routes {
+            if ours(ctx, &node, have, r) && !want.routes.iter().any(|w| matches(w, r)) {
+                let mut gives = vec![Key::RouteGone(node.clone(), r.to, table(r))];
+                if let Some(d) = &r.dev {
+                    gives.push(Key::Cleared(iref(&node, d)));
+                }
+                let op = Op::DelRoute {
+                    node: node.clone(),
+                    route: r.clone(),
+                };
+                out.push(Pending::new(Phase::DelRoute, op, vec![], gives));
+            }
+        }
+        for r in &want.routes {
+            if have.routes.iter().any(|h| matches(r, h)) {
+                continue;
+            }
+            let op = Op::AddRoute {
+                node: node.clone(),
+                route: r.clone(),
+            };
+            out.push(Pending::new(
+                Phase::AddRoute,
+                op,
+                needs(&node, want, r),
+                vec![],
+            ));
+        }
+    }
+}
+
+/// A route needs its device up and, for a gateway, the address whose subnet holds it.
+fn needs(node: &str, want: &Node, r: &Route) -> Vec<Key> {
+    let mut needs = vec![
+        Key::Netns(node.to_string()),
+        Key::RouteGone(node.to_string(), r.to, table(r)),
+    ];
+    for (name, link) in &want.links {
+        let on_dev = r.dev.as_deref() == Some(name.as_str());
+        let gateway_net = r
+            .via
+            .and_then(|via| link.addresses.iter().find(|a| a.net.contains(&via)));
+        if on_dev || (r.dev.is_none() && gateway_net.is_some()) {
+            needs.push(Key::Link(iref(node, name)));
+            needs.push(Key::Up(iref(node, name)));
+        }
+        if let Some(a) = gateway_net.filter(|_| on_dev || r.dev.is_none()) {
+            needs.push(Key::Addr(iref(node, name), a.net));
+            // The gateway must resolve to this link, not to an old one on its way out.
+            needs.push(Key::AddrGone(node.to_string(), a.net));
+        }
+    }
+    needs
+}
