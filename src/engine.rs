@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::apply::{self, ApplyError, Report};
 use crate::kernel::{self, Kernel, KernelError};
-use crate::model::{Network, HOST};
+use crate::model::{LinkKind, Network, HOST};
 use crate::plan::{self, Conflict, ObjectStatus, Owned, Plan};
 use crate::state::{Lock, Records, StateError, Store};
 
@@ -28,6 +28,15 @@ pub enum EngineError {
     /// Applying failed (and was rolled back).
     #[error(transparent)]
     Apply(#[from] ApplyError),
+}
+
+/// The answer of `status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatusReport {
+    /// Per object: in sync, missing, drifted or orphaned.
+    pub objects: Vec<ObjectStatus>,
+    /// Character devices of tap-like links (`node/iface` -> `/dev/tapN`).
+    pub devices: BTreeMap<String, String>,
 }
 
 /// One topology's handle on the machine: kernel access and records.
@@ -119,10 +128,24 @@ impl Engine {
     }
 
     /// Per-object status of the file against the kernel.
-    pub async fn status(&self, desired: &Network) -> Result<Vec<ObjectStatus>, EngineError> {
+    pub async fn status(&self, desired: &Network) -> Result<StatusReport, EngineError> {
         let rec = self.records()?;
         let observed = self.observe(desired, &rec).await?;
-        Ok(plan::status(desired, &observed, &Self::owned(&rec)))
+        let objects = plan::status(desired, &observed, &Self::owned(&rec));
+        let mut devices = BTreeMap::new();
+        for (node, n) in &observed.nodes {
+            for (name, l) in &n.links {
+                let tap = match &l.kind {
+                    LinkKind::Macvtap(o) => o.tap_path.clone(),
+                    LinkKind::Ipvtap(o) => o.tap_path.clone(),
+                    _ => None,
+                };
+                if let (Some(tap), true) = (tap, desired.nodes.get(node).is_some_and(|d| d.links.contains_key(name))) {
+                    devices.insert(format!("{node}/{name}"), tap);
+                }
+            }
+        }
+        Ok(StatusReport { objects, devices })
     }
 
     /// Apply a plan made by [`Engine::plan_up`] or [`Engine::plan_down`].

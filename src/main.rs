@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use netloom::engine::{fault_from_env, Engine, EngineError};
 use netloom::spec::{self, SpecErrors, Topology};
+use netloom::plan::SyncState;
 use netloom::state::Store;
 
 /// Declarative Linux virtual networks: one YAML file becomes a real network, proved by traffic.
@@ -238,11 +239,9 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             if json {
                 print_json(&st);
             } else {
-                for s in &st {
-                    println!("{s}");
-                }
+                print!("{}", status_table(&st));
             }
-            Ok(if st.iter().all(|s| s.state.is_in_sync()) { 0 } else { 2 })
+            Ok(if st.objects.iter().all(|s| matches!(s.state, SyncState::InSync)) { 0 } else { 2 })
         }
         Verb::Down { file, name, json } => {
             let name = match (file, name) {
@@ -271,10 +270,8 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             if !topo.network.nodes.contains_key(&node) {
                 return Err(Failure::Other(format!("node `{node}` is not in {}", file.display())));
             }
-            let status = netloom::kernel::netns::command_in(&topo.network.name, &node, &cmd)
-                .map_err(|e| Failure::Other(e.to_string()))?
-                .status()
-                .map_err(|e| Failure::Other(format!("{}: {e}", cmd[0])))?;
+            let status = netloom::kernel::exec::run(&topo.network.name, &node, &cmd)
+                .map_err(|e| Failure::Other(e.to_string()))?;
             Ok(status.code().map_or(1, |c| c as u8))
         }
     }
@@ -292,6 +289,25 @@ async fn verify_topology(topo: &Topology, json: bool) -> Result<u8, Failure> {
         print!("{}", netloom::verify::table(&outcomes));
     }
     Ok(if outcomes.iter().all(|o| o.ok) { 0 } else { 1 })
+}
+
+fn status_table(st: &netloom::engine::StatusReport) -> String {
+    let width = st.objects.iter().map(|o| o.object.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for o in &st.objects {
+        let state = match &o.state {
+            SyncState::InSync => "in sync".to_string(),
+            SyncState::Missing => "missing".to_string(),
+            SyncState::Orphaned => "orphaned (no longer in the file; `up` removes it)".to_string(),
+            SyncState::Drifted { fields } => format!(
+                "drifted: {}",
+                fields.iter().map(|f| format!("{} {} (want {})", f.field, f.have, f.want)).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let extra = st.devices.get(&o.object).map(|d| format!("  [{d}]")).unwrap_or_default();
+        out.push_str(&format!("{:<width$}  {state}{extra}\n", o.object));
+    }
+    out
 }
 
 fn progress_bar(total: usize, json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {

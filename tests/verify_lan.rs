@@ -254,7 +254,7 @@ fn reach_claims_fail_with_the_right_reason() {
         !out[0].ok
             && out[0]
                 .reason
-                .contains("node ghost: cannot open namespace /run/netns/netloom-t-ghost"),
+                .contains("node ghost: cannot open namespace /run/netns/netloom-t.ghost"),
         "{}",
         out[0].reason
     );

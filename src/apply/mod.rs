@@ -293,8 +293,8 @@ mod tests {
         assert_eq!(rollback.undone, 2);
         let log = log.lock().unwrap().clone();
         let pos = |s: &str| log.iter().position(|l| l.contains(s)).unwrap_or(usize::MAX);
-        assert!(pos("netns add a") < pos("netns add b"), "{log:?}");
-        assert!(pos("netns del b") < pos("netns del a"), "{log:?}");
+        assert!(pos("a: netns add") < pos("b: netns add"), "{log:?}");
+        assert!(pos("b: netns del") < pos("a: netns del"), "{log:?}");
         // Records were written ahead and settled by the undo: nothing left.
         assert!(rec.namespaces.contains("bad") && !rec.namespaces.contains("a"), "{rec:?}");
         let _ = std::fs::remove_dir_all(st.dir());
@@ -309,7 +309,7 @@ mod tests {
         let opts = Options { fault_at: Some(1), ..Options::default() };
         let err = run(&p, &Network::default(), &mut rec, &st, &opts, recorder(log.clone())).await.unwrap_err();
         assert!(matches!(err, ApplyError::Step { index: 1, .. }), "{err}");
-        assert!(!log.lock().unwrap().iter().any(|l| l.contains("netns add c")));
+        assert!(!log.lock().unwrap().iter().any(|l| l.contains("c: netns add")));
         let _ = std::fs::remove_dir_all(st.dir());
     }
 
@@ -321,7 +321,7 @@ mod tests {
         let mut rec = Records { name: "t".into(), ..Records::default() };
         run(&p, &Network::default(), &mut rec, &st, &Options::default(), recorder(log.clone())).await.unwrap();
         let log = log.lock().unwrap().clone();
-        assert!(log[0].contains("netns add a") && log[1].contains("netns del old"), "{log:?}");
+        assert!(log[0].contains("a: netns add") && log[1].contains("old: netns del"), "{log:?}");
         let _ = std::fs::remove_dir_all(st.dir());
     }
 }

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod conn;
 pub mod error;
+pub mod exec;
 pub mod netns;
 pub mod nft;
 pub mod observe;
