@@ -59,7 +59,11 @@ pub struct Planned {
 impl Engine {
     /// An engine for topology `name`, with records in `store`.
     pub fn new(name: &str, store: Store) -> Result<Engine, EngineError> {
-        Ok(Engine { kernel: Arc::new(Kernel::new(name)?), store, name: name.to_string() })
+        Ok(Engine {
+            kernel: Arc::new(Kernel::new(name)?),
+            store,
+            name: name.to_string(),
+        })
     }
 
     /// The kernel access, for verbs such as exec and verify.
@@ -87,13 +91,55 @@ impl Engine {
         nodes.dedup();
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (name, node) in &desired.nodes {
-            keys.entry(name.clone()).or_default().extend(node.sysctls.keys().cloned());
+            keys.entry(name.clone())
+                .or_default()
+                .extend(node.sysctls.keys().cloned());
         }
         for (name, m) in &rec.sysctls {
-            keys.entry(name.clone()).or_default().extend(m.keys().cloned());
+            keys.entry(name.clone())
+                .or_default()
+                .extend(m.keys().cloned());
         }
         let mut observed = kernel::observe::network(&self.kernel, &nodes, &keys).await?;
         observed.name = self.name.clone();
+        // NAT lives in nftables, read only where the file or the records put
+        // it (each read is one `nft` process).
+        let mut foreign = Vec::new();
+        for name in nodes {
+            let wants = desired.nodes.get(&name).is_some_and(|n| !n.nat.is_empty());
+            let owned = rec.nat.contains(&name);
+            if !(wants || owned) || !observed.nodes.contains_key(&name) {
+                continue;
+            }
+            let Some(h) = self.kernel.node(&name).await? else {
+                continue;
+            };
+            let topo = self.name.clone();
+            let rules = tokio::task::spawn_blocking(move || kernel::nft::read_nat(&h.netns, &topo))
+                .await
+                .map_err(|_| KernelError::Thread {
+                    object: format!("nft in {name}"),
+                })??;
+            match rules {
+                Some(_) if wants && !owned => foreign.push(Conflict {
+                    object: format!(
+                        "nft table inet {} in {name}",
+                        crate::model::nft_table(&self.name)
+                    ),
+                    reason: "it exists, but netloom's records do not say this topology made it"
+                        .into(),
+                }),
+                Some(r) => {
+                    if let Some(n) = observed.nodes.get_mut(&name) {
+                        n.nat = r;
+                    }
+                }
+                None => {}
+            }
+        }
+        if !foreign.is_empty() {
+            return Err(EngineError::Conflicts { conflicts: foreign });
+        }
         Ok(observed)
     }
 
@@ -105,7 +151,11 @@ impl Engine {
                 sysctls.insert((node.clone(), k.clone()), v.clone());
             }
         }
-        Owned { namespaces: rec.namespaces.clone(), nat: rec.nat.clone(), sysctls }
+        Owned {
+            namespaces: rec.namespaces.clone(),
+            nat: rec.nat.clone(),
+            sysctls,
+        }
     }
 
     /// Observe and plan `up` for `desired`.
@@ -113,18 +163,30 @@ impl Engine {
         let rec = self.records()?;
         let observed = self.observe(desired, &rec).await?;
         let owned = Self::owned(&rec);
-        let plan = plan::up(desired, &observed, &owned).map_err(|conflicts| EngineError::Conflicts { conflicts })?;
-        Ok(Planned { observed, owned, plan })
+        let plan = plan::up(desired, &observed, &owned)
+            .map_err(|conflicts| EngineError::Conflicts { conflicts })?;
+        Ok(Planned {
+            observed,
+            owned,
+            plan,
+        })
     }
 
     /// Observe and plan `down`: remove everything this topology created.
     pub async fn plan_down(&self) -> Result<Planned, EngineError> {
         let rec = self.records()?;
-        let empty = Network { name: self.name.clone(), ..Network::default() };
+        let empty = Network {
+            name: self.name.clone(),
+            ..Network::default()
+        };
         let observed = self.observe(&empty, &rec).await?;
         let owned = Self::owned(&rec);
         let plan = plan::down(&observed, &owned);
-        Ok(Planned { observed, owned, plan })
+        Ok(Planned {
+            observed,
+            owned,
+            plan,
+        })
     }
 
     /// Per-object status of the file against the kernel.
@@ -140,7 +202,13 @@ impl Engine {
                     LinkKind::Ipvtap(o) => o.tap_path.clone(),
                     _ => None,
                 };
-                if let (Some(tap), true) = (tap, desired.nodes.get(node).is_some_and(|d| d.links.contains_key(name))) {
+                if let (Some(tap), true) = (
+                    tap,
+                    desired
+                        .nodes
+                        .get(node)
+                        .is_some_and(|d| d.links.contains_key(name)),
+                ) {
                     devices.insert(format!("{node}/{name}"), tap);
                 }
             }
@@ -161,18 +229,39 @@ impl Engine {
             rec.file = Some(f.to_string());
         }
         // Records of namespaces that do not exist (a crash before creation) are stale.
-        rec.namespaces.retain(|n| planned.observed.nodes.contains_key(n) || planned.plan.steps.iter().any(|s| matches!(&s.op, plan::Op::AddNetns { node } if node == n)));
+        rec.namespaces.retain(|n| {
+            planned.observed.nodes.contains_key(n)
+                || planned
+                    .plan
+                    .steps
+                    .iter()
+                    .any(|s| matches!(&s.op, plan::Op::AddNetns { node } if node == n))
+        });
         let kernel = self.kernel.clone();
         let exec = move |op: plan::Op| {
             let k = kernel.clone();
-            async move { kernel::apply::run(&k, &op).await.map_err(|e| Box::new(e) as apply::BoxError) }
+            async move {
+                kernel::apply::run(&k, &op)
+                    .await
+                    .map_err(|e| Box::new(e) as apply::BoxError)
+            }
         };
-        let report = apply::run(&planned.plan, &planned.observed, &mut rec, &self.store, opts, exec).await?;
+        let report = apply::run(
+            &planned.plan,
+            &planned.observed,
+            &mut rec,
+            &self.store,
+            opts,
+            exec,
+        )
+        .await?;
         Ok(report)
     }
 }
 
 /// The fault-injection hook: NETLOOM_FAULT_AT=N fails the N-th launched step.
 pub fn fault_from_env() -> Option<usize> {
-    std::env::var("NETLOOM_FAULT_AT").ok().and_then(|v| v.parse().ok())
+    std::env::var("NETLOOM_FAULT_AT")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }

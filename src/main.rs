@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use netloom::engine::{fault_from_env, Engine, EngineError};
-use netloom::spec::{self, SpecErrors, Topology};
 use netloom::plan::SyncState;
+use netloom::spec::{self, SpecErrors, Topology};
 use netloom::state::Store;
 
 /// Declarative Linux virtual networks: one YAML file becomes a real network, proved by traffic.
@@ -120,7 +120,11 @@ fn main() -> ExitCode {
         | Verb::Verify { json, .. } => *json,
         Verb::Exec { .. } => false,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -152,7 +156,10 @@ fn report(f: Failure, json: bool) {
                 eprintln!("error: {e}");
                 if let EngineError::Apply(netloom::apply::ApplyError::Step { rollback, .. }) = &e {
                     if rollback.errors.is_empty() {
-                        eprintln!("rolled back: {} finished step(s) undone; the machine is as before", rollback.undone);
+                        eprintln!(
+                            "rolled back: {} finished step(s) undone; the machine is as before",
+                            rollback.undone
+                        );
                     } else {
                         eprintln!("rollback incomplete ({} undone):", rollback.undone);
                         for m in &rollback.errors {
@@ -177,7 +184,9 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
         Verb::Validate { file, json } => {
             let topo = load(&file)?;
             if json {
-                print_json(&serde_json::json!({ "file": file, "valid": true, "name": topo.network.name }));
+                print_json(
+                    &serde_json::json!({ "file": file, "valid": true, "name": topo.network.name }),
+                );
             } else {
                 println!(
                     "{}: valid ({} nodes, {} expectations)",
@@ -215,7 +224,9 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                 ..Default::default()
             };
             let abs = std::fs::canonicalize(&file).unwrap_or(file.clone());
-            let report = engine.apply(&planned, Some(&abs.to_string_lossy()), &opts).await?;
+            let report = engine
+                .apply(&planned, Some(&abs.to_string_lossy()), &opts)
+                .await?;
             clear_progress(json);
             if json && !verify {
                 print_json(&report);
@@ -241,23 +252,42 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             } else {
                 print!("{}", status_table(&st));
             }
-            Ok(if st.objects.iter().all(|s| matches!(s.state, SyncState::InSync)) { 0 } else { 2 })
+            Ok(
+                if st
+                    .objects
+                    .iter()
+                    .all(|s| matches!(s.state, SyncState::InSync))
+                {
+                    0
+                } else {
+                    2
+                },
+            )
         }
         Verb::Down { file, name, json } => {
             let name = match (file, name) {
                 (Some(f), _) => load(&f)?.network.name,
                 (None, Some(n)) => n,
-                (None, None) => return Err(Failure::Other("give a topology file or --name NAME".into())),
+                (None, None) => {
+                    return Err(Failure::Other("give a topology file or --name NAME".into()))
+                }
             };
             let engine = Engine::new(&name, Store::from_env())?;
             let _lock = engine.lock(&format!("netloom down {name}"))?;
             let planned = engine.plan_down().await?;
-            let opts = netloom::apply::Options { fault_at: fault_from_env(), ..Default::default() };
+            let opts = netloom::apply::Options {
+                fault_at: fault_from_env(),
+                ..Default::default()
+            };
             let report = engine.apply(&planned, None, &opts).await?;
             if json {
                 print_json(&report);
             } else {
-                println!("{name}: {} operation(s) in {:.3} s", report.done, report.elapsed.as_secs_f64());
+                println!(
+                    "{name}: {} operation(s) in {:.3} s",
+                    report.done,
+                    report.elapsed.as_secs_f64()
+                );
             }
             Ok(0)
         }
@@ -268,7 +298,10 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {
-                return Err(Failure::Other(format!("node `{node}` is not in {}", file.display())));
+                return Err(Failure::Other(format!(
+                    "node `{node}` is not in {}",
+                    file.display()
+                )));
             }
             let status = netloom::kernel::exec::run(&topo.network.name, &node, &cmd)
                 .map_err(|e| Failure::Other(e.to_string()))?;
@@ -301,10 +334,18 @@ fn status_table(st: &netloom::engine::StatusReport) -> String {
             SyncState::Orphaned => "orphaned (no longer in the file; `up` removes it)".to_string(),
             SyncState::Drifted { fields } => format!(
                 "drifted: {}",
-                fields.iter().map(|f| format!("{} {} (want {})", f.field, f.have, f.want)).collect::<Vec<_>>().join(", ")
+                fields
+                    .iter()
+                    .map(|f| format!("{} {} (want {})", f.field, f.have, f.want))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
-        let extra = st.devices.get(&o.object).map(|d| format!("  [{d}]")).unwrap_or_default();
+        let extra = st
+            .devices
+            .get(&o.object)
+            .map(|d| format!("  [{d}]"))
+            .unwrap_or_default();
         out.push_str(&format!("{:<width$}  {state}{extra}\n", o.object));
     }
     out
@@ -319,7 +360,11 @@ fn progress_bar(total: usize, json: bool) -> Option<Box<dyn Fn(usize, usize) + S
         if done == total || done % 16 == 0 {
             let width = 40;
             let filled = done * width / total.max(1);
-            eprint!("\r[{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
+            eprint!(
+                "\r[{}{}] {done}/{total}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
         }
     }))
 }

@@ -94,8 +94,14 @@ pub fn reexec_test(name: &str) -> bool {
     }
     let exe = std::env::current_exe().expect("current test binary");
     let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"])
-        .env(INSIDE, "1");
+    cmd.args([
+        name,
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+    ])
+    .env(INSIDE, "1");
     isolate(&mut cmd);
     let out = cmd.output().expect("start sandboxed test");
     let text = format!(

@@ -85,7 +85,10 @@ pub struct Store {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io { path: path.to_path_buf(), source }
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl Store {
@@ -182,7 +185,11 @@ impl Store {
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
             return Err(StateError::Locked {
-                holder: if holder.is_empty() { "holder unknown".into() } else { holder.to_string() },
+                holder: if holder.is_empty() {
+                    "holder unknown".into()
+                } else {
+                    holder.to_string()
+                },
             });
         }
         // Ours now: say who we are, for the message another process will show.
@@ -215,7 +222,10 @@ mod tests {
         let mut rec = store.load("lab").unwrap();
         assert!(rec.is_empty());
         rec.namespaces.insert("c1".into());
-        rec.sysctls.entry("host".into()).or_default().insert("net.ipv4.ip_forward".into(), "0".into());
+        rec.sysctls
+            .entry("host".into())
+            .or_default()
+            .insert("net.ipv4.ip_forward".into(), "0".into());
         store.save(&rec).unwrap();
         assert_eq!(store.load("lab").unwrap(), rec);
         assert_eq!(store.topologies().unwrap(), vec!["lab".to_string()]);

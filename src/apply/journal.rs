@@ -18,7 +18,12 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
             name: link.name.clone(),
         }],
         Op::DelLink { node, name } => recreate_link(before, node, name),
-        Op::SetLink { node, name, change, prior } => vec![Op::SetLink {
+        Op::SetLink {
+            node,
+            name,
+            change,
+            prior,
+        } => vec![Op::SetLink {
             node: node.clone(),
             name: name.clone(),
             change: prior.clone(),
@@ -34,9 +39,20 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
             link: link.clone(),
             addr: *addr,
         }],
-        Op::AddRoute { node, route } => vec![Op::DelRoute { node: node.clone(), route: route.clone() }],
-        Op::DelRoute { node, route } => vec![Op::AddRoute { node: node.clone(), route: route.clone() }],
-        Op::SetSysctl { node, key, value, prior } => match prior {
+        Op::AddRoute { node, route } => vec![Op::DelRoute {
+            node: node.clone(),
+            route: route.clone(),
+        }],
+        Op::DelRoute { node, route } => vec![Op::AddRoute {
+            node: node.clone(),
+            route: route.clone(),
+        }],
+        Op::SetSysctl {
+            node,
+            key,
+            value,
+            prior,
+        } => match prior {
             Some(p) => vec![Op::SetSysctl {
                 node: node.clone(),
                 key: key.clone(),
@@ -54,7 +70,10 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
                     vec![Op::DelNat { node: node.clone() }]
                 }
             } else {
-                vec![Op::SetNat { node: node.clone(), rules }]
+                vec![Op::SetNat {
+                    node: node.clone(),
+                    rules,
+                }]
             }
         }
     })
@@ -63,17 +82,30 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
 /// Ops that rebuild a link deleted by apply, as it was observed before: the
 /// device (with its veth peer), its master and state, addresses and routes.
 fn recreate_link(before: &Network, node: &str, name: &str) -> Vec<Op> {
-    let Some(n) = before.nodes.get(node) else { return Vec::new() };
-    let Some(link) = n.links.get(name) else { return Vec::new() };
+    let Some(n) = before.nodes.get(node) else {
+        return Vec::new();
+    };
+    let Some(link) = n.links.get(name) else {
+        return Vec::new();
+    };
     let peer = match &link.kind {
         crate::model::LinkKind::Veth(v) => v
             .peer
             .as_ref()
-            .and_then(|p| before.nodes.get(&p.node).and_then(|pn| pn.links.get(&p.name)))
+            .and_then(|p| {
+                before
+                    .nodes
+                    .get(&p.node)
+                    .and_then(|pn| pn.links.get(&p.name))
+            })
             .map(|l| Box::new(l.clone())),
         _ => None,
     };
-    let mut ops = vec![Op::AddLink { node: node.to_string(), link: link.clone(), peer: peer.clone() }];
+    let mut ops = vec![Op::AddLink {
+        node: node.to_string(),
+        link: link.clone(),
+        peer: peer.clone(),
+    }];
     let mut restore = |node: &str, l: &crate::model::Link, routes: &[Route]| {
         let change = LinkChange {
             up: l.up,
@@ -90,16 +122,30 @@ fn recreate_link(before: &Network, node: &str, name: &str) -> Vec<Op> {
             });
         }
         for addr in &l.addresses {
-            ops.push(Op::AddAddress { node: node.to_string(), link: l.name.clone(), addr: *addr });
+            ops.push(Op::AddAddress {
+                node: node.to_string(),
+                link: l.name.clone(),
+                addr: *addr,
+            });
         }
-        for r in routes.iter().filter(|r| r.dev.as_deref() == Some(l.name.as_str())) {
-            ops.push(Op::AddRoute { node: node.to_string(), route: r.clone() });
+        for r in routes
+            .iter()
+            .filter(|r| r.dev.as_deref() == Some(l.name.as_str()))
+        {
+            ops.push(Op::AddRoute {
+                node: node.to_string(),
+                route: r.clone(),
+            });
         }
     };
     restore(node, link, &n.routes);
     if let (Some(p), crate::model::LinkKind::Veth(v)) = (&peer, &link.kind) {
         if let Some(pref) = &v.peer {
-            let routes = before.nodes.get(&pref.node).map(|x| x.routes.clone()).unwrap_or_default();
+            let routes = before
+                .nodes
+                .get(&pref.node)
+                .map(|x| x.routes.clone())
+                .unwrap_or_default();
             restore(&pref.node, p, &routes);
         }
     }
@@ -112,7 +158,12 @@ pub fn write_ahead(rec: &mut Records, op: &Op) -> bool {
     match op {
         Op::AddNetns { node } => rec.namespaces.insert(node.clone()),
         Op::SetNat { node, .. } => rec.nat.insert(node.clone()),
-        Op::SetSysctl { node, key, prior: Some(p), .. } => {
+        Op::SetSysctl {
+            node,
+            key,
+            prior: Some(p),
+            ..
+        } => {
             let m = rec.sysctls.entry(node.clone()).or_default();
             if m.contains_key(key) {
                 false // keep the value from before netloom's *first* change
@@ -149,7 +200,12 @@ mod tests {
     fn veth(name: &str, peer: (&str, &str)) -> Link {
         let mut l = Link::new(
             name,
-            LinkKind::Veth(VethOptions { peer: Some(IfRef { node: peer.0.into(), name: peer.1.into() }) }),
+            LinkKind::Veth(VethOptions {
+                peer: Some(IfRef {
+                    node: peer.0.into(),
+                    name: peer.1.into(),
+                }),
+            }),
         );
         l.up = Some(true);
         l
@@ -157,28 +213,73 @@ mod tests {
 
     #[test]
     fn deleting_a_veth_is_undone_with_both_ends_addresses_and_state() {
-        let mut before = Network { name: "t".into(), ..Network::default() };
+        let mut before = Network {
+            name: "t".into(),
+            ..Network::default()
+        };
         let mut a = veth("v0", ("b", "v1"));
-        a.addresses.push(Address { net: "10.0.0.1/24".parse().unwrap(), dad: false });
-        before.nodes.insert("a".into(), Node { links: [("v0".to_string(), a)].into(), ..Node::default() });
+        a.addresses.push(Address {
+            net: "10.0.0.1/24".parse().unwrap(),
+            dad: false,
+        });
+        before.nodes.insert(
+            "a".into(),
+            Node {
+                links: [("v0".to_string(), a)].into(),
+                ..Node::default()
+            },
+        );
         before.nodes.insert(
             "b".into(),
-            Node { links: [("v1".to_string(), veth("v1", ("a", "v0")))].into(), ..Node::default() },
+            Node {
+                links: [("v1".to_string(), veth("v1", ("a", "v0")))].into(),
+                ..Node::default()
+            },
         );
-        let ops = inverse(&Op::DelLink { node: "a".into(), name: "v0".into() }, &before).unwrap();
+        let ops = inverse(
+            &Op::DelLink {
+                node: "a".into(),
+                name: "v0".into(),
+            },
+            &before,
+        )
+        .unwrap();
         assert!(matches!(&ops[0], Op::AddLink { peer: Some(p), .. } if p.name == "v1"));
-        assert!(ops.iter().any(|o| matches!(o, Op::AddAddress { link, .. } if link == "v0")));
-        assert_eq!(ops.iter().filter(|o| matches!(o, Op::SetLink { .. })).count(), 2);
+        assert!(ops
+            .iter()
+            .any(|o| matches!(o, Op::AddAddress { link, .. } if link == "v0")));
+        assert_eq!(
+            ops.iter()
+                .filter(|o| matches!(o, Op::SetLink { .. }))
+                .count(),
+            2
+        );
     }
 
     #[test]
     fn setlink_inverse_swaps_change_and_prior() {
-        let change = LinkChange { mtu: Some(9000), ..LinkChange::default() };
-        let prior = LinkChange { mtu: Some(1500), ..LinkChange::default() };
-        let op = Op::SetLink { node: "a".into(), name: "x".into(), change: change.clone(), prior: prior.clone() };
+        let change = LinkChange {
+            mtu: Some(9000),
+            ..LinkChange::default()
+        };
+        let prior = LinkChange {
+            mtu: Some(1500),
+            ..LinkChange::default()
+        };
+        let op = Op::SetLink {
+            node: "a".into(),
+            name: "x".into(),
+            change: change.clone(),
+            prior: prior.clone(),
+        };
         assert_eq!(
             inverse(&op, &Network::default()).unwrap(),
-            vec![Op::SetLink { node: "a".into(), name: "x".into(), change: prior, prior: change }]
+            vec![Op::SetLink {
+                node: "a".into(),
+                name: "x".into(),
+                change: prior,
+                prior: change
+            }]
         );
     }
 

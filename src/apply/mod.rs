@@ -27,7 +27,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { fault_at: None, max_in_flight: 64, progress: None }
+        Options {
+            fault_at: None,
+            max_in_flight: 64,
+            progress: None,
+        }
     }
 }
 
@@ -104,15 +108,32 @@ where
     let mut launched = 0usize;
     for phase in [false, true] {
         let members: Vec<usize> = (0..n).filter(|&i| late[i] == phase).collect();
-        if let Err((index, source)) =
-            run_phase(plan, &members, rec, store, opts, &exec, &mut done_order, &mut launched).await?
+        if let Err((index, source)) = run_phase(
+            plan,
+            &members,
+            rec,
+            store,
+            opts,
+            &exec,
+            &mut done_order,
+            &mut launched,
+        )
+        .await?
         {
             let rollback = undo(plan, before, &done_order, rec, store, &exec).await;
-            return Err(ApplyError::Step { index, op: plan.steps[index].op.to_string(), source, rollback });
+            return Err(ApplyError::Step {
+                index,
+                op: plan.steps[index].op.to_string(),
+                source,
+                rollback,
+            });
         }
     }
     store.save(rec)?;
-    Ok(Report { done: done_order.len(), elapsed: start.elapsed() })
+    Ok(Report {
+        done: done_order.len(),
+        elapsed: start.elapsed(),
+    })
 }
 
 /// Run `members` (a dependency-closed subset of the plan) to completion or first failure.
@@ -146,8 +167,11 @@ where
             }
         }
     }
-    let mut ready: std::collections::VecDeque<usize> =
-        members.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    let mut ready: std::collections::VecDeque<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| waiting[i] == 0)
+        .collect();
     let mut in_flight = FuturesUnordered::new();
     let mut failure: Option<(usize, BoxError)> = None;
     let total = n;
@@ -176,7 +200,9 @@ where
             }
             continue;
         }
-        let Some((i, res)) = in_flight.next().await else { break };
+        let Some((i, res)) = in_flight.next().await else {
+            break;
+        };
         let res = res.unwrap_or_else(|join| Err(Box::new(join) as BoxError));
         match res {
             Ok(()) => {
@@ -232,11 +258,13 @@ where
                 }
                 Ok(Err(e)) => {
                     ok = false;
-                    out.errors.push(format!("undo of step {i} ({op}): {inv}: {e}"));
+                    out.errors
+                        .push(format!("undo of step {i} ({op}): {inv}: {e}"));
                 }
                 Err(e) => {
                     ok = false;
-                    out.errors.push(format!("undo of step {i} ({op}): {inv}: {e}"));
+                    out.errors
+                        .push(format!("undo of step {i} ({op}): {inv}: {e}"));
                 }
             }
         }
@@ -245,7 +273,8 @@ where
         }
     }
     if let Err(e) = store.save(rec) {
-        out.errors.push(format!("saving records after rollback: {e}"));
+        out.errors
+            .push(format!("saving records after rollback: {e}"));
     }
     out
 }
@@ -261,7 +290,12 @@ mod tests {
     }
 
     fn plan(ops: Vec<(Op, Vec<usize>)>) -> Plan {
-        Plan { steps: ops.into_iter().map(|(op, after)| Step { op, after }).collect() }
+        Plan {
+            steps: ops
+                .into_iter()
+                .map(|(op, after)| Step { op, after })
+                .collect(),
+        }
     }
 
     fn store(tag: &str) -> Store {
@@ -271,7 +305,9 @@ mod tests {
     }
 
     /// Records every op it is asked to run; fails ops whose node is "bad".
-    fn recorder(log: Arc<Mutex<Vec<String>>>) -> impl Fn(Op) -> std::future::Ready<Result<(), BoxError>> {
+    fn recorder(
+        log: Arc<Mutex<Vec<String>>>,
+    ) -> impl Fn(Op) -> std::future::Ready<Result<(), BoxError>> {
         move |op: Op| {
             log.lock().unwrap().push(op.to_string());
             let bad = matches!(&op, Op::AddNetns { node } if node == "bad");
@@ -281,14 +317,33 @@ mod tests {
 
     #[tokio::test]
     async fn dependencies_are_respected_and_failure_rolls_back_in_reverse() {
-        let p = plan(vec![(netns("a"), vec![]), (netns("b"), vec![0]), (netns("bad"), vec![1])]);
+        let p = plan(vec![
+            (netns("a"), vec![]),
+            (netns("b"), vec![0]),
+            (netns("bad"), vec![1]),
+        ]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let st = store("rb");
-        let mut rec = Records { name: "t".into(), ..Records::default() };
-        let err = run(&p, &Network::default(), &mut rec, &st, &Options::default(), recorder(log.clone()))
-            .await
-            .unwrap_err();
-        let ApplyError::Step { index, rollback, .. } = err else { panic!("wrong error") };
+        let mut rec = Records {
+            name: "t".into(),
+            ..Records::default()
+        };
+        let err = run(
+            &p,
+            &Network::default(),
+            &mut rec,
+            &st,
+            &Options::default(),
+            recorder(log.clone()),
+        )
+        .await
+        .unwrap_err();
+        let ApplyError::Step {
+            index, rollback, ..
+        } = err
+        else {
+            panic!("wrong error")
+        };
         assert_eq!(index, 2);
         assert_eq!(rollback.undone, 2);
         let log = log.lock().unwrap().clone();
@@ -296,32 +351,76 @@ mod tests {
         assert!(pos("a: netns add") < pos("b: netns add"), "{log:?}");
         assert!(pos("b: netns del") < pos("a: netns del"), "{log:?}");
         // Records were written ahead and settled by the undo: nothing left.
-        assert!(rec.namespaces.contains("bad") && !rec.namespaces.contains("a"), "{rec:?}");
+        assert!(
+            rec.namespaces.contains("bad") && !rec.namespaces.contains("a"),
+            "{rec:?}"
+        );
         let _ = std::fs::remove_dir_all(st.dir());
     }
 
     #[tokio::test]
     async fn injected_fault_stops_at_that_step() {
-        let p = plan(vec![(netns("a"), vec![]), (netns("b"), vec![0]), (netns("c"), vec![1])]);
+        let p = plan(vec![
+            (netns("a"), vec![]),
+            (netns("b"), vec![0]),
+            (netns("c"), vec![1]),
+        ]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let st = store("fault");
-        let mut rec = Records { name: "t".into(), ..Records::default() };
-        let opts = Options { fault_at: Some(1), ..Options::default() };
-        let err = run(&p, &Network::default(), &mut rec, &st, &opts, recorder(log.clone())).await.unwrap_err();
+        let mut rec = Records {
+            name: "t".into(),
+            ..Records::default()
+        };
+        let opts = Options {
+            fault_at: Some(1),
+            ..Options::default()
+        };
+        let err = run(
+            &p,
+            &Network::default(),
+            &mut rec,
+            &st,
+            &opts,
+            recorder(log.clone()),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, ApplyError::Step { index: 1, .. }), "{err}");
-        assert!(!log.lock().unwrap().iter().any(|l| l.contains("c: netns add")));
+        assert!(!log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("c: netns add")));
         let _ = std::fs::remove_dir_all(st.dir());
     }
 
     #[tokio::test]
     async fn irreversible_steps_run_last() {
-        let p = plan(vec![(Op::DelNetns { node: "old".into() }, vec![]), (netns("a"), vec![])]);
+        let p = plan(vec![
+            (Op::DelNetns { node: "old".into() }, vec![]),
+            (netns("a"), vec![]),
+        ]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let st = store("late");
-        let mut rec = Records { name: "t".into(), ..Records::default() };
-        run(&p, &Network::default(), &mut rec, &st, &Options::default(), recorder(log.clone())).await.unwrap();
+        let mut rec = Records {
+            name: "t".into(),
+            ..Records::default()
+        };
+        run(
+            &p,
+            &Network::default(),
+            &mut rec,
+            &st,
+            &Options::default(),
+            recorder(log.clone()),
+        )
+        .await
+        .unwrap();
         let log = log.lock().unwrap().clone();
-        assert!(log[0].contains("a: netns add") && log[1].contains("old: netns del"), "{log:?}");
+        assert!(
+            log[0].contains("a: netns add") && log[1].contains("old: netns del"),
+            "{log:?}"
+        );
         let _ = std::fs::remove_dir_all(st.dir());
     }
 }

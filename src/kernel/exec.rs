@@ -13,10 +13,18 @@ use crate::model;
 /// Run `cmd` (program and arguments) inside `node` of topology `topo` and wait for it.
 pub fn run(topo: &str, node: &str, cmd: &[String]) -> Result<ExitStatus, KernelError> {
     let Some(program) = cmd.first() else {
-        return Err(KernelError::Invalid { object: node.to_string(), message: "no command given".into() });
+        return Err(KernelError::Invalid {
+            object: node.to_string(),
+            message: "no command given".into(),
+        });
     };
     let ns = match model::netns_name(topo, node) {
-        None => return Command::new(program).args(&cmd[1..]).status().map_err(|e| KernelError::io(program, e)),
+        None => {
+            return Command::new(program)
+                .args(&cmd[1..])
+                .status()
+                .map_err(|e| KernelError::io(program, e))
+        }
         Some(name) => netns::open(&name)?.ok_or_else(|| KernelError::Invalid {
             object: format!("node {node}"),
             message: format!("namespace {name} does not exist (is the topology up?)"),
@@ -35,10 +43,22 @@ pub fn run(topo: &str, node: &str, cmd: &[String]) -> Result<ExitStatus, KernelE
             }
             // A fresh sysfs is a nicety, not a requirement: skip it when not allowed.
             if libc::unshare(libc::CLONE_NEWNS) == 0
-                && libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_SLAVE | libc::MS_REC, std::ptr::null()) == 0
+                && libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_SLAVE | libc::MS_REC,
+                    std::ptr::null(),
+                ) == 0
                 && libc::umount2(sys.as_ptr(), libc::MNT_DETACH) == 0
             {
-                libc::mount(sysfs.as_ptr(), sys.as_ptr(), sysfs.as_ptr(), 0, std::ptr::null());
+                libc::mount(
+                    sysfs.as_ptr(),
+                    sys.as_ptr(),
+                    sysfs.as_ptr(),
+                    0,
+                    std::ptr::null(),
+                );
             }
             Ok(())
         });

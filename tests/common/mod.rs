@@ -51,7 +51,10 @@ impl Run {
 
     /// Both streams, for assertion messages.
     pub fn text(&self) -> String {
-        format!("exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.out, self.err)
+        format!(
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.out, self.err
+        )
     }
 }
 
@@ -59,7 +62,8 @@ impl Lab {
     /// A lab around a copy of `examples/<name>` (or any path).
     pub fn new(example: &str) -> Lab {
         let src = root().join("examples").join(example);
-        let text = std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        let text =
+            std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
         Lab::from_text(example, &text)
     }
 
@@ -69,17 +73,29 @@ impl Lab {
             "netloom-lab-{}-{}-{}",
             std::process::id(),
             name.replace('/', "_"),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join(Path::new(name).file_name().unwrap());
         std::fs::write(&file, text).unwrap();
-        Lab { sb: Sandbox::new().expect("sandbox"), file, dir }
+        Lab {
+            sb: Sandbox::new().expect("sandbox"),
+            file,
+            dir,
+        }
     }
 
     /// Run `netloom ARGS...` inside the sandbox.
     pub fn netloom(&self, args: &[&str]) -> Run {
-        let out = self.sb.command(netloom_bin()).args(args).output().expect("run netloom");
+        let out = self
+            .sb
+            .command(netloom_bin())
+            .args(args)
+            .output()
+            .expect("run netloom");
         Run::from(out)
     }
 
@@ -108,13 +124,23 @@ impl Lab {
 
     /// Run a shell command in the sandbox itself (the `host` node).
     pub fn sh(&self, script: &str) -> Run {
-        Run::from(self.sb.command("sh").args(["-c", script]).output().expect("run sh"))
+        Run::from(
+            self.sb
+                .command("sh")
+                .args(["-c", script])
+                .output()
+                .expect("run sh"),
+        )
     }
 
     /// Replace `from` with `to` in the topology file (exactly once).
     pub fn edit(&self, from: &str, to: &str) {
         let text = std::fs::read_to_string(&self.file).unwrap();
-        assert_eq!(text.matches(from).count(), 1, "`{from}` must occur once in the file");
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "`{from}` must occur once in the file"
+        );
         std::fs::write(&self.file, text.replacen(from, to, 1)).unwrap();
     }
 
@@ -124,7 +150,13 @@ impl Lab {
         assert!(r.code == 0 || r.code == 2, "plan failed:\n{}", r.text());
         r.out
             .lines()
-            .filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .filter(|l| {
+                l.trim_start()
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit())
+            })
+            .filter(|l| !l.ends_with("pending"))
             .map(|l| l.trim().to_string())
             .collect()
     }
@@ -152,22 +184,46 @@ impl Drop for Lab {
 pub fn life_cycle(lab: &Lab, edit: (&str, &str), change_mentions: &str, proof: impl Fn(&Lab)) {
     lab.expect("validate", &[], 0);
     let first = lab.expect("up", &[], 0);
-    assert!(!first.out.contains(": 0 operation"), "first up did nothing:\n{}", first.text());
+    assert!(
+        !first.out.contains(": 0 operation"),
+        "first up did nothing:\n{}",
+        first.text()
+    );
     lab.expect("verify", &[], 0);
     proof(lab);
     let again = lab.expect("up", &[], 0);
-    assert!(again.out.contains(": 0 operation"), "second up was not a no-op:\n{}", again.text());
+    assert!(
+        again.out.contains(": 0 operation"),
+        "second up was not a no-op:\n{}",
+        again.text()
+    );
     lab.expect("plan", &[], 0);
     let st = lab.expect("status", &["--json"], 0);
-    assert!(!st.out.contains("Missing") && !st.out.contains("Drifted"), "status:\n{}", st.out);
+    assert!(
+        !st.out.contains("Missing") && !st.out.contains("Drifted"),
+        "status:\n{}",
+        st.out
+    );
     lab.edit(edit.0, edit.1);
     let pending = lab.pending();
-    assert_eq!(pending.len(), 1, "expected exactly one pending change, got {pending:#?}");
-    assert!(pending[0].contains(change_mentions), "change `{}` does not mention `{change_mentions}`", pending[0]);
+    assert_eq!(
+        pending.len(),
+        1,
+        "expected exactly one pending change, got {pending:#?}"
+    );
+    assert!(
+        pending[0].contains(change_mentions),
+        "change `{}` does not mention `{change_mentions}`",
+        pending[0]
+    );
     lab.expect("up", &[], 0);
     assert!(lab.pending().is_empty(), "not converged after the change");
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
     let again = lab.expect("down", &[], 0);
-    assert!(again.out.contains(": 0 operation"), "second down was not a no-op:\n{}", again.text());
+    assert!(
+        again.out.contains(": 0 operation"),
+        "second down was not a no-op:\n{}",
+        again.text()
+    );
 }
