@@ -345,7 +345,7 @@ fn foreign_link_and_foreign_netns_are_conflicts() {
     let objects: Vec<&str> = err.iter().map(|c| c.object.as_str()).collect();
     assert!(objects.contains(&"host/lxcbr0"), "{err:?}");
     assert!(
-        objects.contains(&"node c1 (netns netloom-lxc-c1)"),
+        objects.contains(&"node c1 (netns netloom-lxc.c1)"),
         "{err:?}"
     );
 }
