@@ -94,8 +94,17 @@ pub fn reexec_test(name: &str) -> bool {
     }
     let exe = std::env::current_exe().expect("current test binary");
     let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1");
+    // --include-ignored: the parent already chose to run this test; a test
+    // #[ignore]d on the host (run in the VM with --include-ignored) must run
+    // here too instead of being skipped again.
+    cmd.args([
+        name,
+        "--exact",
+        "--include-ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(INSIDE, "1");
     isolate(&mut cmd);
     let out = cmd.output().expect("start sandboxed test");
     let text = format!(
