@@ -25,7 +25,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${NETLOOM_VM_CACHE:-$HOME/.cache/netloom-vm}
 TIMEOUT=${NETLOOM_VM_TIMEOUT:-900}
 
-log() { printf 'vm/run: %s\n' "$*" >&2; }
+log() { printf 'vm/run: [%3ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 binaries=()
@@ -80,9 +80,9 @@ add_binary() {
     local src=$1 dst lib
     dst=$(guest_path "$src")
     mkdir -p "$(dirname "$dst")"
-    if command -v objcopy >/dev/null && [ -z "${NETLOOM_VM_KEEP_DEBUG:-}" ]; then
-        objcopy --strip-debug "$src" "$dst"
-    else
+    # (objcopy refuses non-ELF files such as scripts: those are copied.)
+    if [ -n "${NETLOOM_VM_KEEP_DEBUG:-}" ] || ! command -v objcopy >/dev/null ||
+        ! objcopy --strip-debug "$src" "$dst" 2>/dev/null; then
         cp "$src" "$dst"
     fi
     for lib in $(ldd "$src" 2>/dev/null | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]+ \(/ { print $1 }'); do
@@ -126,15 +126,17 @@ QEMU_DIR="$CACHE/qemu"
 console="$work/console.log"
 log "booting $(cat "$CACHE/kernel-version") with ${#binaries[@]} test binar$([ ${#binaries[@]} = 1 ] && echo y || echo ies) (timeout ${TIMEOUT}s)"
 set +e
+# The serial console is streamed as it comes, without the CRs and the
+# terminal resets SeaBIOS and the kernel send.
 # TCG only: the machine's /dev/kvm is a paravirtual KVM on which a stock
 # kernel hangs. -nic none: the guest has no network card, nothing leaves it.
 LD_LIBRARY_PATH="$QEMU_DIR/usr/lib/x86_64-linux-gnu:$QEMU_DIR/lib/x86_64-linux-gnu" \
     timeout -k 10 "$TIMEOUT" "$QEMU_DIR/usr/bin/qemu-system-x86_64" \
     -L "$QEMU_DIR/usr/share/qemu" -L "$QEMU_DIR/usr/share/seabios" \
     -accel tcg -machine pc -m 1024 -smp 1 -nographic -no-reboot -nic none -nodefaults \
-    -serial stdio -kernel "$CACHE/vmlinuz" -initrd "$work/initrd" \
+    -serial stdio -kernel "$CACHE/kernel-image" -initrd "$work/initrd" \
     -append 'console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off' \
-    </dev/null 2>&1 | sed -u 's/\r$//' | tee "$console"
+    </dev/null 2>&1 | sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$console"
 qemu_status=${PIPESTATUS[0]}
 set -e
 [ -n "${NETLOOM_VM_LOG:-}" ] && cp "$console" "$NETLOOM_VM_LOG"

@@ -48,6 +48,11 @@ resolve_kernel_pkg() {
 # found on the first run is kept (no apt query on the warm path, which must
 # stay fast); NETLOOM_VM_REFRESH=1 resolves the newest one again.
 STAMP=$(cat "$HERE/setup.sh" "$HERE/init" | sha256sum | cut -d' ' -f1)
+# Several runs may start at once (parallel CI jobs, a developer's two
+# terminals): one builds, the others wait and then find the cache ready.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/lock"
+flock 9
 if [ -z "${NETLOOM_VM_REFRESH:-}" ] && [ -f "$CACHE/ready" ] &&
     [ "$(cat "$CACHE/ready")" = "$STAMP" ]; then
     exit 0
@@ -69,8 +74,9 @@ find "$CACHE/debs" -name 'linux-image-*.deb' ! -name "${KPKG}_*" -delete
 # --- Host tools shipped into the guest -------------------------------------
 # The guest runs the host's own binaries (same glibc as the test binaries), so
 # they must be installed here; these are small and start no service. jq is
-# for vm/test.sh (it picks test executables out of cargo's JSON).
-HOST_PKGS=(nftables libteam-utils iproute2 dnsmasq-base jq)
+# for vm/test.sh (it picks test executables out of cargo's JSON), xz to
+# unpack the kernel below.
+HOST_PKGS=(nftables libteam-utils iproute2 dnsmasq-base jq xz-utils)
 missing=()
 for p in "${HOST_PKGS[@]}"; do
     dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
@@ -171,14 +177,15 @@ chmod 1777 "$ROOT/tmp"
 mknod -m 600 "$ROOT/dev/console" c 5 1
 mknod -m 666 "$ROOT/dev/null" c 1 3
 
-# busybox: the shell, coreutils, sleep, ping, modprobe/depmod. Its `ip` and
-# `tc` applets are left out on purpose so the real iproute2 tools answer.
+# busybox: coreutils, sleep, ping, mount, modprobe/depmod. Its `ip` and `tc`
+# applets (and their old net-tools kin) are left out on purpose so the real
+# iproute2 tools answer; its `sh` too (dash is /bin/sh, see below).
 BB="$CACHE/busybox"
 rm -rf "$BB" && mkdir -p "$BB"
 dpkg-deb -x "$(deb_of busybox-static)" "$BB"
 cp "$BB/bin/busybox" "$ROOT/usr/bin/busybox"
 for applet in $("$BB/bin/busybox" --list); do
-    case $applet in busybox | ip | tc | ipneigh | route | ifconfig | arp | nameif | vconfig) continue ;; esac
+    case $applet in busybox | sh | ip | tc | ipneigh | route | ifconfig | arp | nameif | vconfig) continue ;; esac
     [ -e "$ROOT/usr/bin/$applet" ] || ln -s busybox "$ROOT/usr/bin/$applet"
 done
 # The kernel runs /sbin/modprobe to load a driver on a netlink request
@@ -203,10 +210,13 @@ copy_with_libs() {
         [ -e "$(guest_path "$lib")" ] || copy_host_file "$lib"
     done
 }
-for tool in ip bridge tc ss nft teamd teamdctl dnsmasq; do
+# /bin/sh is dash, as on the host: busybox's shell would run its own `ip`
+# applet instead of iproute2 inside `sh -c "ip ..."`, a silent difference.
+for tool in ip bridge tc ss nft teamd teamdctl dnsmasq dash; do
     path=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$tool") || die "host tool $tool not found"
     copy_with_libs "$path"
 done
+ln -sf dash "$ROOT/usr/bin/sh"
 # Rust test binaries link libc, libm, libgcc_s; vm/run.sh adds anything else
 # a given binary needs, but these are always wanted.
 for lib in /lib/x86_64-linux-gnu/libgcc_s.so.1 /lib/x86_64-linux-gnu/libm.so.6; do
@@ -239,7 +249,20 @@ dpkg-deb --fsys-tarfile "$(deb_of "$KPKG")" |
         './boot/vmlinuz-*' './lib/modules/*/modules.*' \
         './lib/modules/*/kernel/net/*' './lib/modules/*/kernel/drivers/net/*' \
         './lib/modules/*/kernel/crypto/*' './lib/modules/*/kernel/lib/*'
-cp "$KTMP/boot/vmlinuz-$KVER" "$CACHE/vmlinuz"
+# Boot the uncompressed ELF kernel through its PVH entry point: under TCG
+# the bzImage spends most of the boot (over 10 s on a busy machine)
+# decompressing its xz payload. The payload starts at the xz magic; xz
+# complains about the bytes after it (exit 1) but writes the whole kernel.
+VMLINUZ="$KTMP/boot/vmlinuz-$KVER"
+xz_at=$(LC_ALL=C grep -obUa $'\xfd7zXZ' "$VMLINUZ" | head -n1 | cut -d: -f1 || true)
+rm -f "$CACHE/kernel-image" "$CACHE/vmlinuz"
+if [ -n "$xz_at" ]; then
+    tail -c +"$((xz_at + 1))" "$VMLINUZ" | xz -dcq >"$CACHE/kernel-image" 2>/dev/null || true
+fi
+if [ "$(head -c 4 "$CACHE/kernel-image" 2>/dev/null | od -An -c | tr -d ' ')" != '177ELF' ]; then
+    log "no xz payload in the kernel image: booting the compressed bzImage"
+    cp "$VMLINUZ" "$CACHE/kernel-image"
+fi
 # The package carries no modules.dep (its postinst runs depmod): build one to
 # learn each module's dependencies.
 "$BB/bin/busybox" depmod -b "$KTMP" "$KVER"
