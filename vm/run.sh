@@ -40,17 +40,18 @@ for b in "${binaries[@]}"; do
     [ -f "$b" ] && [ -x "$b" ] || die "not an executable file: $b"
 done
 
-# Cheap when the cache is ready (one apt-cache query); builds it otherwise.
+# Cheap when the cache is ready (a stamp check); builds it otherwise.
 "$HERE/setup.sh"
 ROOT="$CACHE/root"
 BUSYBOX="$ROOT/usr/bin/busybox"
 
-netloom_bin=${NETLOOM_BIN:-}
-if [ -z "$netloom_bin" ]; then
+netloom_bin=""
+if [ -n "${NETLOOM_BIN:-}" ]; then
+    netloom_bin=$(realpath "$NETLOOM_BIN")
+elif [ -x "$(dirname "${binaries[0]}")/../netloom" ]; then
     # cargo puts test executables in target/<profile>/deps/ and the crate's
     # binary in target/<profile>/.
-    candidate="$(dirname "${binaries[0]}")/../netloom"
-    [ -x "$candidate" ] && netloom_bin=$(realpath "$candidate")
+    netloom_bin=$(realpath "$(dirname "${binaries[0]}")/../netloom")
 fi
 
 work=$(mktemp -d)
@@ -139,9 +140,10 @@ LD_LIBRARY_PATH="$QEMU_DIR/usr/lib/x86_64-linux-gnu:$QEMU_DIR/lib/x86_64-linux-g
     </dev/null 2>&1 | sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$console"
 qemu_status=${PIPESTATUS[0]}
 set -e
-[ -n "${NETLOOM_VM_LOG:-}" ] && cp "$console" "$NETLOOM_VM_LOG"
+if [ -n "${NETLOOM_VM_LOG:-}" ]; then cp "$console" "$NETLOOM_VM_LOG"; fi
 
-code=$(sed -n 's/^NETLOOM-VM-EXIT=\([0-9]\+\)$/\1/p' "$console" | tail -n1)
+# Anywhere in a line: a kernel message may share the line on the console.
+code=$(sed -n 's/.*NETLOOM-VM-EXIT=\([0-9]\+\).*/\1/p' "$console" | tail -n1)
 if [ -z "$code" ]; then
     if [ "$qemu_status" = 124 ]; then
         die "the VM timed out after ${TIMEOUT}s without reporting a result"

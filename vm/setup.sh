@@ -6,13 +6,16 @@
 #     machine's newer qemu-utils, and we never want a system-wide kernel),
 #   - a guest root tree: busybox, the host's network tools with their
 #     libraries, the kernel modules with their dependencies, packed as a
-#     compressed cpio that vm/run.sh puts in front of each test's binaries.
+#     compressed cpio that vm/run.sh joins with each run's test binaries.
 #
-# Idempotent: a second run with the same kernel ABI and the same script only
-# checks a stamp and exits. Delete the cache directory to start over.
+# Idempotent: once done, a run only compares a stamp (this script and the
+# guest init) and exits, without network or apt. Delete the cache directory,
+# or set NETLOOM_VM_REFRESH=1 to pick up a newer kernel, to start over.
 #
-# Needs root (apt-get, mknod) on Debian 12. Environment:
-#   NETLOOM_VM_CACHE  cache directory (default ~/.cache/netloom-vm)
+# Needs root (apt-get, mknod) on Debian 12 amd64, when it has work to do.
+# Environment:
+#   NETLOOM_VM_CACHE    cache directory (default ~/.cache/netloom-vm)
+#   NETLOOM_VM_REFRESH  rebuild even if the cache is ready
 set -euo pipefail
 
 CACHE=${NETLOOM_VM_CACHE:-$HOME/.cache/netloom-vm}
@@ -21,7 +24,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Elapsed seconds in every line: the cold path is the slow one worth watching.
 log() { printf 'vm/setup: [%3ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-
 
 # apt-get download runs as _apt, which cannot write into root's cache; download
 # as root instead of weakening the cache directory's permissions.
@@ -220,11 +222,11 @@ ln -sf dash "$ROOT/usr/bin/sh"
 # Rust test binaries link libc, libm, libgcc_s; vm/run.sh adds anything else
 # a given binary needs, but these are always wanted.
 for lib in /lib/x86_64-linux-gnu/libgcc_s.so.1 /lib/x86_64-linux-gnu/libm.so.6; do
-    [ -e "$lib" ] && copy_host_file "$lib"
+    if [ -e "$lib" ]; then copy_host_file "$lib"; fi
 done
 # iproute2 reads its name tables (rt_tables, protocols) from these.
 for d in /etc/iproute2 /usr/share/iproute2 /usr/lib/iproute2; do
-    [ -d "$d" ] && mkdir -p "$ROOT$d" && cp -r "$d/." "$ROOT$d/"
+    if [ -d "$d" ]; then mkdir -p "$ROOT$d" && cp -r "$d/." "$ROOT$d/"; fi
 done
 cat >"$ROOT/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
