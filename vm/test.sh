@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Build netloom's test executables and run them all in one VM boot with a
+# stock Debian kernel, including the tests #[ignore]d on the host for lack of
+# drivers (bond, team, 8021q, ipvlan, dummy, bridge vlan filtering...).
+#
+#   vm/test.sh [FILTER ARGS...]     e.g. vm/test.sh bond   (libtest filters)
+#
+# Run after the host `cargo test`; exits non-zero if any test fails in the VM.
+# Extra cargo flags (e.g. --release) go in NETLOOM_VM_CARGO_FLAGS.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+cd "$REPO"
+
+log() { printf 'vm/test: %s\n' "$*" >&2; }
+
+# Downloads/builds the VM cache on first use, and installs jq used below.
+"$HERE/setup.sh"
+
+# cargo prints one JSON object per built artifact; test executables carry
+# profile.test = true, the netloom binary is the "bin" target built normally.
+# Both are in the same listing, so one build gives every path.
+# shellcheck disable=SC2086 # the flags are meant to split into words
+artifacts=$(cargo test --no-run --message-format=json ${NETLOOM_VM_CARGO_FLAGS:-})
+mapfile -t tests < <(jq -r 'select(.reason == "compiler-artifact" and .profile.test
+        and .executable != null) | .executable' <<<"$artifacts" | sort -u)
+netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | not)
+        and .target.name == "netloom" and (.target.kind | index("bin"))
+        and .executable != null) | .executable' <<<"$artifacts" | tail -n1)
+
+[ ${#tests[@]} -gt 0 ] || { log "error: cargo built no test executables"; exit 1; }
+[ -n "$netloom_bin" ] || { log "error: cargo built no netloom binary"; exit 1; }
+log "${#tests[@]} test executables, netloom binary $netloom_bin"
+
+# Test fixtures are read relative to the crate root (cargo's working
+# directory for tests): ship the directories that hold them.
+files=""
+for d in tests examples; do
+    [ -d "$REPO/$d" ] && files="$files $REPO/$d"
+done
+
+filter=()
+[ $# -gt 0 ] && filter=(-- "$@")
+NETLOOM_BIN=$netloom_bin NETLOOM_VM_FILES=$files NETLOOM_VM_CWD=$REPO CARGO_MANIFEST_DIR=$REPO \
+    exec "$HERE/run.sh" "${tests[@]}" "${filter[@]+"${filter[@]}"}"
