@@ -8,6 +8,7 @@ pub mod error;
 pub mod netns;
 pub mod observe;
 pub mod sysctl;
+pub mod teamd;
 
 use std::collections::HashMap;
 use std::sync::Arc;
