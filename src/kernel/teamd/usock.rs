@@ -261,6 +261,64 @@ mod tests {
         );
     }
 
+    /// Serve one connection on a SEQPACKET socket like teamd: read one request
+    /// packet, check it, answer `reply` in one packet.
+    fn fake_teamd(path: &Path, expect: &'static str, reply: String) -> std::thread::JoinHandle<()> {
+        use nix::sys::socket::{accept, bind, listen, Backlog};
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
+        bind(fd.as_raw_fd(), &UnixAddr::new(path).unwrap()).unwrap();
+        listen(&fd, Backlog::new(1).unwrap()).unwrap();
+        std::thread::spawn(move || {
+            let conn = accept(fd.as_raw_fd()).unwrap();
+            let mut buf = [0u8; 4096];
+            let n = recv(conn, &mut buf, MsgFlags::empty()).unwrap();
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), expect);
+            send(conn, reply.as_bytes(), MsgFlags::empty()).unwrap();
+            // SAFETY: conn is the accepted fd this thread owns.
+            unsafe { libc::close(conn) };
+        })
+    }
+
+    #[test]
+    fn state_dump_over_a_seqpacket_socket() {
+        let dir = std::env::temp_dir().join(format!("netloom-usock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("team0.sock");
+        let _ = std::fs::remove_file(&sock);
+        // Larger than one page, so a short read would show.
+        let mut dump = ab_dump("veth2", true);
+        dump["padding"] = json!("x".repeat(20000));
+        let reply = format!("REPLY_SUCCESS\n{dump}\n");
+        let server = fake_teamd(&sock, "REQUEST\nStateDump\n", reply);
+        let s = state_dump(&sock).unwrap();
+        server.join().unwrap();
+        assert_eq!(s.active_port.as_deref(), Some("veth2"));
+        assert!(s.ports.iter().all(|p| p.link_up));
+
+        let _ = std::fs::remove_file(&sock);
+        let server = fake_teamd(
+            &sock,
+            "REQUEST\nStateDump\n",
+            "REPLY_ERROR\nStateDumpFail\nFailed to dump state.\n".into(),
+        );
+        let err = state_dump(&sock).unwrap_err().to_string();
+        server.join().unwrap();
+        assert!(err.contains("StateDumpFail"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn no_socket_is_an_io_error() {
+        let err = state_dump(Path::new("/nonexistent-netloom/team0.sock")).unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ENOENT));
+    }
+
     #[test]
     fn a_dump_without_runner_name_is_refused() {
         assert!(parse_state("t", &json!({"ports": {}})).is_err());
