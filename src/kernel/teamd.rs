@@ -6,12 +6,13 @@
 //! - netloom creates the team device itself (over rtnetlink, with its
 //!   ownership mark). `-o` (`--take-over`) makes teamd use an existing device
 //!   instead of creating one, and not destroy it when its own start fails.
-//! - On exit (SIGTERM/SIGINT/SIGQUIT) teamd removes every port and destroys
-//!   the team device, taken over or not, unless `-N` (`--no-quit-destroy`):
-//!   then device and enslaved ports stay as they are and only teamd's
-//!   bookkeeping goes. netloom owns the device and deletes it itself, so
-//!   teamd always runs with `-o -N`. After a stop nothing watches the links
-//!   any more: the kernel keeps the last active port and mode.
+//! - On exit (SIGTERM/SIGINT/SIGQUIT) teamd destroys the team device, taken
+//!   over or not, unless `-N` (`--no-quit-destroy`). netloom owns the device
+//!   and deletes it itself, so teamd always runs with `-o -N`: the device
+//!   stays. Its ports do NOT all stay: teamd 1.31 (Debian 12's
+//!   libteam-utils) releases every port on exit even with `-N` (libteam
+//!   commit dbb2cfc, in 1.32, keeps them); seen in the VM. So after a stop
+//!   the team device is there without ports, and a restart enslaves them again.
 //! - The control socket is `/var/run/teamd/<dev>.sock` (TEAMD_RUN_DIR is a
 //!   compile-time constant: there is no option for it), the default pid file
 //!   `/var/run/teamd/<dev>.pid`. Two nodes with a `team0` would collide, so
