@@ -240,29 +240,39 @@ pub fn start(ns: &Netns, node_dir: &Path, dev: &str, config: &Value) -> Result<u
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Some(status) = reap(pid) {
-            return Err(KernelError::Invalid {
-                object: format!("{obj} in {}", ns.label()),
-                message: format!(
+            return Err(failed(
+                &obj,
+                ns,
+                format!(
                     "teamd exited during start ({status}): {}",
                     log_tail(node_dir, dev)
                 ),
-            });
+            ));
         }
         match usock::state_dump(&sock) {
             Ok(_) => return Ok(pid),
             Err(e) if Instant::now() >= deadline => {
                 let _ = stop_pid(pid);
-                return Err(KernelError::Invalid {
-                    object: format!("{obj} in {}", ns.label()),
-                    message: format!(
+                return Err(failed(
+                    &obj,
+                    ns,
+                    format!(
                         "control socket did not answer in time ({e}): {}",
                         log_tail(node_dir, dev)
                     ),
-                });
+                ));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
+}
+
+/// A start that went wrong in the teamd process (not in a syscall of ours).
+fn failed(obj: &str, ns: &Netns, message: String) -> KernelError {
+    KernelError::io(
+        format!("{obj} in {}", ns.label()),
+        io::Error::other(message),
+    )
 }
 
 /// If `pid` is our child and has exited, reap it and say how it ended.
