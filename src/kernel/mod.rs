@@ -11,6 +11,7 @@ pub mod netns;
 pub mod nft;
 pub mod observe;
 pub mod sysctl;
+pub mod teamd;
 pub mod tun;
 
 use std::collections::HashMap;
