@@ -4,7 +4,7 @@
 //! N, then torn down and timed until nothing is left. See docs/bench.md.
 //!
 //! `cargo bench --bench scale -- [--n 10,100,1000] [--reps 3]
-//!  [--only netloom,ip-batch,cni,naive] [--keep]`
+//!  [--only netloom,ip-batch,cni,naive] [--keep] [--netloom PATH]`
 #[path = "scale/cni.rs"]
 mod cni;
 #[path = "scale/ip.rs"]
@@ -29,10 +29,11 @@ struct Args {
     reps: usize,
     methods: Vec<Method>,
     keep: bool,
+    netloom: Option<PathBuf>,
 }
 
 const USAGE: &str = "usage: cargo bench --bench scale -- [--n 10,100,1000] [--reps 3] \
-                     [--only netloom,ip-batch,cni,naive] [--keep]";
+                     [--only netloom,ip-batch,cni,naive] [--keep] [--netloom PATH]";
 
 /// Parse the arguments after `--` (cargo adds `--bench`, ignored).
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +42,7 @@ fn parse_args() -> Result<Args, String> {
         reps: 3,
         methods: Method::ALL.to_vec(),
         keep: false,
+        netloom: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -51,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--bench" => {}
             "--keep" => a.keep = true,
+            "--netloom" => a.netloom = Some(PathBuf::from(value()?)),
             "--n" => {
                 a.ns = value()?
                     .split(',')
@@ -180,13 +183,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let netloom = PathBuf::from(env!("CARGO_BIN_EXE_netloom"));
+    // The binary cargo built with this bench, unless another build is named.
+    let netloom = args
+        .netloom
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_netloom")));
     if let Err(e) = check_setup(&args.methods, &netloom) {
         eprintln!("scale bench: {e}");
         return ExitCode::from(2);
     }
     let work = std::env::temp_dir().join(format!("netloom-scale-{}", std::process::id()));
     println!("{}", machine());
+    if args.methods.contains(&Method::Netloom) {
+        println!("netloom: {}", netloom.display());
+    }
     println!("load at start: {}", load());
     let mut trials = Vec::new();
     for &n in &args.ns {

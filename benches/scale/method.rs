@@ -61,7 +61,7 @@ pub struct Trial {
     pub verify: Option<f64>,
     /// From teardown start until no link and no netns is left, s.
     pub down: Option<f64>,
-    /// netloom only: peak RSS of the `up` process, KiB.
+    /// netloom only: peak RSS of an `up` that made c1 reach cN, KiB.
     pub rss_kb: Option<i64>,
     /// What failed, in order.
     pub errors: Vec<String>,
@@ -156,9 +156,6 @@ impl Prepared {
             return Ok(t);
         }
         t.up_return = Some(up.elapsed.as_secs_f64());
-        if self.method == Method::Netloom {
-            t.rss_kb = Some(up.maxrss_kb);
-        }
         let (c1, cn) = match self.endpoints() {
             Ok(e) => e,
             Err(e) => {
@@ -167,7 +164,13 @@ impl Prepared {
             }
         };
         match reach(&sb, &c1, cn, 30, &log)? {
-            Ok(_) => t.reach = Some(start.elapsed().as_secs_f64()),
+            Ok(_) => {
+                t.reach = Some(start.elapsed().as_secs_f64());
+                // Only an `up` that really built the network has a peak worth reporting.
+                if self.method == Method::Netloom {
+                    t.rss_kb = Some(up.maxrss_kb);
+                }
+            }
             Err(e) => {
                 t.errors.push(format!("reach: {e}"));
                 return Ok(t);
