@@ -220,8 +220,9 @@ fn main() -> ExitCode {
                 match p.trial(rep) {
                     Ok(t) => {
                         eprintln!(
-                            "  {} N={n} rep {rep}: reach {:?} down {:?} {}",
+                            "  {} N={n} rep {rep}: return {:?} reach {:?} down {:?} {}",
                             t.method.name(),
+                            t.up_return,
                             t.reach,
                             t.down,
                             t.errors.join("; ")
