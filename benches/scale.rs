@@ -175,7 +175,53 @@ fn load() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// What `cargo test --all-targets` runs (cargo passes `--bench` only under
+/// `cargo bench`): check the generated inputs, touch no kernel, time nothing.
+fn self_check() -> Result<(), String> {
+    let want = [
+        (1, "10.200.0.2"),
+        (254, "10.200.0.255"),
+        (255, "10.200.1.0"),
+        (1000, "10.200.3.233"),
+    ];
+    for (i, a) in want {
+        if topo::addr(i).to_string() != a {
+            return Err(format!(
+                "container {i} got {} instead of {a}",
+                topo::addr(i)
+            ));
+        }
+    }
+    if topo::host_end(topo::MAX_N).len() > 15 || topo::addr(topo::MAX_N).octets()[..2] != [10, 200]
+    {
+        return Err("MAX_N does not fit the names or the /16".into());
+    }
+    let n = 7;
+    let yaml = topo::netloom_yaml(n);
+    let count = |pat: &str| yaml.matches(pat).count();
+    if count("  - reach: c") != n || count("/eth0]") != n || count("disable_ipv6: 1") != 2 * n {
+        return Err(format!("netloom file for N={n} is wrong:\n{yaml}"));
+    }
+    let naive = ip::naive_up(n);
+    if naive.lines().filter(|l| l.starts_with("ip ")).count() != 3 + 9 * n {
+        return Err(format!("naive script for N={n} is wrong:\n{naive}"));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    if !std::env::args().any(|a| a == "--bench") {
+        return match self_check() {
+            Ok(()) => {
+                println!("scale bench: inputs check out; measure with `cargo bench --bench scale`");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("scale bench self-check: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
