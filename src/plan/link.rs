@@ -113,9 +113,12 @@ pub(crate) fn conflicts(ctx: &Ctx, out: &mut Vec<Conflict>) {
                 (_, Some(h)) if !ctx.ours(&node, h) => out.push(Conflict {
                     object,
                     reason: format!(
-                        "a device named {name} exists but topology {} did not create it (alias {:?}); remove or rename it, or declare it `kind: external`",
+                        "a device named {name} exists but topology {} did not create it ({}); remove or rename it, or declare it `kind: external`",
                         ctx.desired.name,
-                        h.alias.as_deref().unwrap_or("")
+                        match h.alias.as_deref() {
+                            None | Some("") => "it carries no netloom mark".to_string(),
+                            Some(a) => format!("its alias is {a:?}"),
+                        }
                     ),
                 }),
                 _ => {}
