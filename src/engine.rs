@@ -1,7 +1,7 @@
 //! The engine: composes the layers into netloom's verbs (plan, up, status,
 //! down), so the CLI and other programs share one straight path:
 //! spec -> observe -> plan -> apply.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::apply::{self, ApplyError, Report};
@@ -255,7 +255,63 @@ impl Engine {
             exec,
         )
         .await?;
+        self.settle_deletions(planned).await?;
         Ok(report)
+    }
+
+    /// The kernel destroys a deleted namespace asynchronously; the veth ends
+    /// and stacked devices it takes along in other nodes linger for a moment.
+    /// Wait (bounded) until they are gone, so that a verb returning means the
+    /// kernel matches the file.
+    async fn settle_deletions(&self, planned: &Planned) -> Result<(), EngineError> {
+        let gone: BTreeSet<&str> = planned
+            .plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.op {
+                plan::Op::DelNetns { node } => Some(node.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut waiting: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (node, n) in &planned.observed.nodes {
+            if gone.contains(node.as_str()) {
+                continue;
+            }
+            for (name, l) in &n.links {
+                let other = match &l.kind {
+                    LinkKind::Veth(v) => v.peer.as_ref().map(|p| p.node.as_str()),
+                    k => k.lower().map(|r| r.node.as_str()),
+                };
+                if other.is_some_and(|o| gone.contains(o)) {
+                    waiting
+                        .entry(node.clone())
+                        .or_default()
+                        .insert(name.clone());
+                }
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !waiting.is_empty() && std::time::Instant::now() < deadline {
+            let mut still = BTreeMap::new();
+            for (node, names) in &waiting {
+                if let Some(n) = kernel::observe::node(&self.kernel, node, &[]).await? {
+                    let left: BTreeSet<String> = names
+                        .iter()
+                        .filter(|x| n.links.contains_key(*x))
+                        .cloned()
+                        .collect();
+                    if !left.is_empty() {
+                        still.insert(node.clone(), left);
+                    }
+                }
+            }
+            waiting = still;
+            if !waiting.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        Ok(())
     }
 }
 

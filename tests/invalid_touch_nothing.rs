@@ -9,13 +9,19 @@ use netloom::sandbox::Sandbox;
 fn invalid_files_are_refused_by_up_and_touch_nothing() {
     let sb = Sandbox::new().expect("sandbox");
     let dir = root().join("tests/invalid");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert!(files.len() >= 20, "only {} invalid files", files.len());
     let snapshot = |sb: &Sandbox| {
         let out = sb
             .command("sh")
-            .args(["-c", "ip -d link; ip addr; ip route; ls -A /run; nft list ruleset"])
+            .args([
+                "-c",
+                "ip -d link; ip addr; ip route; ls -A /run; nft list ruleset",
+            ])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -24,13 +30,27 @@ fn invalid_files_are_refused_by_up_and_touch_nothing() {
     for f in &files {
         let out = sb.command(netloom_bin()).arg("up").arg(f).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{}: up did not refuse:\n{err}", f.display());
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: up did not refuse:\n{err}",
+            f.display()
+        );
         // The first line of each file says where its mistake is.
         let first = std::fs::read_to_string(f).unwrap();
-        let at = first.lines().next().unwrap().trim_start_matches("# expect:").trim();
+        let at = first
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("# expect:")
+            .trim();
         let (pos, _) = at.split_once(' ').unwrap();
         let located = format!("{}:{pos}", f.display());
-        assert!(err.contains(&located), "{}: message lacks `{located}`:\n{err}", f.display());
+        assert!(
+            err.contains(&located),
+            "{}: message lacks `{located}`:\n{err}",
+            f.display()
+        );
     }
     assert_eq!(snapshot(&sb), before, "an invalid file changed the machine");
 }
