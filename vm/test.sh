@@ -30,11 +30,11 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
         and .executable != null) | .executable' <<<"$artifacts" | tail -n1)
 
 # Binaries whose tests cannot tell two kernels apart are not re-run in the VM
-# (TCG is ~20x slower): pure logic (spec, plan, packet views, the crate's unit
-# tests) and the host-only stress runs (fault injection at every step, kill -9
+# (TCG is ~20x slower): pure logic (spec, plan, packet views, the fuzz corpus)
+# and the host-only stress runs (fault injection at every step, kill -9
 # loops), which exercise netloom's journal, not drivers. Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(netloom|spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|scale)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|scale)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
