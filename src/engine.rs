@@ -37,6 +37,10 @@ pub struct StatusReport {
     pub objects: Vec<ObjectStatus>,
     /// Character devices of tap-like links (`node/iface` -> `/dev/tapN`).
     pub devices: BTreeMap<String, String>,
+    /// What each desired team's teamd reports (`node/iface` -> runner,
+    /// active port, port link states); a team whose teamd does not answer
+    /// is absent.
+    pub teams: BTreeMap<String, kernel::teamd::TeamState>,
 }
 
 /// One topology's handle on the machine: kernel access and records.
@@ -60,7 +64,7 @@ impl Engine {
     /// An engine for topology `name`, with records in `store`.
     pub fn new(name: &str, store: Store) -> Result<Engine, EngineError> {
         Ok(Engine {
-            kernel: Arc::new(Kernel::new(name)?),
+            kernel: Arc::new(Kernel::new(name)?.with_teamd_root(store.dir().join("teamd"))),
             store,
             name: name.to_string(),
         })
@@ -213,7 +217,27 @@ impl Engine {
                 }
             }
         }
-        Ok(StatusReport { objects, devices })
+        let mut teams = BTreeMap::new();
+        for (node, n) in &desired.nodes {
+            for (name, l) in &n.links {
+                if !matches!(l.kind, LinkKind::Team(_)) {
+                    continue;
+                }
+                let dir = self.kernel.teamd_dir(node);
+                if kernel::teamd::running(&dir, name)?.is_none() {
+                    continue;
+                }
+                // A teamd that stops between the two calls is just not reported.
+                if let Ok(state) = kernel::teamd::state(&dir, name) {
+                    teams.insert(format!("{node}/{name}"), state);
+                }
+            }
+        }
+        Ok(StatusReport {
+            objects,
+            devices,
+            teams,
+        })
     }
 
     /// Apply a plan made by [`Engine::plan_up`] or [`Engine::plan_down`].
