@@ -70,6 +70,12 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
                 {
                     drift("owner", &ctx.mark, h.alias.as_deref().unwrap_or("unset"))
                 }
+                // A team whose teamd does not run is observed with no runner.
+                Some(h)
+                    if matches!((&w.kind, &h.kind), (LinkKind::Team(_), LinkKind::Team(o)) if o.runner.is_empty()) =>
+                {
+                    drift("teamd", "running", "not running")
+                }
                 Some(h) => fields(link_fields(w, h)),
             };
             push(format!("{node}/{name}"), state);
