@@ -25,6 +25,12 @@ pub enum EngineError {
         /// The objects and why.
         conflicts: Vec<Conflict>,
     },
+    /// The kernel lacks drivers the plan needs; nothing was touched.
+    #[error("{}; nothing was changed", missing.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "))]
+    Unsupported {
+        /// Every missing kind, with the kernel's words.
+        missing: Vec<kernel::support::Missing>,
+    },
     /// Applying failed (and was rolled back).
     #[error(transparent)]
     Apply(#[from] ApplyError),
@@ -240,6 +246,26 @@ impl Engine {
         })
     }
 
+    /// Fail before anything is touched when this kernel cannot make every
+    /// device kind `plan` creates (tried in a throwaway namespace; see
+    /// [`kernel::support`]). [`Engine::apply`] calls it first.
+    pub async fn preflight(&self, plan: &Plan) -> Result<(), EngineError> {
+        let needs = kernel::support::needs(plan);
+        if needs.is_empty() {
+            return Ok(());
+        }
+        let missing = tokio::task::spawn_blocking(move || kernel::support::check(&needs))
+            .await
+            .map_err(|_| KernelError::Thread {
+                object: "preflight".into(),
+            })??;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Unsupported { missing })
+        }
+    }
+
     /// Apply a plan made by [`Engine::plan_up`] or [`Engine::plan_down`].
     /// `file` is recorded for `down` by name.
     pub async fn apply(
@@ -248,6 +274,7 @@ impl Engine {
         file: Option<&str>,
         opts: &apply::Options,
     ) -> Result<Report, EngineError> {
+        self.preflight(&planned.plan).await?;
         let mut rec = self.records()?;
         if let Some(f) = file {
             rec.file = Some(f.to_string());

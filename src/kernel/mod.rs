@@ -10,6 +10,7 @@ pub mod exec;
 pub mod netns;
 pub mod nft;
 pub mod observe;
+pub mod support;
 pub mod sysctl;
 pub mod teamd;
 pub mod tun;
