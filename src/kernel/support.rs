@@ -146,9 +146,8 @@ fn on_path(program: &str) -> bool {
 /// On this (dedicated) thread: a network namespace of its own, then try each need.
 fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
     // Only this thread moves; the namespace dies with the thread (no fd, no bind mount).
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
-        KernelError::io("preflight: unshare network namespace", e.into())
-    })?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| KernelError::io("preflight: unshare network namespace", e.into()))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
