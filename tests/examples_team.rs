@@ -70,10 +70,7 @@ fn team_activebackup_fails_over_and_leaves_no_teamd() {
             let t = wait_team(lab, |t| t["active_port"] == "eth1");
             assert_eq!(t["active_port"], "eth1", "no failover: {t}");
             assert_eq!(port_up(&t, "eth0"), Some(false), "{t}");
-            let ping = lab.exec(
-                "a",
-                &["ping", "-c", "2", "-W", "2", "10.19.0.2"],
-            );
+            let ping = lab.exec("a", &["ping", "-c", "2", "-W", "2", "10.19.0.2"]);
             assert_eq!(
                 ping.code,
                 0,

@@ -87,7 +87,9 @@ impl Kernel {
     /// The directory holding teamd's socket, pid file, config and log for
     /// the teams of `node`: `<teamd root>/<netns name>` (`host` for host).
     pub fn teamd_dir(&self, node: &str) -> PathBuf {
-        let leaf = self.netns_name(node).unwrap_or_else(|| model::HOST.to_string());
+        let leaf = self
+            .netns_name(node)
+            .unwrap_or_else(|| model::HOST.to_string());
         self.teamd_root.join(leaf)
     }
 

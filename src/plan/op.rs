@@ -316,7 +316,11 @@ impl std::fmt::Display for Op {
                 prior,
             } => {
                 let verb = if prior.is_some() { "restart" } else { "start" };
-                write!(f, "{node}: teamd {verb} {dev} runner {}", setup.options.runner)?;
+                write!(
+                    f,
+                    "{node}: teamd {verb} {dev} runner {}",
+                    setup.options.runner
+                )?;
                 for (port, opts) in &setup.ports {
                     write!(f, " port {port}{}", option_words(opts))?;
                 }

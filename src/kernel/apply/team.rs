@@ -6,6 +6,13 @@
 //! which enslaves the ports; the driver brings each port up as it enslaves it.
 //! Deleting a team or its node stops its teamd first, found through the
 //! node's teamd directory alone, so this also works after a crash.
+//!
+//! teamd processes are not listed in the records (`Records::processes`):
+//! the node's teamd directory under the state dir is where teamd writes its
+//! own pid file, which `teamd::running` checks against /proc, so the
+//! directory alone finds every teamd, also after a crash between start and a
+//! records save, and with `down --name` when the file is gone. A second copy
+//! in the records could only go stale.
 use std::path::PathBuf;
 
 use futures::TryStreamExt;
