@@ -90,6 +90,29 @@ fn team_activebackup_fails_over_and_leaves_no_teamd() {
     assert!(!pid.is_empty());
     // down stopped teamd (and life_cycle checked /run/netloom is empty).
     assert!(!teamd_alive(&pid), "teamd {pid} survived down");
+    assert_eq!(teamd_count(&lab), 0, "a teamd process remains");
+
+    // A failure after teamd started rolls back to nothing: teamd stopped too.
+    let steps = lab.pending().len();
+    let file = lab.file.to_string_lossy().into_owned();
+    let bin = common::netloom_bin().to_string_lossy().into_owned();
+    let r = lab.sh(&format!("NETLOOM_FAULT_AT={} {bin} up {file}", steps - 1));
+    assert_eq!(r.code, 1, "{}", r.text());
+    assert!(r.err.contains("rolled back"), "{}", r.text());
+    lab.assert_no_residue();
+    assert_eq!(teamd_count(&lab), 0, "rollback left a teamd");
+
+    // `down --name`, without the file, finds teamd through its directory.
+    lab.expect("up", &[], 0);
+    assert_eq!(teamd_count(&lab), 1);
+    let r = lab.netloom(&["down", "--name", "team-ab"]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    lab.assert_no_residue();
+    assert_eq!(teamd_count(&lab), 0, "down --name left a teamd");
+}
+
+/// Live teamd processes on the machine (this binary runs one test only).
+fn teamd_count(lab: &Lab) -> usize {
     let ps = lab.sh("for c in /proc/[0-9]*/comm; do cat $c; done 2>/dev/null | grep -cx teamd");
-    assert_eq!(ps.out.trim(), "0", "a teamd process remains: {}", ps.text());
+    ps.out.trim().parse().unwrap_or(usize::MAX)
 }
