@@ -153,9 +153,7 @@ fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
         .build()
         .map_err(|e| KernelError::io("preflight runtime", e))?;
     rt.block_on(async {
-        let (connection, handle, _) = rtnetlink::new_connection()
-            .map_err(|e| KernelError::io("preflight: rtnetlink socket", e))?;
-        tokio::spawn(connection);
+        let handle = connect().map_err(|e| KernelError::io("preflight: rtnetlink socket", e))?;
         let mut missing = Vec::new();
         // Stacked kinds need an Ethernet lower; a veth is the one kind
         // netloom always needs the kernel to have.
@@ -209,6 +207,24 @@ fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
     })
 }
 
+/// An rtnetlink connection in this thread's namespace that asks for the
+/// kernel's extended-ACK text ("Unknown device type"), as `conn::connect`.
+fn connect() -> std::io::Result<Handle> {
+    use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, TokioSocket};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let mut socket = Socket::new(NETLINK_ROUTE)?;
+    socket.set_ext_ack(true)?;
+    socket.set_cap_ack(true)?;
+    socket.bind_auto()?;
+    socket.set_non_blocking(true)?;
+    // SAFETY: the fd was just taken out of the Socket that owned it, so the
+    // TokioSocket becomes its only owner.
+    let socket = unsafe { TokioSocket::from_raw_fd(socket.into_raw_fd()) };
+    let (conn, handle, _messages) = rtnetlink::from_socket(socket);
+    tokio::spawn(conn);
+    Ok(handle)
+}
+
 /// Create device `name` of kernel kind `kind`; the kernel's words on failure.
 async fn create(
     handle: &Handle,
@@ -251,5 +267,89 @@ async fn index(handle: &Handle, name: &str) -> Result<u32, String> {
 async fn delete(handle: &Handle, name: &str) {
     if let Ok(i) = index(handle, name).await {
         let _ = handle.link().del(i).execute().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BridgeOptions, IfRef, Link, TeamdSetup, VethOptions};
+    use crate::plan::Step;
+
+    fn step(op: Op) -> Step {
+        Step { op, after: vec![] }
+    }
+
+    #[test]
+    fn needs_lists_created_kinds_vlan_filtering_and_teamd_only() {
+        let veth = Link::new(
+            "v0",
+            LinkKind::Veth(VethOptions {
+                peer: Some(IfRef {
+                    node: "b".into(),
+                    name: "v1".into(),
+                }),
+            }),
+        );
+        let br = Link::new(
+            "br0",
+            LinkKind::Bridge(BridgeOptions {
+                vlan_filtering: Some(true),
+                ..BridgeOptions::default()
+            }),
+        );
+        let plan = Plan {
+            steps: vec![
+                step(Op::AddNetns { node: "a".into() }),
+                step(Op::AddLink {
+                    node: "a".into(),
+                    link: veth,
+                    peer: None,
+                }),
+                step(Op::AddLink {
+                    node: "a".into(),
+                    link: br,
+                    peer: None,
+                }),
+                step(Op::StartTeamd {
+                    node: "a".into(),
+                    dev: "team0".into(),
+                    setup: TeamdSetup::default(),
+                    prior: None,
+                }),
+                step(Op::DelLink {
+                    node: "a".into(),
+                    name: "bond0".into(),
+                }),
+            ],
+        };
+        let got: Vec<Need> = needs(&plan).into_iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                Need::Kind("bridge".into()),
+                Need::Kind("veth".into()),
+                Need::BridgeVlanFiltering,
+                Need::Teamd
+            ]
+        );
+        assert!(needs(&Plan::default()).is_empty());
+    }
+
+    #[test]
+    fn messages_name_the_driver() {
+        let m = Missing {
+            need: Need::Kind("bond".into()),
+            reason: "Unknown device type".into(),
+        };
+        assert_eq!(
+            m.to_string(),
+            "this kernel cannot make `bond` devices (bonding driver missing: Unknown device type)"
+        );
+        let m = Missing {
+            need: Need::Kind("vlan".into()),
+            reason: "x".into(),
+        };
+        assert!(m.to_string().contains("8021q driver missing"));
     }
 }
