@@ -25,6 +25,12 @@ pub enum EngineError {
         /// The objects and why.
         conflicts: Vec<Conflict>,
     },
+    /// The kernel lacks drivers the plan needs; nothing was touched.
+    #[error("{}; nothing was changed", missing.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; "))]
+    Unsupported {
+        /// Every missing kind, with the kernel's words.
+        missing: Vec<kernel::support::Missing>,
+    },
     /// Applying failed (and was rolled back).
     #[error(transparent)]
     Apply(#[from] ApplyError),
@@ -37,6 +43,10 @@ pub struct StatusReport {
     pub objects: Vec<ObjectStatus>,
     /// Character devices of tap-like links (`node/iface` -> `/dev/tapN`).
     pub devices: BTreeMap<String, String>,
+    /// What each desired team's teamd reports (`node/iface` -> runner,
+    /// active port, port link states); a team whose teamd does not answer
+    /// is absent.
+    pub teams: BTreeMap<String, kernel::teamd::TeamState>,
 }
 
 /// One topology's handle on the machine: kernel access and records.
@@ -60,7 +70,7 @@ impl Engine {
     /// An engine for topology `name`, with records in `store`.
     pub fn new(name: &str, store: Store) -> Result<Engine, EngineError> {
         Ok(Engine {
-            kernel: Arc::new(Kernel::new(name)?),
+            kernel: Arc::new(Kernel::new(name)?.with_teamd_root(store.dir().join("teamd"))),
             store,
             name: name.to_string(),
         })
@@ -213,7 +223,47 @@ impl Engine {
                 }
             }
         }
-        Ok(StatusReport { objects, devices })
+        let mut teams = BTreeMap::new();
+        for (node, n) in &desired.nodes {
+            for (name, l) in &n.links {
+                if !matches!(l.kind, LinkKind::Team(_)) {
+                    continue;
+                }
+                let dir = self.kernel.teamd_dir(node);
+                if kernel::teamd::running(&dir, name)?.is_none() {
+                    continue;
+                }
+                // A teamd that stops between the two calls is just not reported.
+                if let Ok(state) = kernel::teamd::state(&dir, name) {
+                    teams.insert(format!("{node}/{name}"), state);
+                }
+            }
+        }
+        Ok(StatusReport {
+            objects,
+            devices,
+            teams,
+        })
+    }
+
+    /// Fail before anything is touched when this kernel cannot make every
+    /// device kind `plan` creates (tried in a throwaway namespace; see
+    /// [`kernel::support`]). [`Engine::apply`] calls it first.
+    pub async fn preflight(&self, plan: &Plan) -> Result<(), EngineError> {
+        let needs = kernel::support::needs(plan);
+        if needs.is_empty() {
+            return Ok(());
+        }
+        let missing = tokio::task::spawn_blocking(move || kernel::support::check(&needs))
+            .await
+            .map_err(|_| KernelError::Thread {
+                object: "preflight".into(),
+            })??;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Unsupported { missing })
+        }
     }
 
     /// Apply a plan made by [`Engine::plan_up`] or [`Engine::plan_down`].
@@ -224,6 +274,7 @@ impl Engine {
         file: Option<&str>,
         opts: &apply::Options,
     ) -> Result<Report, EngineError> {
+        self.preflight(&planned.plan).await?;
         let mut rec = self.records()?;
         if let Some(f) = file {
             rec.file = Some(f.to_string());

@@ -341,11 +341,24 @@ fn status_table(st: &netloom::engine::StatusReport) -> String {
                     .join(", ")
             ),
         };
-        let extra = st
+        let mut extra = st
             .devices
             .get(&o.object)
             .map(|d| format!("  [{d}]"))
             .unwrap_or_default();
+        if let Some(t) = st.teams.get(&o.object) {
+            let ports: Vec<String> = t
+                .ports
+                .iter()
+                .map(|p| format!("{} {}", p.name, if p.link_up { "up" } else { "down" }))
+                .collect();
+            extra.push_str(&format!(
+                "  [teamd: runner {}, active port {}, ports: {}]",
+                t.runner,
+                t.active_port.as_deref().unwrap_or("none"),
+                ports.join(", ")
+            ));
+        }
         out.push_str(&format!("{:<width$}  {state}{extra}\n", o.object));
     }
     out

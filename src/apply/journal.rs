@@ -1,7 +1,7 @@
 //! The journal: how to undo each op, and what to write in the records before
 //! an op runs (write-ahead), so that rollback and crash recovery know the
 //! prior state.
-use crate::model::{Network, Route};
+use crate::model::{Network, Route, TeamdSetup};
 use crate::plan::{LinkChange, Op};
 use crate::state::Records;
 
@@ -76,6 +76,34 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
                 }]
             }
         }
+        // Undoing a teamd start is its stop, or a restart with what ran before.
+        Op::StartTeamd {
+            node,
+            dev,
+            setup,
+            prior,
+        } => match prior {
+            Some(p) => vec![Op::StartTeamd {
+                node: node.clone(),
+                dev: dev.clone(),
+                setup: p.clone(),
+                prior: Some(setup.clone()),
+            }],
+            None => vec![Op::StopTeamd {
+                node: node.clone(),
+                dev: dev.clone(),
+                prior: Some(setup.clone()),
+            }],
+        },
+        Op::StopTeamd { node, dev, prior } => match prior {
+            Some(p) => vec![Op::StartTeamd {
+                node: node.clone(),
+                dev: dev.clone(),
+                setup: p.clone(),
+                prior: None,
+            }],
+            None => Vec::new(),
+        },
     })
 }
 
@@ -148,6 +176,15 @@ fn recreate_link(before: &Network, node: &str, name: &str) -> Vec<Op> {
                 .unwrap_or_default();
             restore(&pref.node, p, &routes);
         }
+    }
+    // A team comes back with its teamd, which enslaves its ports again.
+    if let Some(setup) = TeamdSetup::of(n, name) {
+        ops.push(Op::StartTeamd {
+            node: node.to_string(),
+            dev: name.to_string(),
+            setup,
+            prior: None,
+        });
     }
     ops
 }

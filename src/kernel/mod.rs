@@ -10,11 +10,13 @@ pub mod exec;
 pub mod netns;
 pub mod nft;
 pub mod observe;
+pub mod support;
 pub mod sysctl;
 pub mod teamd;
 pub mod tun;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
@@ -60,6 +62,8 @@ pub struct Kernel {
     current: Arc<Netns>,
     /// Open nodes; absent nodes are not cached, so a later create is seen.
     nodes: Mutex<HashMap<String, NodeHandle>>,
+    /// Where each node's teamd directory lives (`<state dir>/teamd`).
+    teamd_root: PathBuf,
 }
 
 impl Kernel {
@@ -69,7 +73,29 @@ impl Kernel {
             topo: topo.to_string(),
             current: Arc::new(netns::current()?),
             nodes: Mutex::new(HashMap::new()),
+            teamd_root: crate::state::Store::from_env().dir().join("teamd"),
         })
+    }
+
+    /// The same access with teamd directories under `root` instead of
+    /// `<$NETLOOM_STATE_DIR or /run/netloom>/teamd`.
+    pub fn with_teamd_root(mut self, root: PathBuf) -> Kernel {
+        self.teamd_root = root;
+        self
+    }
+
+    /// The directory holding teamd's socket, pid file, config and log for
+    /// the teams of `node`: `<teamd root>/<netns name>` (`host` for host).
+    pub fn teamd_dir(&self, node: &str) -> PathBuf {
+        let leaf = self
+            .netns_name(node)
+            .unwrap_or_else(|| model::HOST.to_string());
+        self.teamd_root.join(leaf)
+    }
+
+    /// The directory holding every node's teamd directory.
+    pub fn teamd_root(&self) -> &std::path::Path {
+        &self.teamd_root
     }
 
     /// The topology name.

@@ -97,6 +97,12 @@ pub fn config_path(node_dir: &Path, dev: &str) -> PathBuf {
     node_dir.join(format!("{dev}.conf"))
 }
 
+/// The setup (model data) netloom started teamd for `dev` with, which
+/// observe reads back while that teamd runs.
+pub fn setup_path(node_dir: &Path, dev: &str) -> PathBuf {
+    node_dir.join(format!("{dev}.setup.json"))
+}
+
 /// teamd's log (its stdout and stderr) for `dev`.
 pub fn log_path(node_dir: &Path, dev: &str) -> PathBuf {
     node_dir.join(format!("{dev}.log"))
@@ -375,6 +381,52 @@ pub fn stop(node_dir: &Path, dev: &str) -> Result<bool, KernelError> {
         }
     }
     Ok(true)
+}
+
+/// The team devices with a pid file in `node_dir` (teamd running or not).
+pub fn devices(node_dir: &Path) -> Result<Vec<String>, KernelError> {
+    let entries = match fs::read_dir(node_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(KernelError::io(node_dir.display().to_string(), e)),
+    };
+    let mut devs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| KernelError::io(node_dir.display().to_string(), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        for suffix in [".pid", ".conf"] {
+            if let Some(dev) = name.strip_suffix(suffix) {
+                if check_dev(dev).is_ok() {
+                    devs.push(dev.to_string());
+                }
+            }
+        }
+    }
+    devs.sort();
+    devs.dedup();
+    Ok(devs)
+}
+
+/// Stop the teamd for `dev` (if it runs) and remove every file netloom and
+/// teamd keep for it in `node_dir`; the directory goes when it is empty.
+pub fn stop_and_forget(node_dir: &Path, dev: &str) -> Result<bool, KernelError> {
+    let stopped = stop(node_dir, dev)?;
+    for path in [
+        socket_path(node_dir, dev),
+        pid_path(node_dir, dev),
+        config_path(node_dir, dev),
+        setup_path(node_dir, dev),
+        log_path(node_dir, dev),
+    ] {
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(KernelError::io(path.display().to_string(), e)),
+        }
+    }
+    // Only an empty directory goes (another team of the node may still run).
+    let _ = fs::remove_dir(node_dir);
+    Ok(stopped)
 }
 
 /// What the teamd for `dev` started from `node_dir` reports: runner, active

@@ -27,7 +27,7 @@ pub use bridge::{BridgeOptions, BridgePort, BridgeVlan};
 pub use expect::{Claim, Endpoint, Expectation, Probe, Target};
 pub use ipvlan::IpvlanOptions;
 pub use macvlan::MacvlanOptions;
-pub use team::{TeamOptions, TeamPort};
+pub use team::{TeamOptions, TeamPort, TeamdSetup};
 pub use tun::TunOptions;
 pub use veth::VethOptions;
 pub use vlan::VlanOptions;

@@ -77,3 +77,45 @@ pub struct TeamPort {
     /// `lacp_key`.
     pub lacp_key: Option<u32>,
 }
+
+/// What one teamd runs with: the team's options and its ports (by name) with
+/// their per-port options. Built by the planner from the links of a node
+/// (ports are the links whose `master` is the team), turned into teamd's JSON
+/// by the kernel layer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TeamdSetup {
+    /// The team's options.
+    pub options: TeamOptions,
+    /// Ports and their options.
+    pub ports: std::collections::BTreeMap<String, TeamPort>,
+}
+
+impl TeamdSetup {
+    /// The setup of team `name` in `node`: its options and the links whose
+    /// master it is. `None` when it is no team, or its runner is empty (an
+    /// observed team whose teamd does not run).
+    pub fn of(node: &super::Node, name: &str) -> Option<TeamdSetup> {
+        let super::LinkKind::Team(options) = &node.links.get(name)?.kind else {
+            return None;
+        };
+        if options.runner.is_empty() {
+            return None;
+        }
+        let ports = node
+            .links
+            .values()
+            .filter(|l| l.master.as_deref() == Some(name))
+            .map(|l| {
+                let opts = match &l.port {
+                    Some(super::PortOptions::Team(p)) => p.clone(),
+                    _ => TeamPort::default(),
+                };
+                (l.name.clone(), opts)
+            })
+            .collect();
+        Some(TeamdSetup {
+            options: options.clone(),
+            ports,
+        })
+    }
+}

@@ -21,6 +21,7 @@ pub(crate) enum Phase {
     AddLink,
     LinkSysctl,
     Config,
+    Teamd,
     AddAddress,
     Up,
     AddRoute,

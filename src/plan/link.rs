@@ -7,6 +7,7 @@ use super::graph::{Key, Pending, Phase};
 use super::kind::{self, KindDiff};
 use super::op::{LinkChange, Op};
 use super::status::FieldDiff;
+use super::teamd;
 use super::Conflict;
 use crate::model::{IfRef, Link, LinkKind};
 
@@ -140,9 +141,9 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                     if !carried_by_peer(ctx, &me, want) {
                         creations.push((depth(ctx, want, 0), me.clone()));
                     }
-                    follow_ups(&me, want, out);
+                    follow_ups(ctx, &me, want, out);
                 }
-                (_, Some(have)) => changes(&me, want, have, out),
+                (_, Some(have)) => changes(ctx, &me, want, have, out),
             }
         }
     }
@@ -268,8 +269,13 @@ fn add_link(ctx: &Ctx, me: &IfRef, want: &Link) -> Pending {
 }
 
 /// After creating a link: enslave it, add its addresses, bring it up.
-fn follow_ups(me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
-    if let Some(m) = &want.master {
+fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
+    // A team's ports are enslaved by its teamd (see `teamd`).
+    let by_teamd = want
+        .master
+        .as_ref()
+        .is_some_and(|m| teamd::is_team(ctx, &me.node, m));
+    if let Some(m) = want.master.as_ref().filter(|_| !by_teamd) {
         let change = LinkChange {
             master: Some(Some(m.clone())),
             port: want.port.clone(),
@@ -293,8 +299,24 @@ fn follow_ups(me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
 }
 
 /// In-place changes of an existing link.
-fn changes(me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pending>) {
-    let diff = compare(want, have);
+fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pending>) {
+    let mut diff = compare(want, have);
+    // Team options and a team port's master and options are teamd's: a
+    // difference restarts teamd (see `teamd`) instead of changing the link.
+    if matches!(want.kind, LinkKind::Team(_)) {
+        diff.config.kind = None;
+        diff.prior.kind = None;
+    }
+    if want
+        .master
+        .as_ref()
+        .is_some_and(|m| teamd::is_team(ctx, &me.node, m))
+    {
+        diff.config.master = None;
+        diff.config.port = None;
+        diff.prior.master = None;
+        diff.prior.port = None;
+    }
     if want.kind != LinkKind::Loopback && !diff.config.is_empty() {
         let mut needs = Vec::new();
         if let Some(Some(m)) = &diff.config.master {

@@ -12,6 +12,7 @@ pub mod op;
 mod route;
 mod status;
 mod sysctl;
+mod teamd;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,6 +69,7 @@ fn diff(ctx: &effect::Ctx, restore_unknown: bool) -> Plan {
     node::plan(ctx, &mut pending);
     sysctl::plan(ctx, restore_unknown, &mut pending);
     link::plan(ctx, &mut pending);
+    teamd::plan(ctx, &mut pending);
     route::plan(ctx, &mut pending);
     nat::plan(ctx, &mut pending);
     graph::build(pending)

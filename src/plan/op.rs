@@ -2,7 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kind::kind_word;
-use crate::model::{Address, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route};
+use crate::model::{Address, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, TeamdSetup};
 
 /// One change to the kernel. Every op names the node it acts in.
 // AddLink carries whole links; plans hold tens of ops, so size does not matter
@@ -106,6 +106,32 @@ pub enum Op {
     DelNat {
         /// Node name.
         node: String,
+    },
+    /// (Re)start the teamd of team device `dev` with `setup`. A teamd that
+    /// runs for `dev` is stopped first, and every port is set down and
+    /// released, because the team driver refuses an up port and a runner
+    /// change with ports present; teamd then enslaves the ports, which the
+    /// driver brings up. `prior` is what teamd ran with before (`None`: no
+    /// teamd ran), for rollback.
+    StartTeamd {
+        /// Node name.
+        node: String,
+        /// The team device.
+        dev: String,
+        /// Options and ports teamd runs with.
+        setup: TeamdSetup,
+        /// What teamd ran with before, if it ran.
+        prior: Option<TeamdSetup>,
+    },
+    /// Stop the teamd of team device `dev` (the device stays; teamd 1.31
+    /// releases its ports). `prior` is what it ran with, for rollback.
+    StopTeamd {
+        /// Node name.
+        node: String,
+        /// The team device.
+        dev: String,
+        /// What teamd ran with, if known.
+        prior: Option<TeamdSetup>,
     },
 }
 
@@ -283,6 +309,24 @@ impl std::fmt::Display for Op {
                 write!(f, "{node}: nft masquerade {}", rules.join(", "))
             }
             Op::DelNat { node } => write!(f, "{node}: nft delete table"),
+            Op::StartTeamd {
+                node,
+                dev,
+                setup,
+                prior,
+            } => {
+                let verb = if prior.is_some() { "restart" } else { "start" };
+                write!(
+                    f,
+                    "{node}: teamd {verb} {dev} runner {}",
+                    setup.options.runner
+                )?;
+                for (port, opts) in &setup.ports {
+                    write!(f, " port {port}{}", option_words(opts))?;
+                }
+                Ok(())
+            }
+            Op::StopTeamd { node, dev, .. } => write!(f, "{node}: teamd stop {dev}"),
         }
     }
 }

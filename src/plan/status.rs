@@ -70,6 +70,7 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
                 {
                     drift("owner", &ctx.mark, h.alias.as_deref().unwrap_or("unset"))
                 }
+                Some(h) if teamd_missing(w, h) => drift("teamd", "running", "not running"),
                 Some(h) => fields(link_fields(w, h)),
             };
             push(format!("{node}/{name}"), state);
@@ -166,6 +167,11 @@ fn fields(fields: Vec<FieldDiff>) -> SyncState {
     } else {
         SyncState::Drifted { fields }
     }
+}
+
+/// A desired team observed with no runner: its teamd does not run.
+fn teamd_missing(want: &Link, have: &Link) -> bool {
+    matches!((&want.kind, &have.kind), (LinkKind::Team(_), LinkKind::Team(o)) if o.runner.is_empty())
 }
 
 fn drift(field: &str, want: &str, have: &str) -> SyncState {

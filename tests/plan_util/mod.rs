@@ -279,6 +279,12 @@ impl Kernel {
                         return Err(format!("lower {l} missing"));
                     }
                 }
+                // A new team has no teamd yet: observe reports no runner.
+                let mut link = link.clone();
+                if let LinkKind::Team(_) = link.kind {
+                    link.kind = LinkKind::Team(TeamOptions::default());
+                }
+                let link = &link;
                 self.insert(node, link)?;
                 if let LinkKind::Veth(VethOptions { peer: Some(p) }) = &link.kind {
                     let other = peer.as_ref().ok_or("veth without peer link")?;
@@ -316,6 +322,9 @@ impl Kernel {
                     l.port = None;
                 }
                 if let Some(p) = &change.port {
+                    if matches!(p, PortOptions::Team(_)) {
+                        return Err(format!("team port options on {node}/{name} are teamd's"));
+                    }
                     if l.master.is_none() {
                         return Err(format!("port options on {node}/{name} without master"));
                     }
@@ -402,6 +411,28 @@ impl Kernel {
             Op::DelNat { node } => {
                 self.node(node)?.nat.clear();
                 self.owned.nat.remove(node);
+            }
+            // The team driver refuses an up port, which teamd's apply step
+            // sets down itself only for ports that exist: a port must exist.
+            Op::StartTeamd {
+                node, dev, setup, ..
+            } => {
+                self.link(node, dev)?.kind = LinkKind::Team(setup.options.clone());
+                for (port, opts) in &setup.ports {
+                    let l = self.link(node, port)?;
+                    l.master = Some(dev.clone());
+                    l.port = Some(PortOptions::Team(opts.clone()));
+                    l.up = Some(true);
+                }
+            }
+            Op::StopTeamd { node, dev, .. } => {
+                self.link(node, dev)?.kind = LinkKind::Team(TeamOptions::default());
+                for l in self.node(node)?.links.values_mut() {
+                    if l.master.as_deref() == Some(dev.as_str()) {
+                        l.master = None;
+                        l.port = None;
+                    }
+                }
             }
         }
         Ok(())

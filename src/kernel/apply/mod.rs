@@ -10,6 +10,7 @@ mod ipvlan;
 mod link;
 mod macvlan;
 mod route;
+mod team;
 mod tun;
 mod veth;
 mod vlan;
@@ -26,7 +27,11 @@ use crate::plan::Op;
 pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
     match op {
         Op::AddNetns { node } => k.create_node(node).await.map(drop),
-        Op::DelNetns { node } => k.delete_node(node).await,
+        Op::DelNetns { node } => {
+            // teamd would outlive the namespace (it holds it through its fd).
+            team::stop_all(k, node).await?;
+            k.delete_node(node).await
+        }
         Op::SetSysctl {
             node, key, value, ..
         } => {
@@ -34,7 +39,11 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
             sysctl::write(&h.netns, key, value)
         }
         Op::AddLink { node, link, peer } => link::add(k, node, link, peer.as_deref()).await,
-        Op::DelLink { node, name } => link::del(k, node, name).await,
+        Op::DelLink { node, name } => {
+            // A team's teamd goes first; for any other link this finds nothing.
+            team::stop(k, node, name).await?;
+            link::del(k, node, name).await
+        }
         Op::SetLink {
             node,
             name,
@@ -65,6 +74,10 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
             let h = node_handle(k, node).await?;
             nft::del_nat(&h.netns, k.topo())
         }
+        Op::StartTeamd {
+            node, dev, setup, ..
+        } => team::start(k, node, dev, setup).await,
+        Op::StopTeamd { node, dev, .. } => team::stop(k, node, dev).await,
     }
 }
 

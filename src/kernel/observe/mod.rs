@@ -14,8 +14,9 @@
 //! - bridge VLAN entries (`vlans` of bridges and bridge ports) come from a
 //!   fourth dump (AF_BRIDGE, RTEXT_FILTER_BRVLAN), made only when some bridge
 //!   of the namespace has vlan_filtering on; otherwise they stay empty.
-//! - team options live in teamd, not in the kernel: a team is reported with
-//!   default (empty) options.
+//! - team options live in teamd, not in the kernel: they are read back from
+//!   the setup netloom started the team's teamd with, while it runs (see
+//!   `team`); otherwise a team is reported with default (empty) options.
 //! - `nat` is left empty: nftables is read elsewhere.
 mod address;
 mod bond;
@@ -25,6 +26,7 @@ mod link;
 mod macvlan;
 mod netnsid;
 mod route;
+mod team;
 mod tun;
 mod veth;
 mod vlan;
@@ -101,7 +103,10 @@ pub async fn network(
             assemble(k, d, known).await.map(|n| (name, n))
         }
     });
-    let nodes = futures::future::try_join_all(built).await?;
+    let mut nodes = futures::future::try_join_all(built).await?;
+    for (name, node) in &mut nodes {
+        team::fill(k, name, node)?;
+    }
     Ok(Network {
         name: k.topo().to_string(),
         nodes: nodes.into_iter().collect(),

@@ -1,33 +1,43 @@
-//! team: options live in teamd's config, which teamd reads only at start, so
-//! any difference means recreating the team device (and restarting teamd).
+//! team: options live in teamd's config. teamd reads it only at start, so a
+//! difference means restarting teamd with the new config (the team device
+//! stays); the planner's teamd step emits that restart, not a link change.
 use super::Diffs;
 use crate::model::{TeamOptions, TeamPort};
 
-/// Compare team options. teamd state may be unreadable: an empty observed
-/// runner and unset observed fields count as "unknown", not as different.
+/// Compare team options. An empty observed runner means teamd does not run
+/// or its config is unreadable: "unknown", not different (the teamd step
+/// starts it).
 pub(super) fn compare(w: &TeamOptions, h: &TeamOptions, d: &mut Diffs) -> TeamOptions {
-    if !h.runner.is_empty() {
-        d.value("runner", &w.runner, &h.runner, true);
+    if h.runner.is_empty() {
+        return TeamOptions::default();
     }
-    if h.hwaddr_policy.is_some() {
-        d.opt("hwaddr_policy", &w.hwaddr_policy, &h.hwaddr_policy, true);
+    d.value("runner", &w.runner, &h.runner, false);
+    TeamOptions {
+        runner: w.runner.clone(),
+        hwaddr_policy: d.opt("hwaddr_policy", &w.hwaddr_policy, &h.hwaddr_policy, false),
+        tx_hash: d.list("tx_hash", &w.tx_hash, &h.tx_hash, false),
+        tx_balancer: d.opt("tx_balancer", &w.tx_balancer, &h.tx_balancer, false),
+        balancing_interval: d.opt(
+            "balancing_interval",
+            &w.balancing_interval,
+            &h.balancing_interval,
+            false,
+        ),
+        active: d.opt("active", &w.active, &h.active, false),
+        fast_rate: d.opt("fast_rate", &w.fast_rate, &h.fast_rate, false),
+        sys_prio: d.opt("sys_prio", &w.sys_prio, &h.sys_prio, false),
+        min_ports: d.opt("min_ports", &w.min_ports, &h.min_ports, false),
+        agg_select_policy: d.opt(
+            "agg_select_policy",
+            &w.agg_select_policy,
+            &h.agg_select_policy,
+            false,
+        ),
+        link_watch: d.list("link_watch", &w.link_watch, &h.link_watch, false),
     }
-    if h.tx_balancer.is_some() {
-        d.opt("tx_balancer", &w.tx_balancer, &h.tx_balancer, true);
-    }
-    if h.active.is_some() {
-        d.opt("active", &w.active, &h.active, true);
-    }
-    if h.fast_rate.is_some() {
-        d.opt("fast_rate", &w.fast_rate, &h.fast_rate, true);
-    }
-    if !h.tx_hash.is_empty() {
-        d.list("tx_hash", &w.tx_hash, &h.tx_hash, true);
-    }
-    TeamOptions::default()
 }
 
-/// Compare team port options; teamd applies port config updates live.
+/// Compare team port options (applied by restarting teamd).
 pub(super) fn compare_port(w: &TeamPort, h: &TeamPort, d: &mut Diffs) -> TeamPort {
     TeamPort {
         prio: d.opt("prio", &w.prio, &h.prio, false),

@@ -1,0 +1,355 @@
+//! Preflight: can this kernel make every device kind a plan creates? Each
+//! needed kind is tried once in a throwaway network namespace: a dedicated
+//! thread unshares its network namespace (never bound to a file, so it
+//! vanishes with the thread and everything made in it), creates one device
+//! of the kind and deletes it. Nothing is cached: a driver loaded or
+//! unloaded since the last run is seen. Loading a missing module is the
+//! kernel's own business (request_module on the create), as for `up`.
+use std::collections::BTreeSet;
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::link::{
+    InfoBridge, InfoData, InfoKind, InfoVlan, InfoVxlan, LinkAttribute, LinkInfo, LinkMessage,
+};
+use rtnetlink::Handle;
+
+use super::conn;
+use super::error::KernelError;
+use crate::model::LinkKind;
+use crate::plan::{Op, Plan};
+
+/// Something a plan needs from the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    /// Devices of this kernel kind (`bond`, `vlan`, `tun`...).
+    Kind(String),
+    /// Bridges with VLAN filtering on.
+    BridgeVlanFiltering,
+    /// The teamd program, which drives team devices.
+    Teamd,
+}
+
+/// A need the kernel (or the system) cannot meet, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// What was needed.
+    pub need: Need,
+    /// The error seen when trying it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.need {
+            Need::Kind(k) => write!(
+                f,
+                "this kernel cannot make `{k}` devices ({} driver missing: {})",
+                driver(k),
+                self.reason
+            ),
+            Need::BridgeVlanFiltering => write!(
+                f,
+                "this kernel cannot filter VLANs on a bridge (bridge vlan_filtering: {})",
+                self.reason
+            ),
+            Need::Teamd => write!(f, "team devices need the `teamd` program ({})", self.reason),
+        }
+    }
+}
+
+/// The module (driver) behind a kernel kind, as named in modprobe.
+fn driver(kind: &str) -> &str {
+    match kind {
+        "bond" => "bonding",
+        "vlan" => "8021q",
+        other => other,
+    }
+}
+
+/// What `plan` needs: each kind it creates (veth peers included), bridge
+/// VLAN filtering when turned on, teamd when a team is made or restarted.
+pub fn needs(plan: &Plan) -> BTreeSet<Need> {
+    let mut out = BTreeSet::new();
+    let kind = |k: &LinkKind, out: &mut BTreeSet<Need>| {
+        if let Some(word) = k.kernel_kind() {
+            if !matches!(k, LinkKind::Other(_)) {
+                out.insert(Need::Kind(word.to_string()));
+            }
+        }
+        if let LinkKind::Bridge(b) = k {
+            if b.vlan_filtering == Some(true) {
+                out.insert(Need::BridgeVlanFiltering);
+            }
+        }
+    };
+    for s in &plan.steps {
+        match &s.op {
+            Op::AddLink { link, .. } => kind(&link.kind, &mut out),
+            Op::SetLink { change, .. } => {
+                if let Some(LinkKind::Bridge(b)) = &change.kind {
+                    if b.vlan_filtering == Some(true) {
+                        out.insert(Need::BridgeVlanFiltering);
+                    }
+                }
+            }
+            Op::StartTeamd { .. } => {
+                out.insert(Need::Teamd);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Try every need; return those that failed (empty: all supported).
+pub fn check(needs: &BTreeSet<Need>) -> Result<Vec<Missing>, KernelError> {
+    if needs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut missing = Vec::new();
+    if needs.contains(&Need::Teamd) && !on_path(super::teamd::TEAMD) {
+        missing.push(Missing {
+            need: Need::Teamd,
+            reason: "not found in PATH".into(),
+        });
+    }
+    let kinds: Vec<Need> = needs
+        .iter()
+        .filter(|n| !matches!(n, Need::Teamd))
+        .cloned()
+        .collect();
+    if kinds.is_empty() {
+        return Ok(missing);
+    }
+    let object = "preflight namespace".to_string();
+    let thread = std::thread::Builder::new()
+        .name("netloom-preflight".into())
+        .spawn(move || try_in_throwaway_netns(&kinds))
+        .map_err(|e| KernelError::io(object.clone(), e))?;
+    let found = thread
+        .join()
+        .map_err(|_| KernelError::Thread { object })??;
+    missing.extend(found);
+    Ok(missing)
+}
+
+/// True when `program` is an executable file in a directory of $PATH.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|d| {
+        std::fs::metadata(d.join(program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// On this (dedicated) thread: a network namespace of its own, then try each need.
+fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
+    // Only this thread moves; the namespace dies with the thread (no fd, no bind mount).
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| KernelError::io("preflight: unshare network namespace", e.into()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| KernelError::io("preflight runtime", e))?;
+    rt.block_on(async {
+        let handle = connect().map_err(|e| KernelError::io("preflight: rtnetlink socket", e))?;
+        let mut missing = Vec::new();
+        // Stacked kinds need an Ethernet lower; a veth is the one kind
+        // netloom always needs the kernel to have.
+        let lower = match create(&handle, "pfl-low", "veth", None, None).await {
+            Ok(()) => index(&handle, "pfl-low").await.ok(),
+            Err(_) => None,
+        };
+        for need in needs {
+            let result = match need {
+                Need::Kind(k) if k == "tun" => std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/net/tun")
+                    .map(drop)
+                    .map_err(|e| format!("/dev/net/tun: {e}")),
+                Need::Kind(k) if k == "veth" => match lower {
+                    Some(_) => Ok(()),
+                    None => create(&handle, "pfl-veth", "veth", None, None).await,
+                },
+                Need::Kind(k) => {
+                    let stacked = matches!(
+                        k.as_str(),
+                        "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "vlan"
+                    );
+                    let data = match k.as_str() {
+                        "vlan" => Some(InfoData::Vlan(vec![InfoVlan::Id(2)])),
+                        "vxlan" => Some(InfoData::Vxlan(vec![InfoVxlan::Id(42)])),
+                        _ => None,
+                    };
+                    match (stacked, lower) {
+                        (true, None) => Err("no veth to stack it on".to_string()),
+                        (true, Some(l)) => create(&handle, "pfl-dev", k, data, Some(l)).await,
+                        (false, _) => create(&handle, "pfl-dev", k, data, None).await,
+                    }
+                }
+                Need::BridgeVlanFiltering => {
+                    let data = InfoData::Bridge(vec![InfoBridge::VlanFiltering(true)]);
+                    create(&handle, "pfl-dev", "bridge", Some(data), None).await
+                }
+                Need::Teamd => Ok(()),
+            };
+            match result {
+                Ok(()) => delete(&handle, "pfl-dev").await,
+                Err(reason) => missing.push(Missing {
+                    need: need.clone(),
+                    reason,
+                }),
+            }
+        }
+        Ok(missing)
+    })
+}
+
+/// An rtnetlink connection in this thread's namespace that asks for the
+/// kernel's extended-ACK text ("Unknown device type"), as `conn::connect`.
+fn connect() -> std::io::Result<Handle> {
+    use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, TokioSocket};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let mut socket = Socket::new(NETLINK_ROUTE)?;
+    socket.set_ext_ack(true)?;
+    socket.set_cap_ack(true)?;
+    socket.bind_auto()?;
+    socket.set_non_blocking(true)?;
+    // SAFETY: the fd was just taken out of the Socket that owned it, so the
+    // TokioSocket becomes its only owner.
+    let socket = unsafe { TokioSocket::from_raw_fd(socket.into_raw_fd()) };
+    let (conn, handle, _messages) = rtnetlink::from_socket(socket);
+    tokio::spawn(conn);
+    Ok(handle)
+}
+
+/// Create device `name` of kernel kind `kind`; the kernel's words on failure.
+async fn create(
+    handle: &Handle,
+    name: &str,
+    kind: &str,
+    data: Option<InfoData>,
+    lower: Option<u32>,
+) -> Result<(), String> {
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    if let Some(l) = lower {
+        msg.attributes.push(LinkAttribute::Link(l));
+    }
+    let mut info = vec![LinkInfo::Kind(InfoKind::from(kind))];
+    info.extend(data.map(LinkInfo::Data));
+    msg.attributes.push(LinkAttribute::LinkInfo(info));
+    handle
+        .link()
+        .add(msg)
+        .execute()
+        .await
+        .map_err(|e| match conn::map_err(e, name, "create") {
+            KernelError::Netlink { message, .. } => message,
+            other => other.to_string(),
+        })
+}
+
+/// The ifindex of `name`.
+async fn index(handle: &Handle, name: &str) -> Result<u32, String> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(m)) => Ok(m.header.index),
+        Ok(None) => Err(format!("{name} not found")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Delete the probe device so the next kind can use the name; a failure
+/// only matters to the next probe, and the namespace goes anyway.
+async fn delete(handle: &Handle, name: &str) {
+    if let Ok(i) = index(handle, name).await {
+        let _ = handle.link().del(i).execute().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BridgeOptions, IfRef, Link, TeamdSetup, VethOptions};
+    use crate::plan::Step;
+
+    fn step(op: Op) -> Step {
+        Step { op, after: vec![] }
+    }
+
+    #[test]
+    fn needs_lists_created_kinds_vlan_filtering_and_teamd_only() {
+        let veth = Link::new(
+            "v0",
+            LinkKind::Veth(VethOptions {
+                peer: Some(IfRef {
+                    node: "b".into(),
+                    name: "v1".into(),
+                }),
+            }),
+        );
+        let br = Link::new(
+            "br0",
+            LinkKind::Bridge(BridgeOptions {
+                vlan_filtering: Some(true),
+                ..BridgeOptions::default()
+            }),
+        );
+        let plan = Plan {
+            steps: vec![
+                step(Op::AddNetns { node: "a".into() }),
+                step(Op::AddLink {
+                    node: "a".into(),
+                    link: veth,
+                    peer: None,
+                }),
+                step(Op::AddLink {
+                    node: "a".into(),
+                    link: br,
+                    peer: None,
+                }),
+                step(Op::StartTeamd {
+                    node: "a".into(),
+                    dev: "team0".into(),
+                    setup: TeamdSetup::default(),
+                    prior: None,
+                }),
+                step(Op::DelLink {
+                    node: "a".into(),
+                    name: "bond0".into(),
+                }),
+            ],
+        };
+        let got: Vec<Need> = needs(&plan).into_iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                Need::Kind("bridge".into()),
+                Need::Kind("veth".into()),
+                Need::BridgeVlanFiltering,
+                Need::Teamd
+            ]
+        );
+        assert!(needs(&Plan::default()).is_empty());
+    }
+
+    #[test]
+    fn messages_name_the_driver() {
+        let m = Missing {
+            need: Need::Kind("bond".into()),
+            reason: "Unknown device type".into(),
+        };
+        assert_eq!(
+            m.to_string(),
+            "this kernel cannot make `bond` devices (bonding driver missing: Unknown device type)"
+        );
+        let m = Missing {
+            need: Need::Kind("vlan".into()),
+            reason: "x".into(),
+        };
+        assert!(m.to_string().contains("8021q driver missing"));
+    }
+}
