@@ -85,7 +85,7 @@ fn wanted_up(l: &Link) -> bool {
 
 /// Whether the file makes `l` carrier-less on purpose: a veth whose peer is
 /// declared down, or a device stacked on such a link.
-fn down_by_design(network: &Network, node: &str, l: &Link, depth: u8) -> bool {
+fn down_by_design(network: &Network, l: &Link, depth: u8) -> bool {
     if depth > 8 {
         return false;
     }
@@ -99,7 +99,7 @@ fn down_by_design(network: &Network, node: &str, l: &Link, depth: u8) -> bool {
         k => k
             .lower()
             .and_then(|r| find(&r.node, &r.name))
-            .is_some_and(|low| !wanted_up(low) || down_by_design(network, node, low, depth + 1)),
+            .is_some_and(|low| !wanted_up(low) || down_by_design(network, low, depth + 1)),
     }
 }
 
@@ -132,7 +132,7 @@ fn plan(network: &Network, expect: &[Expectation]) -> Vec<NodeCheck> {
                 .get(m)
                 .is_some_and(|l| matches!(l.kind, LinkKind::Bridge(_)))
         };
-        let usable = |l: &&Link| wanted_up(l) && !down_by_design(network, name, l, 0);
+        let usable = |l: &&Link| wanted_up(l) && !down_by_design(network, l, 0);
         let ports: Vec<String> = node
             .links
             .values()
@@ -187,12 +187,58 @@ struct Snapshot {
     addrs: Vec<nl::AddrState>,
 }
 
-/// Read every node of the network (in parallel, one namespace thread each).
-fn snapshot(network: &Network) -> BTreeMap<String, Result<Snapshot, String>> {
+/// Add to `out` the nodes whose state explains `node/name`'s carrier: a veth's
+/// peer, a stacked device's lower (and what explains it), a master's ports.
+fn explainers(network: &Network, node: &str, name: &str, depth: u8, out: &mut BTreeSet<String>) {
+    let Some(l) = network.nodes.get(node).and_then(|n| n.links.get(name)) else {
+        return;
+    };
+    if depth > 8 {
+        return;
+    }
+    match &l.kind {
+        LinkKind::Veth(o) => {
+            if let Some(p) = &o.peer {
+                out.insert(p.node.clone());
+            }
+        }
+        LinkKind::Bridge(_) | LinkKind::Bond(_) | LinkKind::Team(_) => {
+            for p in network.nodes[node].links.values() {
+                if p.master.as_deref() == Some(name) {
+                    explainers(network, node, &p.name, depth + 1, out);
+                }
+            }
+        }
+        k => {
+            if let Some(low) = k.lower() {
+                out.insert(low.node.clone());
+                explainers(network, &low.node, &low.name, depth + 1, out);
+            }
+        }
+    }
+}
+
+/// The nodes to read: those checked, and those that explain their links.
+fn nodes_to_read(network: &Network, checks: &[NodeCheck]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for c in checks {
+        out.insert(c.node.clone());
+        for name in c.carrier.iter().chain(&c.ports) {
+            explainers(network, &c.node, name, 0, &mut out);
+        }
+    }
+    out.retain(|n| network.nodes.contains_key(n));
+    out
+}
+
+/// Read the given nodes (in parallel, one namespace thread each).
+fn snapshot(
+    network: &Network,
+    nodes: &BTreeSet<String>,
+) -> BTreeMap<String, Result<Snapshot, String>> {
     std::thread::scope(|s| {
-        let hs: Vec<_> = network
-            .nodes
-            .keys()
+        let hs: Vec<_> = nodes
+            .iter()
             .map(|node| {
                 let h = s.spawn(move || {
                     netns::run_in(&network.name, node, || {
@@ -393,10 +439,11 @@ pub fn default_bound(network: &Network) -> Duration {
 /// say how it ended. Stops early when something can never become ready.
 pub fn readiness(network: &Network, expect: &[Expectation], bound: Duration) -> Readiness {
     let checks = plan(network, expect);
+    let nodes = nodes_to_read(network, &checks);
     let start = Instant::now();
     let mut never_since: Option<Instant> = None;
     loop {
-        let snaps = snapshot(network);
+        let snaps = snapshot(network, &nodes);
         let view = View {
             network,
             snaps: &snaps,
@@ -446,5 +493,80 @@ pub fn wait_ready(
         Ok(Duration::from_secs_f64(r.waited_ms / 1000.0))
     } else {
         Err(r.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BridgeOptions, IfRef, Link, Node, VethOptions};
+
+    fn veth(name: &str, peer: (&str, &str), up: Option<bool>) -> Link {
+        let mut l = Link::new(
+            name,
+            LinkKind::Veth(VethOptions {
+                peer: Some(IfRef {
+                    node: peer.0.into(),
+                    name: peer.1.into(),
+                }),
+            }),
+        );
+        l.up = up;
+        l
+    }
+
+    fn net(nodes: Vec<(&str, Vec<Link>)>) -> Network {
+        let mut n = Network {
+            name: "t".into(),
+            ..Network::default()
+        };
+        for (name, links) in nodes {
+            let mut node = Node::default();
+            for l in links {
+                node.links.insert(l.name.clone(), l);
+            }
+            n.nodes.insert(name.into(), node);
+        }
+        n
+    }
+
+    #[test]
+    fn bound_allows_for_the_slowest_stp_bridge() {
+        let plain = net(vec![("a", vec![veth("eth0", ("b", "eth0"), None)])]);
+        assert_eq!(default_bound(&plain), Duration::from_secs(10));
+        let mut br = Link::new(
+            "br0",
+            LinkKind::Bridge(BridgeOptions {
+                stp: Some(true),
+                forward_delay: Some(200),
+                ..BridgeOptions::default()
+            }),
+        );
+        let stp = net(vec![("sw", vec![br.clone()])]);
+        assert_eq!(default_bound(&stp), Duration::from_secs(14));
+        br.kind = LinkKind::Bridge(BridgeOptions {
+            stp: Some(true),
+            ..BridgeOptions::default()
+        });
+        // The kernel's default forward_delay is 15 s.
+        assert_eq!(
+            default_bound(&net(vec![("sw", vec![br])])),
+            Duration::from_secs(40)
+        );
+    }
+
+    #[test]
+    fn a_peer_declared_down_is_not_waited_for() {
+        let n = net(vec![
+            ("a", vec![veth("eth0", ("b", "eth0"), None)]),
+            ("b", vec![veth("eth0", ("a", "eth0"), Some(false))]),
+        ]);
+        let a = &n.nodes["a"].links["eth0"];
+        assert!(down_by_design(&n, a, 0));
+        let b = &n.nodes["b"].links["eth0"];
+        assert!(!down_by_design(&n, b, 0));
+        let mut nodes = BTreeSet::new();
+        explainers(&n, "a", "eth0", 0, &mut nodes);
+        assert_eq!(nodes.into_iter().collect::<Vec<_>>(), ["b"]);
     }
 }
