@@ -144,6 +144,18 @@ pub fn check(
     if let Err(err) = restore(topo, &cut.node, saved) {
         o.ok = false;
         o.reason = format!("{}; restoring {cut} failed: {err}", o.reason);
+        return o;
+    }
+    // Leave the network forwarding as found (an STP bridge re-learns its ports
+    // after the link returns), so later checks and commands see it working.
+    let again = super::readiness(
+        network,
+        std::slice::from_ref(e),
+        super::default_bound(network),
+    );
+    if !again.ready {
+        o.ok = false;
+        o.reason = format!("{}; after restoring {cut}: {again}", o.reason);
     }
     o
 }
