@@ -364,6 +364,33 @@ impl View<'_> {
                 Some(_) => {}
             }
         }
+        // An 802.3ad bond has carrier as soon as a port is up, but forwards
+        // only once LACP lets a port of its active aggregator distribute.
+        for name in &c.carrier {
+            let lacp = self
+                .network
+                .nodes
+                .get(node)
+                .and_then(|n| n.links.get(name))
+                .is_some_and(|l| {
+                    matches!(&l.kind, LinkKind::Bond(b) if b.mode.as_deref() == Some("802.3ad"))
+                });
+            let ports: Vec<&nl::LinkState> = snap
+                .links
+                .iter()
+                .filter(|p| {
+                    self.network.nodes[node]
+                        .links
+                        .get(&p.name)
+                        .is_some_and(|m| m.master.as_deref() == Some(name.as_str()))
+                })
+                .collect();
+            if lacp && !ports.iter().any(|p| p.lacp_distributing == Some(true)) {
+                out.push(Wait::NotYet(format!(
+                    "{node}/{name}: no port distributing (LACP negotiating)"
+                )));
+            }
+        }
         for name in &c.ports {
             let Some(l) = snap.links.iter().find(|l| &l.name == name) else {
                 out.push(Wait::Never(format!("{node}/{name}: missing")));
