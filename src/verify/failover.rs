@@ -122,7 +122,8 @@ pub fn check(
             o.rtt_ms = Some(took);
             o.from_iface = r.from_iface.clone();
             o.reason = format!(
-                "with {cut} down, answered after {took:.0}ms via {}",
+                "with {cut} down, answered after {took:.0}ms via {}/{}",
+                e.from.node,
                 r.from_iface.as_deref().unwrap_or("?")
             );
             last = Some(r);

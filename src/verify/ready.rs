@@ -447,8 +447,19 @@ fn port_state_name(s: u8) -> &'static str {
 }
 
 /// A sensible bound for a network: 10 s, plus listening and learning
-/// (2 x forward_delay) of the slowest STP bridge.
+/// (2 x forward_delay) of the slowest STP bridge, plus 10 s when an 802.3ad
+/// bond must negotiate LACP (8 s was seen under emulation).
 pub fn default_bound(network: &Network) -> Duration {
+    let lacp = network
+        .nodes
+        .values()
+        .flat_map(|n| n.links.values())
+        .any(|l| matches!(&l.kind, LinkKind::Bond(b) if b.mode.as_deref() == Some("802.3ad")));
+    let lacp = if lacp {
+        Duration::from_secs(10)
+    } else {
+        Duration::ZERO
+    };
     let stp_cs = network
         .nodes
         .values()
@@ -459,7 +470,7 @@ pub fn default_bound(network: &Network) -> Duration {
         })
         .max()
         .unwrap_or(0);
-    Duration::from_secs(10) + Duration::from_millis(u64::from(stp_cs) * 20)
+    Duration::from_secs(10) + Duration::from_millis(u64::from(stp_cs) * 20) + lacp
 }
 
 /// Wait until the links the expectations use are ready, at most `bound`, and
