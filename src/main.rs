@@ -239,7 +239,16 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                 );
             }
             if verify {
-                return verify_topology(&topo, json).await;
+                let code = verify_topology(&topo, json).await?;
+                if code != 0 && !json {
+                    // Verify never rolls back: the network is what the file asked for,
+                    // left in place to be inspected (`exec`) or removed (`down`).
+                    eprintln!(
+                        "verification failed; the network stays applied: inspect it with `netloom exec`, remove it with `netloom down {}`",
+                        file.display()
+                    );
+                }
+                return Ok(code);
             }
             Ok(0)
         }
@@ -313,15 +322,18 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
 async fn verify_topology(topo: &Topology, json: bool) -> Result<u8, Failure> {
     let network = topo.network.clone();
     let expect = topo.expect.clone();
-    let outcomes = tokio::task::spawn_blocking(move || netloom::verify::run(&network, &expect))
-        .await
-        .map_err(|e| Failure::Other(e.to_string()))?;
+    let bound = netloom::verify::default_bound(&network);
+    let report =
+        tokio::task::spawn_blocking(move || netloom::verify::run(&network, &expect, bound))
+            .await
+            .map_err(|e| Failure::Other(e.to_string()))?;
     if json {
-        print_json(&outcomes);
+        print_json(&report);
     } else {
-        print!("{}", netloom::verify::table(&outcomes));
+        println!("{}", report.readiness);
+        print!("{}", netloom::verify::table(&report.outcomes));
     }
-    Ok(if outcomes.iter().all(|o| o.ok) { 0 } else { 1 })
+    Ok(if report.ok() { 0 } else { 1 })
 }
 
 fn status_table(st: &netloom::engine::StatusReport) -> String {

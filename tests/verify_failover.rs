@@ -38,7 +38,7 @@ fn failover_holds_only_with_a_second_path_and_restores_the_cut() {
         failover("10.1.1.2"),
     ];
     verify::wait_ready(&net, &exps, Duration::from_secs(5)).expect("ready");
-    let out = verify::run(&net, &exps);
+    let out = verify::judge(&net, &exps);
     show(&out);
     assert!(out[0].ok, "{}", out[0].reason);
     assert_eq!(out[0].from_iface.as_deref(), Some("a1"));
@@ -57,7 +57,7 @@ fn failover_holds_only_with_a_second_path_and_restores_the_cut() {
         out[2].reason
     );
     // ARP to a routed (not on-link) address is refused with the reason.
-    let arp = verify::run(
+    let arp = verify::judge(
         &net,
         &[expect(
             Claim::Reach,
@@ -95,7 +95,7 @@ fn failover_holds_only_with_a_second_path_and_restores_the_cut() {
     );
     assert!(ip_out(&format!("-n {} addr show a1", ns("a"))).contains("fd01::1/64"));
     assert!(ip_out(&format!("-n {} link show a1", ns("a"))).contains(",UP"));
-    let again = verify::run(&net, &exps[..1]);
+    let again = verify::judge(&net, &exps[..1]);
     assert!(again[0].ok, "{}", again[0].reason);
     assert_eq!(again[0].from_iface.as_deref(), Some("a1"));
 }

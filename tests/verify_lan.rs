@@ -104,7 +104,7 @@ fn reach_and_isolation_hold_on_a_bridged_lan() {
     // Bound to loopback, the probe cannot leave towards b.
     let mut bound_lo = bound_icmp.clone();
     bound_lo.from.iface = Some("lo".into());
-    let extra = verify::run(&net, &[bound, wrong, bound_icmp, bound_lo]);
+    let extra = verify::judge(&net, &[bound, wrong, bound_icmp, bound_lo]);
     show(&extra);
     // Nothing listens on fd00::2:8080 (the listener is IPv4): the RST proves reach.
     assert!(
@@ -118,7 +118,7 @@ fn reach_and_isolation_hold_on_a_bridged_lan() {
         "{}",
         extra[1].reason
     );
-    let out = verify::run(&net, &exps);
+    let out = verify::judge(&net, &exps);
     show(&out);
     for o in &out {
         assert!(o.ok, "{}: {}", o.text, o.reason);
@@ -130,7 +130,7 @@ fn reach_and_isolation_hold_on_a_bridged_lan() {
             expect(Claim::Reach, "a", addr_target(to), Probe::Icmp, 1000)
         })
         .collect();
-    let out_many = verify::run(&net, &many);
+    let out_many = verify::judge(&net, &many);
     for (i, o) in out_many.iter().enumerate() {
         assert!(o.ok, "{i}: {}", o.reason);
         assert_eq!(
@@ -187,7 +187,7 @@ fn reach_claims_fail_with_the_right_reason() {
     let net = lan();
     let reach = |to: &str, probe| expect(Claim::Reach, "a", addr_target(to), probe, 400);
     // Unused address on the subnet: nobody answers ARP.
-    let out = verify::run(
+    let out = verify::judge(
         &net,
         &[
             reach("10.0.0.77", Probe::Icmp),
@@ -213,7 +213,7 @@ fn reach_claims_fail_with_the_right_reason() {
     let mut slow_udp = slow.clone();
     slow_udp.probe = Probe::Udp(9000);
     slow_udp.text = "a -> 10.0.0.78 udp/9000".into();
-    let out = verify::run(&net, &[slow, slow_udp]);
+    let out = verify::judge(&net, &[slow, slow_udp]);
     show(&out);
     for o in &out {
         assert!(!o.ok, "{}", o.reason);
@@ -230,7 +230,7 @@ fn reach_claims_fail_with_the_right_reason() {
         );
     }
     // IPv6: the neighbour solicitation goes unanswered.
-    let out = verify::run(&net, &[reach("fd00::77", Probe::Icmp)]);
+    let out = verify::judge(&net, &[reach("fd00::77", Probe::Icmp)]);
     assert!(
         !out[0].ok
             && out[0]
@@ -240,7 +240,7 @@ fn reach_claims_fail_with_the_right_reason() {
         out[0].reason
     );
     // A source node without a namespace is reported, not probed.
-    let out = verify::run(
+    let out = verify::judge(
         &net,
         &[expect(
             Claim::Reach,
@@ -259,7 +259,7 @@ fn reach_claims_fail_with_the_right_reason() {
         out[0].reason
     );
     // ...and an isolation claim from it is not proven by the failure to probe.
-    let out = verify::run(
+    let out = verify::judge(
         &net,
         &[expect(
             Claim::Isolated,
@@ -275,7 +275,7 @@ fn reach_claims_fail_with_the_right_reason() {
         out[0].reason
     );
     // An isolation claim that is false.
-    let out = verify::run(
+    let out = verify::judge(
         &net,
         &[expect(
             Claim::Isolated,
@@ -293,7 +293,7 @@ fn reach_claims_fail_with_the_right_reason() {
 
     // Peer address removed: the ARP for it goes unanswered.
     ip(&format!("-n {} addr del 10.0.0.2/24 dev b0", ns("b")));
-    let out = verify::run(
+    let out = verify::judge(
         &net,
         &[
             reach("10.0.0.2", Probe::Icmp),
@@ -315,7 +315,7 @@ fn reach_claims_fail_with_the_right_reason() {
     }
     // Once the cache is gone, the reason is the unanswered ARP.
     ip(&format!("-n {} neigh flush dev a0", ns("a")));
-    let out = verify::run(&net, &[reach("10.0.0.2", Probe::Icmp)]);
+    let out = verify::judge(&net, &[reach("10.0.0.2", Probe::Icmp)]);
     assert!(
         !out[0].ok && out[0].reason.contains("ARP for 10.0.0.2 on a0 unanswered"),
         "{}",
@@ -325,7 +325,7 @@ fn reach_claims_fail_with_the_right_reason() {
 
     // Bridge port down: b is cut off, a's side still has a route.
     ip(&format!("-n {} link set pb down", ns("sw")));
-    let out = verify::run(&net, &[reach("fd00::2", Probe::Icmp)]);
+    let out = verify::judge(&net, &[reach("fd00::2", Probe::Icmp)]);
     show(&out);
     assert!(!out[0].ok, "{}", out[0].reason);
     assert!(
@@ -338,7 +338,7 @@ fn reach_claims_fail_with_the_right_reason() {
     // Route removed: no route, reported at once.
     ip(&format!("-n {} route del 10.0.0.0/24 dev a0", ns("a")));
     let started = std::time::Instant::now();
-    let out = verify::run(
+    let out = verify::judge(
         &net,
         &[
             reach("10.0.0.2", Probe::Icmp),
@@ -360,7 +360,7 @@ fn reach_claims_fail_with_the_right_reason() {
 
     // Source link down.
     ip(&format!("-n {} link set a0 down", ns("a")));
-    let out = verify::run(&net, &[reach("fd00::2", Probe::Icmp)]);
+    let out = verify::judge(&net, &[reach("fd00::2", Probe::Icmp)]);
     assert!(
         !out[0].ok && out[0].reason.contains("no route to fd00::2"),
         "{}",
@@ -446,7 +446,7 @@ fn host_node_is_the_namespace_verify_runs_in() {
         ),
     ];
     verify::wait_ready(&net, &exps, Duration::from_secs(5)).expect("ready");
-    let out = verify::run(&net, &exps);
+    let out = verify::judge(&net, &exps);
     show(&out);
     assert!(out[0].ok, "{}", out[0].reason);
     assert_eq!(out[0].from_iface.as_deref(), Some("h0"));

@@ -67,7 +67,8 @@ pub enum Probe {
     Icmp,
     /// ARP request (IPv4 only), answered by the target's neighbour.
     Arp,
-    /// UDP datagram to a port; "reached" means a reply or no ICMP unreachable.
+    /// UDP datagram to a port; "reached" means the host answered: a datagram back, or an
+    /// ICMP port unreachable (host up, port closed). Silence or another ICMP error is not reached.
     Udp(u16),
     /// TCP connect to a port; "reached" means SYN-ACK or RST (the host answered).
     Tcp(u16),

@@ -122,7 +122,8 @@ pub fn check(
             o.rtt_ms = Some(took);
             o.from_iface = r.from_iface.clone();
             o.reason = format!(
-                "with {cut} down, answered after {took:.0}ms via {}",
+                "with {cut} down, answered after {took:.0}ms via {}/{}",
+                e.from.node,
                 r.from_iface.as_deref().unwrap_or("?")
             );
             last = Some(r);
@@ -144,6 +145,18 @@ pub fn check(
     if let Err(err) = restore(topo, &cut.node, saved) {
         o.ok = false;
         o.reason = format!("{}; restoring {cut} failed: {err}", o.reason);
+        return o;
+    }
+    // Leave the network forwarding as found (an STP bridge re-learns its ports
+    // after the link returns), so later checks and commands see it working.
+    let again = super::readiness(
+        network,
+        std::slice::from_ref(e),
+        super::default_bound(network),
+    );
+    if !again.ready {
+        o.ok = false;
+        o.reason = format!("{}; after restoring {cut}: {again}", o.reason);
     }
     o
 }

@@ -1,8 +1,10 @@
 //! Verify by traffic: prove each expectation of a topology with real packets
 //! sent from inside its namespaces (ICMP, ARP, TCP, UDP), and report why not.
 //!
-//! Reach and isolation checks run in parallel (one namespace thread each, bounded);
-//! failover checks change links, so they run one after another afterwards.
+//! [`run`] first waits, within a bound it reports, until the links involved
+//! forward ([`ready`]); then reach and isolation checks run in parallel (one
+//! namespace thread each, bounded); failover checks change links, so they run
+//! one after another afterwards.
 pub mod error;
 pub mod failover;
 pub mod netns;
@@ -22,20 +24,22 @@ use crate::model::{Claim, Expectation, Network, Probe, Target};
 
 pub use error::Error;
 pub use probe::{probe, ProbeResult};
-pub use ready::wait_ready;
+pub use ready::{default_bound, readiness, wait_ready, Readiness};
 
 /// The verdict on one expectation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
-    /// The expectation's text from the file.
+    /// The expectation as written: claim, arrow, and probe unless ICMP.
     pub text: String,
+    /// The source node.
+    pub from_node: String,
     /// Whether the claim holds.
     pub ok: bool,
     /// Round-trip (or, for failover, recovery) time in milliseconds.
     pub rtt_ms: Option<f64>,
     /// One sentence saying why it holds or not.
     pub reason: String,
-    /// The source-side interface the probes left from.
+    /// The source-side interface the probes left from (in `from_node`).
     pub from_iface: Option<String>,
     /// The address probed.
     pub to_addr: Option<IpAddr>,
@@ -43,8 +47,50 @@ pub struct Outcome {
     pub to_iface: Option<String>,
 }
 
-/// Check every expectation and return outcomes in input order.
-pub fn run(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
+/// What `verify` found: how readiness ended, and one outcome per expectation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The wait for the network to forward, before judging.
+    pub readiness: Readiness,
+    /// Outcomes in the file's order.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    /// Every expectation holds.
+    pub fn ok(&self) -> bool {
+        self.outcomes.iter().all(|o| o.ok)
+    }
+}
+
+/// Wait for readiness (at most `bound`), then check every expectation.
+///
+/// Probes run even when the network did not become ready, so each failure
+/// says where it broke. An isolation claim is only proven on a ready network
+/// (silence from a link that does not forward yet proves nothing), so it fails then.
+pub fn run(network: &Network, expect: &[Expectation], bound: Duration) -> Report {
+    let readiness = readiness(network, expect, bound);
+    let mut outcomes = judge(network, expect);
+    if !readiness.ready {
+        for (o, e) in outcomes.iter_mut().zip(expect) {
+            if o.ok && matches!(e.claim, Claim::Isolated) {
+                o.ok = false;
+                o.reason = format!(
+                    "isolation unproven: the network was not ready ({}); {}",
+                    readiness.waiting.join(", "),
+                    o.reason
+                );
+            }
+        }
+    }
+    Report {
+        readiness,
+        outcomes,
+    }
+}
+
+/// Check every expectation now, without waiting for readiness; outcomes in input order.
+pub fn judge(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
     let parallel: Vec<usize> = (0..expect.len())
         .filter(|&i| !matches!(expect[i].claim, Claim::Failover { .. }))
         .collect();
@@ -88,7 +134,8 @@ pub fn run(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
 /// A failed outcome with no details yet.
 fn blank(e: &Expectation) -> Outcome {
     Outcome {
-        text: e.text.clone(),
+        text: label(e),
+        from_node: e.from.node.clone(),
         ok: false,
         rtt_ms: None,
         reason: String::new(),
@@ -96,6 +143,26 @@ fn blank(e: &Expectation) -> Outcome {
         to_addr: None,
         to_iface: None,
     }
+}
+
+/// An expectation in words: `reach a -> b`, `isolated c -> d udp/53`,
+/// `failover a -> b, cut a/eth0`.
+pub fn label(e: &Expectation) -> String {
+    let mut s = match &e.claim {
+        Claim::Reach => format!("reach {}", e.text),
+        Claim::Isolated => format!("isolated {}", e.text),
+        Claim::Failover { .. } => format!("failover {}", e.text),
+    };
+    match e.probe {
+        Probe::Icmp => {}
+        Probe::Arp => s.push_str(" arp"),
+        Probe::Udp(p) => s.push_str(&format!(" udp/{p}")),
+        Probe::Tcp(p) => s.push_str(&format!(" tcp/{p}")),
+    }
+    if let Claim::Failover { cut, .. } = &e.claim {
+        s.push_str(&format!(", cut {cut}"));
+    }
+    s
 }
 
 /// Check one expectation.
@@ -213,7 +280,22 @@ pub fn resolve_target(network: &Network, exp: &Expectation) -> Result<IpAddr, St
     }
 }
 
-/// Render outcomes as aligned columns: expectation, result, rtt, reason.
+/// Where the probes went: `a/eth0 -> b/eth0 (10.0.0.2)`, as far as known.
+fn path(o: &Outcome) -> String {
+    let from = match &o.from_iface {
+        Some(i) => format!("{}/{i}", o.from_node),
+        None => o.from_node.clone(),
+    };
+    let to = match (&o.to_iface, o.to_addr) {
+        (Some(i), Some(a)) => format!("{i} ({a})"),
+        (None, Some(a)) => a.to_string(),
+        _ => "?".into(),
+    };
+    format!("{from} -> {to}")
+}
+
+/// Render outcomes as aligned columns: expectation, result, rtt, reason; the
+/// reason starts with the interfaces used on both ends.
 pub fn table(outcomes: &[Outcome]) -> String {
     let rows: Vec<[String; 4]> = outcomes
         .iter()
@@ -224,7 +306,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
                 o.rtt_ms
                     .map(|r| format!("{r:.2}ms"))
                     .unwrap_or_else(|| "-".into()),
-                o.reason.clone(),
+                format!("{}: {}", path(o), o.reason),
             ]
         })
         .collect();
@@ -255,6 +337,7 @@ mod tests {
     fn table_aligns_columns() {
         let o = |text: &str, ok, rtt, reason: &str| Outcome {
             text: text.into(),
+            from_node: "a".into(),
             ok,
             rtt_ms: rtt,
             reason: reason.into(),

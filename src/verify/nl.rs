@@ -10,7 +10,8 @@ use rtnetlink::packet_core::{
 };
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
-    InfoBridgePort, InfoPortData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBondPort, InfoBridgePort, InfoPortData, LacpState, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage,
 };
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
 use rtnetlink::packet_route::route::{
@@ -130,6 +131,9 @@ pub struct LinkState {
     pub lower_up: bool,
     /// IFLA_BRPORT_STATE when the link is a bridge port.
     pub brport_state: Option<u8>,
+    /// For a port of an 802.3ad bond: whether LACP lets it distribute frames
+    /// (IFLA_BOND_SLAVE_AD_ACTOR_OPER_PORT_STATE has DISTRIBUTING).
+    pub lacp_distributing: Option<bool>,
     /// Hardware address.
     pub mac: Option<MacAddr>,
 }
@@ -141,6 +145,7 @@ fn link_state(m: &LinkMessage) -> LinkState {
         up: m.header.flags.contains(LinkFlags::Up),
         lower_up: m.header.flags.contains(LinkFlags::LowerUp),
         brport_state: None,
+        lacp_distributing: None,
         mac: None,
     };
     for a in &m.attributes {
@@ -153,12 +158,23 @@ fn link_state(m: &LinkMessage) -> LinkState {
             }
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
-                    if let LinkInfo::PortData(InfoPortData::BridgePort(opts)) = i {
-                        for o in opts {
-                            if let InfoBridgePort::State(st) = o {
-                                s.brport_state = Some(u8::from(*st));
+                    match i {
+                        LinkInfo::PortData(InfoPortData::BridgePort(opts)) => {
+                            for o in opts {
+                                if let InfoBridgePort::State(st) = o {
+                                    s.brport_state = Some(u8::from(*st));
+                                }
                             }
                         }
+                        LinkInfo::PortData(InfoPortData::BondPort(opts)) => {
+                            for o in opts {
+                                if let InfoBondPort::AdActorOperPortState(st) = o {
+                                    s.lacp_distributing =
+                                        Some(st.contains(LacpState::DISTRIBUTING));
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
