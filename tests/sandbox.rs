@@ -21,7 +21,10 @@ fn holder_sandbox_is_shared_by_its_commands() {
     let sb = netloom::sandbox::Sandbox::new().unwrap();
     let out = sb
         .command("sh")
-        .args(["-c", "mkdir -p /run/x && ls /sys/class/net | grep -v bonding_masters"])
+        .args([
+            "-c",
+            "mkdir -p /run/x && ls /sys/class/net | grep -v bonding_masters",
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "lo");
