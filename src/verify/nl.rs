@@ -10,7 +10,7 @@ use rtnetlink::packet_core::{
 };
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
-    InfoBridgePort, InfoPortData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBondPort, InfoBridgePort, InfoPortData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
 use rtnetlink::packet_route::route::{
@@ -132,6 +132,9 @@ pub struct LinkState {
     pub brport_state: Option<u8>,
     /// Hardware address.
     pub mac: Option<MacAddr>,
+    /// LACP port states (actor, partner) when the link is a port of an
+    /// 802.3ad bond (IFLA_BOND_SLAVE_AD_*_OPER_PORT_STATE).
+    pub lacp: Option<(u8, u8)>,
 }
 
 fn link_state(m: &LinkMessage) -> LinkState {
@@ -142,6 +145,7 @@ fn link_state(m: &LinkMessage) -> LinkState {
         lower_up: m.header.flags.contains(LinkFlags::LowerUp),
         brport_state: None,
         mac: None,
+        lacp: None,
     };
     for a in &m.attributes {
         match a {
@@ -153,12 +157,30 @@ fn link_state(m: &LinkMessage) -> LinkState {
             }
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
-                    if let LinkInfo::PortData(InfoPortData::BridgePort(opts)) = i {
-                        for o in opts {
-                            if let InfoBridgePort::State(st) = o {
-                                s.brport_state = Some(u8::from(*st));
+                    match i {
+                        LinkInfo::PortData(InfoPortData::BridgePort(opts)) => {
+                            for o in opts {
+                                if let InfoBridgePort::State(st) = o {
+                                    s.brport_state = Some(u8::from(*st));
+                                }
                             }
                         }
+                        LinkInfo::PortData(InfoPortData::BondPort(opts)) => {
+                            let (mut actor, mut partner) = (None, None);
+                            for o in opts {
+                                match o {
+                                    InfoBondPort::AdActorOperPortState(st) => {
+                                        actor = Some(st.bits())
+                                    }
+                                    InfoBondPort::AdPartnerOperPortState(st) => {
+                                        partner = Some(st.bits())
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            s.lacp = actor.zip(partner);
+                        }
+                        _ => {}
                     }
                 }
             }

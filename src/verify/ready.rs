@@ -1,5 +1,6 @@
 //! Readiness before judging: carrier on the links probes use, bridge ports
-//! settled (forwarding, or blocking under STP), IPv6 addresses past DAD.
+//! settled (forwarding, or blocking under STP), 802.3ad bond ports done
+//! negotiating with their LACP partner, IPv6 addresses past DAD.
 //!
 //! Probing too early turns a correct network into false failures, so `verify`
 //! waits for the kernel to report these states, read by netlink dumps in each node.
@@ -21,6 +22,8 @@ struct NodeCheck {
     carrier: Vec<String>,
     /// Bridge ports whose state must be settled.
     ports: Vec<String>,
+    /// Ports of 802.3ad bonds whose LACP negotiation must be over.
+    lacp: Vec<String>,
     /// The file's addresses in an endpoint node, which must be past DAD. Kernel-made
     /// link-local addresses are not waited for: probes use the file's addresses,
     /// and their DAD would add about two seconds to every run.
@@ -55,6 +58,17 @@ fn plan(network: &Network, expect: &[Expectation]) -> Vec<NodeCheck> {
             .filter(|l| l.up != Some(false) && l.master.as_deref().is_some_and(is_bridge))
             .map(|l| l.name.clone())
             .collect();
+        let is_lacp_bond = |m: &str| {
+            node.links.get(m).is_some_and(
+                |l| matches!(&l.kind, LinkKind::Bond(o) if o.mode.as_deref() == Some("802.3ad")),
+            )
+        };
+        let lacp: Vec<String> = node
+            .links
+            .values()
+            .filter(|l| l.up != Some(false) && l.master.as_deref().is_some_and(is_lacp_bond))
+            .map(|l| l.name.clone())
+            .collect();
         let carrier: Vec<String> = if endpoints.contains(name) {
             node.links
                 .values()
@@ -82,13 +96,14 @@ fn plan(network: &Network, expect: &[Expectation]) -> Vec<NodeCheck> {
         } else {
             Vec::new()
         };
-        if carrier.is_empty() && ports.is_empty() && addrs.is_empty() {
+        if carrier.is_empty() && ports.is_empty() && lacp.is_empty() && addrs.is_empty() {
             continue;
         }
         out.push(NodeCheck {
             node: name.clone(),
             carrier,
             ports,
+            lacp,
             addrs,
         });
     }
@@ -123,6 +138,18 @@ fn not_ready(topo: &str, c: &NodeCheck) -> Vec<String> {
                     }
                 }
             }
+            for name in &c.lacp {
+                let Some(l) = links.iter().find(|l| &l.name == name) else {
+                    continue;
+                };
+                if let Some((actor, partner)) = l.lacp {
+                    if l.up && !lacp_settled(actor, partner) {
+                        waiting.push(format!(
+                            "{node}/{name}: LACP negotiating (actor state {actor:#04x}, partner {partner:#04x})"
+                        ));
+                    }
+                }
+            }
             for a in &addrs {
                 let Some(l) = links.iter().find(|l| l.index == a.index) else {
                     continue;
@@ -143,6 +170,25 @@ fn not_ready(topo: &str, c: &NodeCheck) -> Vec<String> {
         })
     });
     result.unwrap_or_else(|e| vec![e.to_string()])
+}
+
+/// LACP port state bits (IEEE 802.1AX; include/net/bond_3ad.h).
+const LACP_AGGREGATION: u8 = 0x04;
+const LACP_COLLECTING: u8 = 0x10;
+const LACP_DISTRIBUTING: u8 = 0x20;
+const LACP_EXPIRED: u8 = 0x80;
+
+/// An 802.3ad port is settled when it collects and distributes in an
+/// aggregate, or when no partner has spoken and the kernel has stopped
+/// waiting for one (EXPIRED cleared: the port then works on its own). A
+/// partner that advertised aggregation but is not in sync yet means LACP is
+/// still converging, and probes sent now would be dropped.
+fn lacp_settled(actor: u8, partner: u8) -> bool {
+    let both = LACP_COLLECTING | LACP_DISTRIBUTING;
+    if actor & both == both {
+        return true;
+    }
+    partner & LACP_AGGREGATION == 0 && actor & LACP_EXPIRED == 0
 }
 
 /// Words for a bridge port state.
@@ -190,5 +236,23 @@ pub fn wait_ready(
             ));
         }
         std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lacp_settled;
+
+    #[test]
+    fn lacp_ports_wait_for_their_partner_but_not_for_a_silent_one() {
+        // Partner heard (aggregation), actor attached but not collecting yet.
+        assert!(!lacp_settled(0x0f, 0x0f));
+        // Waiting for a first LACPDU within the short timeout.
+        assert!(!lacp_settled(0xc7, 0x03));
+        // In the aggregate, collecting and distributing.
+        assert!(lacp_settled(0x3f, 0x3f));
+        // No partner ever spoke and the kernel gave up waiting: the port
+        // works on its own.
+        assert!(lacp_settled(0x47, 0x03));
     }
 }
