@@ -310,11 +310,22 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
     }
 }
 
+/// How long `verify` waits for the network to settle (STP's default
+/// forwarding delay is 2 x 15 s).
+const READY_BOUND: std::time::Duration = std::time::Duration::from_secs(40);
+
 async fn verify_topology(topo: &Topology, json: bool) -> Result<u8, Failure> {
     let network = topo.network.clone();
     let expect = topo.expect.clone();
-    let outcomes = tokio::task::spawn_blocking(move || netloom::verify::run(&network, &expect))
-        .await
+    let outcomes = tokio::task::spawn_blocking(move || {
+        // Probing before carriers, STP and LACP settle would report a correct
+        // network as broken; past the bound the probes say what is wrong.
+        if let Err(e) = netloom::verify::wait_ready(&network, &expect, READY_BOUND) {
+            eprintln!("netloom: warning: {e}; probing anyway");
+        }
+        netloom::verify::run(&network, &expect)
+    })
+    .await
         .map_err(|e| Failure::Other(e.to_string()))?;
     if json {
         print_json(&outcomes);
