@@ -326,7 +326,7 @@ async fn verify_topology(topo: &Topology, json: bool) -> Result<u8, Failure> {
         netloom::verify::run(&network, &expect)
     })
     .await
-        .map_err(|e| Failure::Other(e.to_string()))?;
+    .map_err(|e| Failure::Other(e.to_string()))?;
     if json {
         print_json(&outcomes);
     } else {

@@ -393,8 +393,14 @@ mod tests {
             iv("i3", "d0", Some("l2"), Some("vepa")),
         ]));
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].contains("mode l3 differs from mode l2 of `a/i1`"), "{errs:?}");
-        assert!(errs[1].contains("flag vepa differs from flag bridge of `a/i1`"), "{errs:?}");
+        assert!(
+            errs[0].contains("mode l3 differs from mode l2 of `a/i1`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].contains("flag vepa differs from flag bridge of `a/i1`"),
+            "{errs:?}"
+        );
     }
 
     #[test]
