@@ -132,6 +132,7 @@ pub(crate) fn conflicts(ctx: &Ctx, out: &mut Vec<Conflict>) {
 pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
     deletions(ctx, out);
     let mut creations: Vec<(usize, IfRef)> = Vec::new();
+    let mut late = Vec::new();
     for node in ctx.kept_nodes() {
         for (name, want) in &ctx.want(&node).links {
             let me = iref(&node, name);
@@ -142,6 +143,7 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                         creations.push((depth(ctx, want, 0), me.clone()));
                     }
                     follow_ups(ctx, &me, want, out);
+                    late.extend(bond_primary(ctx, &me, want));
                 }
                 (_, Some(have)) => changes(ctx, &me, want, have, out),
             }
@@ -154,6 +156,35 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
             out.push(add_link(ctx, &me, want));
         }
     }
+    // After every port's enslaving op, so the dependency on it is kept.
+    out.extend(late);
+}
+
+/// A new bond whose `primary` port is created by this plan too: the kernel
+/// takes the primary as an ifindex, so the bond is created without it and
+/// gets it once the port exists (and is enslaved).
+fn bond_primary(ctx: &Ctx, me: &IfRef, want: &Link) -> Option<Pending> {
+    let LinkKind::Bond(o) = &want.kind else {
+        return None;
+    };
+    let port = o.primary.as_ref()?;
+    if ctx.have(&me.node).links.contains_key(port) {
+        return None;
+    }
+    let only = |primary: Option<String>| LinkChange {
+        kind: Some(LinkKind::Bond(crate::model::BondOptions {
+            primary,
+            ..Default::default()
+        })),
+        ..LinkChange::default()
+    };
+    let port = iref(&me.node, port);
+    Some(set_link(
+        me,
+        only(o.primary.clone()),
+        only(None),
+        vec![Key::Link(port.clone()), Key::Config(port)],
+    ))
 }
 
 /// DelLink for links to delete that do not vanish on their own.
@@ -365,4 +396,76 @@ fn set_up(me: &IfRef, up: bool, prior: Option<bool>) -> Pending {
         Key::LinkSysctl(me.clone()),
     ];
     Pending::new(Phase::Up, op, needs, vec![Key::Up(me.clone())])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{BondOptions, Link, LinkKind, Network, Node, VethOptions};
+    use crate::plan::{up, Owned};
+
+    use super::iref;
+
+    /// Node `a` with bond0 (primary eth0) over veths eth0/eth1 to node `b`.
+    fn bonded() -> Network {
+        let mut a = Node::default();
+        let mut bond = Link::new(
+            "bond0",
+            LinkKind::Bond(BondOptions {
+                mode: Some("active-backup".into()),
+                primary: Some("eth0".into()),
+                ..Default::default()
+            }),
+        );
+        bond.up = Some(true);
+        a.links.insert("bond0".into(), bond);
+        let mut b = Node::default();
+        for p in ["eth0", "eth1"] {
+            let mut l = Link::new(
+                p,
+                LinkKind::Veth(VethOptions {
+                    peer: Some(iref("b", p)),
+                }),
+            );
+            l.master = Some("bond0".into());
+            l.up = Some(true);
+            a.links.insert(p.into(), l);
+            let peer = Link::new(
+                p,
+                LinkKind::Veth(VethOptions {
+                    peer: Some(iref("a", p)),
+                }),
+            );
+            b.links.insert(p.into(), peer);
+        }
+        Network {
+            name: "t".into(),
+            nodes: [("a".into(), a), ("b".into(), b)].into(),
+        }
+    }
+
+    #[test]
+    fn a_new_bond_gets_its_new_primary_after_the_port_is_enslaved() {
+        let observed = Network {
+            name: "t".into(),
+            nodes: [("host".into(), Node::default())].into(),
+        };
+        let plan = up(&bonded(), &observed, &Owned::default()).expect("no conflicts");
+        let lines: Vec<String> = plan.steps.iter().map(|s| s.op.to_string()).collect();
+        let at = |line: &str| {
+            lines
+                .iter()
+                .position(|l| l == line)
+                .unwrap_or_else(|| panic!("no `{line}` in {lines:#?}"))
+        };
+        let enslave = at("a: link set eth0 master bond0");
+        let primary = at("a: link set bond0 type bond primary eth0");
+        let bond_up = at("a: link set bond0 up");
+        assert!(plan.steps[primary].after.contains(&enslave), "{plan}");
+        assert!(plan.steps[bond_up].after.contains(&primary), "{plan}");
+        assert_eq!(
+            lines.iter().filter(|l| l.contains("primary")).count(),
+            2,
+            "the bond's creation names it too (used when the port exists): {lines:#?}"
+        );
+    }
 }

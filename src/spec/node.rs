@@ -210,8 +210,9 @@ fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link
     for a in f.list(cx, "addresses") {
         link.addresses.extend(address(cx, a));
     }
-    for (field, key) in [("lower", "lower"), ("dev", "dev"), ("primary", "primary")] {
-        if let Some(v) = f.get(field) {
+    // Where later checks point (validation of lowers, ipvlan mode and flag).
+    for key in ["lower", "dev", "primary", "mode", "flag"] {
+        if let Some(v) = f.get(key) {
             cx.locs.insert(format!("{node}/{name}#{key}"), v.at);
         }
     }

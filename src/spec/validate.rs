@@ -48,11 +48,14 @@ fn unknown_iface(
 }
 
 /// Lower devices: they exist, are not the device itself, are not taken by a
-/// master (macvlan on a bridge port gets EBUSY), and one lower does not carry
-/// both macvlan and ipvlan devices (each needs the lower's rx handler).
+/// master (macvlan on a bridge port gets EBUSY), one lower does not carry
+/// both macvlan and ipvlan devices (each needs the lower's rx handler), and
+/// the ipvlan devices of one lower agree on mode and flag.
 fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     // lower -> (first macvlan user, first ipvlan user)
     let mut users: BTreeMap<IfRef, (Option<IfRef>, Option<IfRef>)> = BTreeMap::new();
+    // lower -> its ipvlan port's (mode, flag), as the first device sets them
+    let mut ipvlan_ports: BTreeMap<IfRef, (IfRef, String, Option<String>)> = BTreeMap::new();
     for (node, n) in nodes {
         for (name, l) in &n.links {
             let Some(lower) = l.kind.lower() else {
@@ -99,6 +102,9 @@ fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 );
                 continue;
             }
+            if let LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o) = &l.kind {
+                ipvlan_port(cx, &mut ipvlan_ports, &me, lower, o);
+            }
             let slot = users.entry(lower.clone()).or_default();
             let clash = if is_mac {
                 slot.0.get_or_insert_with(|| me.clone());
@@ -125,6 +131,49 @@ fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 );
             }
         }
+    }
+}
+
+/// The kernel keeps one ipvlan mode and one flag per lower device (the
+/// lower's ipvlan port): each new device sets them for all its siblings, the
+/// mode to `l3` when it names none. Devices that disagree would undo each
+/// other and never converge, so they are refused.
+fn ipvlan_port(
+    cx: &mut Ctx,
+    ports: &mut BTreeMap<IfRef, (IfRef, String, Option<String>)>,
+    me: &IfRef,
+    lower: &IfRef,
+    o: &crate::model::IpvlanOptions,
+) {
+    let mode = o.mode.clone().unwrap_or_else(|| "l3".to_string());
+    let Some((first, their_mode, their_flag)) = ports.get(lower).cloned() else {
+        ports.insert(lower.clone(), (me.clone(), mode, o.flag.clone()));
+        return;
+    };
+    let fallback = format!("{me}#lower");
+    if mode != their_mode {
+        let at = cx.loc(&format!("{me}#mode"), &fallback);
+        cx.err(
+            at,
+            format!("mode {mode} differs from mode {their_mode} of `{first}` on the same lower `{lower}`; the kernel keeps one ipvlan mode per lower device"),
+            Some(format!("use mode {their_mode} here too, or give `{}` its own lower device", me.name)),
+        );
+    }
+    match (&o.flag, their_flag) {
+        (Some(f), Some(theirs)) if *f != theirs => {
+            let at = cx.loc(&format!("{me}#flag"), &fallback);
+            cx.err(
+                at,
+                format!("flag {f} differs from flag {theirs} of `{first}` on the same lower `{lower}`; the kernel keeps one ipvlan flag per lower device"),
+                Some(format!("use flag {theirs} here too, or give `{}` its own lower device", me.name)),
+            );
+        }
+        (Some(f), None) => {
+            if let Some(p) = ports.get_mut(lower) {
+                p.2 = Some(f.clone());
+            }
+        }
+        _ => {}
     }
 }
 
@@ -308,6 +357,50 @@ mod tests {
         assert!(run(&nodes).is_empty());
         let nodes = BTreeMap::from([("a".to_string(), node(vec![mv("m1")]))]);
         assert!(run(&nodes)[0].contains("unknown interface `a/eth0`"));
+    }
+
+    #[test]
+    fn ipvlans_of_one_lower_agree_on_mode_and_flag() {
+        let iv = |n: &str, low: &str, mode: Option<&str>, flag: Option<&str>| {
+            Link::new(
+                n,
+                LinkKind::Ipvlan(IpvlanOptions {
+                    lower: lower("a", low),
+                    mode: mode.map(String::from),
+                    flag: flag.map(String::from),
+                    ..Default::default()
+                }),
+            )
+        };
+        let net = |links: Vec<Link>| {
+            let mut all = vec![
+                Link::new("d0", LinkKind::Dummy),
+                Link::new("d1", LinkKind::Dummy),
+            ];
+            all.extend(links);
+            BTreeMap::from([("a".to_string(), node(all))])
+        };
+        // Same mode (an unset mode is the kernel's l3), one flag: fine.
+        let ok = net(vec![
+            iv("i1", "d0", Some("l3"), Some("private")),
+            iv("i2", "d0", None, None),
+            iv("i3", "d1", Some("l2"), Some("vepa")),
+        ]);
+        assert!(run(&ok).is_empty(), "{:?}", run(&ok));
+        let errs = run(&net(vec![
+            iv("i1", "d0", Some("l2"), None),
+            iv("i2", "d0", None, Some("bridge")),
+            iv("i3", "d0", Some("l2"), Some("vepa")),
+        ]));
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].contains("mode l3 differs from mode l2 of `a/i1`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].contains("flag vepa differs from flag bridge of `a/i1`"),
+            "{errs:?}"
+        );
     }
 
     #[test]

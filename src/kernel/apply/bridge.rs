@@ -3,7 +3,7 @@
 use rtnetlink::packet_route::link::VlanProtocol;
 use rtnetlink::packet_route::link::{
     AfSpecBridge, BridgeFlag, BridgeStpState, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge,
-    InfoBridgePort, LinkAttribute, LinkMessage,
+    InfoBridgePort, LinkAttribute, LinkExtentMask, LinkMessage,
 };
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::Handle;
@@ -98,21 +98,19 @@ pub(super) enum VlanTarget {
     Port,
 }
 
-/// Make the VLAN set of `ifindex` go from `old` to `new`: delete what is no
-/// longer wanted, then add (or re-add with new flags) every wanted VLAN.
+/// Make the VLAN set of `ifindex` exactly `new`: delete every VLAN it has
+/// that is not wanted, then add (or re-add with new flags) every wanted one.
+/// What it has is read from the kernel, not taken from the plan's prior: the
+/// kernel itself adds the default PVID to a new bridge and to every new port.
 pub(super) async fn set_vlans(
     handle: &Handle,
     ifindex: u32,
     target: VlanTarget,
-    old: &[BridgeVlan],
     new: &[BridgeVlan],
     object: &str,
 ) -> Result<(), KernelError> {
-    let gone: Vec<BridgeVlan> = old
-        .iter()
-        .filter(|o| !new.iter().any(|n| n.vid == o.vid))
-        .copied()
-        .collect();
+    let have = current_vlans(handle, ifindex, object).await?;
+    let gone = unwanted(&have, new);
     if !gone.is_empty() {
         let msg = vlan_message(ifindex, target, &gone);
         handle
@@ -132,6 +130,49 @@ pub(super) async fn set_vlans(
             .map_err(|e| conn::map_err(e, object, "add bridge vlans"))?;
     }
     Ok(())
+}
+
+/// The VLAN entries of one device (a port, or a bridge's own), from an
+/// AF_BRIDGE dump.
+async fn current_vlans(
+    handle: &Handle,
+    ifindex: u32,
+    object: &str,
+) -> Result<Vec<BridgeVlan>, KernelError> {
+    use futures::TryStreamExt;
+    let msgs: Vec<LinkMessage> = handle
+        .link()
+        .get()
+        .set_filter_mask(AddressFamily::Bridge, vec![LinkExtentMask::Brvlan])
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| conn::map_err(e, object, "read bridge vlans"))?;
+    let mut out = Vec::new();
+    for m in msgs.iter().filter(|m| m.header.index == ifindex) {
+        for a in &m.attributes {
+            if let LinkAttribute::AfSpecBridge(spec) = a {
+                for e in spec {
+                    if let AfSpecBridge::VlanInfo(v) = e {
+                        out.push(BridgeVlan {
+                            vid: v.vid,
+                            pvid: v.flags.contains(BridgeVlanInfoFlags::Pvid),
+                            untagged: v.flags.contains(BridgeVlanInfoFlags::Untagged),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The entries of `have` whose VLAN id `new` does not list.
+fn unwanted(have: &[BridgeVlan], new: &[BridgeVlan]) -> Vec<BridgeVlan> {
+    have.iter()
+        .filter(|o| !new.iter().any(|n| n.vid == o.vid))
+        .copied()
+        .collect()
 }
 
 /// An AF_BRIDGE link message carrying IFLA_BRIDGE_VLAN_INFO entries.
@@ -157,4 +198,27 @@ fn vlan_message(ifindex: u32, target: VlanTarget, vlans: &[BridgeVlan]) -> LinkM
     }
     msg.attributes.push(LinkAttribute::AfSpecBridge(spec));
     msg
+}
+
+#[cfg(test)]
+mod vlan_tests {
+    use super::unwanted;
+    use crate::model::BridgeVlan;
+
+    fn v(vid: u16, pvid: bool) -> BridgeVlan {
+        BridgeVlan {
+            vid,
+            pvid,
+            untagged: pvid,
+        }
+    }
+
+    #[test]
+    fn the_kernels_default_pvid_goes_unless_the_file_lists_it() {
+        // A new port of a bridge with default_pvid 10 has VLAN 10 already.
+        let have = [v(10, true)];
+        assert_eq!(unwanted(&have, &[v(30, false), v(40, true)]), [v(10, true)]);
+        // Listed (with other flags): kept, and re-added with the file's flags.
+        assert!(unwanted(&have, &[v(10, false), v(20, true)]).is_empty());
+    }
 }

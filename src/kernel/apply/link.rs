@@ -125,8 +125,7 @@ pub(super) async fn add(
         }
         if let LinkKind::Bridge(o) = &link.kind {
             if !o.vlans.is_empty() {
-                bridge::set_vlans(&h.handle, index, VlanTarget::Bridge, &[], &o.vlans, &obj)
-                    .await?;
+                bridge::set_vlans(&h.handle, index, VlanTarget::Bridge, &o.vlans, &obj).await?;
             }
         }
         Ok(())
@@ -341,7 +340,7 @@ pub(super) async fn set(
                     };
                     // An empty list means "leave the VLANs alone" (see `set`).
                     if !o.vlans.is_empty() && old != o.vlans {
-                        bridge_vlans = Some((VlanTarget::Bridge, old, o.vlans.clone()));
+                        bridge_vlans = Some((VlanTarget::Bridge, o.vlans.clone()));
                     }
                 }
             }
@@ -364,7 +363,7 @@ pub(super) async fn set(
                     _ => Vec::new(),
                 };
                 if !p.vlans.is_empty() && old != p.vlans {
-                    bridge_vlans = Some((VlanTarget::Port, old, p.vlans.clone()));
+                    bridge_vlans = Some((VlanTarget::Port, p.vlans.clone()));
                 }
                 let v = bridge::port_info(p);
                 (
@@ -402,8 +401,8 @@ pub(super) async fn set(
         }
     }
 
-    if let Some((target, old, new)) = bridge_vlans {
-        bridge::set_vlans(&h.handle, index, target, &old, &new, &obj).await?;
+    if let Some((target, new)) = bridge_vlans {
+        bridge::set_vlans(&h.handle, index, target, &new, &obj).await?;
     }
     Ok(())
 }

@@ -1,0 +1,343 @@
+//! Every option the file format offers for bond, vlan, ipvlan/ipvtap, dummy
+//! and a VLAN-filtering bridge reaches the kernel: `netloom up`, then read
+//! back independently with iproute2 inside the node and compare each value;
+//! then `status` is in sync and `plan` is empty. These kinds are missing from
+//! the host kernel: `vm/test.sh options` runs them in the VM.
+mod common;
+
+/// In a module so `vm/test.sh options` selects these tests.
+mod options {
+    use serde_json::{json, Value};
+
+    use super::common::Lab;
+
+    /// `ip -d -j link show dev IFACE` inside a node.
+    fn link(lab: &Lab, node: &str, iface: &str) -> Value {
+        let r = lab.exec(node, &["ip", "-d", "-j", "link", "show", "dev", iface]);
+        assert_eq!(r.code, 0, "{}", r.text());
+        let v: Value = serde_json::from_str(&r.out).expect("ip -j output");
+        v[0].clone()
+    }
+
+    /// `linkinfo.info_data` of a device.
+    fn data(lab: &Lab, node: &str, iface: &str) -> Value {
+        link(lab, node, iface)["linkinfo"]["info_data"].clone()
+    }
+
+    /// The VLANs of `dev` from `bridge -j vlan show` inside a node, as
+    /// (vid, sorted flags) pairs.
+    fn bridge_vlans(lab: &Lab, node: &str, dev: &str) -> Vec<(u64, Vec<String>)> {
+        let r = lab.exec(node, &["bridge", "-j", "vlan", "show", "dev", dev]);
+        assert_eq!(r.code, 0, "{}", r.text());
+        let v: Value = serde_json::from_str(&r.out).expect("bridge -j output");
+        let Some(entry) = v
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["ifname"] == dev))
+        else {
+            return Vec::new();
+        };
+        let mut out: Vec<(u64, Vec<String>)> = entry["vlans"]
+            .as_array()
+            .expect("vlans")
+            .iter()
+            .map(|x| {
+                let mut flags: Vec<String> = x["flags"]
+                    .as_array()
+                    .map(|f| {
+                        f.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                flags.sort();
+                (x["vlan"].as_u64().expect("vid"), flags)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// `up` a topology, then hand it to `check`; afterwards the second `up`
+    /// does nothing, `status` is in sync and `plan` is empty, and `down`
+    /// leaves nothing behind.
+    fn round_trip(name: &str, text: &str, check: impl Fn(&Lab)) {
+        let lab = Lab::from_text(name, text);
+        lab.expect("up", &[], 0);
+        check(&lab);
+        let st = lab.expect("status", &["--json"], 0);
+        assert!(
+            !st.out.contains("Missing") && !st.out.contains("Drifted"),
+            "status:\n{}",
+            st.out
+        );
+        let pending = lab.pending();
+        assert!(pending.is_empty(), "plan after up: {pending:#?}");
+        let again = lab.expect("up", &[], 0);
+        assert!(again.out.contains(": 0 operation"), "{}", again.text());
+        lab.expect("down", &[], 0);
+        lab.assert_no_residue();
+    }
+
+    #[test]
+    #[ignore = "needs a kernel with bonding: runs in the VM"]
+    fn bond_every_option_reaches_the_kernel() {
+        // Three bonds because the kernel refuses some options in some modes
+        // (arp monitoring replaces miimon; lacp_rate and ad_select are 802.3ad's).
+        let text = r#"
+name: opt-bond
+nodes:
+  a:
+    interfaces:
+      bond0:
+        kind: bond
+        mode: active-backup
+        miimon: 100
+        updelay: 200
+        downdelay: 300
+        use_carrier: false
+        primary: eth0
+        primary_reselect: better
+        fail_over_mac: active
+        min_links: 1
+        all_slaves_active: true
+        ports: { eth0: { prio: 10, queue_id: 3 }, eth1: { prio: -5, queue_id: 1 } }
+      bond1:
+        kind: bond
+        mode: balance-xor
+        arp_interval: 250
+        arp_ip_target: [10.0.0.1, 10.0.0.2]
+        arp_validate: all
+        arp_all_targets: all
+        xmit_hash_policy: encap3+4
+      bond2:
+        kind: bond
+        mode: 802.3ad
+        miimon: 50
+        lacp_rate: fast
+        ad_select: bandwidth
+        xmit_hash_policy: layer3+4
+        min_links: 2
+      eth0: {}
+      eth1: {}
+  b:
+    interfaces:
+      eth0: {}
+      eth1: {}
+links:
+  - [a/eth0, b/eth0]
+  - [a/eth1, b/eth1]
+"#;
+        round_trip("opt-bond.yaml", text, |lab| {
+            let d = data(lab, "a", "bond0");
+            assert_eq!(d["mode"], "active-backup", "{d}");
+            assert_eq!(d["miimon"], 100, "{d}");
+            assert_eq!(d["updelay"], 200, "{d}");
+            assert_eq!(d["downdelay"], 300, "{d}");
+            assert_eq!(d["use_carrier"], 0, "{d}");
+            assert_eq!(d["primary"], "eth0", "{d}");
+            assert_eq!(d["primary_reselect"], "better", "{d}");
+            assert_eq!(d["fail_over_mac"], "active", "{d}");
+            assert_eq!(d["min_links"], 1, "{d}");
+            assert_eq!(d["all_slaves_active"], 1, "{d}");
+            for (port, prio, queue) in [("eth0", 10, 3), ("eth1", -5, 1)] {
+                let p = link(lab, "a", port);
+                assert_eq!(p["master"], "bond0", "{p}");
+                let s = &p["linkinfo"]["info_slave_data"];
+                assert_eq!(s["prio"], prio, "{p}");
+                assert_eq!(s["queue_id"], queue, "{p}");
+            }
+            let d = data(lab, "a", "bond1");
+            assert_eq!(d["mode"], "balance-xor", "{d}");
+            assert_eq!(d["arp_interval"], 250, "{d}");
+            assert_eq!(d["arp_ip_target"], json!(["10.0.0.1", "10.0.0.2"]), "{d}");
+            assert_eq!(d["arp_validate"], "all", "{d}");
+            assert_eq!(d["arp_all_targets"], "all", "{d}");
+            assert_eq!(d["xmit_hash_policy"], "encap3+4", "{d}");
+            let d = data(lab, "a", "bond2");
+            assert_eq!(d["mode"], "802.3ad", "{d}");
+            assert_eq!(d["miimon"], 50, "{d}");
+            assert_eq!(d["ad_lacp_rate"], "fast", "{d}");
+            assert_eq!(d["ad_select"], "bandwidth", "{d}");
+            assert_eq!(d["xmit_hash_policy"], "layer3+4", "{d}");
+            assert_eq!(d["min_links"], 2, "{d}");
+        });
+    }
+
+    #[test]
+    #[ignore = "needs a kernel with 8021q: runs in the VM"]
+    fn vlan_every_option_reaches_the_kernel() {
+        let text = r#"
+name: opt-vlan
+nodes:
+  a:
+    interfaces:
+      d0: { kind: dummy }
+      d0.20:
+        kind: vlan
+        lower: d0
+        id: 20
+        protocol: 802.1ad
+        reorder_hdr: false
+        gvrp: true
+        mvrp: true
+        loose_binding: true
+        ingress_qos_map: ["1:2", "3:4"]
+        egress_qos_map: ["2:5", "6:7"]
+      d0.30: { kind: vlan, lower: d0, id: 30, protocol: 802.1Q, reorder_hdr: true, gvrp: false, mvrp: false, loose_binding: false }
+"#;
+        round_trip("opt-vlan.yaml", text, |lab| {
+            let l = link(lab, "a", "d0.20");
+            assert_eq!(l["link"], "d0", "{l}");
+            let d = &l["linkinfo"]["info_data"];
+            assert_eq!(d["protocol"], "802.1ad", "{d}");
+            assert_eq!(d["id"], 20, "{d}");
+            let flags = d["flags"].as_array().expect("flags");
+            for (flag, on) in [
+                ("REORDER_HDR", false),
+                ("GVRP", true),
+                ("MVRP", true),
+                ("LOOSE_BINDING", true),
+            ] {
+                assert_eq!(flags.contains(&flag.into()), on, "{flag}: {d}");
+            }
+            assert_eq!(
+                d["ingress_qos"],
+                json!([{"from": 1, "to": 2}, {"from": 3, "to": 4}]),
+                "{d}"
+            );
+            assert_eq!(
+                d["egress_qos"],
+                json!([{"from": 2, "to": 5}, {"from": 6, "to": 7}]),
+                "{d}"
+            );
+            let d = data(lab, "a", "d0.30");
+            assert_eq!(d["protocol"], "802.1Q", "{d}");
+            assert_eq!(d["id"], 30, "{d}");
+            let flags = d["flags"].as_array().expect("flags");
+            assert!(flags.contains(&"REORDER_HDR".into()), "{d}");
+            for flag in ["GVRP", "MVRP", "LOOSE_BINDING"] {
+                assert!(!flags.contains(&flag.into()), "{flag}: {d}");
+            }
+        });
+    }
+
+    #[test]
+    #[ignore = "needs a kernel with ipvlan and ipvtap: runs in the VM"]
+    fn ipvlan_ipvtap_modes_and_flags_reach_the_kernel() {
+        // Mode and flag belong to the lower device's ipvlan port (the
+        // kernel keeps one per lower), so each combination gets its own lower;
+        // one lower is in another node, its sub-device moved here.
+        let text = r#"
+name: opt-ipvlan
+nodes:
+  wire:
+    interfaces:
+      w0: { kind: dummy }
+  a:
+    interfaces:
+      d1: { kind: dummy }
+      d2: { kind: dummy }
+      d3: { kind: dummy }
+      d4: { kind: dummy }
+      iv1: { kind: ipvlan, lower: wire/w0, mode: l2, flag: bridge }
+      iv2: { kind: ipvlan, lower: d1, mode: l3, flag: private }
+      iv3: { kind: ipvlan, lower: d2, mode: l3s, flag: vepa }
+      it1: { kind: ipvtap, lower: d3, mode: l2, flag: vepa }
+      it2: { kind: ipvtap, lower: d4, mode: l3s, flag: private }
+"#;
+        round_trip("opt-ipvlan.yaml", text, |lab| {
+            for (dev, kind, lower, mode, flag) in [
+                ("iv1", "ipvlan", None, "l2", "bridge"),
+                ("iv2", "ipvlan", Some("d1"), "l3", "private"),
+                ("iv3", "ipvlan", Some("d2"), "l3s", "vepa"),
+                ("it1", "ipvtap", Some("d3"), "l2", "vepa"),
+                ("it2", "ipvtap", Some("d4"), "l3s", "private"),
+            ] {
+                let l = link(lab, "a", dev);
+                assert_eq!(l["linkinfo"]["info_kind"], kind, "{l}");
+                let d = &l["linkinfo"]["info_data"];
+                assert_eq!(d["mode"], mode, "{dev}: {l}");
+                assert_eq!(d[flag], true, "{dev}: {l}");
+                match lower {
+                    Some(lower) => assert_eq!(l["link"], lower, "{l}"),
+                    // The lower stayed in `wire`: the link points to another netns.
+                    None => assert!(l.get("link_netnsid").is_some(), "{l}"),
+                }
+            }
+        });
+    }
+
+    #[test]
+    #[ignore = "needs a kernel with dummy: runs in the VM"]
+    fn dummy_common_fields_reach_the_kernel() {
+        let text = r#"
+name: opt-dummy
+nodes:
+  a:
+    interfaces:
+      d0: { kind: dummy, mtu: 9000, mac: "02:00:00:00:d0:01", addresses: [10.20.0.1/24, "2001:db8::1/64"] }
+      d1: { kind: dummy, state: down }
+"#;
+        round_trip("opt-dummy.yaml", text, |lab| {
+            let l = link(lab, "a", "d0");
+            assert_eq!(l["linkinfo"]["info_kind"], "dummy", "{l}");
+            assert_eq!(l["mtu"], 9000, "{l}");
+            assert_eq!(l["address"], "02:00:00:00:d0:01", "{l}");
+            assert!(
+                l["flags"].as_array().expect("flags").contains(&"UP".into()),
+                "{l}"
+            );
+            let r = lab.exec("a", &["ip", "-j", "addr", "show", "dev", "d0"]);
+            for addr in ["10.20.0.1", "2001:db8::1"] {
+                assert!(r.out.contains(&format!("\"{addr}\"")), "{addr}: {}", r.out);
+            }
+            let l = link(lab, "a", "d1");
+            assert!(
+                !l["flags"].as_array().expect("flags").contains(&"UP".into()),
+                "{l}"
+            );
+        });
+    }
+
+    #[test]
+    #[ignore = "needs a kernel with bridge VLAN filtering: runs in the VM"]
+    fn bridge_vlan_filtering_options_reach_the_kernel() {
+        let text = r#"
+name: opt-brvlan
+nodes:
+  a:
+    interfaces:
+      br0:
+        kind: bridge
+        vlan_filtering: true
+        vlan_protocol: 802.1ad
+        default_pvid: 10
+        vlans: [10, { vid: 20, pvid: true, untagged: true }]
+        ports:
+          p0: { vlans: [30, { vid: 40, pvid: true, untagged: true }] }
+          p1: {}
+      p0: { kind: dummy }
+      p1: { kind: dummy }
+"#;
+        round_trip("opt-brvlan.yaml", text, |lab| {
+            let d = data(lab, "a", "br0");
+            assert_eq!(d["vlan_filtering"], 1, "{d}");
+            assert_eq!(d["vlan_protocol"], "802.1ad", "{d}");
+            assert_eq!(d["vlan_default_pvid"], 10, "{d}");
+            let flags = |f: &[&str]| f.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            assert_eq!(
+                bridge_vlans(lab, "a", "br0"),
+                vec![(10, vec![]), (20, flags(&["Egress Untagged", "PVID"])),]
+            );
+            assert_eq!(
+                bridge_vlans(lab, "a", "p0"),
+                vec![(30, vec![]), (40, flags(&["Egress Untagged", "PVID"])),]
+            );
+            // A port with no vlans listed gets the default PVID.
+            assert_eq!(
+                bridge_vlans(lab, "a", "p1"),
+                vec![(10, flags(&["Egress Untagged", "PVID"]))]
+            );
+        });
+    }
+}
