@@ -19,8 +19,21 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Both parts run whatever the first one gives; the exit status says if any failed.
+set +e
 echo "== host kernel $(uname -r): cargo test"
-cargo test --no-fail-fast 2>&1
+cargo test --no-fail-fast 2>&1 | tee "$log"
+host=${PIPESTATUS[0]}
 
 echo "== stock Debian kernel in a VM: the same test binaries, including VM-only tests"
-vm/test.sh
+vm/test.sh 2>&1 | tee -a "$log"
+vm=${PIPESTATUS[0]}
+set -e
+
+# One closing line for both kernels, summed from libtest's result lines.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+[ "$host" = 0 ] && [ "$vm" = 0 ]
