@@ -84,6 +84,20 @@ impl Engine {
     /// Observe every node the file or the records name (and always `host`,
     /// where links carry ownership marks).
     pub async fn observe(&self, desired: &Network, rec: &Records) -> Result<Network, EngineError> {
+        let (observed, foreign) = self.observe_all(desired, rec).await?;
+        if !foreign.is_empty() {
+            return Err(EngineError::Conflicts { conflicts: foreign });
+        }
+        Ok(observed)
+    }
+
+    /// Observe, returning foreign nft tables as conflicts beside the network
+    /// (so `up` can name them together with every other foreign object).
+    async fn observe_all(
+        &self,
+        desired: &Network,
+        rec: &Records,
+    ) -> Result<(Network, Vec<Conflict>), EngineError> {
         let mut nodes: Vec<String> = desired.nodes.keys().cloned().collect();
         nodes.extend(rec.namespaces.iter().cloned());
         nodes.push(HOST.to_string());
@@ -137,10 +151,7 @@ impl Engine {
                 None => {}
             }
         }
-        if !foreign.is_empty() {
-            return Err(EngineError::Conflicts { conflicts: foreign });
-        }
-        Ok(observed)
+        Ok((observed, foreign))
     }
 
     /// What this topology owns according to its records.
@@ -155,16 +166,24 @@ impl Engine {
             namespaces: rec.namespaces.clone(),
             nat: rec.nat.clone(),
             sysctls,
+            links: rec.links.clone(),
         }
     }
 
     /// Observe and plan `up` for `desired`.
     pub async fn plan_up(&self, desired: &Network) -> Result<Planned, EngineError> {
         let rec = self.records()?;
-        let observed = self.observe(desired, &rec).await?;
+        let (observed, mut conflicts) = self.observe_all(desired, &rec).await?;
         let owned = Self::owned(&rec);
-        let plan = plan::up(desired, &observed, &owned)
-            .map_err(|conflicts| EngineError::Conflicts { conflicts })?;
+        let plan = plan::up(desired, &observed, &owned);
+        // Name every foreign object at once; touch nothing.
+        if let Err(more) = &plan {
+            conflicts.extend(more.iter().cloned());
+        }
+        if !conflicts.is_empty() {
+            return Err(EngineError::Conflicts { conflicts });
+        }
+        let plan = plan.map_err(|conflicts| EngineError::Conflicts { conflicts })?;
         Ok(Planned {
             observed,
             owned,
@@ -236,6 +255,14 @@ impl Engine {
                     .steps
                     .iter()
                     .any(|s| matches!(&s.op, plan::Op::AddNetns { node } if node == n))
+        });
+        // Links written ahead but never created are stale too.
+        rec.links.retain(|l| {
+            planned
+                .observed
+                .nodes
+                .get(&l.node)
+                .is_some_and(|n| n.links.contains_key(&l.name))
         });
         let kernel = self.kernel.clone();
         let exec = move |op: plan::Op| {

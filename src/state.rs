@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
+use crate::model::IfRef;
+
 /// Errors reading or writing records, or taking the lock.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -55,6 +57,12 @@ pub struct Records {
     pub sysctls: BTreeMap<String, BTreeMap<String, String>>,
     /// Processes netloom started (teamd, dnsmasq), to stop on `down`.
     pub processes: Vec<Process>,
+    /// Links netloom is about to create, written before the create request
+    /// and forgotten once the link carries its ownership mark: a link found
+    /// unmarked under one of these names was made by a netloom killed between
+    /// creating and marking it (docs/safety.md, "crash windows").
+    #[serde(default)]
+    pub links: BTreeSet<IfRef>,
 }
 
 /// A process netloom started and supervises.
@@ -75,6 +83,7 @@ impl Records {
             && self.nat.is_empty()
             && self.sysctls.values().all(|m| m.is_empty())
             && self.processes.is_empty()
+            && self.links.is_empty()
     }
 }
 

@@ -26,7 +26,10 @@ use crate::plan::Op;
 pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
     match op {
         Op::AddNetns { node } => k.create_node(node).await.map(drop),
-        Op::DelNetns { node } => k.delete_node(node).await,
+        Op::DelNetns { node } => {
+            flush_links(k, node).await?;
+            k.delete_node(node).await
+        }
         Op::SetSysctl {
             node, key, value, ..
         } => {
@@ -66,6 +69,44 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
             nft::del_nat(&h.netns, k.topo())
         }
     }
+}
+
+/// Delete every device of a node before its namespace goes: the kernel
+/// dismantles a dropped namespace later, in a work queue, so without this a
+/// veth peer in another node could outlive `up`/`down` for a moment and the
+/// next plan would still see it.
+async fn flush_links(k: &Kernel, node: &str) -> Result<(), KernelError> {
+    let Some(h) = k.node(node).await? else {
+        return Ok(());
+    };
+    let mut names = Vec::new();
+    {
+        let _dump = h.lock_dump().await;
+        let mut links = h.handle.link().get().execute();
+        while let Some(msg) = links
+            .try_next()
+            .await
+            .map_err(|e| conn::map_err(e, &format!("node {node}"), "list links"))?
+        {
+            // The loopback device cannot be deleted; it goes with the namespace.
+            if msg.header.link_layer_type != rtnetlink::packet_route::link::LinkLayerType::Loopback {
+                names.push(msg.header.index);
+            }
+        }
+    }
+    for index in names {
+        match h.handle.link().del(index).execute().await {
+            Ok(()) => {}
+            Err(e) => {
+                let err = conn::map_err(e, &format!("node {node}"), "delete link");
+                // Gone already: a veth whose peer was deleted first.
+                if err.errno() != Some(libc::ENODEV) {
+                    return Err(err);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The handle of a node that must already exist.
