@@ -248,14 +248,34 @@ impl Engine {
             rec.file = Some(f.to_string());
         }
         // Records of namespaces that do not exist (a crash before creation) are stale.
+        let mut stale = Vec::new();
         rec.namespaces.retain(|n| {
-            planned.observed.nodes.contains_key(n)
+            let keep = planned.observed.nodes.contains_key(n)
                 || planned
                     .plan
                     .steps
                     .iter()
-                    .any(|s| matches!(&s.op, plan::Op::AddNetns { node } if node == n))
+                    .any(|s| matches!(&s.op, plan::Op::AddNetns { node } if node == n));
+            if !keep {
+                stale.push(n.clone());
+            }
+            keep
         });
+        // A kill inside netns::create can leave its placeholder: a plain file
+        // under /run/netns holding no namespace (open() says "none"). It is
+        // ours (the name was written ahead): remove it.
+        for n in stale {
+            if let Some(name) = self.kernel.netns_name(&n) {
+                kernel::netns::delete(&name)?;
+            }
+        }
+        // A sysctl written ahead whose value is (still or again) the original
+        // needs no restoring: a crash came before the write, or it was undone.
+        for (node, m) in rec.sysctls.iter_mut() {
+            let seen = planned.observed.nodes.get(node).map(|n| &n.sysctls);
+            m.retain(|k, original| seen.and_then(|s| s.get(k)) != Some(original));
+        }
+        rec.sysctls.retain(|_, m| !m.is_empty());
         // Links written ahead but never created are stale too.
         rec.links.retain(|l| {
             planned
@@ -282,7 +302,41 @@ impl Engine {
             exec,
         )
         .await?;
+        // Written-ahead link names whose device went with a deleted peer or
+        // namespace (no DelLink of their own settled them): forget them.
+        if !rec.links.is_empty() {
+            let before = rec.links.len();
+            let mut keep = std::collections::BTreeSet::new();
+            for l in &rec.links {
+                if self.link_exists(&l.node, &l.name).await? {
+                    keep.insert(l.clone());
+                }
+            }
+            rec.links = keep;
+            if rec.links.len() != before {
+                self.store.save(&rec)?;
+            }
+        }
         Ok(report)
+    }
+
+    /// True when interface `name` exists in `node`.
+    async fn link_exists(&self, node: &str, name: &str) -> Result<bool, EngineError> {
+        let Some(h) = self.kernel.node(node).await? else {
+            return Ok(false);
+        };
+        let mut links = h.handle.link().get().match_name(name.to_string()).execute();
+        match futures::TryStreamExt::try_next(&mut links).await {
+            Ok(found) => Ok(found.is_some()),
+            Err(e) => {
+                let err = kernel::conn::map_err(e, &format!("{node}/{name}"), "look up link");
+                if err.errno() == Some(libc::ENODEV) {
+                    Ok(false)
+                } else {
+                    Err(err.into())
+                }
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@ mod txn_support;
 use std::time::{Duration, Instant};
 
 use common::Lab;
-use txn_support::{command, pending_ops, topology};
+use txn_support::{assert_clean, command, pending_ops, topology};
 
 const ITERATIONS: usize = 52;
 
@@ -78,7 +78,7 @@ fn up_killed_at_random_moments_converges_and_tears_down() {
                 "iteration {i} (delay {delay:?}): down --name:\n{}",
                 r.text()
             );
-            lab.assert_no_residue();
+            assert_clean(&lab, &format!("iteration {i} (seed {seed}, delay {delay:?}), down --name after a kill"));
             continue;
         }
         let r = lab.verb("up", &[]);
@@ -102,7 +102,7 @@ fn up_killed_at_random_moments_converges_and_tears_down() {
             "iteration {i} (seed {seed}, delay {delay:?}): down:\n{}",
             d.text()
         );
-        lab.assert_no_residue();
+        assert_clean(&lab, &format!("iteration {i} (seed {seed}, delay {delay:?})"));
     }
     let took = start.elapsed();
     eprintln!("crash test: {ITERATIONS} kills ({interrupted} mid-up) in {took:?}");

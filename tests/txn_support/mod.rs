@@ -239,3 +239,16 @@ pub fn command(lab: &Lab, args: &[&str]) -> Command {
     c.args(args);
     c
 }
+
+/// Like `Lab::assert_no_residue`, with the leftover records shown and `what`
+/// (the iteration, the seed) in the message.
+pub fn assert_clean(lab: &Lab, what: &str) {
+    let r = lab.sh(
+        "ls -A /run/netns 2>/dev/null; ip -o link show | grep -v ': lo:' ; \
+         nft list tables 2>/dev/null; ls -A /run/netloom 2>/dev/null | grep -v '^lock$'; true",
+    );
+    if !r.out.trim().is_empty() {
+        let rec = lab.sh("cat /run/netloom/*.json 2>/dev/null; true");
+        panic!("{what}: residue:\n{}\nrecords:\n{}", r.out, rec.out);
+    }
+}
