@@ -78,7 +78,10 @@ fn up_killed_at_random_moments_converges_and_tears_down() {
                 "iteration {i} (delay {delay:?}): down --name:\n{}",
                 r.text()
             );
-            assert_clean(&lab, &format!("iteration {i} (seed {seed}, delay {delay:?}), down --name after a kill"));
+            assert_clean(
+                &lab,
+                &format!("iteration {i} (seed {seed}, delay {delay:?}), down --name after a kill"),
+            );
             continue;
         }
         let r = lab.verb("up", &[]);
@@ -102,7 +105,10 @@ fn up_killed_at_random_moments_converges_and_tears_down() {
             "iteration {i} (seed {seed}, delay {delay:?}): down:\n{}",
             d.text()
         );
-        assert_clean(&lab, &format!("iteration {i} (seed {seed}, delay {delay:?})"));
+        assert_clean(
+            &lab,
+            &format!("iteration {i} (seed {seed}, delay {delay:?})"),
+        );
     }
     let took = start.elapsed();
     eprintln!("crash test: {ITERATIONS} kills ({interrupted} mid-up) in {took:?}");

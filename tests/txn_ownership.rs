@@ -5,7 +5,7 @@ mod common;
 mod txn_support;
 
 use common::Lab;
-use txn_support::{diff, dump, topology};
+use txn_support::{diff, dump_until, settled_dump, topology};
 
 #[test]
 fn foreign_objects_with_our_names_are_never_touched() {
@@ -21,7 +21,7 @@ fn foreign_objects_with_our_names_are_never_touched() {
          nft add table inet netloom-own
          nft add chain inet netloom-own keep '{ type filter hook forward priority 0; }'");
     assert_eq!(r.code, 0, "{}", r.text());
-    let before = dump(&lab);
+    let before = settled_dump(&lab);
 
     let up = lab.verb("up", &[]);
     assert_eq!(up.code, 1, "{}", up.text());
@@ -37,7 +37,7 @@ fn foreign_objects_with_our_names_are_never_touched() {
             up.text()
         );
     }
-    let after = dump(&lab);
+    let after = dump_until(&lab, &before);
     assert!(
         after == before,
         "up touched foreign objects:\n{}",
@@ -51,7 +51,7 @@ fn foreign_objects_with_our_names_are_never_touched() {
     ] {
         let r = lab.netloom(&args);
         assert_eq!(r.code, 0, "{args:?}:\n{}", r.text());
-        let after = dump(&lab);
+        let after = dump_until(&lab, &before);
         assert!(
             after == before,
             "{args:?} touched foreign objects:\n{}",
@@ -71,11 +71,11 @@ fn a_foreign_object_appearing_after_up_is_not_taken_over_or_deleted() {
         .unwrap()
         .replace("up0", "up9");
     std::fs::write(&lab.file, text).unwrap();
-    let before = dump(&lab);
+    let before = settled_dump(&lab);
     let up = lab.verb("up", &[]);
     assert_eq!(up.code, 1, "{}", up.text());
     assert!(up.err.contains("host/up9"), "{}", up.text());
-    let after = dump(&lab);
+    let after = dump_until(&lab, &before);
     assert!(
         after == before,
         "refused up changed the machine:\n{}",

@@ -7,7 +7,7 @@ mod common;
 mod txn_support;
 
 use common::Lab;
-use txn_support::{diff, dump, edited, pending_ops, topology, up_with_fault};
+use txn_support::{diff, dump_until, edited, pending_ops, settled_dump, topology, up_with_fault};
 
 const CONTAINERS: usize = 4;
 
@@ -15,7 +15,7 @@ const CONTAINERS: usize = 4;
 /// dump must come back unchanged. Returns the number of steps.
 fn every_step_rolls_back(lab: &Lab, what: &str) -> usize {
     let n = pending_ops(lab);
-    let before = dump(lab);
+    let before = settled_dump(lab);
     for k in 0..n {
         let r = up_with_fault(lab, k);
         assert_eq!(r.code, 1, "{what}: fault at {k}:\n{}", r.text());
@@ -31,7 +31,7 @@ fn every_step_rolls_back(lab: &Lab, what: &str) -> usize {
             "{what}: fault at {k}: no complete rollback reported:\n{}",
             r.text()
         );
-        let after = dump(lab);
+        let after = dump_until(lab, &before);
         assert!(
             after == before,
             "{what}: fault at step {k}: state differs after rollback:\n{}\n{}",

@@ -252,3 +252,32 @@ pub fn assert_clean(lab: &Lab, what: &str) {
         panic!("{what}: residue:\n{}\nrecords:\n{}", r.out, rec.out);
     }
 }
+
+/// A dump taken once the kernel's asynchronous follow-ups (linkwatch's
+/// carrier and operstate events, link-local addresses made on carrier) are
+/// done: two dumps in a row agree.
+pub fn settled_dump(lab: &Lab) -> String {
+    let mut last = dump(lab);
+    for _ in 0..30 {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let now = dump(lab);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// Wait (up to 3 s, for the same asynchronous follow-ups) until the dump
+/// equals `want`; the last dump either way.
+pub fn dump_until(lab: &Lab, want: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let now = dump(lab);
+        if now == want || start.elapsed() > std::time::Duration::from_secs(3) {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
