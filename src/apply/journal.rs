@@ -407,4 +407,102 @@ mod tests {
         assert!(!write_ahead(&mut rec, &set("1", "1")));
         assert_eq!(rec.sysctls["host"]["net.ipv4.ip_forward"], "0");
     }
+
+    #[test]
+    fn undoing_a_kind_change_sets_back_only_the_touched_options() {
+        use crate::model::BridgeOptions;
+        let old = BridgeOptions {
+            stp: Some(false),
+            ageing_time: Some(300),
+            vlan_filtering: Some(false),
+            ..BridgeOptions::default()
+        };
+        let op = Op::SetLink {
+            node: "host".into(),
+            name: "br0".into(),
+            change: LinkChange {
+                kind: Some(LinkKind::Bridge(BridgeOptions {
+                    ageing_time: Some(600),
+                    ..BridgeOptions::default()
+                })),
+                ..LinkChange::default()
+            },
+            prior: LinkChange {
+                kind: Some(LinkKind::Bridge(old)),
+                ..LinkChange::default()
+            },
+        };
+        let inv = inverse(&op, &Network::default()).unwrap();
+        let Op::SetLink { change, .. } = &inv[0] else {
+            panic!("{inv:?}")
+        };
+        assert_eq!(
+            change.kind,
+            Some(LinkKind::Bridge(BridgeOptions {
+                ageing_time: Some(300),
+                ..BridgeOptions::default()
+            }))
+        );
+    }
+
+    #[test]
+    fn undoing_up_puts_back_ipv6_addresses_the_link_had() {
+        let mut before = Network::default();
+        let mut l = veth("v0", ("b", "v1"));
+        l.up = Some(false);
+        for a in ["10.0.0.1/24", "fd00::1/64"] {
+            l.addresses.push(Address {
+                net: a.parse().unwrap(),
+                dad: false,
+            });
+        }
+        before.nodes.insert(
+            "a".into(),
+            Node {
+                links: [("v0".to_string(), l)].into(),
+                ..Node::default()
+            },
+        );
+        let op = Op::SetLink {
+            node: "a".into(),
+            name: "v0".into(),
+            change: LinkChange {
+                up: Some(true),
+                ..LinkChange::default()
+            },
+            prior: LinkChange {
+                up: Some(false),
+                ..LinkChange::default()
+            },
+        };
+        let inv = inverse(&op, &before).unwrap();
+        assert_eq!(inv.len(), 2, "{inv:?}");
+        assert!(
+            matches!(&inv[1], Op::AddAddress { addr, .. } if addr.net.to_string() == "fd00::1/64")
+        );
+    }
+
+    #[test]
+    fn link_names_are_written_ahead_and_settled_and_restored_sysctls_forgotten() {
+        let mut rec = Records::default();
+        let add = Op::AddLink {
+            node: "host".into(),
+            link: veth("p1", ("c1", "eth0")),
+            peer: None,
+        };
+        assert!(write_ahead(&mut rec, &add));
+        assert_eq!(rec.links.len(), 2, "both veth ends: {rec:?}");
+        assert!(settle(&mut rec, &add));
+        assert!(rec.links.is_empty());
+        let set = |v: &str, p: &str| Op::SetSysctl {
+            node: "host".into(),
+            key: "net.ipv4.ip_forward".into(),
+            value: v.into(),
+            prior: Some(p.into()),
+        };
+        write_ahead(&mut rec, &set("1", "0"));
+        assert!(!settle(&mut rec, &set("1", "0")), "still changed");
+        assert!(settle(&mut rec, &set("0", "1")), "back at the original");
+        assert!(rec.is_empty(), "{rec:?}");
+    }
 }
