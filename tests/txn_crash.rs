@@ -118,3 +118,38 @@ fn up_killed_at_random_moments_converges_and_tears_down() {
     );
     assert!(took < Duration::from_secs(180), "crash test took {took:?}");
 }
+
+/// The window between creating a link and marking it, made deterministic:
+/// the marks are removed by hand. Unmarked devices whose names netloom wrote
+/// ahead are recognized as its own; without that record they are foreign.
+#[test]
+fn a_link_created_but_not_yet_marked_is_recognized_by_its_written_ahead_name() {
+    let lab = Lab::from_text("txn.yaml", &topology("txn", 2));
+    lab.expect("up", &[], 0);
+    let unmark = "ip link set dev up0 alias '' && ip link set dev p1 alias ''";
+    let r = lab.sh(unmark);
+    assert_eq!(r.code, 0, "{}", r.text());
+    // As a netloom killed right after the create requests would have left them.
+    let r = lab.sh(
+        r#"sed -i 's/"links": \[\]/"links": [{"node":"host","name":"up0"},{"node":"host","name":"p1"}]/' /run/netloom/txn.json && grep -c up0 /run/netloom/txn.json"#,
+    );
+    assert_eq!(r.out.trim(), "1", "{}", r.text());
+    lab.expect("plan", &[], 0);
+    lab.expect("up", &[], 0);
+    lab.expect("down", &[], 0);
+    assert_clean(&lab, "unmarked but recorded");
+
+    // Without the record the same unmarked device is someone else's.
+    lab.expect("up", &[], 0);
+    let r = lab.sh(unmark);
+    assert_eq!(r.code, 0, "{}", r.text());
+    let up = lab.verb("up", &[]);
+    assert_eq!(up.code, 1, "{}", up.text());
+    assert!(
+        up.err.contains("host/up0") && up.err.contains("host/p1"),
+        "{}",
+        up.text()
+    );
+    let r = lab.sh("ip link show dev up0");
+    assert_eq!(r.code, 0, "a refused up must leave the device alone");
+}
