@@ -161,9 +161,18 @@ fn recreate_link(before: &Network, node: &str, name: &str) -> Vec<Op> {
             .map(|l| Box::new(l.clone())),
         _ => None,
     };
+    let mut made = link.clone();
+    // Observed options hold every value the kernel reports; `vlan_filtering
+    // false` is the default at creation, and a kernel built without bridge
+    // VLAN support refuses the attribute even when false.
+    if let crate::model::LinkKind::Bridge(o) = &mut made.kind {
+        if o.vlan_filtering == Some(false) {
+            o.vlan_filtering = None;
+        }
+    }
     let mut ops = vec![Op::AddLink {
         node: node.to_string(),
-        link: link.clone(),
+        link: made,
         peer: peer.clone(),
     }];
     let mut restore = |node: &str, l: &crate::model::Link, routes: &[Route]| {

@@ -271,6 +271,13 @@ where
         };
         let mut ok = true;
         for inv in inverse {
+            // An undo is a change like any other: journal it first, so that
+            // an undo that fails or is killed half-way is still known to `down`.
+            if journal::write_ahead(rec, &inv) {
+                if let Err(e) = store.save(rec) {
+                    out.errors.push(format!("saving records before undo: {e}"));
+                }
+            }
             match tokio::spawn(exec(inv.clone())).await {
                 Ok(Ok(())) => {
                     journal::settle(rec, &inv);
