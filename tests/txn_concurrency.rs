@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Lab;
+use netloom::state::Store;
 use txn_support::{command, topology};
 
 #[test]
@@ -54,26 +55,19 @@ fn two_ups_at_once_one_wins_the_other_names_it() {
 fn a_held_lock_fails_up_and_down_at_once_naming_the_holder() {
     let lab = Lab::from_text("txn.yaml", &topology("txn", 2));
     let file = lab.file.to_string_lossy().into_owned();
-    // Another netloom's lock, as it writes it: held with flock(2) by a live process.
-    let mut holder = lab
+    // Another netloom holds the lock: this test process, through netloom's
+    // own Store::lock on the sandbox's lock file (reached through a process
+    // inside the sandbox; flock(2) locks the file, whatever the path).
+    let mut inside = lab
         .sb
-        .command("sh")
-        .args([
-            "-c",
-            "mkdir -p /run/netloom && echo \"pid $$: netloom up /elsewhere/lab.yaml\" > /run/netloom/lock && exec flock -o -x /run/netloom/lock sleep 60",
-        ])
+        .command("sleep")
+        .arg("60")
         .spawn()
-        .expect("hold the lock");
-    // Wait until the lock is really held.
-    let t = Instant::now();
-    loop {
-        let r = lab.sh("flock -n -x /run/netloom/lock true");
-        if r.code != 0 {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "lock never held");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .expect("a process in the sandbox");
+    let store = Store::at(format!("/proc/{}/root/run/netloom", inside.id()));
+    let held = store
+        .lock("netloom up /elsewhere/lab.yaml")
+        .expect("take the lock");
     for verb in [
         vec!["up", file.as_str()],
         vec!["down", file.as_str()],
@@ -84,8 +78,10 @@ fn a_held_lock_fails_up_and_down_at_once_naming_the_holder() {
         let took = t.elapsed();
         assert_eq!(r.code, 1, "{verb:?}:\n{}", r.text());
         assert!(
-            r.err.contains("another netloom is running (pid ")
-                && r.err.contains(": netloom up /elsewhere/lab.yaml)"),
+            r.err.contains(&format!(
+                "another netloom is running (pid {}: netloom up /elsewhere/lab.yaml)",
+                std::process::id()
+            )),
             "{verb:?}: message does not name the holder:\n{}",
             r.text()
         );
@@ -94,8 +90,9 @@ fn a_held_lock_fails_up_and_down_at_once_naming_the_holder() {
     // Nothing was touched while refused.
     let r = lab.sh("ls -A /run/netns 2>/dev/null; ip -o link show | grep -v ': lo:'; true");
     assert_eq!(r.out.trim(), "", "{}", r.text());
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(held);
+    let _ = inside.kill();
+    let _ = inside.wait();
     lab.expect("up", &[], 0);
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
