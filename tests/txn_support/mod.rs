@@ -168,11 +168,16 @@ fn normalize(v: &mut Value) {
 pub fn dump(lab: &Lab) -> String {
     let script = r#"
 set -u
+# iproute2's ip (a busybox ip, first in the VM guest's PATH, has no JSON).
+IP=ip
+for c in /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip; do
+  if [ -x $c ] && $c -j link show >/dev/null 2>&1; then IP=$c; break; fi
+done
 each() {
-  echo "link $1 $(nsenter $2 ip -d -j link show)"
-  echo "addr $1 $(nsenter $2 ip -j addr show)"
-  echo "route4 $1 $(nsenter $2 ip -d -j -4 route show table all)"
-  echo "route6 $1 $(nsenter $2 ip -d -j -6 route show table all)"
+  echo "link $1 $(nsenter $2 $IP -d -j link show)"
+  echo "addr $1 $(nsenter $2 $IP -j addr show)"
+  echo "route4 $1 $(nsenter $2 $IP -d -j -4 route show table all)"
+  echo "route6 $1 $(nsenter $2 $IP -d -j -6 route show table all)"
   echo "nft $1 $(nsenter $2 nft -j list ruleset)"
 }
 each host --net=/proc/self/ns/net
