@@ -94,6 +94,20 @@ impl Engine {
     /// Observe every node the file or the records name (and always `host`,
     /// where links carry ownership marks).
     pub async fn observe(&self, desired: &Network, rec: &Records) -> Result<Network, EngineError> {
+        let (observed, foreign) = self.observe_all(desired, rec).await?;
+        if !foreign.is_empty() {
+            return Err(EngineError::Conflicts { conflicts: foreign });
+        }
+        Ok(observed)
+    }
+
+    /// Observe, returning foreign nft tables as conflicts beside the network
+    /// (so `up` can name them together with every other foreign object).
+    async fn observe_all(
+        &self,
+        desired: &Network,
+        rec: &Records,
+    ) -> Result<(Network, Vec<Conflict>), EngineError> {
         let mut nodes: Vec<String> = desired.nodes.keys().cloned().collect();
         nodes.extend(rec.namespaces.iter().cloned());
         nodes.push(HOST.to_string());
@@ -147,10 +161,7 @@ impl Engine {
                 None => {}
             }
         }
-        if !foreign.is_empty() {
-            return Err(EngineError::Conflicts { conflicts: foreign });
-        }
-        Ok(observed)
+        Ok((observed, foreign))
     }
 
     /// What this topology owns according to its records.
@@ -165,16 +176,24 @@ impl Engine {
             namespaces: rec.namespaces.clone(),
             nat: rec.nat.clone(),
             sysctls,
+            links: rec.links.clone(),
         }
     }
 
     /// Observe and plan `up` for `desired`.
     pub async fn plan_up(&self, desired: &Network) -> Result<Planned, EngineError> {
         let rec = self.records()?;
-        let observed = self.observe(desired, &rec).await?;
+        let (observed, mut conflicts) = self.observe_all(desired, &rec).await?;
         let owned = Self::owned(&rec);
-        let plan = plan::up(desired, &observed, &owned)
-            .map_err(|conflicts| EngineError::Conflicts { conflicts })?;
+        let plan = plan::up(desired, &observed, &owned);
+        // Name every foreign object at once; touch nothing.
+        if let Err(more) = &plan {
+            conflicts.extend(more.iter().cloned());
+        }
+        if !conflicts.is_empty() {
+            return Err(EngineError::Conflicts { conflicts });
+        }
+        let plan = plan.map_err(|conflicts| EngineError::Conflicts { conflicts })?;
         Ok(Planned {
             observed,
             owned,
@@ -280,13 +299,41 @@ impl Engine {
             rec.file = Some(f.to_string());
         }
         // Records of namespaces that do not exist (a crash before creation) are stale.
+        let mut stale = Vec::new();
         rec.namespaces.retain(|n| {
-            planned.observed.nodes.contains_key(n)
+            let keep = planned.observed.nodes.contains_key(n)
                 || planned
                     .plan
                     .steps
                     .iter()
-                    .any(|s| matches!(&s.op, plan::Op::AddNetns { node } if node == n))
+                    .any(|s| matches!(&s.op, plan::Op::AddNetns { node } if node == n));
+            if !keep {
+                stale.push(n.clone());
+            }
+            keep
+        });
+        // A kill inside netns::create can leave its placeholder: a plain file
+        // under /run/netns holding no namespace (open() says "none"). It is
+        // ours (the name was written ahead): remove it.
+        for n in stale {
+            if let Some(name) = self.kernel.netns_name(&n) {
+                kernel::netns::delete(&name)?;
+            }
+        }
+        // A sysctl written ahead whose value is (still or again) the original
+        // needs no restoring: a crash came before the write, or it was undone.
+        for (node, m) in rec.sysctls.iter_mut() {
+            let seen = planned.observed.nodes.get(node).map(|n| &n.sysctls);
+            m.retain(|k, original| seen.and_then(|s| s.get(k)) != Some(original));
+        }
+        rec.sysctls.retain(|_, m| !m.is_empty());
+        // Links written ahead but never created are stale too.
+        rec.links.retain(|l| {
+            planned
+                .observed
+                .nodes
+                .get(&l.node)
+                .is_some_and(|n| n.links.contains_key(&l.name))
         });
         let kernel = self.kernel.clone();
         let exec = move |op: plan::Op| {
@@ -305,38 +352,104 @@ impl Engine {
             opts,
             exec,
         )
-        .await?;
-        self.settle_deletions(planned).await?;
+        .await;
+        if matches!(report, Err(ApplyError::Step { .. })) {
+            // Rollback deleted the namespaces this plan made: wait for them too.
+            self.settle_deletions(planned, true).await?;
+        }
+        let report = report?;
+        self.settle_deletions(planned, false).await?;
+        // Written-ahead link names whose device went with a deleted peer or
+        // namespace (no DelLink of their own settled them): forget them.
+        if !rec.links.is_empty() {
+            let before = rec.links.len();
+            let mut keep = std::collections::BTreeSet::new();
+            for l in &rec.links {
+                if self.link_exists(&l.node, &l.name).await? {
+                    keep.insert(l.clone());
+                }
+            }
+            rec.links = keep;
+            if rec.links.len() != before {
+                self.store.save(&rec)?;
+            }
+        }
         Ok(report)
+    }
+
+    /// True when interface `name` exists in `node`.
+    async fn link_exists(&self, node: &str, name: &str) -> Result<bool, EngineError> {
+        let Some(h) = self.kernel.node(node).await? else {
+            return Ok(false);
+        };
+        let mut links = h.handle.link().get().match_name(name.to_string()).execute();
+        match futures::TryStreamExt::try_next(&mut links).await {
+            Ok(found) => Ok(found.is_some()),
+            Err(e) => {
+                let err = kernel::conn::map_err(e, &format!("{node}/{name}"), "look up link");
+                if err.errno() == Some(libc::ENODEV) {
+                    Ok(false)
+                } else {
+                    Err(err.into())
+                }
+            }
+        }
     }
 
     /// The kernel destroys a deleted namespace asynchronously; the veth ends
     /// and stacked devices it takes along in other nodes linger for a moment.
     /// Wait (bounded) until they are gone, so that a verb returning means the
     /// kernel matches the file.
-    async fn settle_deletions(&self, planned: &Planned) -> Result<(), EngineError> {
+    ///
+    /// After a success the namespaces gone are those the plan deleted, and the
+    /// lingering devices were observed before; after a rollback they are those
+    /// the plan created, and the lingering devices are ones it created.
+    async fn settle_deletions(&self, planned: &Planned, rolled_back: bool) -> Result<(), EngineError> {
         let gone: BTreeSet<&str> = planned
             .plan
             .steps
             .iter()
-            .filter_map(|s| match &s.op {
-                plan::Op::DelNetns { node } => Some(node.as_str()),
+            .filter_map(|s| match (&s.op, rolled_back) {
+                (plan::Op::DelNetns { node }, false) | (plan::Op::AddNetns { node }, true) => {
+                    Some(node.as_str())
+                }
                 _ => None,
             })
             .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let mut candidates: Vec<(&str, &crate::model::Link)> = Vec::new();
+        if rolled_back {
+            for s in &planned.plan.steps {
+                if let plan::Op::AddLink { node, link, peer } = &s.op {
+                    candidates.push((node.as_str(), link));
+                    if let (Some(p), LinkKind::Veth(v)) = (peer, &link.kind) {
+                        if let Some(r) = &v.peer {
+                            candidates.push((r.node.as_str(), p));
+                        }
+                    }
+                }
+            }
+        } else {
+            for (node, n) in &planned.observed.nodes {
+                candidates.extend(n.links.values().map(|l| (node.as_str(), l)));
+            }
+        }
         let mut waiting: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (node, n) in &planned.observed.nodes {
-            if gone.contains(node.as_str()) {
+        for (node, l) in candidates {
+            if gone.contains(node) {
                 continue;
             }
-            for (name, l) in &n.links {
+            let name = &l.name;
+            {
                 let other = match &l.kind {
                     LinkKind::Veth(v) => v.peer.as_ref().map(|p| p.node.as_str()),
                     k => k.lower().map(|r| r.node.as_str()),
                 };
                 if other.is_some_and(|o| gone.contains(o)) {
                     waiting
-                        .entry(node.clone())
+                        .entry(node.to_string())
                         .or_default()
                         .insert(name.clone());
                 }

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
+use crate::model::IfRef;
+
 /// Errors reading or writing records, or taking the lock.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -55,6 +57,12 @@ pub struct Records {
     pub sysctls: BTreeMap<String, BTreeMap<String, String>>,
     /// Processes netloom started (teamd, dnsmasq), to stop on `down`.
     pub processes: Vec<Process>,
+    /// Links netloom is about to create, written before the create request
+    /// and forgotten once the link carries its ownership mark: a link found
+    /// unmarked under one of these names was made by a netloom killed between
+    /// creating and marking it (docs/safety.md, "crash windows").
+    #[serde(default)]
+    pub links: BTreeSet<IfRef>,
 }
 
 /// A process netloom started and supervises.
@@ -75,6 +83,7 @@ impl Records {
             && self.nat.is_empty()
             && self.sysctls.values().all(|m| m.is_empty())
             && self.processes.is_empty()
+            && self.links.is_empty()
     }
 }
 
@@ -181,23 +190,51 @@ impl Store {
             .open(&path)
             .map_err(io_err(&path))?;
         if file.try_lock_exclusive().is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
             return Err(StateError::Locked {
-                holder: if holder.is_empty() {
-                    "holder unknown".into()
-                } else {
-                    holder.to_string()
-                },
+                holder: holder(&mut file),
             });
         }
         // Ours now: say who we are, for the message another process will show.
+        // The stamp is one line written over the start of the file, then the
+        // file is cut to it: a reader at any moment sees a whole first line.
         let stamp = format!("pid {}: {what}\n", std::process::id());
-        file.set_len(0).map_err(io_err(&path))?;
         file.seek(SeekFrom::Start(0)).map_err(io_err(&path))?;
         file.write_all(stamp.as_bytes()).map_err(io_err(&path))?;
+        file.set_len(stamp.len() as u64).map_err(io_err(&path))?;
         Ok(Lock { _file: file })
+    }
+}
+
+/// Who holds the lock, from the first line of the lock file. The holder
+/// writes it just after taking the lock, so a line naming a process that is
+/// gone (the previous holder) or no line at all means "not written yet":
+/// read again, briefly.
+fn holder(file: &mut File) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let mut text = String::new();
+        if file.seek(SeekFrom::Start(0)).is_ok() && file.read_to_string(&mut text).is_ok() {
+            last = text.lines().next().unwrap_or("").trim().to_string();
+            let pid = last
+                .strip_prefix("pid ")
+                .and_then(|r| r.split(':').next())
+                .and_then(|p| p.parse::<i32>().ok());
+            let alive = pid.is_some_and(|p| {
+                !matches!(
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None),
+                    Err(nix::errno::Errno::ESRCH)
+                )
+            });
+            if alive {
+                return last;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    if last.is_empty() {
+        "holder unknown".into()
+    } else {
+        last
     }
 }
 

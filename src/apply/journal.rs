@@ -1,7 +1,7 @@
 //! The journal: how to undo each op, and what to write in the records before
 //! an op runs (write-ahead), so that rollback and crash recovery know the
 //! prior state.
-use crate::model::{Network, Route, TeamdSetup};
+use crate::model::{IfRef, Network, Route, TeamdSetup};
 use crate::plan::{LinkChange, Op};
 use crate::state::Records;
 
@@ -23,12 +23,39 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
             name,
             change,
             prior,
-        } => vec![Op::SetLink {
-            node: node.clone(),
-            name: name.clone(),
-            change: prior.clone(),
-            prior: change.clone(),
-        }],
+        } => {
+            let mut back = prior.clone();
+            // `prior` holds the whole old kind and port options; put back only
+            // what the change touched (writing an untouched option may be
+            // refused, e.g. vlan_filtering on a kernel without it).
+            if let (Some(p), Some(c)) = (&prior.kind, &change.kind) {
+                back.kind = Some(only_changed(p, c));
+            }
+            if let (Some(p), Some(c)) = (&prior.port, &change.port) {
+                back.port = Some(only_changed(p, c));
+            }
+            let mut ops = vec![Op::SetLink {
+                node: node.clone(),
+                name: name.clone(),
+                change: back,
+                prior: change.clone(),
+            }];
+            // Setting a link down flushes its IPv6 addresses (unless
+            // keep_addr_on_down): put back those it had before.
+            if change.up == Some(true) && prior.up != Some(true) {
+                let had = node_before(node).and_then(|n| n.links.get(name));
+                for addr in had.iter().flat_map(|l| &l.addresses) {
+                    if addr.net.addr().is_ipv6() {
+                        ops.push(Op::AddAddress {
+                            node: node.clone(),
+                            link: name.clone(),
+                            addr: *addr,
+                        });
+                    }
+                }
+            }
+            ops
+        }
         Op::AddAddress { node, link, addr } => vec![Op::DelAddress {
             node: node.clone(),
             link: link.clone(),
@@ -107,6 +134,39 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
     })
 }
 
+/// The fields of `prior` that `change` sets (others cleared), compared field
+/// by field through their serialized form; the whole `prior` when the two are
+/// not of one shape.
+fn only_changed<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(
+    prior: &T,
+    change: &T,
+) -> T {
+    fn mask(p: &mut serde_json::Value, c: &serde_json::Value) {
+        use serde_json::Value;
+        let (Value::Object(p), Value::Object(c)) = (p, c) else {
+            return;
+        };
+        for (k, pv) in p.iter_mut() {
+            match c.get(k) {
+                None | Some(Value::Null) => {
+                    *pv = if pv.is_array() {
+                        Value::Array(Vec::new())
+                    } else {
+                        Value::Null
+                    }
+                }
+                Some(Value::Array(a)) if a.is_empty() => *pv = Value::Array(Vec::new()),
+                Some(cv) => mask(pv, cv),
+            }
+        }
+    }
+    let (Ok(mut p), Ok(c)) = (serde_json::to_value(prior), serde_json::to_value(change)) else {
+        return prior.clone();
+    };
+    mask(&mut p, &c);
+    serde_json::from_value(p).unwrap_or_else(|_| prior.clone())
+}
+
 /// Ops that rebuild a link deleted by apply, as it was observed before: the
 /// device (with its veth peer), its master and state, addresses and routes.
 fn recreate_link(before: &Network, node: &str, name: &str) -> Vec<Op> {
@@ -129,9 +189,18 @@ fn recreate_link(before: &Network, node: &str, name: &str) -> Vec<Op> {
             .map(|l| Box::new(l.clone())),
         _ => None,
     };
+    let mut made = link.clone();
+    // Observed options hold every value the kernel reports; `vlan_filtering
+    // false` is the default at creation, and a kernel built without bridge
+    // VLAN support refuses the attribute even when false.
+    if let crate::model::LinkKind::Bridge(o) = &mut made.kind {
+        if o.vlan_filtering == Some(false) {
+            o.vlan_filtering = None;
+        }
+    }
     let mut ops = vec![Op::AddLink {
         node: node.to_string(),
-        link: link.clone(),
+        link: made,
         peer: peer.clone(),
     }];
     let mut restore = |node: &str, l: &crate::model::Link, routes: &[Route]| {
@@ -194,6 +263,15 @@ fn recreate_link(before: &Network, node: &str, name: &str) -> Vec<Op> {
 pub fn write_ahead(rec: &mut Records, op: &Op) -> bool {
     match op {
         Op::AddNetns { node } => rec.namespaces.insert(node.clone()),
+        // The ownership mark follows the create request: until it is set,
+        // only the records can say the device is ours.
+        Op::AddLink { node, link, .. } => {
+            let mut changed = false;
+            for r in link_names(node, link) {
+                changed |= rec.links.insert(r);
+            }
+            changed
+        }
         Op::SetNat { node, .. } => rec.nat.insert(node.clone()),
         Op::SetSysctl {
             node,
@@ -220,19 +298,60 @@ pub fn settle(rec: &mut Records, op: &Op) -> bool {
             let a = rec.namespaces.remove(node);
             let b = rec.nat.remove(node);
             let c = rec.sysctls.remove(node).is_some();
-            let before = rec.processes.len();
+            let before = rec.processes.len() + rec.links.len();
             rec.processes.retain(|p| &p.node != node);
-            a || b || c || before != rec.processes.len()
+            rec.links.retain(|l| &l.node != node);
+            a || b || c || before != rec.processes.len() + rec.links.len()
         }
         Op::DelNat { node } => rec.nat.remove(node),
+        // Back at the value from before netloom's first change: nothing to restore.
+        Op::SetSysctl {
+            node, key, value, ..
+        } => {
+            let Some(m) = rec.sysctls.get_mut(node) else {
+                return false;
+            };
+            if m.get(key) != Some(value) {
+                return false;
+            }
+            m.remove(key);
+            if m.is_empty() {
+                rec.sysctls.remove(node);
+            }
+            true
+        }
+        // Marked now (apply::link::add marks before it returns), or gone.
+        Op::AddLink { node, link, .. } => {
+            let mut changed = false;
+            for r in link_names(node, link) {
+                changed |= rec.links.remove(&r);
+            }
+            changed
+        }
+        Op::DelLink { node, name } => rec.links.remove(&IfRef {
+            node: node.clone(),
+            name: name.clone(),
+        }),
         _ => false,
     }
+}
+
+/// The interfaces an AddLink creates: the link and, for a veth, its peer.
+fn link_names(node: &str, link: &crate::model::Link) -> Vec<IfRef> {
+    let mut out = vec![IfRef {
+        node: node.to_string(),
+        name: link.name.clone(),
+    }];
+    if let crate::model::LinkKind::Veth(v) = &link.kind {
+        out.extend(v.peer.clone());
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Address, IfRef, Link, LinkKind, Node, VethOptions};
+    use crate::model::{Address, Link, LinkKind, Node, VethOptions};
 
     fn veth(name: &str, peer: (&str, &str)) -> Link {
         let mut l = Link::new(
@@ -333,5 +452,103 @@ mod tests {
         assert!(write_ahead(&mut rec, &set("1", "0")));
         assert!(!write_ahead(&mut rec, &set("1", "1")));
         assert_eq!(rec.sysctls["host"]["net.ipv4.ip_forward"], "0");
+    }
+
+    #[test]
+    fn undoing_a_kind_change_sets_back_only_the_touched_options() {
+        use crate::model::BridgeOptions;
+        let old = BridgeOptions {
+            stp: Some(false),
+            ageing_time: Some(300),
+            vlan_filtering: Some(false),
+            ..BridgeOptions::default()
+        };
+        let op = Op::SetLink {
+            node: "host".into(),
+            name: "br0".into(),
+            change: LinkChange {
+                kind: Some(LinkKind::Bridge(BridgeOptions {
+                    ageing_time: Some(600),
+                    ..BridgeOptions::default()
+                })),
+                ..LinkChange::default()
+            },
+            prior: LinkChange {
+                kind: Some(LinkKind::Bridge(old)),
+                ..LinkChange::default()
+            },
+        };
+        let inv = inverse(&op, &Network::default()).unwrap();
+        let Op::SetLink { change, .. } = &inv[0] else {
+            panic!("{inv:?}")
+        };
+        assert_eq!(
+            change.kind,
+            Some(LinkKind::Bridge(BridgeOptions {
+                ageing_time: Some(300),
+                ..BridgeOptions::default()
+            }))
+        );
+    }
+
+    #[test]
+    fn undoing_up_puts_back_ipv6_addresses_the_link_had() {
+        let mut before = Network::default();
+        let mut l = veth("v0", ("b", "v1"));
+        l.up = Some(false);
+        for a in ["10.0.0.1/24", "fd00::1/64"] {
+            l.addresses.push(Address {
+                net: a.parse().unwrap(),
+                dad: false,
+            });
+        }
+        before.nodes.insert(
+            "a".into(),
+            Node {
+                links: [("v0".to_string(), l)].into(),
+                ..Node::default()
+            },
+        );
+        let op = Op::SetLink {
+            node: "a".into(),
+            name: "v0".into(),
+            change: LinkChange {
+                up: Some(true),
+                ..LinkChange::default()
+            },
+            prior: LinkChange {
+                up: Some(false),
+                ..LinkChange::default()
+            },
+        };
+        let inv = inverse(&op, &before).unwrap();
+        assert_eq!(inv.len(), 2, "{inv:?}");
+        assert!(
+            matches!(&inv[1], Op::AddAddress { addr, .. } if addr.net.to_string() == "fd00::1/64")
+        );
+    }
+
+    #[test]
+    fn link_names_are_written_ahead_and_settled_and_restored_sysctls_forgotten() {
+        let mut rec = Records::default();
+        let add = Op::AddLink {
+            node: "host".into(),
+            link: veth("p1", ("c1", "eth0")),
+            peer: None,
+        };
+        assert!(write_ahead(&mut rec, &add));
+        assert_eq!(rec.links.len(), 2, "both veth ends: {rec:?}");
+        assert!(settle(&mut rec, &add));
+        assert!(rec.links.is_empty());
+        let set = |v: &str, p: &str| Op::SetSysctl {
+            node: "host".into(),
+            key: "net.ipv4.ip_forward".into(),
+            value: v.into(),
+            prior: Some(p.into()),
+        };
+        write_ahead(&mut rec, &set("1", "0"));
+        assert!(!settle(&mut rec, &set("1", "0")), "still changed");
+        assert!(settle(&mut rec, &set("0", "1")), "back at the original");
+        assert!(rec.is_empty(), "{rec:?}");
     }
 }

@@ -98,6 +98,9 @@ where
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
     let start = Instant::now();
+    // What the records said before: a complete rollback puts them back, so
+    // that nothing (not even a sysctl prior) is left that was not there.
+    let original = rec.clone();
     let n = plan.steps.len();
     // Phase 2 holds irreversible steps and whatever depends on them.
     let mut late = vec![false; n];
@@ -120,7 +123,23 @@ where
         )
         .await?
         {
-            let rollback = undo(plan, before, &done_order, rec, store, &exec).await;
+            let mut rollback = undo(plan, before, &done_order, rec, store, &exec).await;
+            if rollback.errors.is_empty() {
+                // The failed step itself may have half-happened in the kernel
+                // (an injected fault never runs): keep what it wrote ahead, so
+                // a leftover is still recognized as ours; the engine prunes
+                // records of objects that do not exist.
+                let mut back = original;
+                if !source.is::<InjectedFault>() {
+                    journal::write_ahead(&mut back, &plan.steps[index].op);
+                }
+                *rec = back;
+                if let Err(e) = store.save(rec) {
+                    rollback
+                        .errors
+                        .push(format!("saving records after rollback: {e}"));
+                }
+            }
             return Err(ApplyError::Step {
                 index,
                 op: plan.steps[index].op.to_string(),
@@ -252,8 +271,18 @@ where
         };
         let mut ok = true;
         for inv in inverse {
+            // An undo is a change like any other: journal it first, so that
+            // an undo that fails or is killed half-way is still known to `down`.
+            if journal::write_ahead(rec, &inv) {
+                if let Err(e) = store.save(rec) {
+                    out.errors.push(format!("saving records before undo: {e}"));
+                }
+            }
             match tokio::spawn(exec(inv.clone())).await {
                 Ok(Ok(())) => {
+                    journal::settle(rec, &inv);
+                }
+                Ok(Err(e)) if already_so(&inv, &e) => {
                     journal::settle(rec, &inv);
                 }
                 Ok(Err(e)) => {
@@ -277,6 +306,30 @@ where
             .push(format!("saving records after rollback: {e}"));
     }
     out
+}
+
+/// True when an undo op failed only because its goal already holds: the
+/// address, route or link to remove is gone (the kernel flushes IPv6
+/// addresses and routes of a link set down), or the one to restore is there.
+fn already_so(inv: &Op, e: &BoxError) -> bool {
+    let Some(k) = e.downcast_ref::<crate::kernel::KernelError>() else {
+        return false;
+    };
+    let errno = k.errno();
+    let gone = matches!(k, crate::kernel::KernelError::Invalid { message, .. } if message == "no such interface")
+        || errno == Some(libc::ENODEV);
+    match inv {
+        Op::DelAddress { .. } => {
+            gone || matches!(
+                errno,
+                Some(libc::EADDRNOTAVAIL | libc::ENOENT | libc::ESRCH)
+            )
+        }
+        Op::DelRoute { .. } => gone || matches!(errno, Some(libc::ESRCH | libc::ENOENT)),
+        Op::DelLink { .. } => gone,
+        Op::AddAddress { .. } | Op::AddRoute { .. } => errno == Some(libc::EEXIST),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -350,11 +403,13 @@ mod tests {
         let pos = |s: &str| log.iter().position(|l| l.contains(s)).unwrap_or(usize::MAX);
         assert!(pos("a: netns add") < pos("b: netns add"), "{log:?}");
         assert!(pos("b: netns del") < pos("a: netns del"), "{log:?}");
-        // Records were written ahead and settled by the undo: nothing left.
+        // A complete rollback restores the records, except what the failed
+        // step wrote ahead (it may have half-happened).
         assert!(
             rec.namespaces.contains("bad") && !rec.namespaces.contains("a"),
             "{rec:?}"
         );
+        assert_eq!(rec.namespaces.len(), 1, "{rec:?}");
         let _ = std::fs::remove_dir_all(st.dir());
     }
 

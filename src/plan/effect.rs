@@ -69,6 +69,10 @@ impl<'a> Ctx<'a> {
     pub fn ours(&self, node: &str, link: &Link) -> bool {
         link.alias.as_deref() == Some(self.mark.as_str())
             || (node != HOST && self.owned.namespaces.contains(node))
+            // Created but not yet marked when netloom was killed: the name was
+            // written ahead, and an unmarked device cannot be anyone's mark.
+            || (link.alias.as_deref().unwrap_or("").is_empty()
+                && self.owned.links.contains(&iref(node, &link.name)))
     }
 
     /// True when netloom may manage this node's contents (host or an owned namespace).

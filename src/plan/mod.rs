@@ -33,6 +33,9 @@ pub struct Owned {
     pub nat: BTreeSet<String>,
     /// (node, key) -> value before netloom first changed it.
     pub sysctls: BTreeMap<(String, String), String>,
+    /// Links netloom was creating when it stopped: ours even without the mark.
+    #[serde(default)]
+    pub links: BTreeSet<crate::model::IfRef>,
 }
 
 /// Something in the way of a plan: an object netloom would have to take over.

@@ -68,6 +68,8 @@ struct Locator<'a> {
     text: &'a str,
     /// Byte offset of each char index, only built for non-ASCII text.
     bytes: Option<Vec<usize>>,
+    /// Number of lines (a final newline starts an empty last line).
+    lines: usize,
 }
 
 impl<'a> Locator<'a> {
@@ -77,7 +79,8 @@ impl<'a> Locator<'a> {
             v.push(text.len());
             v
         });
-        Locator { text, bytes }
+        let lines = text.split('\n').count();
+        Locator { text, bytes, lines }
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -88,10 +91,23 @@ impl<'a> Locator<'a> {
     }
 
     fn point(&self, m: &Marker) -> Location {
+        let offset = self.byte(m.index());
+        // At the end of the text the parser can count one line more than the
+        // text has (found by fuzzing): then derive line and column from the offset.
+        if m.line() > self.lines {
+            let before = &self.text[..offset];
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            return Location {
+                line: before.matches('\n').count() + 1,
+                column: before[start..].chars().count() + 1,
+                offset,
+                len: 0,
+            };
+        }
         Location {
             line: m.line().max(1),
             column: m.col() + 1,
-            offset: self.byte(m.index()),
+            offset,
             len: 0,
         }
     }

@@ -1,0 +1,66 @@
+//! Thorough teardown: `down` removes everything netloom created even when
+//! the file was edited since (netloom's records still name it) or is gone
+//! (`down --name`).
+mod common;
+mod txn_support;
+
+use common::Lab;
+use txn_support::{edited, topology};
+
+#[test]
+fn down_after_the_file_was_edited_removes_what_the_file_no_longer_names() {
+    let lab = Lab::from_text("txn.yaml", &topology("txn", 3));
+    lab.expect("up", &[], 0);
+    // Nodes, links, an address, a NAT rule change: all gone from the file.
+    std::fs::write(&lab.file, edited("txn", 3)).unwrap();
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+    // Forwarding (a host sysctl netloom changed) is back to the kernel default.
+    let r = lab.sh("cat /proc/sys/net/ipv4/ip_forward");
+    assert_eq!(r.out.trim(), "0", "{}", r.text());
+}
+
+#[test]
+fn down_by_name_without_the_file() {
+    let lab = Lab::from_text("txn.yaml", &topology("txn", 3));
+    lab.expect("up", &[], 0);
+    std::fs::remove_file(&lab.file).unwrap();
+    let r = lab.netloom(&["down", "--name", "txn"]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    assert!(!r.out.contains(": 0 operation"), "{}", r.text());
+    lab.assert_no_residue();
+    let r = lab.sh("cat /proc/sys/net/ipv4/ip_forward");
+    assert_eq!(r.out.trim(), "0", "{}", r.text());
+}
+
+/// A `down` that fails at any step (namespace deletion cannot be undone, so
+/// it may stop half-way) leaves records that let the next `down` finish.
+#[test]
+fn down_failing_at_any_step_is_finished_by_the_next_down() {
+    let lab = Lab::from_text("txn.yaml", &topology("txn", 2));
+    let file = lab.file.to_string_lossy().into_owned();
+    let mut faults = 0;
+    for k in 0..64 {
+        lab.expect("up", &[], 0);
+        let r = txn_support::command(&lab, &["down", &file])
+            .env("NETLOOM_FAULT_AT", k.to_string())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&r.stderr);
+        if r.status.code() == Some(0) {
+            // k is past the last step: the fault never fired.
+            lab.assert_no_residue();
+            break;
+        }
+        faults += 1;
+        assert_eq!(r.status.code(), Some(1), "fault at {k}:\n{err}");
+        assert!(
+            err.contains(&format!("NETLOOM_FAULT_AT={k}")),
+            "fault at {k}:\n{err}"
+        );
+        let again = lab.netloom(&["down", "--name", "txn"]);
+        assert_eq!(again.code, 0, "fault at {k}, down again:\n{}", again.text());
+        txn_support::assert_clean(&lab, &format!("down after a fault at step {k}"));
+    }
+    assert!(faults >= 5, "only {faults} down steps");
+}
