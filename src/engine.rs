@@ -404,7 +404,11 @@ impl Engine {
     /// After a success the namespaces gone are those the plan deleted, and the
     /// lingering devices were observed before; after a rollback they are those
     /// the plan created, and the lingering devices are ones it created.
-    async fn settle_deletions(&self, planned: &Planned, rolled_back: bool) -> Result<(), EngineError> {
+    async fn settle_deletions(
+        &self,
+        planned: &Planned,
+        rolled_back: bool,
+    ) -> Result<(), EngineError> {
         let gone: BTreeSet<&str> = planned
             .plan
             .steps

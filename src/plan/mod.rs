@@ -41,7 +41,7 @@ pub struct Owned {
 /// Something in the way of a plan: an object netloom would have to take over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
-    /// The object, e.g. `host/br0` or `node c1 (netns netloom-lab-c1)`.
+    /// The object, e.g. `host/br0` or `node c1 (netns netloom-lab.c1)`.
     pub object: String,
     /// Why, and what to do about it.
     pub reason: String,
