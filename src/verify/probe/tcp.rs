@@ -25,27 +25,42 @@ pub fn classify_errno(e: Errno, dst: IpAddr) -> Attempt {
     }
 }
 
-/// Try to connect to `dst:port` from the current namespace, leaving by `iface` if given.
-pub fn connect_once(dst: IpAddr, port: u16, iface: Option<&str>, timeout: Duration) -> Attempt {
+/// A non-blocking socket of `kind` for `dst`'s family, bound to `iface` if given.
+pub(super) fn socket_for(
+    dst: IpAddr,
+    kind: SockType,
+    iface: Option<&str>,
+) -> Result<std::os::fd::OwnedFd, Attempt> {
     let af = if dst.is_ipv4() {
         AddressFamily::Inet
     } else {
         AddressFamily::Inet6
     };
-    let fd = match socket(
+    let name = if kind == SockType::Stream {
+        "TCP"
+    } else {
+        "UDP"
+    };
+    let fd = socket(
         af,
-        SockType::Stream,
+        kind,
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None,
-    ) {
-        Ok(fd) => fd,
-        Err(e) => return Attempt::Failed(format!("TCP socket: {e}")),
-    };
+    )
+    .map_err(|e| Attempt::Failed(format!("{name} socket: {e}")))?;
     if let Some(i) = iface {
-        if let Err(e) = setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(i)) {
-            return Attempt::Failed(format!("SO_BINDTODEVICE {i}: {e}"));
-        }
+        setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(i))
+            .map_err(|e| Attempt::Failed(format!("SO_BINDTODEVICE {i}: {e}")))?;
     }
+    Ok(fd)
+}
+
+/// Try to connect to `dst:port` from the current namespace, leaving by `iface` if given.
+pub fn connect_once(dst: IpAddr, port: u16, iface: Option<&str>, timeout: Duration) -> Attempt {
+    let fd = match socket_for(dst, SockType::Stream, iface) {
+        Ok(fd) => fd,
+        Err(a) => return a,
+    };
     let to = SockaddrStorage::from(SocketAddr::new(dst, port));
     let start = Instant::now();
     match connect(fd.as_raw_fd(), &to) {

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    connect, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockType,
-    SockaddrStorage,
+    connect, recv, send, setsockopt, sockopt, MsgFlags, SockType, SockaddrStorage,
 };
 
 use super::tcp::classify_errno;
@@ -20,25 +19,10 @@ const PAYLOAD: &[u8] = b"netloom-probe-v1";
 
 /// Send one datagram to `dst:port` and wait for a reply or an ICMP error.
 pub fn exchange(dst: IpAddr, port: u16, iface: Option<&str>, timeout: Duration) -> Attempt {
-    let af = if dst.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
-    };
-    let fd = match socket(
-        af,
-        SockType::Datagram,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    ) {
+    let fd = match super::tcp::socket_for(dst, SockType::Datagram, iface) {
         Ok(fd) => fd,
-        Err(e) => return Attempt::Failed(format!("UDP socket: {e}")),
+        Err(a) => return a,
     };
-    if let Some(i) = iface {
-        if let Err(e) = setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(i)) {
-            return Attempt::Failed(format!("SO_BINDTODEVICE {i}: {e}"));
-        }
-    }
     // Host/net unreachable are "soft" ICMP errors: without IP_RECVERR a UDP
     // socket never sees them (only port unreachable), and the probe would just time out.
     let recverr = if dst.is_ipv4() {
