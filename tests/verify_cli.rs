@@ -231,9 +231,12 @@ fn star(n: usize) -> String {
     }
     t.push_str("expect:\n");
     for i in 0..n {
-        t.push_str(&format!("  - reach: h{i} -> 10.50.0.254\n    count: 1\n"));
+        // Generous per-probe time: under the VM's emulation 50 concurrent
+        // first probes (each with its ARP) take up to a second; this test is
+        // about readiness, not latency.
+        t.push_str(&format!("  - reach: h{i} -> 10.50.0.254\n    count: 2\n    timeout: 3s\n"));
     }
-    t.push_str(&format!("  - reach: h0 -> h{}\n    count: 1\n", n - 1));
+    t.push_str(&format!("  - reach: h0 -> h{}\n    count: 2\n    timeout: 3s\n", n - 1));
     t
 }
 
