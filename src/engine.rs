@@ -100,7 +100,11 @@ impl Engine {
                 .or_default()
                 .extend(m.keys().cloned());
         }
-        let mut observed = kernel::observe::network(&self.kernel, &nodes, &keys).await?;
+        let mut observed = kernel::timing::timed(
+            "observe",
+            kernel::observe::network(&self.kernel, &nodes, &keys),
+        )
+        .await?;
         observed.name = self.name.clone();
         // NAT lives in nftables, read only where the file or the records put
         // it (each read is one `nft` process).
@@ -163,8 +167,10 @@ impl Engine {
         let rec = self.records()?;
         let observed = self.observe(desired, &rec).await?;
         let owned = Self::owned(&rec);
+        let start = std::time::Instant::now();
         let plan = plan::up(desired, &observed, &owned)
             .map_err(|conflicts| EngineError::Conflicts { conflicts })?;
+        kernel::timing::record("plan", start.elapsed());
         Ok(Planned {
             observed,
             owned,
@@ -241,18 +247,21 @@ impl Engine {
         let exec = move |op: plan::Op| {
             let k = kernel.clone();
             async move {
-                kernel::apply::run(&k, &op)
+                kernel::timing::timed(kernel::timing::op_label(&op), kernel::apply::run(&k, &op))
                     .await
                     .map_err(|e| Box::new(e) as apply::BoxError)
             }
         };
-        let report = apply::run(
-            &planned.plan,
-            &planned.observed,
-            &mut rec,
-            &self.store,
-            opts,
-            exec,
+        let report = kernel::timing::timed(
+            "apply",
+            apply::run(
+                &planned.plan,
+                &planned.observed,
+                &mut rec,
+                &self.store,
+                opts,
+                exec,
+            ),
         )
         .await?;
         Ok(report)

@@ -131,7 +131,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(run(cli.verb)) {
+    let result = rt.block_on(run(cli.verb));
+    netloom::kernel::timing::report();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             report(f, json);

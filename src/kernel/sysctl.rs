@@ -10,7 +10,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::error::KernelError;
-use super::netns::{run_in, Netns};
+use super::netns::{run_in, run_in_each, Netns};
 
 /// The /proc/sys path for `key`, following the module's key rule.
 pub fn key_path(key: &str) -> Result<PathBuf, KernelError> {
@@ -78,6 +78,56 @@ pub fn read_many(ns: &Netns, keys: &[String]) -> Result<Vec<(String, String)>, K
         }
     }
     Ok(out)
+}
+
+/// [`read_many`] for several namespaces, on one helper thread that enters
+/// each in turn; results in the order asked.
+pub fn read_each(
+    asked: &[(std::sync::Arc<Netns>, Vec<String>)],
+) -> Result<Vec<Vec<(String, String)>>, KernelError> {
+    let mut paths = Vec::with_capacity(asked.len());
+    for (_, keys) in asked {
+        let p = keys
+            .iter()
+            .map(|k| Ok((k.clone(), key_path(k)?)))
+            .collect::<Result<Vec<_>, KernelError>>()?;
+        paths.push(p);
+    }
+    let nss: Vec<&Netns> = asked.iter().map(|(ns, _)| ns.as_ref()).collect();
+    let mut next = paths.into_iter();
+    let results = run_in_each(&nss, |_| {
+        next.next()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, p)| (k, std::fs::read_to_string(p)))
+            .collect::<Vec<_>>()
+    })?;
+    let mut out = Vec::with_capacity(results.len());
+    for (r, ns) in results.into_iter().zip(&nss) {
+        let mut values = Vec::new();
+        for (k, v) in r? {
+            match v {
+                Ok(v) => values.push((k, v.trim_end_matches('\n').to_string())),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(KernelError::io(format!("{}: sysctl {k}", ns.label()), e)),
+            }
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+/// [`write`] off the async workers, for callers on a tokio runtime.
+pub async fn write_async(
+    ns: std::sync::Arc<Netns>,
+    key: &str,
+    value: &str,
+) -> Result<(), KernelError> {
+    let (k, v) = (key.to_string(), value.to_string());
+    let object = format!("{}: sysctl {key}", ns.label());
+    tokio::task::spawn_blocking(move || write(&ns, &k, &v))
+        .await
+        .map_err(|_| KernelError::Thread { object })?
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use crate::plan::Op;
 
 /// Execute one plan op against the kernel.
 pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
+    let _turn = k.turn(matches!(op, Op::SetSysctl { .. })).await;
     match op {
         Op::AddNetns { node } => k.create_node(node).await.map(drop),
         Op::DelNetns { node } => k.delete_node(node).await,
@@ -31,7 +32,7 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
             node, key, value, ..
         } => {
             let h = node_handle(k, node).await?;
-            sysctl::write(&h.netns, key, value)
+            sysctl::write_async(h.netns, key, value).await
         }
         Op::AddLink { node, link, peer } => link::add(k, node, link, peer.as_deref()).await,
         Op::DelLink { node, name } => link::del(k, node, name).await,
