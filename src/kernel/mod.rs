@@ -18,12 +18,27 @@ pub mod tun;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
 
 pub use error::KernelError;
 pub use netns::Netns;
 
 use crate::model;
+
+/// Pending writes as [`sysctl::write_each`] takes them.
+fn batch_parts(batch: Vec<PendingSysctl>) -> Vec<sysctl::Write> {
+    batch
+        .into_iter()
+        .map(|p| sysctl::Write {
+            netns: p.netns,
+            key: p.key,
+            value: p.value,
+            done: Box::new(move |r| {
+                let _ = p.done.send(r);
+            }),
+        })
+        .collect()
+}
 
 /// A node's namespace and an rtnetlink connection whose socket lives in it.
 #[derive(Debug, Clone)]
@@ -63,17 +78,24 @@ pub struct Kernel {
     /// Held only to look up or insert, never across an await.
     nodes: std::sync::Mutex<HashMap<String, NodeHandle>>,
     /// Turns between netlink requests (shared) and sysctl writes (alone):
-    /// see [`Kernel::turn`].
+    /// see [`Kernel::write_sysctl`].
     turns: RwLock<()>,
+    /// Sysctl writes waiting for the next alone turn.
+    sysctls: std::sync::Mutex<Vec<PendingSysctl>>,
 }
 
-/// A turn to change the kernel, from [`Kernel::turn`]; held while the change runs.
-#[derive(Debug)]
-pub enum Turn<'a> {
-    /// Alongside other shared turns.
-    Shared(RwLockReadGuard<'a, ()>),
-    /// Alone.
-    Alone(RwLockWriteGuard<'a, ()>),
+/// A sysctl write waiting for its turn, and where to send its result.
+struct PendingSysctl {
+    netns: Arc<Netns>,
+    key: String,
+    value: String,
+    done: tokio::sync::oneshot::Sender<Result<(), KernelError>>,
+}
+
+impl std::fmt::Debug for PendingSysctl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}={}", self.netns.label(), self.key, self.value)
+    }
 }
 
 impl Kernel {
@@ -84,27 +106,58 @@ impl Kernel {
             current: Arc::new(netns::current()?),
             nodes: std::sync::Mutex::new(HashMap::new()),
             turns: RwLock::new(()),
+            sysctls: std::sync::Mutex::new(Vec::new()),
         })
     }
 
-    /// Wait for a turn to change the kernel: `alone` for writes of sysctls,
-    /// shared for everything else.
+    /// Wait for a turn to change the kernel through netlink; held while the
+    /// change runs (see [`Kernel::write_sysctl`]).
+    pub async fn turn(&self) -> RwLockReadGuard<'_, ()> {
+        self.turns.read().await
+    }
+
+    /// Write sysctl `key` in `netns`, alone.
     ///
     /// Many network sysctl writes (`disable_ipv6`, `forwarding`, ...) only
     /// try to take the RTNL lock, and when it is busy the kernel restarts the
     /// write at once: the writing thread spins, burning a core, for as long
     /// as netlink requests keep RTNL busy. With dozens of netloom's own
     /// requests in flight that is most of the time (half the CPU of a
-    /// 1000-container `up` went into such spinning). An alone turn waits
-    /// until the requests in flight are done and holds new ones back, so the
-    /// write finds RTNL free; waiting turns are served in order, so writes
-    /// that queue together run back to back.
-    pub async fn turn(&self, alone: bool) -> Turn<'_> {
-        if alone {
-            Turn::Alone(self.turns.write().await)
-        } else {
-            Turn::Shared(self.turns.read().await)
+    /// 1000-container `up` went into such spinning). So a write waits until
+    /// the requests in flight (those holding a [`Kernel::turn`]) are done and
+    /// holds new ones back; every write queued by then is done in the same
+    /// exclusive turn, by one thread entering each namespace in turn.
+    pub async fn write_sysctl(
+        &self,
+        netns: Arc<Netns>,
+        key: &str,
+        value: &str,
+    ) -> Result<(), KernelError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.lock_sysctls().push(PendingSysctl {
+            netns,
+            key: key.to_string(),
+            value: value.to_string(),
+            done,
+        });
+        let alone = self.turns.write().await;
+        let batch = std::mem::take(&mut *self.lock_sysctls());
+        if !batch.is_empty() {
+            tokio::task::spawn_blocking(move || sysctl::write_each(batch_parts(batch)))
+                .await
+                .map_err(|_| KernelError::Thread {
+                    object: "sysctl writes".into(),
+                })?;
         }
+        drop(alone);
+        // An empty batch: an earlier turn wrote ours.
+        result.await.map_err(|_| KernelError::Thread {
+            object: format!("sysctl {key}"),
+        })?
+    }
+
+    fn lock_sysctls(&self) -> std::sync::MutexGuard<'_, Vec<PendingSysctl>> {
+        self.sysctls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The topology name.

@@ -117,17 +117,59 @@ pub fn read_each(
     Ok(out)
 }
 
-/// [`write`] off the async workers, for callers on a tokio runtime.
-pub async fn write_async(
-    ns: std::sync::Arc<Netns>,
-    key: &str,
-    value: &str,
-) -> Result<(), KernelError> {
-    let (k, v) = (key.to_string(), value.to_string());
-    let object = format!("{}: sysctl {key}", ns.label());
-    tokio::task::spawn_blocking(move || write(&ns, &k, &v))
-        .await
-        .map_err(|_| KernelError::Thread { object })?
+/// One write for [`write_each`]: where, what, and who to tell the result.
+pub struct Write {
+    /// The namespace.
+    pub netns: std::sync::Arc<Netns>,
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// Called with the result.
+    pub done: Box<dyn FnOnce(Result<(), KernelError>) + Send>,
+}
+
+/// Do `writes` on one helper thread that enters each namespace in turn.
+pub fn write_each(writes: Vec<Write>) {
+    let mut todo = Vec::with_capacity(writes.len());
+    let mut nss = Vec::with_capacity(writes.len());
+    for w in writes {
+        match key_path(&w.key) {
+            Ok(p) => {
+                nss.push(w.netns.clone());
+                todo.push((p, w));
+            }
+            Err(e) => (w.done)(Err(e)),
+        }
+    }
+    let refs: Vec<&Netns> = nss.iter().map(|n| n.as_ref()).collect();
+    let jobs: Vec<(PathBuf, String)> = todo
+        .iter()
+        .map(|(p, w)| (p.clone(), w.value.clone()))
+        .collect();
+    let mut next = jobs.iter();
+    let results = run_in_each(&refs, |_| {
+        next.next()
+            .map(|(p, v)| std::fs::write(p, v))
+            .unwrap_or(Ok(()))
+    });
+    match results {
+        Ok(rs) => {
+            for (r, (_, w)) in rs.into_iter().zip(todo) {
+                let object = format!("{}: sysctl {}", w.netns.label(), w.key);
+                (w.done)(r.and_then(|r| r.map_err(|e| KernelError::io(object, e))));
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for (_, w) in todo {
+                (w.done)(Err(KernelError::Decode {
+                    object: format!("sysctl {}", w.key),
+                    message: message.clone(),
+                }));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
