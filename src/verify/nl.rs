@@ -448,17 +448,22 @@ pub async fn neighbour_state(
     Ok(state)
 }
 
-/// Whether a neighbour entry is one the kernel learnt (and would learn again),
-/// as opposed to one somebody configured.
+/// Whether a neighbour entry is a resolved one the kernel learnt (and would
+/// learn again). Configured (permanent) entries are not, and neither are
+/// unresolved ones (incomplete, failed): the kernel reclaims those at once
+/// when the table is full, and a concurrent probe's failure explanation reads them.
 pub fn is_learnt(state: NeighbourState) -> bool {
-    !matches!(
+    matches!(
         state,
-        NeighbourState::Permanent | NeighbourState::Noarp | NeighbourState::None
+        NeighbourState::Reachable
+            | NeighbourState::Stale
+            | NeighbourState::Delay
+            | NeighbourState::Probe
     )
 }
 
 /// Delete the learnt neighbour entry for `addr` on link `ifindex`, if there
-/// is one; configured (permanent) entries are left alone.
+/// is one (see [`is_learnt`]).
 pub async fn forget_neighbour(h: &Handle, ifindex: u32, addr: IpAddr) -> Result<(), Error> {
     match neighbour_state(h, ifindex, addr).await? {
         Some(s) if is_learnt(s) => {}
