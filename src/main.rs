@@ -279,9 +279,11 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let planned = engine.plan_down().await?;
             let opts = netloom::apply::Options {
                 fault_at: fault_from_env(),
+                progress: progress_bar(planned.plan.steps.len(), json),
                 ..Default::default()
             };
             let report = engine.apply(&planned, None, &opts).await?;
+            clear_progress(json);
             if json {
                 print_json(&report);
             } else {
