@@ -124,7 +124,11 @@ impl Engine {
                 .or_default()
                 .extend(m.keys().cloned());
         }
-        let mut observed = kernel::observe::network(&self.kernel, &nodes, &keys).await?;
+        let mut observed = kernel::timing::timed(
+            "observe",
+            kernel::observe::network(&self.kernel, &nodes, &keys),
+        )
+        .await?;
         observed.name = self.name.clone();
         // NAT lives in nftables, read only where the file or the records put
         // it (each read is one `nft` process).
@@ -185,7 +189,9 @@ impl Engine {
         let rec = self.records()?;
         let (observed, mut conflicts) = self.observe_all(desired, &rec).await?;
         let owned = Self::owned(&rec);
+        let start = std::time::Instant::now();
         let plan = plan::up(desired, &observed, &owned);
+        kernel::timing::record("plan", start.elapsed());
         // Name every foreign object at once; touch nothing.
         if let Err(more) = &plan {
             conflicts.extend(more.iter().cloned());
@@ -339,18 +345,21 @@ impl Engine {
         let exec = move |op: plan::Op| {
             let k = kernel.clone();
             async move {
-                kernel::apply::run(&k, &op)
+                kernel::timing::timed(kernel::timing::op_label(&op), kernel::apply::run(&k, &op))
                     .await
                     .map_err(|e| Box::new(e) as apply::BoxError)
             }
         };
-        let report = apply::run(
-            &planned.plan,
-            &planned.observed,
-            &mut rec,
-            &self.store,
-            opts,
-            exec,
+        let report = kernel::timing::timed(
+            "apply",
+            apply::run(
+                &planned.plan,
+                &planned.observed,
+                &mut rec,
+                &self.store,
+                opts,
+                exec,
+            ),
         )
         .await;
         if matches!(report, Err(ApplyError::Step { .. })) {

@@ -131,7 +131,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(run(cli.verb)) {
+    let result = rt.block_on(run(cli.verb));
+    netloom::kernel::timing::report();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             report(f, json);
@@ -286,9 +288,11 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let planned = engine.plan_down().await?;
             let opts = netloom::apply::Options {
                 fault_at: fault_from_env(),
+                progress: progress_bar(planned.plan.steps.len(), json),
                 ..Default::default()
             };
             let report = engine.apply(&planned, None, &opts).await?;
+            clear_progress(json);
             if json {
                 print_json(&report);
             } else {

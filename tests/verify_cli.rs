@@ -234,9 +234,14 @@ fn star(n: usize) -> String {
         // Generous per-probe time: under the VM's emulation 50 concurrent
         // first probes (each with its ARP) take up to a second; this test is
         // about readiness, not latency.
-        t.push_str(&format!("  - reach: h{i} -> 10.50.0.254\n    count: 2\n    timeout: 3s\n"));
+        t.push_str(&format!(
+            "  - reach: h{i} -> 10.50.0.254\n    count: 2\n    timeout: 3s\n"
+        ));
     }
-    t.push_str(&format!("  - reach: h0 -> h{}\n    count: 2\n    timeout: 3s\n", n - 1));
+    t.push_str(&format!(
+        "  - reach: h0 -> h{}\n    count: 2\n    timeout: 3s\n",
+        n - 1
+    ));
     t
 }
 

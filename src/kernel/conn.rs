@@ -20,23 +20,29 @@ const NLMSGERR_ATTR_MSG: u16 = 1;
 /// kernel's text, and capped ACKs so errors do not echo whole requests back.
 /// The connection task is spawned on the current tokio runtime.
 pub async fn connect(ns: &Netns) -> Result<rtnetlink::Handle, KernelError> {
-    let object = ns.label();
-    let socket = run_in(ns, || Socket::new(NETLINK_ROUTE))?
-        .map_err(|e| KernelError::io(object.clone(), e))?;
-    let mut socket = socket;
-    let setup = |s: &mut Socket| -> std::io::Result<()> {
-        s.set_ext_ack(true)?;
-        s.set_cap_ack(true)?;
-        s.bind_auto()?;
-        s.set_non_blocking(true)
-    };
-    setup(&mut socket).map_err(|e| KernelError::io(object.clone(), e))?;
+    let socket = run_in(ns, socket)?.map_err(|e| KernelError::io(ns.label(), e))?;
+    Ok(handle(socket))
+}
+
+/// A ready rtnetlink socket in the calling thread's namespace (see [`connect`]).
+pub fn socket() -> std::io::Result<Socket> {
+    let mut s = Socket::new(NETLINK_ROUTE)?;
+    s.set_ext_ack(true)?;
+    s.set_cap_ack(true)?;
+    s.bind_auto()?;
+    s.set_non_blocking(true)?;
+    Ok(s)
+}
+
+/// The rtnetlink connection over a socket from [`socket`]; its task is
+/// spawned on the current tokio runtime.
+pub fn handle(socket: Socket) -> rtnetlink::Handle {
     // SAFETY: the fd was just taken out of a Socket that owned it, so the
     // TokioSocket becomes its only owner.
     let socket = unsafe { TokioSocket::from_raw_fd(socket.into_raw_fd()) };
     let (conn, handle, _messages) = rtnetlink::from_socket(socket);
     tokio::spawn(conn);
-    Ok(handle)
+    handle
 }
 
 /// Turn an rtnetlink error into a [`KernelError`] about `object` during `op`.

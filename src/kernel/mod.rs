@@ -13,18 +13,34 @@ pub mod observe;
 pub mod support;
 pub mod sysctl;
 pub mod teamd;
+pub mod timing;
 pub mod tun;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
 
 pub use error::KernelError;
 pub use netns::Netns;
 
 use crate::model;
+
+/// Pending writes as [`sysctl::write_each`] takes them.
+fn batch_parts(batch: Vec<PendingSysctl>) -> Vec<sysctl::Write> {
+    batch
+        .into_iter()
+        .map(|p| sysctl::Write {
+            netns: p.netns,
+            key: p.key,
+            value: p.value,
+            done: Box::new(move |r| {
+                let _ = p.done.send(r);
+            }),
+        })
+        .collect()
+}
 
 /// A node's namespace and an rtnetlink connection whose socket lives in it.
 #[derive(Debug, Clone)]
@@ -61,9 +77,29 @@ pub struct Kernel {
     /// The namespace netloom runs in, opened when the Kernel was made.
     current: Arc<Netns>,
     /// Open nodes; absent nodes are not cached, so a later create is seen.
-    nodes: Mutex<HashMap<String, NodeHandle>>,
+    /// Held only to look up or insert, never across an await.
+    nodes: std::sync::Mutex<HashMap<String, NodeHandle>>,
+    /// Turns between netlink requests (shared) and sysctl writes (alone):
+    /// see [`Kernel::write_sysctl`].
+    turns: RwLock<()>,
+    /// Sysctl writes waiting for the next alone turn.
+    sysctls: std::sync::Mutex<Vec<PendingSysctl>>,
     /// Where each node's teamd directory lives (`<state dir>/teamd`).
     teamd_root: PathBuf,
+}
+
+/// A sysctl write waiting for its turn, and where to send its result.
+struct PendingSysctl {
+    netns: Arc<Netns>,
+    key: String,
+    value: String,
+    done: tokio::sync::oneshot::Sender<Result<(), KernelError>>,
+}
+
+impl std::fmt::Debug for PendingSysctl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}={}", self.netns.label(), self.key, self.value)
+    }
 }
 
 impl Kernel {
@@ -72,7 +108,9 @@ impl Kernel {
         Ok(Kernel {
             topo: topo.to_string(),
             current: Arc::new(netns::current()?),
-            nodes: Mutex::new(HashMap::new()),
+            nodes: std::sync::Mutex::new(HashMap::new()),
+            turns: RwLock::new(()),
+            sysctls: std::sync::Mutex::new(Vec::new()),
             teamd_root: crate::state::Store::from_env().dir().join("teamd"),
         })
     }
@@ -98,6 +136,56 @@ impl Kernel {
         &self.teamd_root
     }
 
+    /// Wait for a turn to change the kernel through netlink; held while the
+    /// change runs (see [`Kernel::write_sysctl`]).
+    pub async fn turn(&self) -> RwLockReadGuard<'_, ()> {
+        self.turns.read().await
+    }
+
+    /// Write sysctl `key` in `netns`, alone.
+    ///
+    /// Many network sysctl writes (`disable_ipv6`, `forwarding`, ...) only
+    /// try to take the RTNL lock, and when it is busy the kernel restarts the
+    /// write at once: the writing thread spins, burning a core, for as long
+    /// as netlink requests keep RTNL busy. With dozens of netloom's own
+    /// requests in flight that is most of the time (half the CPU of a
+    /// 1000-container `up` went into such spinning). So a write waits until
+    /// the requests in flight (those holding a [`Kernel::turn`]) are done and
+    /// holds new ones back; every write queued by then is done in the same
+    /// exclusive turn, by one thread entering each namespace in turn.
+    pub async fn write_sysctl(
+        &self,
+        netns: Arc<Netns>,
+        key: &str,
+        value: &str,
+    ) -> Result<(), KernelError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.lock_sysctls().push(PendingSysctl {
+            netns,
+            key: key.to_string(),
+            value: value.to_string(),
+            done,
+        });
+        let alone = self.turns.write().await;
+        let batch = std::mem::take(&mut *self.lock_sysctls());
+        if !batch.is_empty() {
+            tokio::task::spawn_blocking(move || sysctl::write_each(batch_parts(batch)))
+                .await
+                .map_err(|_| KernelError::Thread {
+                    object: "sysctl writes".into(),
+                })?;
+        }
+        drop(alone);
+        // An empty batch: an earlier turn wrote ours.
+        result.await.map_err(|_| KernelError::Thread {
+            object: format!("sysctl {key}"),
+        })?
+    }
+
+    fn lock_sysctls(&self) -> std::sync::MutexGuard<'_, Vec<PendingSysctl>> {
+        self.sysctls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The topology name.
     pub fn topo(&self) -> &str {
         &self.topo
@@ -108,31 +196,96 @@ impl Kernel {
         model::netns_name(&self.topo, node)
     }
 
+    /// A cached connection to `node` whose namespace is still the one bound
+    /// under its name; forgets one whose namespace was deleted or re-created
+    /// by someone else (the old one may live on through our fd).
+    fn cached(&self, node: &str) -> Result<Option<NodeHandle>, KernelError> {
+        let h = self.lock_nodes().get(node).cloned();
+        match h {
+            Some(h) if h.netns.is_bound()? => Ok(Some(h)),
+            Some(_) => {
+                self.lock_nodes().remove(node);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn lock_nodes(&self) -> std::sync::MutexGuard<'_, HashMap<String, NodeHandle>> {
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Open `node`'s namespace (`None` when absent); `host` is the current one.
+    fn open_netns(&self, node: &str) -> Result<Option<Arc<Netns>>, KernelError> {
+        match self.netns_name(node) {
+            None => Ok(Some(self.current.clone())),
+            Some(name) => Ok(netns::open(&name)?.map(Arc::new)),
+        }
+    }
+
     /// The node's namespace and connection, or `None` when its namespace does not exist.
     pub async fn node(&self, node: &str) -> Result<Option<NodeHandle>, KernelError> {
-        let mut nodes = self.nodes.lock().await;
-        if let Some(h) = nodes.get(node) {
-            // A namespace deleted or re-created by someone else must not be
-            // served from the cache: the old one may live on through our fd.
-            if h.netns.is_bound()? {
-                return Ok(Some(h.clone()));
-            }
-            nodes.remove(node);
+        if let Some(h) = self.cached(node)? {
+            return Ok(Some(h));
         }
-        let ns = match self.netns_name(node) {
-            None => self.current.clone(),
-            Some(name) => match netns::open(&name)? {
-                Some(ns) => Arc::new(ns),
-                None => return Ok(None),
-            },
+        let Some(ns) = self.open_netns(node)? else {
+            return Ok(None);
         };
         let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?);
-        nodes.insert(node.to_string(), h.clone());
-        Ok(Some(h))
+        Ok(Some(
+            self.lock_nodes()
+                .entry(node.to_string())
+                .or_insert(h)
+                .clone(),
+        ))
+    }
+
+    /// [`Kernel::node`] for many nodes at once, in order: the sockets of the
+    /// nodes not yet connected are all opened by one thread that enters each
+    /// namespace in turn, rather than by a new thread per node.
+    pub async fn nodes(&self, nodes: &[String]) -> Result<Vec<Option<NodeHandle>>, KernelError> {
+        let mut out = Vec::with_capacity(nodes.len());
+        let mut missing: Vec<(usize, Arc<Netns>)> = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let h = self.cached(n)?;
+            if h.is_none() {
+                if let Some(ns) = self.open_netns(n)? {
+                    missing.push((i, ns));
+                }
+            }
+            out.push(h);
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let nss: Vec<Arc<Netns>> = missing.iter().map(|(_, ns)| ns.clone()).collect();
+        let sockets = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&Netns> = nss.iter().map(|n| n.as_ref()).collect();
+            netns::run_in_each(&refs, |_| conn::socket())
+        })
+        .await
+        .map_err(|_| KernelError::Thread {
+            object: "namespaces".into(),
+        })??;
+        for ((i, ns), socket) in missing.into_iter().zip(sockets) {
+            let socket = socket?.map_err(|e| KernelError::io(ns.label(), e))?;
+            let h = NodeHandle::new(ns, conn::handle(socket));
+            let h = self
+                .lock_nodes()
+                .entry(nodes[i].clone())
+                .or_insert(h)
+                .clone();
+            out[i] = Some(h);
+        }
+        Ok(out)
     }
 
     /// Create the node's namespace (fails with EEXIST if it exists) and connect to it.
     /// For `host` this returns the namespace netloom runs in.
+    ///
+    /// The work runs off the async workers (namespace creation takes about a
+    /// millisecond of kernel time), and the socket is opened by the thread
+    /// that made the namespace, while it is still inside.
     pub async fn create_node(&self, node: &str) -> Result<NodeHandle, KernelError> {
         let Some(name) = self.netns_name(node) else {
             return self.node(node).await?.ok_or_else(|| KernelError::Decode {
@@ -140,10 +293,16 @@ impl Kernel {
                 message: "own namespace not available".into(),
             });
         };
-        let mut nodes = self.nodes.lock().await;
-        let ns = Arc::new(netns::create(&name)?);
-        let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?);
-        nodes.insert(node.to_string(), h.clone());
+        let (ns, socket) =
+            tokio::task::spawn_blocking(move || netns::create_with(&name, conn::socket))
+                .await
+                .map_err(|_| KernelError::Thread {
+                    object: format!("node {node}"),
+                })??;
+        let ns = Arc::new(ns);
+        let socket = socket.map_err(|e| KernelError::io(ns.label(), e))?;
+        let h = NodeHandle::new(ns, conn::handle(socket));
+        self.lock_nodes().insert(node.to_string(), h.clone());
         Ok(h)
     }
 
@@ -156,8 +315,11 @@ impl Kernel {
                 message: "the namespace netloom runs in cannot be deleted".into(),
             });
         };
-        let mut nodes = self.nodes.lock().await;
-        nodes.remove(node);
-        netns::delete(&name)
+        self.lock_nodes().remove(node);
+        tokio::task::spawn_blocking(move || netns::delete(&name))
+            .await
+            .map_err(|_| KernelError::Thread {
+                object: format!("node {node}"),
+            })?
     }
 }

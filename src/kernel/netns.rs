@@ -95,7 +95,18 @@ fn is_nsfs(file: &File) -> io::Result<bool> {
 
 /// Make /run/netns exist and be a shared mount point, so namespace bind mounts
 /// made here propagate to every mount namespace that sees /run (as iproute2 does).
+/// Done once per process: a thousand creations need not remount it each time.
 fn prepare_run_dir() -> Result<(), KernelError> {
+    static PREPARED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if PREPARED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    prepare_run_dir_now()?;
+    PREPARED.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+fn prepare_run_dir_now() -> Result<(), KernelError> {
     let dir = Path::new(NETNS_RUN_DIR);
     std::fs::create_dir_all(dir).map_err(|e| KernelError::io(NETNS_RUN_DIR, e))?;
     let make_shared = || {
@@ -131,6 +142,15 @@ fn prepare_run_dir() -> Result<(), KernelError> {
 /// made by a throwaway thread that unshares its own network namespace and
 /// bind-mounts it onto the file; the process itself never changes namespace.
 pub fn create(name: &str) -> Result<Netns, KernelError> {
+    create_with(name, || ()).map(|(ns, ())| ns)
+}
+
+/// [`create`], and run `f` inside the new namespace on the thread that made
+/// it (e.g. to open a socket there without entering it a second time).
+pub fn create_with<T: Send>(
+    name: &str,
+    f: impl FnOnce() -> T + Send,
+) -> Result<(Netns, T), KernelError> {
     check_name(name)?;
     let object = format!("netns {name}");
     prepare_run_dir()?;
@@ -154,32 +174,36 @@ pub fn create(name: &str) -> Result<Netns, KernelError> {
         .open(&path)
         .map_err(|e| KernelError::io(object.clone(), e))?;
     let target = path.clone();
-    let made = std::thread::spawn(move || -> Result<(), Errno> {
-        unshare(CloneFlags::CLONE_NEWNET)?;
-        mount(
-            Some("/proc/thread-self/ns/net"),
-            &target,
-            Some("none"),
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-    })
-    .join();
-    let failure = match made {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(KernelError::io(object.clone(), errno_io(e))),
-        Err(_) => Some(KernelError::Thread {
-            object: object.clone(),
-        }),
+    let made = std::thread::scope(|s| {
+        s.spawn(move || -> Result<T, Errno> {
+            unshare(CloneFlags::CLONE_NEWNET)?;
+            mount(
+                Some("/proc/thread-self/ns/net"),
+                &target,
+                Some("none"),
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )?;
+            Ok(f())
+        })
+        .join()
+    });
+    let out = match made {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(KernelError::io(object, errno_io(e)));
+        }
+        Err(_) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(KernelError::Thread { object });
+        }
     };
-    if let Some(err) = failure {
-        let _ = std::fs::remove_file(&path);
-        return Err(err);
-    }
-    open(name)?.ok_or_else(|| KernelError::Decode {
+    let ns = open(name)?.ok_or_else(|| KernelError::Decode {
         object,
         message: "namespace vanished right after it was created".into(),
-    })
+    })?;
+    Ok((ns, out))
 }
 
 /// Open the named namespace; `None` when no such namespace exists.
@@ -247,6 +271,29 @@ pub fn list() -> Result<Vec<String>, KernelError> {
     }
     names.sort();
     Ok(names)
+}
+
+/// Run `f` inside each of `nss` in turn, on one fresh OS thread (entering a
+/// namespace is cheap, starting a thread is not), and return the results in order.
+pub fn run_in_each<T: Send>(
+    nss: &[&Netns],
+    mut f: impl FnMut(&Netns) -> T + Send,
+) -> Result<Vec<Result<T, KernelError>>, KernelError> {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            nss.iter()
+                .map(|ns| {
+                    setns(ns.fd(), CloneFlags::CLONE_NEWNET)
+                        .map_err(|e| KernelError::io(ns.label(), errno_io(e)))?;
+                    Ok(f(ns))
+                })
+                .collect()
+        })
+        .join()
+        .map_err(|_| KernelError::Thread {
+            object: "namespaces".into(),
+        })
+    })
 }
 
 /// Run `f` inside `ns` on a fresh OS thread and return its result.

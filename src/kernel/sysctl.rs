@@ -10,7 +10,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::error::KernelError;
-use super::netns::{run_in, Netns};
+use super::netns::{run_in, run_in_each, Netns};
 
 /// The /proc/sys path for `key`, following the module's key rule.
 pub fn key_path(key: &str) -> Result<PathBuf, KernelError> {
@@ -78,6 +78,98 @@ pub fn read_many(ns: &Netns, keys: &[String]) -> Result<Vec<(String, String)>, K
         }
     }
     Ok(out)
+}
+
+/// [`read_many`] for several namespaces, on one helper thread that enters
+/// each in turn; results in the order asked.
+pub fn read_each(
+    asked: &[(std::sync::Arc<Netns>, Vec<String>)],
+) -> Result<Vec<Vec<(String, String)>>, KernelError> {
+    let mut paths = Vec::with_capacity(asked.len());
+    for (_, keys) in asked {
+        let p = keys
+            .iter()
+            .map(|k| Ok((k.clone(), key_path(k)?)))
+            .collect::<Result<Vec<_>, KernelError>>()?;
+        paths.push(p);
+    }
+    let nss: Vec<&Netns> = asked.iter().map(|(ns, _)| ns.as_ref()).collect();
+    let mut next = paths.into_iter();
+    let results = run_in_each(&nss, |_| {
+        next.next()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, p)| (k, std::fs::read_to_string(p)))
+            .collect::<Vec<_>>()
+    })?;
+    let mut out = Vec::with_capacity(results.len());
+    for (r, ns) in results.into_iter().zip(&nss) {
+        let mut values = Vec::new();
+        for (k, v) in r? {
+            match v {
+                Ok(v) => values.push((k, v.trim_end_matches('\n').to_string())),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(KernelError::io(format!("{}: sysctl {k}", ns.label()), e)),
+            }
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+/// One write for [`write_each`]: where, what, and who to tell the result.
+pub struct Write {
+    /// The namespace.
+    pub netns: std::sync::Arc<Netns>,
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// Called with the result.
+    pub done: Box<dyn FnOnce(Result<(), KernelError>) + Send>,
+}
+
+/// Do `writes` on one helper thread that enters each namespace in turn.
+pub fn write_each(writes: Vec<Write>) {
+    let mut todo = Vec::with_capacity(writes.len());
+    let mut nss = Vec::with_capacity(writes.len());
+    for w in writes {
+        match key_path(&w.key) {
+            Ok(p) => {
+                nss.push(w.netns.clone());
+                todo.push((p, w));
+            }
+            Err(e) => (w.done)(Err(e)),
+        }
+    }
+    let refs: Vec<&Netns> = nss.iter().map(|n| n.as_ref()).collect();
+    let jobs: Vec<(PathBuf, String)> = todo
+        .iter()
+        .map(|(p, w)| (p.clone(), w.value.clone()))
+        .collect();
+    let mut next = jobs.iter();
+    let results = run_in_each(&refs, |_| {
+        next.next()
+            .map(|(p, v)| std::fs::write(p, v))
+            .unwrap_or(Ok(()))
+    });
+    match results {
+        Ok(rs) => {
+            for (r, (_, w)) in rs.into_iter().zip(todo) {
+                let object = format!("{}: sysctl {}", w.netns.label(), w.key);
+                (w.done)(r.and_then(|r| r.map_err(|e| KernelError::io(object, e))));
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for (_, w) in todo {
+                (w.done)(Err(KernelError::Decode {
+                    object: format!("sysctl {}", w.key),
+                    message: message.clone(),
+                }));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

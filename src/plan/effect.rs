@@ -95,6 +95,13 @@ impl<'a> Ctx<'a> {
         names.into_iter().collect()
     }
 
+    /// Whether `node` is among [`Ctx::kept_nodes`], without listing them all
+    /// (asked once per link, so listing would make planning O(N²)).
+    pub fn is_kept(&self, node: &str) -> bool {
+        (self.desired.nodes.contains_key(node) && self.managed(node))
+            || (node == HOST && self.observed.nodes.contains_key(HOST))
+    }
+
     /// The desired contents of a node (`host` absent from the file wants nothing).
     pub fn want(&self, node: &str) -> &Node {
         self.desired.nodes.get(node).unwrap_or(&self.empty)

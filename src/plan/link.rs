@@ -237,7 +237,7 @@ fn carried_by_peer(ctx: &Ctx, me: &IfRef, want: &Link) -> bool {
         .get(&peer.name)
         .is_some_and(|l| matches!(l.kind, LinkKind::Veth(_)));
     let peer_missing = !ctx.have(&peer.node).links.contains_key(&peer.name);
-    peer < me && peer_desired && peer_missing && ctx.kept_nodes().contains(&peer.node)
+    peer < me && peer_desired && peer_missing && ctx.is_kept(&peer.node)
 }
 
 /// How many devices this one is stacked on (bounded: validation rejects cycles).

@@ -190,6 +190,9 @@ fn check(network: &Network, e: &Expectation) -> Outcome {
         e.count,
         timeout,
     );
+    if let (Some(src), Some(to)) = (r.on_link_src, o.to_iface.as_deref()) {
+        forget_at_target(&network.name, to, src);
+    }
     o.from_iface = r.from_iface.clone();
     o.rtt_ms = r.rtt_ms;
     match e.claim {
@@ -210,6 +213,28 @@ fn check(network: &Network, e: &Expectation) -> Outcome {
         }
     }
     o
+}
+
+/// Remove the neighbour entry that the interface `node/iface` learnt for a
+/// probe's source address `src`, if the kernel learnt it: the probe source
+/// already removes its own (see `probe`), and without this the destination
+/// side alone would fill the machine-wide neighbour table (1024 entries by
+/// default) when one address is probed from a thousand sources, as in a
+/// topology of a thousand containers behind one bridge. A learnt entry is a
+/// cache: traffic that needs it resolves it again.
+fn forget_at_target(topo: &str, iface: &str, src: IpAddr) {
+    let Some((node, name)) = iface.split_once('/') else {
+        return;
+    };
+    // Best effort: a leftover entry is only a cache entry.
+    let _ = netns::run_in(topo, node, || {
+        let rt = netns::runtime()?;
+        rt.block_on(async {
+            let h = nl::connect()?;
+            let l = nl::link_by_name(&h, name).await?;
+            nl::forget_neighbour(&h, l.index, src).await
+        })
+    });
 }
 
 /// `node/iface` of the topology interface holding `addr`, if any.

@@ -196,13 +196,23 @@ pub async fn links(h: &Handle) -> Result<Vec<LinkState>, Error> {
     Ok(msgs.iter().map(link_state).collect())
 }
 
-/// The link called `name`.
+/// The link called `name`, asked for by name rather than found in a dump:
+/// dumping a host's links costs the kernel O(N²) with N veth peers in other
+/// namespaces (each peer's nsid is found by a linear scan).
 pub async fn link_by_name(h: &Handle, name: &str) -> Result<LinkState, Error> {
-    links(h)
-        .await?
-        .into_iter()
-        .find(|l| l.name == name)
-        .ok_or_else(|| Error::NoLink(name.to_owned()))
+    let got = h
+        .link()
+        .get()
+        .match_name(name.to_owned())
+        .execute()
+        .try_next()
+        .await;
+    match got {
+        Ok(Some(m)) => Ok(link_state(&m)),
+        Ok(None) => Err(Error::NoLink(name.to_owned())),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Err(Error::NoLink(name.to_owned())),
+        Err(e) => Err(netlink("link get")(e)),
+    }
 }
 
 /// An address with the flags readiness cares about.
@@ -401,4 +411,89 @@ pub async fn restore_address(h: &Handle, mut m: AddressMessage) -> Result<(), Er
     }
     m.attributes.push(AddressAttribute::Flags(flags));
     recreate(h, RouteNetlinkMessage::NewAddress(m), "address").await
+}
+
+/// The neighbour message naming `addr` on link `ifindex`.
+fn neighbour_message(
+    ifindex: u32,
+    addr: IpAddr,
+) -> rtnetlink::packet_route::neighbour::NeighbourMessage {
+    let mut m = rtnetlink::packet_route::neighbour::NeighbourMessage::default();
+    m.header.family = match addr {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    m.header.ifindex = ifindex;
+    m.attributes
+        .push(NeighbourAttribute::Destination(match addr {
+            IpAddr::V4(a) => NeighbourAddress::Inet(a),
+            IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+        }));
+    m
+}
+
+/// The state of the neighbour entry for `addr` on link `ifindex`, asked for
+/// that one entry (not a dump: a host in front of a thousand containers holds
+/// a thousand entries); `None` when there is none.
+pub async fn neighbour_state(
+    h: &Handle,
+    ifindex: u32,
+    addr: IpAddr,
+) -> Result<Option<NeighbourState>, Error> {
+    let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNeighbour(neighbour_message(
+        ifindex, addr,
+    )));
+    req.header.flags = NLM_F_REQUEST;
+    let mut answers = h.clone().request(req).map_err(netlink("neighbour get"))?;
+    let mut state = None;
+    while let Some(m) = futures::StreamExt::next(&mut answers).await {
+        match m.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNeighbour(n)) => {
+                state = Some(n.header.state)
+            }
+            NetlinkPayload::Error(e) if e.code.is_some() => {
+                let e = rtnetlink::Error::NetlinkError(e);
+                if errno(&e) == Some(libc::ENOENT) {
+                    return Ok(None);
+                }
+                return Err(netlink("neighbour get")(e));
+            }
+            _ => {}
+        }
+    }
+    Ok(state)
+}
+
+/// Whether a neighbour entry is a resolved one the kernel learnt (and would
+/// learn again). Configured (permanent) entries are not, and neither are
+/// unresolved ones (incomplete, failed): the kernel reclaims those at once
+/// when the table is full, and a concurrent probe's failure explanation reads them.
+pub fn is_learnt(state: NeighbourState) -> bool {
+    matches!(
+        state,
+        NeighbourState::Reachable
+            | NeighbourState::Stale
+            | NeighbourState::Delay
+            | NeighbourState::Probe
+    )
+}
+
+/// Delete the learnt neighbour entry for `addr` on link `ifindex`, if there
+/// is one (see [`is_learnt`]).
+pub async fn forget_neighbour(h: &Handle, ifindex: u32, addr: IpAddr) -> Result<(), Error> {
+    match neighbour_state(h, ifindex, addr).await? {
+        Some(s) if is_learnt(s) => {}
+        _ => return Ok(()),
+    }
+    match h
+        .neighbours()
+        .del(neighbour_message(ifindex, addr))
+        .execute()
+        .await
+    {
+        Ok(()) => Ok(()),
+        // Gone meanwhile (garbage-collected): what was wanted.
+        Err(e) if errno(&e) == Some(libc::ENOENT) => Ok(()),
+        Err(e) => Err(netlink("neighbour delete")(e)),
+    }
 }

@@ -20,11 +20,16 @@ use futures::TryStreamExt;
 use rtnetlink::Handle;
 
 use crate::kernel::error::KernelError;
-use crate::kernel::{conn, nft, sysctl, Kernel, NodeHandle};
+use crate::kernel::{conn, nft, Kernel, NodeHandle};
 use crate::plan::Op;
 
 /// Execute one plan op against the kernel.
 pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
+    // Sysctl writes take their own, exclusive turn (see Kernel::write_sysctl).
+    let _turn = match op {
+        Op::SetSysctl { .. } => None,
+        _ => Some(k.turn().await),
+    };
     match op {
         Op::AddNetns { node } => k.create_node(node).await.map(drop),
         Op::DelNetns { node } => {
@@ -36,7 +41,7 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
             node, key, value, ..
         } => {
             let h = node_handle(k, node).await?;
-            sysctl::write(&h.netns, key, value)
+            k.write_sysctl(h.netns, key, value).await
         }
         Op::AddLink { node, link, peer } => link::add(k, node, link, peer.as_deref()).await,
         Op::DelLink { node, name } => {

@@ -9,7 +9,8 @@
 //!   routes as described in `route`. `carrier` is IFF_LOWER_UP.
 //! - cross-namespace references (veth peer, macvlan/ipvlan/vlan lower in
 //!   another node) are resolved through the nsid this namespace assigned to
-//!   every namespace of the topology (RTM_GETNSID by fd); a reference to a
+//!   the other one: veth ends are matched across the dumps and confirmed by
+//!   one RTM_GETNSID per namespace pair (see `netnsid`); a reference to a
 //!   namespace outside the topology stays `None`.
 //! - bridge VLAN entries (`vlans` of bridges and bridge ports) come from a
 //!   fourth dump (AF_BRIDGE, RTEXT_FILTER_BRVLAN), made only when some bridge
@@ -69,41 +70,60 @@ pub async fn node(
     node: &str,
     sysctl_keys: &[String],
 ) -> Result<Option<Node>, KernelError> {
-    let Some(d) = read(k, node, sysctl_keys).await? else {
+    let Some(h) = k.node(node).await? else {
         return Ok(None);
     };
-    let known = HashMap::new();
-    Ok(Some(assemble(k, d, &known).await?))
+    let (ns, keys) = (h.netns.clone(), sysctl_keys.to_vec());
+    let sysctls = tokio::task::spawn_blocking(move || sysctl::read_many(&ns, &keys))
+        .await
+        .map_err(|_| KernelError::Thread {
+            object: format!("node {node}"),
+        })??;
+    let d = read(node, h, sysctls).await?;
+    Ok(build(k, vec![d]).await?.pop().map(|(_, n)| n))
 }
 
 /// Observe several nodes concurrently; nodes whose namespace is absent are omitted.
+///
+/// Connections are opened and sysctls read by one thread entering each
+/// namespace in turn (a thread per node would cost more than the reads).
 pub async fn network(
     k: &Kernel,
     nodes: &[String],
     sysctl_keys: &BTreeMap<String, Vec<String>>,
 ) -> Result<Network, KernelError> {
-    let none = Vec::new();
-    let reads = nodes
+    let t = std::time::Instant::now();
+    let handles = k.nodes(nodes).await?;
+    super::timing::record("observe connect", t.elapsed());
+    let present: Vec<(String, NodeHandle)> = nodes
         .iter()
-        .map(|n| read(k, n, sysctl_keys.get(n).unwrap_or(&none)));
-    let dumps: Vec<Dump> = futures::future::try_join_all(reads)
-        .await?
+        .cloned()
+        .zip(handles)
+        .filter_map(|(n, h)| Some((n, h?)))
+        .collect();
+    let asked: Vec<(std::sync::Arc<super::Netns>, Vec<String>)> = present
+        .iter()
+        .map(|(n, h)| {
+            let keys = sysctl_keys.get(n).cloned().unwrap_or_default();
+            (h.netns.clone(), keys)
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let sysctls = tokio::task::spawn_blocking(move || sysctl::read_each(&asked))
+        .await
+        .map_err(|_| KernelError::Thread {
+            object: "sysctls".into(),
+        })??;
+    super::timing::record("observe sysctls", t.elapsed());
+    let t = std::time::Instant::now();
+    let reads = present
         .into_iter()
-        .flatten()
-        .collect();
-    // Names of every dumped node, so peers there need no extra request.
-    let known: HashMap<String, HashMap<u32, String>> = dumps
-        .iter()
-        .map(|d| (d.node.clone(), d.names.clone()))
-        .collect();
-    let built = dumps.into_iter().map(|d| {
-        let known = &known;
-        async move {
-            let name = d.node.clone();
-            assemble(k, d, known).await.map(|n| (name, n))
-        }
-    });
-    let mut nodes = futures::future::try_join_all(built).await?;
+        .zip(sysctls)
+        .map(|((n, h), values)| async move { read(&n, h, values).await });
+    let dumps: Vec<Dump> = futures::future::try_join_all(reads).await?;
+    super::timing::record("observe dumps", t.elapsed());
+    let mut nodes = build(k, dumps).await?;
+    // A team's runner and ports live in teamd, not the kernel.
     for (name, node) in &mut nodes {
         team::fill(k, name, node)?;
     }
@@ -113,21 +133,46 @@ pub async fn network(
     })
 }
 
-/// Dump one node's links, addresses, routes and sysctls.
-async fn read(k: &Kernel, node: &str, keys: &[String]) -> Result<Option<Dump>, KernelError> {
-    let Some(h) = k.node(node).await? else {
-        return Ok(None);
-    };
+/// Resolve the cross-namespace references of all `dumps` at once (see
+/// `netnsid`) and assemble each into a model node.
+async fn build(k: &Kernel, dumps: Vec<Dump>) -> Result<Vec<(String, Node)>, KernelError> {
+    let dumped: Vec<netnsid::Dumped> = dumps
+        .iter()
+        .map(|d| netnsid::Dumped {
+            node: &d.node,
+            handle: &d.handle,
+            names: &d.names,
+            remote: d
+                .links
+                .iter()
+                .filter_map(|p| {
+                    let r = p.link_ref?;
+                    Some(netnsid::Remote {
+                        own: p.link.ifindex?,
+                        veth: matches!(p.link.kind, LinkKind::Veth(_)),
+                        ifindex: r.ifindex,
+                        nsid: r.nsid?,
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    let resolved = super::timing::timed("observe nsids", netnsid::resolve(k, &dumped)).await?;
+    drop(dumped);
+    Ok(dumps
+        .into_iter()
+        .zip(resolved)
+        .map(|(d, r)| (d.node.clone(), assemble(d, &r)))
+        .collect())
+}
+
+/// Dump one node's links, addresses and routes; `sysctls` were read already.
+async fn read(
+    node: &str,
+    h: NodeHandle,
+    sysctls: Vec<(String, String)>,
+) -> Result<Dump, KernelError> {
     let object = format!("node {node}");
-    let ns = h.netns.clone();
-    let keys = keys.to_vec();
-    let sysctls = async {
-        tokio::task::spawn_blocking(move || sysctl::read_many(&ns, &keys))
-            .await
-            .map_err(|_| KernelError::Thread {
-                object: object.clone(),
-            })?
-    };
     // The dumps share one socket, which runs one dump at a time.
     let dumps = async {
         let _guard = h.lock_dump().await;
@@ -145,7 +190,7 @@ async fn read(k: &Kernel, node: &str, keys: &[String]) -> Result<Option<Dump>, K
         };
         Ok::<_, KernelError>((links, addrs, routes, vlans))
     };
-    let ((links, addrs, routes, vlans), sysctls) = futures::try_join!(dumps, sysctls)?;
+    let (links, addrs, routes, vlans) = dumps.await?;
     let addrs: Vec<AddressMessage> = addrs
         .into_iter()
         .filter_map(|m| match m {
@@ -162,7 +207,7 @@ async fn read(k: &Kernel, node: &str, keys: &[String]) -> Result<Option<Dump>, K
         })
         .collect();
     routes.sort();
-    Ok(Some(Dump {
+    Ok(Dump {
         node: node.to_string(),
         links: links
             .iter()
@@ -174,7 +219,7 @@ async fn read(k: &Kernel, node: &str, keys: &[String]) -> Result<Option<Dump>, K
         routes,
         sysctls: sysctls.into_iter().collect(),
         handle: h,
-    }))
+    })
 }
 
 /// The RTM_NEWLINK messages among dump answers.
@@ -244,23 +289,9 @@ async fn dump(
     })
 }
 
-/// Build the model node: resolve IFLA_LINK references (locally or through
-/// nsids), attach addresses.
-async fn assemble(
-    k: &Kernel,
-    d: Dump,
-    known: &HashMap<String, HashMap<u32, String>>,
-) -> Result<Node, KernelError> {
-    let remote: Vec<link::LinkRef> = d
-        .links
-        .iter()
-        .filter_map(|p| p.link_ref.filter(|r| r.nsid.is_some()))
-        .collect();
-    let resolved = if remote.is_empty() {
-        HashMap::new()
-    } else {
-        netnsid::resolve(k, &d.node, &d.handle, &remote, known).await?
-    };
+/// Build the model node: resolve IFLA_LINK references (locally, or through
+/// `resolved` for other namespaces), attach addresses.
+fn assemble(d: Dump, resolved: &HashMap<link::LinkRef, IfRef>) -> Node {
     let mut node = Node {
         sysctls: d.sysctls,
         routes: d.routes,
@@ -302,7 +333,7 @@ async fn assemble(
         }
         node.links.insert(l.name.clone(), l);
     }
-    Ok(node)
+    node
 }
 
 #[cfg(test)]

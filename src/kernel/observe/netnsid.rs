@@ -1,8 +1,21 @@
 //! Resolving references into other namespaces: a link reports a peer or lower
-//! device there as (IFLA_LINK_NETNSID, ifindex); the nsid is this
-//! namespace's private number for the other one, so it is matched against
-//! the nsid asked (RTM_GETNSID, by fd) for every namespace of the topology.
-use std::collections::HashMap;
+//! device there as (IFLA_LINK_NETNSID, ifindex), where the nsid is this
+//! namespace's private number for the other one.
+//!
+//! Asking every namespace for its nsid of every other one (RTM_GETNSID by
+//! fd) costs N² requests: a million at 1000 containers. Instead the dumps
+//! themselves say which namespaces can be meant: a veth end `a` in X whose
+//! peer is (nsid s, ifindex b) is matched with the veth `b` of a dumped
+//! namespace Y whose peer is (some nsid, ifindex a). One RTM_GETNSID per
+//! (namespace, nsid) confirms a guess, and a confirmed pair settles the
+//! other side for free: if X's nsid s is Y, then X's veth `a` has its peer
+//! `b` in Y, and that veth's peer is `a` in X, so Y's nsid for it names X.
+//! Guesses are asked where the fewest nsids live (a container has one, the
+//! host as many as containers), so the scale topology needs one request per
+//! container. What no veth can settle (macvlan lowers, a failed guess,
+//! namespaces that were not dumped) falls back to asking the namespace for
+//! its nsid of each topology namespace it has not mapped yet.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::AsRawFd;
 
 use futures::StreamExt;
@@ -14,6 +27,126 @@ use super::link::LinkRef;
 use crate::kernel::conn::map_err;
 use crate::kernel::{netns, Kernel, KernelError, Netns, NodeHandle};
 use crate::model::{IfRef, HOST};
+
+/// A link of a dumped namespace that points into another namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Remote {
+    /// The link's own ifindex.
+    pub own: u32,
+    /// Whether it is a veth (whose peer points back, so it can be matched).
+    pub veth: bool,
+    /// IFLA_LINK and IFLA_LINK_NETNSID.
+    pub ifindex: u32,
+    /// The nsid (always set: references without one are local).
+    pub nsid: i32,
+}
+
+/// A guess to confirm: namespace `of` (index into the sides) calls `target` `nsid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Ask {
+    /// The namespace holding the nsid.
+    pub of: usize,
+    /// Its nsid.
+    pub nsid: i32,
+    /// The namespace the nsid is believed to name.
+    pub target: usize,
+}
+
+/// Veth ends with a remote peer, by (own ifindex, peer ifindex): (side, nsid).
+type VethIndex = HashMap<(u32, u32), Vec<(usize, i32)>>;
+
+/// The matching of veth ends across the dumped namespaces `sides`.
+pub(super) struct Matcher<'a> {
+    sides: &'a [Vec<Remote>],
+    veths: VethIndex,
+}
+
+impl<'a> Matcher<'a> {
+    /// Index the veth ends of every side.
+    pub fn new(sides: &'a [Vec<Remote>]) -> Self {
+        let mut veths: VethIndex = HashMap::new();
+        for (i, side) in sides.iter().enumerate() {
+            for r in side.iter().filter(|r| r.veth) {
+                veths
+                    .entry((r.own, r.ifindex))
+                    .or_default()
+                    .push((i, r.nsid));
+            }
+        }
+        Matcher { sides, veths }
+    }
+
+    /// Namespaces that `of`'s nsid `nsid` can name: those holding, for every
+    /// veth of `of` with that nsid, the matching peer end. Empty when no veth
+    /// of `of` uses the nsid.
+    fn candidates(&self, of: usize, nsid: i32) -> Vec<usize> {
+        let mut out: Option<BTreeSet<usize>> = None;
+        for r in self.sides[of].iter().filter(|r| r.veth && r.nsid == nsid) {
+            let here: BTreeSet<usize> = self
+                .veths
+                .get(&(r.ifindex, r.own))
+                .into_iter()
+                .flatten()
+                .map(|&(side, _)| side)
+                .filter(|&side| side != of)
+                .collect();
+            out = Some(match out {
+                None => here,
+                Some(o) => o.intersection(&here).copied().collect(),
+            });
+        }
+        out.map(|s| s.into_iter().collect()).unwrap_or_default()
+    }
+
+    /// The nsids of `target` that must name `of` once `of`'s `nsid` is known
+    /// to name `target`: those of the peer ends of `of`'s veths with that nsid.
+    pub fn implied(&self, of: usize, nsid: i32, target: usize) -> Vec<i32> {
+        let mut out = BTreeSet::new();
+        for r in self.sides[of].iter().filter(|r| r.veth && r.nsid == nsid) {
+            if let Some(ends) = self.veths.get(&(r.ifindex, r.own)) {
+                out.extend(ends.iter().filter(|e| e.0 == target).map(|e| e.1));
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Every (side, nsid) that appears in the dumps.
+    pub fn pairs(&self) -> BTreeSet<(usize, i32)> {
+        self.sides
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.iter().map(move |r| (i, r.nsid)))
+            .collect()
+    }
+
+    /// The guesses to confirm: one per (side, nsid) that a veth can settle,
+    /// skipping those an earlier guess implies, sides with fewer nsids first.
+    pub fn asks(&self) -> Vec<Ask> {
+        let pairs = self.pairs();
+        let mut count: HashMap<usize, usize> = HashMap::new();
+        for (side, _) in &pairs {
+            *count.entry(*side).or_default() += 1;
+        }
+        let mut order: Vec<(usize, i32)> = pairs.into_iter().collect();
+        order.sort_by_key(|&(side, nsid)| (count[&side], side, nsid));
+        let mut covered: BTreeSet<(usize, i32)> = BTreeSet::new();
+        let mut out = Vec::new();
+        for (of, nsid) in order {
+            if covered.contains(&(of, nsid)) {
+                continue;
+            }
+            let Some(&target) = self.candidates(of, nsid).first() else {
+                continue;
+            };
+            covered.insert((of, nsid));
+            for t in self.implied(of, nsid, target) {
+                covered.insert((target, t));
+            }
+            out.push(Ask { of, nsid, target });
+        }
+        out
+    }
+}
 
 /// The nsid namespace `of` has for namespace `target` (`None`: not assigned,
 /// so no link of `of` can refer to `target`).
@@ -67,49 +200,133 @@ fn candidate_nodes(k: &Kernel) -> Result<Vec<String>, KernelError> {
     Ok(out)
 }
 
-/// Resolve remote references of node `node` to interfaces of other nodes.
-/// Names come from `known` (ifindex -> name of already dumped nodes) or, for
-/// other nodes, from a single-link request there. Unresolvable refs are absent.
+/// One dumped namespace, as the resolver needs it.
+pub(super) struct Dumped<'a> {
+    /// Node name.
+    pub node: &'a str,
+    /// Its connection.
+    pub handle: &'a NodeHandle,
+    /// ifindex -> name of its links.
+    pub names: &'a HashMap<u32, String>,
+    /// Its links that point into other namespaces.
+    pub remote: Vec<Remote>,
+}
+
+/// Resolve the remote references of every dumped namespace to interfaces of
+/// other nodes: per dumped node, (ifindex, nsid) -> interface. References
+/// into namespaces outside the topology are absent.
 pub(super) async fn resolve(
     k: &Kernel,
-    node: &str,
-    h: &NodeHandle,
-    refs: &[LinkRef],
-    known: &HashMap<String, HashMap<u32, String>>,
-) -> Result<HashMap<LinkRef, IfRef>, KernelError> {
-    let object = format!("node {node}");
-    let mut by_nsid: HashMap<i32, (String, NodeHandle)> = HashMap::new();
-    for c in candidate_nodes(k)? {
-        if c == node {
+    dumped: &[Dumped<'_>],
+) -> Result<Vec<HashMap<LinkRef, IfRef>>, KernelError> {
+    let sides: Vec<Vec<Remote>> = dumped.iter().map(|d| d.remote.clone()).collect();
+    let matcher = Matcher::new(&sides);
+    // (side, nsid) -> node name of the namespace it names.
+    let mut named: BTreeMap<(usize, i32), String> = BTreeMap::new();
+    let asks = matcher.asks();
+    let answers = futures::future::try_join_all(asks.iter().map(|a| {
+        let of = &dumped[a.of];
+        let target = &dumped[a.target];
+        async move {
+            let object = format!("node {}", of.node);
+            nsid(&of.handle.handle, &target.handle.netns, &object).await
+        }
+    }))
+    .await?;
+    for (a, got) in asks.iter().zip(answers) {
+        if got != Some(a.nsid) {
             continue;
         }
-        let Some(other) = k.node(&c).await? else {
-            continue;
-        };
-        if let Some(id) = nsid(&h.handle, &other.netns, &object).await? {
-            by_nsid.insert(id, (c, other));
+        named.insert((a.of, a.nsid), dumped[a.target].node.to_string());
+        for t in matcher.implied(a.of, a.nsid, a.target) {
+            named
+                .entry((a.target, t))
+                .or_insert_with(|| dumped[a.of].node.to_string());
         }
     }
-    let mut out = HashMap::new();
-    for r in refs {
-        let Some((other, oh)) = r.nsid.and_then(|id| by_nsid.get(&id)) else {
-            continue;
-        };
-        let name = match known.get(other) {
-            Some(names) => names.get(&r.ifindex).cloned(),
-            None => link_name(&oh.handle, r.ifindex, &format!("node {other}")).await?,
-        };
-        if let Some(name) = name {
-            out.insert(
-                *r,
-                IfRef {
-                    node: other.clone(),
-                    name,
+    let missing: BTreeSet<(usize, i32)> = matcher
+        .pairs()
+        .into_iter()
+        .filter(|p| !named.contains_key(p))
+        .collect();
+    if !missing.is_empty() {
+        fallback(k, dumped, &missing, &mut named).await?;
+    }
+    let known: HashMap<&str, &HashMap<u32, String>> =
+        dumped.iter().map(|d| (d.node, d.names)).collect();
+    let mut out = Vec::with_capacity(dumped.len());
+    for (i, d) in dumped.iter().enumerate() {
+        let mut refs = HashMap::new();
+        for r in &d.remote {
+            let Some(other) = named.get(&(i, r.nsid)) else {
+                continue;
+            };
+            let name = match known.get(other.as_str()) {
+                Some(names) => names.get(&r.ifindex).cloned(),
+                None => match k.node(other).await? {
+                    Some(oh) => link_name(&oh.handle, r.ifindex, &format!("node {other}")).await?,
+                    None => None,
                 },
-            );
+            };
+            if let Some(name) = name {
+                refs.insert(
+                    LinkRef {
+                        ifindex: r.ifindex,
+                        nsid: Some(r.nsid),
+                    },
+                    IfRef {
+                        node: other.clone(),
+                        name,
+                    },
+                );
+            }
         }
+        out.push(refs);
     }
     Ok(out)
+}
+
+/// Settle the `missing` (side, nsid) pairs the veth matching could not: ask
+/// each such side for its nsid of every topology namespace it has not
+/// mapped yet, until its missing nsids are found.
+async fn fallback(
+    k: &Kernel,
+    dumped: &[Dumped<'_>],
+    missing: &BTreeSet<(usize, i32)>,
+    named: &mut BTreeMap<(usize, i32), String>,
+) -> Result<(), KernelError> {
+    let candidates = candidate_nodes(k)?;
+    let mut by_side: BTreeMap<usize, BTreeSet<i32>> = BTreeMap::new();
+    for &(side, nsid) in missing {
+        by_side.entry(side).or_default().insert(nsid);
+    }
+    for (side, mut wanted) in by_side {
+        let d = &dumped[side];
+        let object = format!("node {}", d.node);
+        let mapped: BTreeSet<&str> = named
+            .range((side, i32::MIN)..=(side, i32::MAX))
+            .map(|(_, n)| n.as_str())
+            .collect();
+        let todo: Vec<String> = candidates
+            .iter()
+            .filter(|c| c.as_str() != d.node && !mapped.contains(c.as_str()))
+            .cloned()
+            .collect();
+        for c in todo {
+            if wanted.is_empty() {
+                break;
+            }
+            let Some(other) = k.node(&c).await? else {
+                continue;
+            };
+            if let Some(id) = nsid(&d.handle.handle, &other.netns, &object).await? {
+                if wanted.remove(&id) {
+                    named.insert((side, id), c);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The name of link `ifindex` through `h`; `None` if no such link.
@@ -134,5 +351,104 @@ async fn link_name(
             }
         }
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn veth(own: u32, ifindex: u32, nsid: i32) -> Remote {
+        Remote {
+            own,
+            veth: true,
+            ifindex,
+            nsid,
+        }
+    }
+
+    /// A host with N containers, each with eth0 (ifindex 2) peered with host's
+    /// h<i> (ifindex 10 + i). The host names container i with nsid i - 1; every
+    /// container names the host 0.
+    fn star(n: usize) -> Vec<Vec<Remote>> {
+        let mut sides = vec![(1..=n)
+            .map(|i| veth(10 + i as u32, 2, i as i32 - 1))
+            .collect::<Vec<_>>()];
+        for i in 1..=n {
+            sides.push(vec![veth(2, 10 + i as u32, 0)]);
+        }
+        sides
+    }
+
+    #[test]
+    fn star_needs_one_request_per_container_and_settles_the_host() {
+        let sides = star(100);
+        let m = Matcher::new(&sides);
+        let asks = m.asks();
+        assert_eq!(asks.len(), 100);
+        // Each container is asked about the host, never the host about each container.
+        assert!(asks
+            .iter()
+            .all(|a| a.of != 0 && a.target == 0 && a.nsid == 0));
+        // Confirming container i settles the host's nsid for it.
+        assert_eq!(m.implied(5, 0, 0), vec![4]);
+        assert_eq!(m.candidates(0, 4), vec![5]);
+    }
+
+    #[test]
+    fn matching_needs_both_ends_to_point_at_each_other() {
+        // Side 0: veth 7 -> (nsid 3, ifindex 2). Side 1 has veth 2 pointing at
+        // ifindex 8 (not 7): no match. Side 2 has veth 2 pointing at 7: match.
+        let sides = vec![
+            vec![veth(7, 2, 3)],
+            vec![veth(2, 8, 0)],
+            vec![veth(2, 7, 5)],
+        ];
+        let m = Matcher::new(&sides);
+        assert_eq!(m.candidates(0, 3), vec![2]);
+        assert_eq!(m.implied(0, 3, 2), vec![5]);
+        assert!(m.candidates(1, 0).is_empty());
+    }
+
+    #[test]
+    fn ambiguity_is_narrowed_by_every_veth_with_the_same_nsid() {
+        // Side 0 has two veths into nsid 1: (5 -> 2) and (6 -> 3). Sides 1 and
+        // 2 both hold an end 2 -> 5, only side 2 also holds 3 -> 6.
+        let sides = vec![
+            vec![veth(5, 2, 1), veth(6, 3, 1)],
+            vec![veth(2, 5, 0)],
+            vec![veth(2, 5, 0), veth(3, 6, 0)],
+        ];
+        let m = Matcher::new(&sides);
+        assert_eq!(m.candidates(0, 1), vec![2]);
+        assert_eq!(m.implied(0, 1, 2), vec![0]);
+    }
+
+    #[test]
+    fn lowers_in_other_namespaces_are_left_to_the_fallback() {
+        // A macvlan in side 1 whose lower is ifindex 4 of nsid 0: no veth to match.
+        let sides = vec![
+            vec![],
+            vec![Remote {
+                own: 3,
+                veth: false,
+                ifindex: 4,
+                nsid: 0,
+            }],
+        ];
+        let m = Matcher::new(&sides);
+        assert!(m.asks().is_empty());
+        assert_eq!(m.pairs().into_iter().collect::<Vec<_>>(), vec![(1, 0)]);
+    }
+
+    #[test]
+    fn a_pair_settled_by_an_earlier_guess_is_not_asked_again() {
+        // Two namespaces joined by two veth pairs: one request settles all.
+        let sides = vec![
+            vec![veth(5, 7, 0), veth(6, 8, 0)],
+            vec![veth(7, 5, 4), veth(8, 6, 4)],
+        ];
+        let asks = Matcher::new(&sides).asks();
+        assert_eq!(asks.len(), 1, "{asks:?}");
     }
 }

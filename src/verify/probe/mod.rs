@@ -79,6 +79,11 @@ pub struct ProbeResult {
     pub from_iface: Option<String>,
     /// The MAC address an ARP probe learnt.
     pub mac: Option<MacAddr>,
+    /// The source address, when the destination was probed directly on a
+    /// link: the destination has then learnt it as a neighbour (see
+    /// [`crate::verify`] on why that entry is removed again).
+    #[serde(skip)]
+    pub on_link_src: Option<IpAddr>,
 }
 
 impl ProbeResult {
@@ -100,6 +105,7 @@ impl ProbeResult {
             reason: reason.to_string(),
             from_iface,
             mac: None,
+            on_link_src: None,
         }
     }
 }
@@ -197,6 +203,39 @@ fn in_namespace(
         }
         Err(nl::RouteError::Other(e)) => return ProbeResult::unrun(e, None),
     };
+    // The neighbour entry the probes make for the next hop is removed
+    // afterwards unless it was there before: the kernel's neighbour tables
+    // hold 1024 entries for the whole machine (gc_thresh3), and only entries
+    // older than 5 s may be reclaimed, so a thousand probes in a second would
+    // overflow them and later probes could not resolve anybody.
+    let had = !matches!(
+        rt.block_on(nl::neighbour_state(&handle, hop.oif, hop.nexthop)),
+        Ok(None)
+    );
+    let mut r = send(&rt, &handle, &links, iface, &hop, dst, kind, count, timeout);
+    if !had {
+        // Best effort: a leftover entry is only a cache entry.
+        let _ = rt.block_on(nl::forget_neighbour(&handle, hop.oif, hop.nexthop));
+    }
+    if hop.nexthop == dst {
+        r.on_link_src = hop.src;
+    }
+    r
+}
+
+/// Send the probes along `hop` and explain the outcome.
+#[allow(clippy::too_many_arguments)]
+fn send(
+    rt: &tokio::runtime::Runtime,
+    handle: &rtnetlink::Handle,
+    links: &[nl::LinkState],
+    iface: Option<&str>,
+    hop: &nl::RouteHop,
+    dst: IpAddr,
+    kind: Probe,
+    count: u32,
+    timeout: Duration,
+) -> ProbeResult {
     let out = links.iter().find(|l| l.index == hop.oif);
     let out_name = out.map(|l| l.name.clone());
     let mut last = Attempt::Timeout;
@@ -215,7 +254,7 @@ fn in_namespace(
                     None => Attempt::Failed("no ICMP socket".into()),
                 }
             }
-            Probe::Arp => arp_once(&rt, &handle, out, &hop, dst, timeout),
+            Probe::Arp => arp_once(rt, handle, out, hop, dst, timeout),
             Probe::Tcp(port) => tcp::connect_once(dst, port, iface, timeout),
             Probe::Udp(port) => udp::exchange(dst, port, iface, timeout),
         };
@@ -235,6 +274,7 @@ fn in_namespace(
                     reason: what,
                     from_iface: out_name,
                     mac,
+                    on_link_src: None,
                 };
             }
             Attempt::NoRoute => {
@@ -263,7 +303,7 @@ fn in_namespace(
     if matches!(last, Attempt::Timeout | Attempt::Unreachable { .. }) {
         if let (Some(name), Ok(Some((state, _)))) = (
             out_name.as_deref(),
-            rt.block_on(nl::neighbour(&handle, hop.oif, hop.nexthop)),
+            rt.block_on(nl::neighbour(handle, hop.oif, hop.nexthop)),
         ) {
             if matches!(state, NeighbourState::Incomplete | NeighbourState::Failed) {
                 let what = if hop.nexthop.is_ipv4() {
