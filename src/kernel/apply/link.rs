@@ -252,15 +252,32 @@ async fn kind_data(
 }
 
 /// Delete link `name` (for a veth the kernel removes both ends).
+///
+/// Deleting is idempotent: a link that is already gone (its namespace, or its
+/// veth peer's namespace, was torn down meanwhile: the kernel does that
+/// asynchronously) counts as deleted, since the goal holds.
 pub(super) async fn del(k: &Kernel, node: &str, name: &str) -> Result<(), KernelError> {
-    let h = node_handle(k, node).await?;
-    let index = ifindex(&h.handle, node, name).await?;
-    h.handle
-        .link()
-        .del(index)
-        .execute()
-        .await
-        .map_err(|e| conn::map_err(e, &object(node, name), "delete link"))
+    let Some(h) = k.node(node).await? else {
+        return Ok(());
+    };
+    let index = match ifindex(&h.handle, node, name).await {
+        Ok(i) => i,
+        Err(KernelError::Invalid { message, .. }) if message == "no such interface" => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
+    match h.handle.link().del(index).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let err = conn::map_err(e, &object(node, name), "delete link");
+            if err.errno() == Some(libc::ENODEV) {
+                Ok(())
+            } else {
+                Err(err)
+            }
+        }
+    }
 }
 
 /// Apply `change` to link `name`: state, MTU, MAC, master and kind options in
