@@ -226,9 +226,11 @@ where
         match res {
             Ok(()) => {
                 done_order.push(i);
-                if journal::settle(rec, &plan.steps[i].op) {
-                    store.save(rec)?;
-                }
+                // Forgetting needs no save of its own: a record left stale by
+                // a crash names only something that no longer exists or is
+                // already marked, and the next run prunes it. The change
+                // rides along with the next write-ahead save or the final one.
+                journal::settle(rec, &plan.steps[i].op);
                 if let Some(p) = &opts.progress {
                     p(done_order.len(), total);
                 }
