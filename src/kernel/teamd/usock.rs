@@ -159,11 +159,13 @@ pub fn parse_state(object: &str, dump: &Value) -> Result<TeamState, KernelError>
     let mut ports = Vec::new();
     if let Some(map) = dump.get("ports").and_then(Value::as_object) {
         for (name, p) in map {
+            // teamd lists a port as soon as it is added, before its link
+            // watchers' first verdict: no verdict yet means not (yet) up.
             let link_up = p
                 .pointer("/link_watches/up")
                 .or_else(|| p.pointer("/link/up"))
                 .and_then(Value::as_bool)
-                .ok_or_else(|| decode(&format!("port {name} has no link state")))?;
+                .unwrap_or(false);
             ports.push(TeamPortState {
                 name: name.clone(),
                 link_up,
