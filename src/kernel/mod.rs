@@ -27,21 +27,6 @@ pub use netns::Netns;
 
 use crate::model;
 
-/// Pending writes as [`sysctl::write_each`] takes them.
-fn batch_parts(batch: Vec<PendingSysctl>) -> Vec<sysctl::Write> {
-    batch
-        .into_iter()
-        .map(|p| sysctl::Write {
-            netns: p.netns,
-            key: p.key,
-            value: p.value,
-            done: Box::new(move |r| {
-                let _ = p.done.send(r);
-            }),
-        })
-        .collect()
-}
-
 /// A node's namespace and an rtnetlink connection whose socket lives in it.
 #[derive(Debug, Clone)]
 pub struct NodeHandle {
@@ -52,6 +37,9 @@ pub struct NodeHandle {
     /// A netlink socket runs one dump at a time (a second one fails with
     /// EBUSY): hold this lock while a dump through `handle` runs.
     dump_lock: Arc<Mutex<()>>,
+    /// Interface indexes looked up through this handle, by name (see
+    /// [`NodeHandle::known_index`]).
+    indexes: Arc<std::sync::Mutex<HashMap<String, u32>>>,
 }
 
 impl NodeHandle {
@@ -60,7 +48,28 @@ impl NodeHandle {
             netns,
             handle,
             dump_lock: Arc::new(Mutex::new(())),
+            indexes: Arc::default(),
         }
+    }
+
+    /// The index of interface `name` as last looked up, if still trusted.
+    ///
+    /// Indexes are remembered so that a thousand ports need not each look
+    /// their bridge up; every deletion made through [`Kernel`] forgets them
+    /// all (a deleted device can take others along: a veth's peer, the
+    /// devices of a namespace), and the kernel hands out indexes cyclically,
+    /// so an index that went stale anyway names no other device.
+    pub fn known_index(&self, name: &str) -> Option<u32> {
+        self.lock_indexes().get(name).copied()
+    }
+
+    /// Remember the index of interface `name`.
+    pub fn remember_index(&self, name: &str, index: u32) {
+        self.lock_indexes().insert(name.to_string(), index);
+    }
+
+    fn lock_indexes(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        self.indexes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Serialize dumps on this node's socket: hold the guard until the dump's
@@ -82,8 +91,10 @@ pub struct Kernel {
     /// Turns between netlink requests (shared) and sysctl writes (alone):
     /// see [`Kernel::write_sysctl`].
     turns: RwLock<()>,
-    /// Sysctl writes waiting for the next alone turn.
+    /// Sysctl writes waiting for the next batch.
     sysctls: std::sync::Mutex<Vec<PendingSysctl>>,
+    /// Held while a batch of sysctl writes is opened and written.
+    sysctl_lane: Mutex<()>,
     /// Where each node's teamd directory lives (`<state dir>/teamd`).
     teamd_root: PathBuf,
 }
@@ -94,6 +105,19 @@ struct PendingSysctl {
     key: String,
     value: String,
     done: tokio::sync::oneshot::Sender<Result<(), KernelError>>,
+}
+
+impl PendingSysctl {
+    /// Write the value to the opened file (or pass the opening error on)
+    /// and report the result to the waiting op.
+    fn finish(self, file: Result<std::fs::File, KernelError>) {
+        let object = || format!("{}: sysctl {}", self.netns.label(), self.key);
+        let r = file.and_then(|mut f| {
+            sysctl::write_file(&mut f, &self.value).map_err(|e| KernelError::io(object(), e))
+        });
+        // The op may have given up waiting; nobody to tell then.
+        let _ = self.done.send(r);
+    }
 }
 
 impl std::fmt::Debug for PendingSysctl {
@@ -111,6 +135,7 @@ impl Kernel {
             nodes: std::sync::Mutex::new(HashMap::new()),
             turns: RwLock::new(()),
             sysctls: std::sync::Mutex::new(Vec::new()),
+            sysctl_lane: Mutex::new(()),
             teamd_root: crate::state::Store::from_env().dir().join("teamd"),
         })
     }
@@ -149,10 +174,12 @@ impl Kernel {
     /// write at once: the writing thread spins, burning a core, for as long
     /// as netlink requests keep RTNL busy. With dozens of netloom's own
     /// requests in flight that is most of the time (half the CPU of a
-    /// 1000-container `up` went into such spinning). So a write waits until
-    /// the requests in flight (those holding a [`Kernel::turn`]) are done and
-    /// holds new ones back; every write queued by then is done in the same
-    /// exclusive turn, by one thread entering each namespace in turn.
+    /// 1000-container `up` went into such spinning). So the write itself
+    /// waits until the requests in flight (those holding a [`Kernel::turn`])
+    /// are done and holds new ones back. Writes queue up meanwhile and go in
+    /// batches: the files of a batch are opened first, while netlink requests
+    /// still run (the path lookup is the costly part, see [`sysctl`]), then
+    /// written in one short exclusive turn.
     pub async fn write_sysctl(
         &self,
         netns: Arc<Netns>,
@@ -166,17 +193,37 @@ impl Kernel {
             value: value.to_string(),
             done,
         });
-        let alone = self.turns.write().await;
+        let lane = self.sysctl_lane.lock().await;
         let batch = std::mem::take(&mut *self.lock_sysctls());
         if !batch.is_empty() {
-            tokio::task::spawn_blocking(move || sysctl::write_each(batch_parts(batch)))
+            let thread = |what: &str| KernelError::Thread {
+                object: format!("sysctl {what}"),
+            };
+            let asked: Vec<(Arc<Netns>, String)> = batch
+                .iter()
+                .map(|p| (p.netns.clone(), p.key.clone()))
+                .collect();
+            let opened = tokio::task::spawn_blocking(move || sysctl::open_each(&asked))
                 .await
-                .map_err(|_| KernelError::Thread {
-                    object: "sysctl writes".into(),
-                })?;
+                .map_err(|_| thread("opening"))?;
+            let alone = self.turns.write().await;
+            let written = tokio::task::spawn_blocking(move || match opened {
+                Ok(files) => batch
+                    .into_iter()
+                    .zip(files)
+                    .for_each(|(p, f)| p.finish(f)),
+                Err(e) => batch.into_iter().for_each(|p| {
+                    let message = e.to_string();
+                    let object = format!("sysctl {}", p.key);
+                    p.finish(Err(KernelError::Decode { object, message }))
+                }),
+            })
+            .await;
+            drop(alone);
+            written.map_err(|_| thread("writes"))?;
         }
-        drop(alone);
-        // An empty batch: an earlier turn wrote ours.
+        drop(lane);
+        // An empty batch: an earlier batch wrote ours.
         result.await.map_err(|_| KernelError::Thread {
             object: format!("sysctl {key}"),
         })?
@@ -208,6 +255,14 @@ impl Kernel {
                 Ok(None)
             }
             None => Ok(None),
+        }
+    }
+
+    /// Forget every remembered interface index (see [`NodeHandle::known_index`]):
+    /// called before any device deletion.
+    pub fn forget_indexes(&self) {
+        for h in self.lock_nodes().values() {
+            h.lock_indexes().clear();
         }
     }
 
@@ -261,7 +316,7 @@ impl Kernel {
         let nss: Vec<Arc<Netns>> = missing.iter().map(|(_, ns)| ns.clone()).collect();
         let sockets = tokio::task::spawn_blocking(move || {
             let refs: Vec<&Netns> = nss.iter().map(|n| n.as_ref()).collect();
-            netns::run_in_each(&refs, |_| conn::socket())
+            netns::run_in_each(&refs, |_, _| conn::socket())
         })
         .await
         .map_err(|_| KernelError::Thread {

@@ -36,7 +36,7 @@ pub(super) async fn add(
     link: &str,
     addr: &Address,
 ) -> Result<(), KernelError> {
-    let index = ifindex(&h.handle, node, link).await?;
+    let index = ifindex(h, node, link).await?;
     let mut req = h
         .handle
         .address()
@@ -54,7 +54,7 @@ pub(super) async fn del(
     link: &str,
     addr: &Address,
 ) -> Result<(), KernelError> {
-    let index = ifindex(&h.handle, node, link).await?;
+    let index = ifindex(h, node, link).await?;
     h.handle
         .address()
         .del(message(index, addr))

@@ -3,6 +3,7 @@
 //! reaches the driver's changelink for kind and port options).
 use std::os::fd::AsRawFd;
 
+use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoPortData, InfoPortKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
@@ -14,7 +15,7 @@ use super::{
 };
 use crate::kernel::error::KernelError;
 use crate::kernel::{conn, Kernel, NodeHandle};
-use crate::model::{self, Link, LinkKind, PortOptions};
+use crate::model::{self, BridgeVlan, Link, LinkKind, PortOptions};
 use crate::plan::LinkChange;
 
 /// Create `link` in `node` with its kind options, MTU, MAC and ownership mark
@@ -93,11 +94,11 @@ pub(super) async fn add(
     let (info_data, peer_name) = match data {
         Some((d, n)) => (Some(d), Some(n)),
         None => (
-            kind_data(&sender.handle, node, &link.kind, true, &obj).await?,
+            kind_data(&sender, node, &link.kind, true, &obj).await?,
             None,
         ),
     };
-    if let Some(lower) = lower_index(&sender.handle, node, &link.kind, &obj).await? {
+    if let Some(lower) = lower_index(&sender, node, &link.kind, &obj).await? {
         msg.attributes.push(LinkAttribute::Link(lower));
     }
     let mut info = vec![LinkInfo::Kind(kind)];
@@ -115,16 +116,14 @@ pub(super) async fn add(
     // AddLink leaves nothing behind for the journal to miss.
     let rest = async {
         // The kernel ignores IFLA_IFALIAS in a create request, so the mark
-        // follows in its own request (to both veth ends).
-        let index = ifindex(&h.handle, node, &link.name).await?;
-        set_alias(&h.handle, index, &mark, &obj).await?;
+        // follows in its own request (to both veth ends), addressed by name.
+        set_alias(&h.handle, &link.name, &mark, &obj).await?;
         if let (Some((pnode, ph)), Some(pname)) = (&peer_handle, &peer_name) {
-            let pobj = object(pnode, pname);
-            let pindex = ifindex(&ph.handle, pnode, pname).await?;
-            set_alias(&ph.handle, pindex, &mark, &pobj).await?;
+            set_alias(&ph.handle, pname, &mark, &object(pnode, pname)).await?;
         }
         if let LinkKind::Bridge(o) = &link.kind {
             if !o.vlans.is_empty() {
+                let index = ifindex(&h, node, &link.name).await?;
                 bridge::set_vlans(&h.handle, index, VlanTarget::Bridge, &o.vlans, &obj).await?;
             }
         }
@@ -145,10 +144,18 @@ pub(super) async fn forget(handle: &Handle, name: &str) {
     let _ = handle.link().del_with_message(msg).execute().await;
 }
 
-/// Write the ownership mark into IFLA_IFALIAS.
-async fn set_alias(handle: &Handle, index: u32, mark: &str, obj: &str) -> Result<(), KernelError> {
+/// A change request for link `name`, found by name: with index 0 the kernel
+/// selects the device by IFLA_IFNAME (and does not take it as a rename), so
+/// no lookup round trip is needed first.
+fn by_name(name: &str) -> LinkMessage {
     let mut msg = LinkMessage::default();
-    msg.header.index = index;
+    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    msg
+}
+
+/// Write the ownership mark into IFLA_IFALIAS of link `name`.
+async fn set_alias(handle: &Handle, name: &str, mark: &str, obj: &str) -> Result<(), KernelError> {
+    let mut msg = by_name(name);
     msg.attributes
         .push(LinkAttribute::IfAlias(mark.to_string()));
     handle
@@ -178,7 +185,7 @@ fn creatable(kind: &LinkKind, obj: &str) -> Result<InfoKind, KernelError> {
 /// IFLA_LINK for kinds stacked on a lower device (not vxlan: its underlay is
 /// IFLA_VXLAN_LINK). The lower is looked up where the request is sent.
 async fn lower_index(
-    sender: &Handle,
+    sender: &NodeHandle,
     node: &str,
     kind: &LinkKind,
     obj: &str,
@@ -206,7 +213,7 @@ async fn lower_index(
 /// IFLA_INFO_DATA for a kind: all set options on create, the `Some` ones on
 /// a change.
 async fn kind_data(
-    handle: &Handle,
+    handle: &NodeHandle,
     node: &str,
     kind: &LinkKind,
     create: bool,
@@ -256,33 +263,62 @@ async fn kind_data(
 /// Deleting is idempotent: a link that is already gone (its namespace, or its
 /// veth peer's namespace, was torn down meanwhile: the kernel does that
 /// asynchronously) counts as deleted, since the goal holds.
+///
+/// A bridge that is up is taken down first: deleting it up makes the kernel
+/// re-run port state selection, multicast timers included, over the ports
+/// left for every port it removes (quadratic; 0.46 s for 1000 ports here),
+/// while a bridge that is down skips that work (0.07 s down + 0.25 s delete).
 pub(super) async fn del(k: &Kernel, node: &str, name: &str) -> Result<(), KernelError> {
     let Some(h) = k.node(node).await? else {
         return Ok(());
     };
-    let index = match ifindex(&h.handle, node, name).await {
-        Ok(i) => i,
-        Err(KernelError::Invalid { message, .. }) if message == "no such interface" => {
-            return Ok(())
+    let obj = object(node, name);
+    let gone = |err: KernelError| {
+        if err.errno() == Some(libc::ENODEV) {
+            Ok(())
+        } else {
+            Err(err)
         }
-        Err(e) => return Err(e),
     };
+    let mut links = h.handle.link().get().match_name(name.to_string()).execute();
+    let found = match links.try_next().await {
+        Ok(Some(msg)) => msg,
+        Ok(None) => return Ok(()),
+        Err(e) => return gone(conn::map_err(e, &obj, "look up link")),
+    };
+    drop(links);
+    let index = found.header.index;
+    if found.header.flags.contains(LinkFlags::Up) && is_bridge(&found) {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.header.change_mask |= LinkFlags::Up;
+        if let Err(e) = h.handle.link().change(msg).execute().await {
+            gone(conn::map_err(e, &obj, "set link down before deleting it"))?;
+            return Ok(());
+        }
+    }
     match h.handle.link().del(index).execute().await {
         Ok(()) => Ok(()),
-        Err(e) => {
-            let err = conn::map_err(e, &object(node, name), "delete link");
-            if err.errno() == Some(libc::ENODEV) {
-                Ok(())
-            } else {
-                Err(err)
-            }
-        }
+        Err(e) => gone(conn::map_err(e, &obj, "delete link")),
     }
 }
 
-/// Apply `change` to link `name`: state, MTU, MAC, master and kind options in
-/// one request, then port options (the kernel picks the port-option parser
-/// from the master the link has when the request arrives), then VLANs.
+/// True when a dumped link message describes a bridge.
+fn is_bridge(msg: &LinkMessage) -> bool {
+    msg.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(info) => info
+            .iter()
+            .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge))),
+        _ => false,
+    })
+}
+
+/// Apply `change` to link `name`: MTU, MAC, master and kind options in one
+/// request, then port options (the kernel picks the port-option parser from
+/// the master the link has when the request arrives), then VLANs, and the
+/// state `up` last (with the first request when nothing follows it), so a
+/// port is configured before it comes up. Every request finds the link by
+/// name; an index is looked up only where the kernel wants one.
 ///
 /// List fields follow the planner's convention: an empty list (bridge or
 /// port VLANs, macvlan source MACs) leaves the kernel's list alone; a
@@ -296,10 +332,8 @@ pub(super) async fn set(
 ) -> Result<(), KernelError> {
     let obj = object(node, name);
     let h = node_handle(k, node).await?;
-    let index = ifindex(&h.handle, node, name).await?;
 
-    let mut msg = LinkMessage::default();
-    msg.header.index = index;
+    let mut msg = by_name(name);
     let mut any = false;
     if let Some(mtu) = change.mtu {
         msg.attributes.push(LinkAttribute::Mtu(mtu));
@@ -312,20 +346,13 @@ pub(super) async fn set(
     if let Some(master) = &change.master {
         // IFLA_MASTER 0 releases the link from its master (`nomaster`).
         let m = match master {
-            Some(m) => ifindex(&h.handle, node, m).await?,
+            Some(m) => ifindex(&h, node, m).await?,
             None => 0,
         };
         msg.attributes.push(LinkAttribute::Controller(m));
         any = true;
     }
-    if let Some(up) = change.up {
-        if up {
-            msg.header.flags |= LinkFlags::Up;
-        }
-        msg.header.change_mask |= LinkFlags::Up;
-        any = true;
-    }
-    let mut bridge_vlans = None;
+    let mut vlans = None;
     if let Some(kind) = &change.kind {
         match kind {
             LinkKind::Tun(o) => tun::change(&h, name, o)?,
@@ -345,24 +372,42 @@ pub(super) async fn set(
             }
             _ => {
                 let info_kind = creatable(kind, &obj)?;
-                let data = kind_data(&h.handle, node, kind, false, &obj).await?;
+                let data = kind_data(&h, node, kind, false, &obj).await?;
                 let mut info = vec![LinkInfo::Kind(info_kind)];
                 info.extend(data.map(LinkInfo::Data));
                 msg.attributes.push(LinkAttribute::LinkInfo(info));
                 any = true;
                 if let LinkKind::Bridge(o) = kind {
                     let old = match &prior.kind {
-                        Some(LinkKind::Bridge(p)) => p.vlans.clone(),
-                        _ => Vec::new(),
+                        Some(LinkKind::Bridge(p)) => p.vlans.as_slice(),
+                        _ => &[],
                     };
-                    // An empty list means "leave the VLANs alone" (see `set`).
-                    if !o.vlans.is_empty() && old != o.vlans {
-                        bridge_vlans = Some((VlanTarget::Bridge, o.vlans.clone()));
-                    }
+                    vlans = changed_vlans(&o.vlans, old).map(|v| (VlanTarget::Bridge, v));
                 }
             }
         }
     }
+    let port = match &change.port {
+        Some(p) => port_request(p, &obj)?,
+        None => None,
+    };
+    if let Some(PortOptions::Bridge(p)) = &change.port {
+        let old = match &prior.port {
+            Some(PortOptions::Bridge(o)) => o.vlans.as_slice(),
+            _ => &[],
+        };
+        if let Some(v) = changed_vlans(&p.vlans, old) {
+            vlans = Some((VlanTarget::Port, v));
+        }
+    }
+    let mut up_last = change.up;
+    if port.is_none() && vlans.is_none() {
+        if let Some(up) = up_last.take() {
+            set_up_flag(&mut msg, up);
+            any = true;
+        }
+    }
+
     if any {
         h.handle
             .link()
@@ -371,55 +416,78 @@ pub(super) async fn set(
             .await
             .map_err(|e| conn::map_err(e, &obj, "change link"))?;
     }
-
-    if let Some(port) = &change.port {
-        let (port_kind, data) = match port {
-            PortOptions::Bridge(p) => {
-                let old = match &prior.port {
-                    Some(PortOptions::Bridge(o)) => o.vlans.clone(),
-                    _ => Vec::new(),
-                };
-                if !p.vlans.is_empty() && old != p.vlans {
-                    bridge_vlans = Some((VlanTarget::Port, p.vlans.clone()));
-                }
-                let v = bridge::port_info(p);
-                (
-                    InfoPortKind::Bridge,
-                    (!v.is_empty()).then_some(InfoPortData::BridgePort(v)),
-                )
-            }
-            PortOptions::Bond(p) => {
-                let v = bond::port_info(p);
-                (
-                    InfoPortKind::Bond,
-                    (!v.is_empty()).then_some(InfoPortData::BondPort(v)),
-                )
-            }
-            PortOptions::Team(_) => {
-                return Err(invalid(
-                    &obj,
-                    "team port options are applied through teamd, not rtnetlink",
-                ))
-            }
-        };
-        if let Some(data) = data {
-            let mut pmsg = LinkMessage::default();
-            pmsg.header.index = index;
-            pmsg.attributes.push(LinkAttribute::LinkInfo(vec![
-                LinkInfo::PortKind(port_kind),
-                LinkInfo::PortData(data),
-            ]));
-            h.handle
-                .link()
-                .set_port(pmsg)
-                .execute()
-                .await
-                .map_err(|e| conn::map_err(e, &obj, "set port options"))?;
-        }
+    if let Some(mut pmsg) = port {
+        pmsg.attributes
+            .insert(0, LinkAttribute::IfName(name.to_string()));
+        h.handle
+            .link()
+            .set_port(pmsg)
+            .execute()
+            .await
+            .map_err(|e| conn::map_err(e, &obj, "set port options"))?;
     }
-
-    if let Some((target, new)) = bridge_vlans {
+    if let Some((target, new)) = vlans {
+        let index = ifindex(&h, node, name).await?;
         bridge::set_vlans(&h.handle, index, target, &new, &obj).await?;
     }
+    if let Some(up) = up_last {
+        let mut msg = by_name(name);
+        set_up_flag(&mut msg, up);
+        h.handle
+            .link()
+            .change(msg)
+            .execute()
+            .await
+            .map_err(|e| conn::map_err(e, &obj, "change link state"))?;
+    }
     Ok(())
+}
+
+/// Set or clear IFF_UP in a change request.
+fn set_up_flag(msg: &mut LinkMessage, up: bool) {
+    if up {
+        msg.header.flags |= LinkFlags::Up;
+    }
+    msg.header.change_mask |= LinkFlags::Up;
+}
+
+/// The VLAN list to write: `new` when it is not empty (empty means "leave
+/// the kernel's list alone") and differs from `old`.
+fn changed_vlans(new: &[BridgeVlan], old: &[BridgeVlan]) -> Option<Vec<BridgeVlan>> {
+    (!new.is_empty() && new != old).then(|| new.to_vec())
+}
+
+/// The port-options request (without the link's name) for `port`, or
+/// `None` when it sets nothing.
+fn port_request(port: &PortOptions, obj: &str) -> Result<Option<LinkMessage>, KernelError> {
+    let (kind, data) = match port {
+        PortOptions::Bridge(p) => {
+            let v = bridge::port_info(p);
+            (
+                InfoPortKind::Bridge,
+                (!v.is_empty()).then_some(InfoPortData::BridgePort(v)),
+            )
+        }
+        PortOptions::Bond(p) => {
+            let v = bond::port_info(p);
+            (
+                InfoPortKind::Bond,
+                (!v.is_empty()).then_some(InfoPortData::BondPort(v)),
+            )
+        }
+        PortOptions::Team(_) => {
+            return Err(invalid(
+                obj,
+                "team port options are applied through teamd, not rtnetlink",
+            ))
+        }
+    };
+    Ok(data.map(|data| {
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(kind),
+            LinkInfo::PortData(data),
+        ]));
+        msg
+    }))
 }

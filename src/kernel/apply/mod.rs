@@ -35,7 +35,9 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
         Op::DelNetns { node } => {
             // teamd would outlive the namespace (it holds it through its fd).
             team::stop_all(k, node).await?;
-            k.delete_node(node).await
+            let done = k.delete_node(node).await;
+            k.forget_indexes();
+            done
         }
         Op::SetSysctl {
             node, key, value, ..
@@ -47,7 +49,9 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
         Op::DelLink { node, name } => {
             // A team's teamd goes first; for any other link this finds nothing.
             team::stop(k, node, name).await?;
-            link::del(k, node, name).await
+            let done = link::del(k, node, name).await;
+            k.forget_indexes();
+            done
         }
         Op::SetLink {
             node,
@@ -99,8 +103,20 @@ fn object(node: &str, name: &str) -> String {
     format!("{node}/{name}")
 }
 
-/// The ifindex of interface `name` in the namespace served by `handle`.
-async fn ifindex(handle: &Handle, node: &str, name: &str) -> Result<u32, KernelError> {
+/// The ifindex of interface `name` in the node, remembered once looked up
+/// (see [`NodeHandle::known_index`]).
+async fn ifindex(h: &NodeHandle, node: &str, name: &str) -> Result<u32, KernelError> {
+    if let Some(i) = h.known_index(name) {
+        return Ok(i);
+    }
+    let i = lookup_index(&h.handle, node, name).await?;
+    h.remember_index(name, i);
+    Ok(i)
+}
+
+/// The ifindex of interface `name` in the namespace served by `handle`,
+/// asked of the kernel.
+async fn lookup_index(handle: &Handle, node: &str, name: &str) -> Result<u32, KernelError> {
     let mut links = handle.link().get().match_name(name.to_string()).execute();
     match links.try_next().await {
         Ok(Some(msg)) => Ok(msg.header.index),

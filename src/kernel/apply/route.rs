@@ -76,7 +76,7 @@ async fn message(
         msg.attributes.push(RouteAttribute::Gateway(addr(g)));
     }
     if let Some(dev) = &r.dev {
-        let index = ifindex(&h.handle, node, dev).await?;
+        let index = ifindex(h, node, dev).await?;
         msg.attributes.push(RouteAttribute::Oif(index));
     }
     if let Some(m) = r.metric {

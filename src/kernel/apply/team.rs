@@ -47,7 +47,7 @@ pub(super) async fn start(
         let (dir, dev) = (dir.clone(), dev.to_string());
         blocking(format!("stop teamd {obj}"), move || teamd::stop(&dir, &dev)).await?;
     }
-    let team_index = super::ifindex(&h.handle, node, dev).await?;
+    let team_index = super::ifindex(&h, node, dev).await?;
     for port in setup.ports.keys() {
         release(&h, node, port, team_index).await?;
     }

@@ -3,7 +3,7 @@
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
 
 use super::link::forget;
-use super::{ifindex, object};
+use super::{lookup_index, object};
 use crate::kernel::error::KernelError;
 use crate::kernel::{conn, tun, NodeHandle};
 use crate::model::{Link, TunOptions};
@@ -19,7 +19,7 @@ pub(super) async fn add(
     let obj = object(node, &link.name);
     // TUNSETIFF on an existing persistent device attaches to it instead of
     // failing: refuse here, as the kernel does for every other kind.
-    match ifindex(&h.handle, node, &link.name).await {
+    match lookup_index(&h.handle, node, &link.name).await {
         Ok(_) => {
             return Err(KernelError::Netlink {
                 object: obj,
