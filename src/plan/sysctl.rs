@@ -5,17 +5,27 @@
 use super::effect::{iref, Ctx};
 use super::graph::{Key, Pending, Phase};
 use super::op::Op;
+use crate::model::HOST;
 
 /// SetSysctl ops. `restore_unknown`: also restore keys whose current value was
 /// not observed (`down` does; `up` does not, so that it stays idempotent).
+///
+/// Some `all` keys cascade in the kernel: writing `net.ipv6.conf.all.disable_ipv6`
+/// (or `all.forwarding` of IPv4 or IPv6) also sets the `default` key and the
+/// key of every interface. So those writes go first, the keys they cascade to
+/// after them; and in a namespace netloom made (any node but `host`, where
+/// the value from before must be restorable key by key) a `default` write
+/// the cascade already makes is left out.
 pub(crate) fn plan(ctx: &Ctx, restore_unknown: bool, out: &mut Vec<Pending>) {
     for node in ctx.kept_nodes() {
         let want = ctx.want(&node);
         let have = ctx.have(&node);
+        // (key, value, prior) of every write.
+        let mut writes: Vec<(&str, &str, Option<&String>)> = Vec::new();
         for (key, value) in &want.sysctls {
             let prior = have.sysctls.get(key);
             if prior != Some(value) {
-                out.push(set(&node, key, value, prior.cloned()));
+                writes.push((key, value, prior));
             }
         }
         for ((n, key), original) in &ctx.owned.sysctls {
@@ -32,9 +42,59 @@ pub(crate) fn plan(ctx: &Ctx, restore_unknown: bool, out: &mut Vec<Pending>) {
                 None => restore_unknown,
             };
             if differs {
-                out.push(set(&node, key, original, prior.cloned()));
+                writes.push((key, original, prior));
             }
         }
+        // What the cascading writes leave in each `default` key.
+        let cascaded: Vec<(String, &str)> = writes
+            .iter()
+            .filter_map(|(k, v, _)| Some((cascade(k)?, *v)))
+            .collect();
+        for (key, value) in &want.sysctls {
+            let Some((_, by)) = cascaded.iter().find(|(d, _)| d == key) else {
+                continue;
+            };
+            let planned = writes.iter().position(|(k, _, _)| k == key);
+            match planned {
+                Some(i) if *by == value && node != HOST => {
+                    writes.remove(i);
+                }
+                // The cascade changes a key that is right now: put it back.
+                None if *by != value => writes.push((key, value, have.sysctls.get(key))),
+                _ => {}
+            }
+        }
+        writes.sort_by_key(|(k, _, _)| cascade(k).is_none());
+        let written: Vec<&str> = writes.iter().map(|(k, _, _)| *k).collect();
+        for (key, value, prior) in writes {
+            let after = cascaded_from(key).is_some_and(|all| written.contains(&all.as_str()));
+            out.push(set(&node, key, value, prior.cloned(), after));
+        }
+    }
+}
+
+/// For a key whose write the kernel cascades, the `default` key it sets too.
+fn cascade(key: &str) -> Option<String> {
+    const CASCADING: [&str; 3] = [
+        "net.ipv6.conf.all.disable_ipv6",
+        "net.ipv6.conf.all.forwarding",
+        "net.ipv4.conf.all.forwarding",
+    ];
+    CASCADING
+        .contains(&key)
+        .then(|| key.replace(".all.", ".default."))
+}
+
+/// For a `default` or interface key of a cascading family, the `all` key
+/// whose write sets it too (so it must be written after that one).
+fn cascaded_from(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        ["net", family @ ("ipv4" | "ipv6"), "conf", name, last] if *name != "all" => {
+            let all = format!("net.{family}.conf.all.{last}");
+            cascade(&all).map(|_| all)
+        }
+        _ => None,
     }
 }
 
@@ -53,25 +113,128 @@ pub(crate) fn interface(key: &str) -> Option<String> {
     }
 }
 
-fn set(node: &str, key: &str, value: &str, prior: Option<String>) -> Pending {
+/// A SetSysctl; `after_cascade`: it waits for the node's other sysctl writes
+/// (pushed before it), among them the cascading one that would undo it.
+fn set(node: &str, key: &str, value: &str, prior: Option<String>, after_cascade: bool) -> Pending {
     let op = Op::SetSysctl {
         node: node.to_string(),
         key: key.to_string(),
         value: value.to_string(),
         prior,
     };
-    let netns = Key::Netns(node.to_string());
+    let mut needs = vec![Key::Netns(node.to_string())];
+    if after_cascade {
+        needs.push(Key::Sysctl(node.to_string()));
+    }
     match interface(key) {
         Some(link) => {
             let me = iref(node, &link);
-            let needs = vec![netns, Key::Link(me.clone())];
+            needs.push(Key::Link(me.clone()));
             Pending::new(Phase::LinkSysctl, op, needs, vec![Key::LinkSysctl(me)])
         }
         None => Pending::new(
             Phase::Sysctl,
             op,
-            vec![netns],
+            needs,
             vec![Key::Sysctl(node.to_string())],
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Network, Node, HOST};
+    use crate::plan::{up, Op, Owned};
+
+    /// The SetSysctl steps of a plan as (node, key, value, after).
+    fn writes(desired: &Network, observed: &Network) -> Vec<(String, String, String, Vec<usize>)> {
+        let mut owned = Owned::default();
+        owned.namespaces.insert("c".into());
+        let plan = up(desired, observed, &owned).expect("no conflicts");
+        plan.steps
+            .iter()
+            .filter_map(|s| match &s.op {
+                Op::SetSysctl {
+                    node, key, value, ..
+                } => Some((node.clone(), key.clone(), value.clone(), s.after.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn net(nodes: Vec<(&str, Vec<(&str, &str)>)>) -> Network {
+        Network {
+            name: "t".into(),
+            nodes: nodes
+                .into_iter()
+                .map(|(n, sysctls)| {
+                    let mut node = Node::default();
+                    for (k, v) in sysctls {
+                        node.sysctls.insert(k.into(), v.into());
+                    }
+                    (n.to_string(), node)
+                })
+                .collect(),
+        }
+    }
+
+    const ALL: &str = "net.ipv6.conf.all.disable_ipv6";
+    const DEFAULT: &str = "net.ipv6.conf.default.disable_ipv6";
+
+    #[test]
+    fn in_a_new_namespace_the_all_write_makes_the_default_one() {
+        let desired = net(vec![
+            (HOST, vec![]),
+            ("c", vec![(ALL, "1"), (DEFAULT, "1")]),
+        ]);
+        let observed = net(vec![(HOST, vec![])]);
+        let w = writes(&desired, &observed);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!((w[0].1.as_str(), w[0].2.as_str()), (ALL, "1"));
+    }
+
+    #[test]
+    fn a_different_default_is_written_after_the_all_that_would_undo_it() {
+        let desired = net(vec![
+            (HOST, vec![]),
+            ("c", vec![(DEFAULT, "0"), (ALL, "1")]),
+        ]);
+        let observed = net(vec![(HOST, vec![])]);
+        let w = writes(&desired, &observed);
+        let plan = up(&desired, &observed, &Owned::default()).unwrap();
+        let index = |key: &str| {
+            plan.steps
+                .iter()
+                .position(|s| matches!(&s.op, Op::SetSysctl { key: k, .. } if k == key))
+                .unwrap()
+        };
+        // The default is 0 already in a new namespace, yet the all write sets it to 1.
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            plan.steps[index(DEFAULT)].after.contains(&index(ALL)),
+            "{plan}"
+        );
+    }
+
+    #[test]
+    fn on_host_both_keys_are_written_so_each_can_be_restored() {
+        let desired = net(vec![(HOST, vec![(ALL, "1"), (DEFAULT, "1")])]);
+        let observed = net(vec![(HOST, vec![(ALL, "0"), (DEFAULT, "0")])]);
+        let w = writes(&desired, &observed);
+        let keys: Vec<&str> = w.iter().map(|x| x.1.as_str()).collect();
+        assert_eq!(keys, vec![ALL, DEFAULT]);
+    }
+
+    #[test]
+    fn keys_already_right_are_not_written() {
+        let desired = net(vec![
+            (HOST, vec![]),
+            ("c", vec![(ALL, "1"), (DEFAULT, "1")]),
+        ]);
+        let observed = net(vec![
+            (HOST, vec![]),
+            ("c", vec![(ALL, "1"), (DEFAULT, "1")]),
+        ]);
+        assert!(writes(&desired, &observed).is_empty());
     }
 }
