@@ -94,7 +94,17 @@ impl Engine {
     /// Observe every node the file or the records name (and always `host`,
     /// where links carry ownership marks).
     pub async fn observe(&self, desired: &Network, rec: &Records) -> Result<Network, EngineError> {
-        let (observed, foreign) = self.observe_all(desired, rec).await?;
+        self.observe_scoped(desired, rec, &BTreeSet::new()).await
+    }
+
+    /// [`Engine::observe`], reading only the links of `links_only`'s nodes.
+    async fn observe_scoped(
+        &self,
+        desired: &Network,
+        rec: &Records,
+        links_only: &BTreeSet<String>,
+    ) -> Result<Network, EngineError> {
+        let (observed, foreign) = self.observe_all(desired, rec, links_only).await?;
         if !foreign.is_empty() {
             return Err(EngineError::Conflicts { conflicts: foreign });
         }
@@ -107,6 +117,7 @@ impl Engine {
         &self,
         desired: &Network,
         rec: &Records,
+        links_only: &BTreeSet<String>,
     ) -> Result<(Network, Vec<Conflict>), EngineError> {
         let mut nodes: Vec<String> = desired.nodes.keys().cloned().collect();
         nodes.extend(rec.namespaces.iter().cloned());
@@ -126,7 +137,7 @@ impl Engine {
         }
         let mut observed = kernel::timing::timed(
             "observe",
-            kernel::observe::network(&self.kernel, &nodes, &keys),
+            kernel::observe::network_with(&self.kernel, &nodes, &keys, links_only),
         )
         .await?;
         observed.name = self.name.clone();
@@ -187,7 +198,7 @@ impl Engine {
     /// Observe and plan `up` for `desired`.
     pub async fn plan_up(&self, desired: &Network) -> Result<Planned, EngineError> {
         let rec = self.records()?;
-        let (observed, mut conflicts) = self.observe_all(desired, &rec).await?;
+        let (observed, mut conflicts) = self.observe_all(desired, &rec, &BTreeSet::new()).await?;
         let owned = Self::owned(&rec);
         let start = std::time::Instant::now();
         let plan = plan::up(desired, &observed, &owned);
@@ -214,7 +225,9 @@ impl Engine {
             name: self.name.clone(),
             ..Network::default()
         };
-        let observed = self.observe(&empty, &rec).await?;
+        // Namespaces go whole: of them only the links matter (to pair veth
+        // ends with host's), not their addresses, routes or sysctls.
+        let observed = self.observe_scoped(&empty, &rec, &rec.namespaces).await?;
         let owned = Self::owned(&rec);
         let plan = plan::down(&observed, &owned);
         Ok(Planned {
@@ -472,12 +485,8 @@ impl Engine {
         while !waiting.is_empty() && std::time::Instant::now() < deadline {
             let mut still = BTreeMap::new();
             for (node, names) in &waiting {
-                if let Some(n) = kernel::observe::node(&self.kernel, node, &[]).await? {
-                    let left: BTreeSet<String> = names
-                        .iter()
-                        .filter(|x| n.links.contains_key(*x))
-                        .cloned()
-                        .collect();
+                if let Some(present) = kernel::observe::link_names(&self.kernel, node).await? {
+                    let left: BTreeSet<String> = names.intersection(&present).cloned().collect();
                     if !left.is_empty() {
                         still.insert(node.clone(), left);
                     }

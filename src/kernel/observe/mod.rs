@@ -33,7 +33,7 @@ mod veth;
 mod vlan;
 mod vxlan;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::StreamExt;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
@@ -79,7 +79,7 @@ pub async fn node(
         .map_err(|_| KernelError::Thread {
             object: format!("node {node}"),
         })??;
-    let d = read(node, h, sysctls).await?;
+    let d = read(node, h, sysctls, true).await?;
     Ok(build(k, vec![d]).await?.pop().map(|(_, n)| n))
 }
 
@@ -91,6 +91,18 @@ pub async fn network(
     k: &Kernel,
     nodes: &[String],
     sysctl_keys: &BTreeMap<String, Vec<String>>,
+) -> Result<Network, KernelError> {
+    network_with(k, nodes, sysctl_keys, &BTreeSet::new()).await
+}
+
+/// [`network`], reading only the links (no addresses, routes or sysctls) of
+/// the nodes in `links_only`: enough for a node that is about to be deleted
+/// whole, whose links matter only to pair veth ends with other nodes.
+pub async fn network_with(
+    k: &Kernel,
+    nodes: &[String],
+    sysctl_keys: &BTreeMap<String, Vec<String>>,
+    links_only: &BTreeSet<String>,
 ) -> Result<Network, KernelError> {
     let t = std::time::Instant::now();
     let handles = k.nodes(nodes).await?;
@@ -104,24 +116,42 @@ pub async fn network(
     let asked: Vec<(std::sync::Arc<super::Netns>, Vec<String>)> = present
         .iter()
         .map(|(n, h)| {
-            let keys = sysctl_keys.get(n).cloned().unwrap_or_default();
+            let keys = match links_only.contains(n) {
+                true => Vec::new(),
+                false => sysctl_keys.get(n).cloned().unwrap_or_default(),
+            };
             (h.netns.clone(), keys)
         })
         .collect();
+    // Sysctls are read by helper threads while the dumps run.
     let t = std::time::Instant::now();
-    let sysctls = tokio::task::spawn_blocking(move || sysctl::read_each(&asked))
-        .await
-        .map_err(|_| KernelError::Thread {
-            object: "sysctls".into(),
-        })??;
-    super::timing::record("observe sysctls", t.elapsed());
-    let t = std::time::Instant::now();
-    let reads = present
+    let sysctls = async {
+        let values = tokio::task::spawn_blocking(move || sysctl::read_each(&asked))
+            .await
+            .map_err(|_| KernelError::Thread {
+                object: "sysctls".into(),
+            })?;
+        super::timing::record("observe sysctls", t.elapsed());
+        values
+    };
+    let reads = present.into_iter().map(|(n, h)| {
+        let full = !links_only.contains(&n);
+        async move { read(&n, h, Vec::new(), full).await }
+    });
+    let dumps = async {
+        let dumps = futures::future::try_join_all(reads).await;
+        super::timing::record("observe dumps", t.elapsed());
+        dumps
+    };
+    let (sysctls, dumps) = futures::future::try_join(sysctls, dumps).await?;
+    let dumps: Vec<Dump> = dumps
         .into_iter()
         .zip(sysctls)
-        .map(|((n, h), values)| async move { read(&n, h, values).await });
-    let dumps: Vec<Dump> = futures::future::try_join_all(reads).await?;
-    super::timing::record("observe dumps", t.elapsed());
+        .map(|(mut d, values)| {
+            d.sysctls = values.into_iter().collect();
+            d
+        })
+        .collect();
     let mut nodes = build(k, dumps).await?;
     // A team's runner and ports live in teamd, not the kernel.
     for (name, node) in &mut nodes {
@@ -166,20 +196,37 @@ async fn build(k: &Kernel, dumps: Vec<Dump>) -> Result<Vec<(String, Node)>, Kern
         .collect())
 }
 
-/// Dump one node's links, addresses and routes; `sysctls` were read already.
+/// The names of the links in `node` (one link dump); `None` when its
+/// namespace does not exist.
+pub async fn link_names(k: &Kernel, node: &str) -> Result<Option<BTreeSet<String>>, KernelError> {
+    let Some(h) = k.node(node).await? else {
+        return Ok(None);
+    };
+    let object = format!("node {node}");
+    let _guard = h.lock_dump().await;
+    let links = new_links(dump(&h.handle, link_request, &object, "dump links").await?);
+    Ok(Some(link::names(&links).into_values().collect()))
+}
+
+/// Dump one node's links and, when `full`, addresses and routes; `sysctls`
+/// were read already.
 async fn read(
     node: &str,
     h: NodeHandle,
     sysctls: Vec<(String, String)>,
+    full: bool,
 ) -> Result<Dump, KernelError> {
     let object = format!("node {node}");
     // The dumps share one socket, which runs one dump at a time.
     let dumps = async {
         let _guard = h.lock_dump().await;
-        let link_req = || RouteNetlinkMessage::GetLink(LinkMessage::default());
+        let link_req = link_request;
         let addr_req = || RouteNetlinkMessage::GetAddress(AddressMessage::default());
         let route_req = || RouteNetlinkMessage::GetRoute(RouteMessage::default());
         let links = new_links(dump(&h.handle, link_req, &object, "dump links").await?);
+        if !full {
+            return Ok((links, Vec::new(), Vec::new(), Vec::new()));
+        }
         let addrs = dump(&h.handle, addr_req, &object, "dump addresses").await?;
         let routes = dump(&h.handle, route_req, &object, "dump routes").await?;
         let vlans = if links.iter().any(filters_vlans) {
@@ -220,6 +267,14 @@ async fn read(
         sysctls: sysctls.into_iter().collect(),
         handle: h,
     })
+}
+
+/// A link dump request without the counters (netloom reads none): the
+/// kernel then skips filling them and the answer is much shorter.
+fn link_request() -> RouteNetlinkMessage {
+    let mut m = LinkMessage::default();
+    m.attributes = vec![LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats])];
+    RouteNetlinkMessage::GetLink(m)
 }
 
 /// The RTM_NEWLINK messages among dump answers.
