@@ -67,7 +67,11 @@ impl Opener {
         };
         let parts: Vec<_> = path.components().collect();
         if parts.len() <= 6 {
-            return Ok(File::from(open(path, mode | OFlag::O_CLOEXEC, Mode::empty())?));
+            return Ok(File::from(open(
+                path,
+                mode | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?));
         }
         let dir: PathBuf = parts[..5].iter().collect();
         let rest: PathBuf = parts[5..].iter().collect();
@@ -80,7 +84,12 @@ impl Opener {
             self.dirs.insert(dir.clone(), fd);
         }
         let fd = &self.dirs[&dir];
-        Ok(File::from(openat(fd, &rest, mode | OFlag::O_CLOEXEC, Mode::empty())?))
+        Ok(File::from(openat(
+            fd,
+            &rest,
+            mode | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?))
     }
 
     /// Read the value at `path`, without its trailing newline.
@@ -94,9 +103,7 @@ impl Opener {
 /// Read a sysctl in `ns`; `None` when the key does not exist there.
 /// The value is trimmed of its trailing newline.
 pub fn read(ns: &Netns, key: &str) -> Result<Option<String>, KernelError> {
-    Ok(read_many(ns, &[key.to_string()])?
-        .pop()
-        .map(|(_, v)| v))
+    Ok(read_many(ns, &[key.to_string()])?.pop().map(|(_, v)| v))
 }
 
 /// Write a sysctl in `ns`.
@@ -165,7 +172,10 @@ pub fn open_each(
     // Keys of one namespace share its opener: group them, keeping order.
     let mut groups: Vec<(std::sync::Arc<Netns>, Vec<usize>)> = Vec::new();
     for (i, (ns, _)) in asked.iter().enumerate() {
-        match groups.iter_mut().find(|(g, _)| std::sync::Arc::ptr_eq(g, ns)) {
+        match groups
+            .iter_mut()
+            .find(|(g, _)| std::sync::Arc::ptr_eq(g, ns))
+        {
             Some((_, members)) => members.push(i),
             None => groups.push((ns.clone(), vec![i])),
         }
@@ -204,7 +214,10 @@ pub fn open_each(
             }
         }
     }
-    Ok(out.into_iter().map(|f| f.expect("every key opened")).collect())
+    Ok(out
+        .into_iter()
+        .map(|f| f.expect("every key opened"))
+        .collect())
 }
 
 /// Write `value` to a sysctl file opened by [`open_each`] (one write, as
