@@ -208,10 +208,7 @@ impl Kernel {
                 .map_err(|_| thread("opening"))?;
             let alone = self.turns.write().await;
             let written = tokio::task::spawn_blocking(move || match opened {
-                Ok(files) => batch
-                    .into_iter()
-                    .zip(files)
-                    .for_each(|(p, f)| p.finish(f)),
+                Ok(files) => batch.into_iter().zip(files).for_each(|(p, f)| p.finish(f)),
                 Err(e) => batch.into_iter().for_each(|p| {
                     let message = e.to_string();
                     let object = format!("sysctl {}", p.key);
