@@ -158,12 +158,7 @@ async fn set_alias(handle: &Handle, name: &str, mark: &str, obj: &str) -> Result
     let mut msg = by_name(name);
     msg.attributes
         .push(LinkAttribute::IfAlias(mark.to_string()));
-    handle
-        .link()
-        .change(msg)
-        .execute()
-        .await
-        .map_err(|e| conn::map_err(e, obj, "set ownership mark"))
+    send_change(handle, msg, obj, "set ownership mark").await
 }
 
 /// The IFLA_INFO_KIND of a kind netloom creates over rtnetlink.
@@ -292,9 +287,9 @@ pub(super) async fn del(k: &Kernel, node: &str, name: &str) -> Result<(), Kernel
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         msg.header.change_mask |= LinkFlags::Up;
-        if let Err(e) = h.handle.link().change(msg).execute().await {
-            gone(conn::map_err(e, &obj, "set link down before deleting it"))?;
-            return Ok(());
+        if let Err(e) = send_change(&h.handle, msg, &obj, "set link down before deleting it").await
+        {
+            return gone(e);
         }
     }
     match h.handle.link().del(index).execute().await {
@@ -409,22 +404,12 @@ pub(super) async fn set(
     }
 
     if any {
-        h.handle
-            .link()
-            .change(msg)
-            .execute()
-            .await
-            .map_err(|e| conn::map_err(e, &obj, "change link"))?;
+        send_change(&h.handle, msg, &obj, "change link").await?;
     }
     if let Some(mut pmsg) = port {
         pmsg.attributes
             .insert(0, LinkAttribute::IfName(name.to_string()));
-        h.handle
-            .link()
-            .set_port(pmsg)
-            .execute()
-            .await
-            .map_err(|e| conn::map_err(e, &obj, "set port options"))?;
+        send_change(&h.handle, pmsg, &obj, "set port options").await?;
     }
     if let Some((target, new)) = vlans {
         let index = ifindex(&h, node, name).await?;
@@ -433,14 +418,25 @@ pub(super) async fn set(
     if let Some(up) = up_last {
         let mut msg = by_name(name);
         set_up_flag(&mut msg, up);
-        h.handle
-            .link()
-            .change(msg)
-            .execute()
-            .await
-            .map_err(|e| conn::map_err(e, &obj, "change link state"))?;
+        send_change(&h.handle, msg, &obj, "change link state").await?;
     }
     Ok(())
+}
+
+/// Send a change request (RTM_NEWLINK without NLM_F_CREATE, as `ip link
+/// set` does); errors name `obj` and `what` was asked.
+async fn send_change(
+    handle: &Handle,
+    msg: LinkMessage,
+    obj: &str,
+    what: &str,
+) -> Result<(), KernelError> {
+    handle
+        .link()
+        .change(msg)
+        .execute()
+        .await
+        .map_err(|e| conn::map_err(e, obj, what))
 }
 
 /// Set or clear IFF_UP in a change request.
