@@ -292,11 +292,13 @@ impl Engine {
         if needs.is_empty() {
             return Ok(());
         }
+        let start = std::time::Instant::now();
         let missing = tokio::task::spawn_blocking(move || kernel::support::check(&needs))
             .await
             .map_err(|_| KernelError::Thread {
                 object: "preflight".into(),
             })??;
+        kernel::timing::record("preflight", start.elapsed());
         if missing.is_empty() {
             Ok(())
         } else {
