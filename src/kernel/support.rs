@@ -189,7 +189,18 @@ fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
                     };
                     match (stacked, lower) {
                         (true, None) => Err("no veth to stack it on".to_string()),
-                        (true, Some(l)) => create(&handle, &name, k, data, Some(l)).await,
+                        // Each stacked trial gets a lower of its own: the
+                        // kernel refuses macvlan and ipvlan on one lower.
+                        (true, Some(_)) => {
+                            let low = format!("pfl-l{i}");
+                            match create(&handle, &low, "veth", None, None).await {
+                                Ok(()) => match index(&handle, &low).await {
+                                    Ok(l) => create(&handle, &name, k, data, Some(l)).await,
+                                    Err(e) => Err(e),
+                                },
+                                Err(e) => Err(format!("a veth to stack it on: {e}")),
+                            }
+                        }
                         (false, _) => create(&handle, &name, k, data, None).await,
                     }
                 }
