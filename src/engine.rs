@@ -97,14 +97,15 @@ impl Engine {
         self.observe_scoped(desired, rec, &BTreeSet::new()).await
     }
 
-    /// [`Engine::observe`], reading only the links of `links_only`'s nodes.
+    /// [`Engine::observe`], only locating the nodes in `located` (see
+    /// [`kernel::observe::network_with`]).
     async fn observe_scoped(
         &self,
         desired: &Network,
         rec: &Records,
-        links_only: &BTreeSet<String>,
+        located: &BTreeSet<String>,
     ) -> Result<Network, EngineError> {
-        let (observed, foreign) = self.observe_all(desired, rec, links_only).await?;
+        let (observed, foreign) = self.observe_all(desired, rec, located).await?;
         if !foreign.is_empty() {
             return Err(EngineError::Conflicts { conflicts: foreign });
         }
@@ -117,7 +118,7 @@ impl Engine {
         &self,
         desired: &Network,
         rec: &Records,
-        links_only: &BTreeSet<String>,
+        located: &BTreeSet<String>,
     ) -> Result<(Network, Vec<Conflict>), EngineError> {
         let mut nodes: Vec<String> = desired.nodes.keys().cloned().collect();
         nodes.extend(rec.namespaces.iter().cloned());
@@ -137,7 +138,7 @@ impl Engine {
         }
         let mut observed = kernel::timing::timed(
             "observe",
-            kernel::observe::network_with(&self.kernel, &nodes, &keys, links_only),
+            kernel::observe::network_with(&self.kernel, &nodes, &keys, located),
         )
         .await?;
         observed.name = self.name.clone();
@@ -225,8 +226,8 @@ impl Engine {
             name: self.name.clone(),
             ..Network::default()
         };
-        // Namespaces go whole: of them only the links matter (to pair veth
-        // ends with host's), not their addresses, routes or sysctls.
+        // Namespaces go whole: nothing inside them needs reading (which
+        // host links go with them is told by host's nsids for them).
         let observed = self.observe_scoped(&empty, &rec, &rec.namespaces).await?;
         let owned = Self::owned(&rec);
         let plan = plan::down(&observed, &owned);

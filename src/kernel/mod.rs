@@ -267,6 +267,14 @@ impl Kernel {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// `node`'s namespace, held open, without connecting to it (`None` when absent).
+    pub async fn netns_of(&self, node: &str) -> Result<Option<Arc<Netns>>, KernelError> {
+        match self.cached(node)? {
+            Some(h) => Ok(Some(h.netns)),
+            None => self.open_netns(node),
+        }
+    }
+
     /// Open `node`'s namespace (`None` when absent); `host` is the current one.
     fn open_netns(&self, node: &str) -> Result<Option<Arc<Netns>>, KernelError> {
         match self.netns_name(node) {

@@ -15,3 +15,39 @@ pub fn down(observed: &Network, owned: &Owned) -> Plan {
     let ctx = Ctx::new(&nothing, observed, owned, &observed.name);
     super::diff(&ctx, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{IfRef, Link, LinkKind, Network, Node, VethOptions, HOST};
+    use crate::plan::{Op, Owned};
+
+    /// host/h1's peer lives in c1, whose links `down` did not read (the
+    /// observer names such a peer by its ifindex): deleting c1 takes h1
+    /// along, so no step deletes h1 itself.
+    #[test]
+    fn a_veth_into_a_deleted_namespace_vanishes_with_it_unread() {
+        let mut host = Node::default();
+        let peer = IfRef {
+            node: "c1".into(),
+            name: "ifindex 2".into(),
+        };
+        let h1 = Link::new("h1", LinkKind::Veth(VethOptions { peer: Some(peer) }));
+        host.links.insert("h1".into(), h1);
+        let observed = Network {
+            name: "t".into(),
+            nodes: [(HOST.into(), host), ("c1".into(), Node::default())].into(),
+        };
+        let mut owned = Owned::default();
+        owned.namespaces.insert("c1".into());
+        owned.links.insert(IfRef {
+            node: HOST.into(),
+            name: "h1".into(),
+        });
+        let plan = super::down(&observed, &owned);
+        let ops: Vec<&Op> = plan.steps.iter().map(|s| &s.op).collect();
+        assert!(
+            matches!(ops.as_slice(), [Op::DelNetns { node }] if node == "c1"),
+            "{plan}"
+        );
+    }
+}

@@ -152,8 +152,8 @@ impl<'a> Ctx<'a> {
                     if self.gone.contains(&me) {
                         continue;
                     }
-                    let lower_gone = link.kind.lower().is_some_and(|l| self.gone.contains(l));
-                    let peer_gone = matches!(&link.kind, LinkKind::Veth(v) if v.peer.as_ref().is_some_and(|p| self.gone.contains(p)));
+                    let lower_gone = link.kind.lower().is_some_and(|l| self.goes(l));
+                    let peer_gone = matches!(&link.kind, LinkKind::Veth(v) if v.peer.as_ref().is_some_and(|p| self.goes(p)));
                     if lower_gone || peer_gone {
                         more.push((me, false));
                     } else if self.managed(node)
@@ -174,6 +174,12 @@ impl<'a> Ctx<'a> {
                 self.gone.insert(me);
             }
         }
+    }
+
+    /// True when link `r` goes: deleted, vanishing with another, or in a
+    /// namespace that is deleted (whose links `down` may not have read).
+    fn goes(&self, r: &IfRef) -> bool {
+        self.gone.contains(r) || self.del_nodes.contains(&r.node)
     }
 
     /// A desired veth end that exists while its desired peer will not.
@@ -201,12 +207,12 @@ impl<'a> Ctx<'a> {
         else {
             return false;
         };
-        if link.kind.lower().is_some_and(|l| self.gone.contains(l)) {
+        if link.kind.lower().is_some_and(|l| self.goes(l)) {
             return false;
         }
         if let LinkKind::Veth(v) = &link.kind {
             if let Some(p) = &v.peer {
-                if self.gone.contains(p) && (!self.del_links.contains(p) || p < me) {
+                if self.goes(p) && (!self.del_links.contains(p) || p < me) {
                     return false;
                 }
             }
@@ -278,14 +284,11 @@ impl Ctx<'_> {
             .nodes
             .get(&me.node)
             .and_then(|n| n.links.get(&me.name));
-        if let Some(l) = link
-            .and_then(|l| l.kind.lower())
-            .filter(|l| self.gone.contains(*l))
-        {
+        if let Some(l) = link.and_then(|l| l.kind.lower()).filter(|l| self.goes(l)) {
             return self.cause(l, level + 1);
         }
         if let Some(LinkKind::Veth(v)) = link.map(|l| &l.kind) {
-            if let Some(p) = v.peer.as_ref().filter(|p| self.gone.contains(*p)) {
+            if let Some(p) = v.peer.as_ref().filter(|p| self.goes(p)) {
                 if !self.del_links.contains(p) || p < me {
                     return self.cause(p, level + 1);
                 }

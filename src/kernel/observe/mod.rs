@@ -79,8 +79,11 @@ pub async fn node(
         .map_err(|_| KernelError::Thread {
             object: format!("node {node}"),
         })??;
-    let d = read(node, h, sysctls, true).await?;
-    Ok(build(k, vec![d]).await?.pop().map(|(_, n)| n))
+    let d = read(node, h, sysctls).await?;
+    Ok(build(k, vec![d], &HashMap::new())
+        .await?
+        .pop()
+        .map(|(_, n)| n))
 }
 
 /// Observe several nodes concurrently; nodes whose namespace is absent are omitted.
@@ -95,15 +98,26 @@ pub async fn network(
     network_with(k, nodes, sysctl_keys, &BTreeSet::new()).await
 }
 
-/// [`network`], reading only the links (no addresses, routes or sysctls) of
-/// the nodes in `links_only`: enough for a node that is about to be deleted
-/// whole, whose links matter only to pair veth ends with other nodes.
+/// [`network`], where the nodes in `located` are only located, not read:
+/// for a node about to be deleted whole nothing inside matters, except to
+/// tell which links of the other nodes vanish with it. Such a node that
+/// exists is reported without links; a reference into it (a veth peer, a
+/// lower) names the node, and, its links unread, [`unread`] as the link.
 pub async fn network_with(
     k: &Kernel,
     nodes: &[String],
     sysctl_keys: &BTreeMap<String, Vec<String>>,
-    links_only: &BTreeSet<String>,
+    located: &BTreeSet<String>,
 ) -> Result<Network, KernelError> {
+    let (located, nodes): (Vec<String>, Vec<String>) =
+        nodes.iter().cloned().partition(|n| located.contains(n));
+    let mut found = HashMap::new();
+    for n in located {
+        if let Some(ns) = k.netns_of(&n).await? {
+            found.insert(n, ns);
+        }
+    }
+    let nodes = &nodes;
     let t = std::time::Instant::now();
     let handles = k.nodes(nodes).await?;
     super::timing::record("observe connect", t.elapsed());
@@ -116,10 +130,7 @@ pub async fn network_with(
     let asked: Vec<(std::sync::Arc<super::Netns>, Vec<String>)> = present
         .iter()
         .map(|(n, h)| {
-            let keys = match links_only.contains(n) {
-                true => Vec::new(),
-                false => sysctl_keys.get(n).cloned().unwrap_or_default(),
-            };
+            let keys = sysctl_keys.get(n).cloned().unwrap_or_default();
             (h.netns.clone(), keys)
         })
         .collect();
@@ -134,10 +145,9 @@ pub async fn network_with(
         super::timing::record("observe sysctls", t.elapsed());
         values
     };
-    let reads = present.into_iter().map(|(n, h)| {
-        let full = !links_only.contains(&n);
-        async move { read(&n, h, Vec::new(), full).await }
-    });
+    let reads = present
+        .into_iter()
+        .map(|(n, h)| async move { read(&n, h, Vec::new()).await });
     let dumps = async {
         let dumps = futures::future::try_join_all(reads).await;
         super::timing::record("observe dumps", t.elapsed());
@@ -152,7 +162,8 @@ pub async fn network_with(
             d
         })
         .collect();
-    let mut nodes = build(k, dumps).await?;
+    let mut nodes = build(k, dumps, &found).await?;
+    nodes.extend(found.into_keys().map(|n| (n, Node::default())));
     // A team's runner and ports live in teamd, not the kernel.
     for (name, node) in &mut nodes {
         team::fill(k, name, node)?;
@@ -165,7 +176,11 @@ pub async fn network_with(
 
 /// Resolve the cross-namespace references of all `dumps` at once (see
 /// `netnsid`) and assemble each into a model node.
-async fn build(k: &Kernel, dumps: Vec<Dump>) -> Result<Vec<(String, Node)>, KernelError> {
+async fn build(
+    k: &Kernel,
+    dumps: Vec<Dump>,
+    located: &HashMap<String, std::sync::Arc<super::Netns>>,
+) -> Result<Vec<(String, Node)>, KernelError> {
     let dumped: Vec<netnsid::Dumped> = dumps
         .iter()
         .map(|d| netnsid::Dumped {
@@ -187,13 +202,21 @@ async fn build(k: &Kernel, dumps: Vec<Dump>) -> Result<Vec<(String, Node)>, Kern
                 .collect(),
         })
         .collect();
-    let resolved = super::timing::timed("observe nsids", netnsid::resolve(k, &dumped)).await?;
+    let resolved =
+        super::timing::timed("observe nsids", netnsid::resolve(k, &dumped, located)).await?;
     drop(dumped);
     Ok(dumps
         .into_iter()
         .zip(resolved)
         .map(|(d, r)| (d.node.clone(), assemble(d, &r)))
         .collect())
+}
+
+/// The name standing for link `ifindex` of a node that was only located
+/// (see [`network_with`]): not an interface name (it holds a space), so it
+/// never matches a real one.
+pub fn unread(ifindex: u32) -> String {
+    format!("ifindex {ifindex}")
 }
 
 /// The names of the links in `node` (one link dump); `None` when its
@@ -208,13 +231,11 @@ pub async fn link_names(k: &Kernel, node: &str) -> Result<Option<BTreeSet<String
     Ok(Some(link::names(&links).into_values().collect()))
 }
 
-/// Dump one node's links and, when `full`, addresses and routes; `sysctls`
-/// were read already.
+/// Dump one node's links, addresses and routes; `sysctls` were read already.
 async fn read(
     node: &str,
     h: NodeHandle,
     sysctls: Vec<(String, String)>,
-    full: bool,
 ) -> Result<Dump, KernelError> {
     let object = format!("node {node}");
     // The dumps share one socket, which runs one dump at a time.
@@ -224,9 +245,6 @@ async fn read(
         let addr_req = || RouteNetlinkMessage::GetAddress(AddressMessage::default());
         let route_req = || RouteNetlinkMessage::GetRoute(RouteMessage::default());
         let links = new_links(dump(&h.handle, link_req, &object, "dump links").await?);
-        if !full {
-            return Ok((links, Vec::new(), Vec::new(), Vec::new()));
-        }
         let addrs = dump(&h.handle, addr_req, &object, "dump addresses").await?;
         let routes = dump(&h.handle, route_req, &object, "dump routes").await?;
         let vlans = if links.iter().any(filters_vlans) {

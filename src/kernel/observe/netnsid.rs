@@ -17,6 +17,7 @@
 //! its nsid of each topology namespace it has not mapped yet.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
@@ -215,9 +216,13 @@ pub(super) struct Dumped<'a> {
 /// Resolve the remote references of every dumped namespace to interfaces of
 /// other nodes: per dumped node, (ifindex, nsid) -> interface. References
 /// into namespaces outside the topology are absent.
+///
+/// `located` are nodes whose namespaces are known but not dumped: a
+/// reference into one is named by the node and [`super::unread`].
 pub(super) async fn resolve(
     k: &Kernel,
     dumped: &[Dumped<'_>],
+    located: &HashMap<String, Arc<Netns>>,
 ) -> Result<Vec<HashMap<LinkRef, IfRef>>, KernelError> {
     let sides: Vec<Vec<Remote>> = dumped.iter().map(|d| d.remote.clone()).collect();
     let matcher = Matcher::new(&sides);
@@ -250,7 +255,7 @@ pub(super) async fn resolve(
         .filter(|p| !named.contains_key(p))
         .collect();
     if !missing.is_empty() {
-        fallback(k, dumped, &missing, &mut named).await?;
+        fallback(k, dumped, located, &missing, &mut named).await?;
     }
     let known: HashMap<&str, &HashMap<u32, String>> =
         dumped.iter().map(|d| (d.node, d.names)).collect();
@@ -263,6 +268,7 @@ pub(super) async fn resolve(
             };
             let name = match known.get(other.as_str()) {
                 Some(names) => names.get(&r.ifindex).cloned(),
+                None if located.contains_key(other) => Some(super::unread(r.ifindex)),
                 None => match k.node(other).await? {
                     Some(oh) => link_name(&oh.handle, r.ifindex, &format!("node {other}")).await?,
                     None => None,
@@ -288,10 +294,12 @@ pub(super) async fn resolve(
 
 /// Settle the `missing` (side, nsid) pairs the veth matching could not: ask
 /// each such side for its nsid of every topology namespace it has not
-/// mapped yet, until its missing nsids are found.
+/// mapped yet (all at once: the asking needs only the other's namespace fd,
+/// no connection to it), until its missing nsids are found.
 async fn fallback(
     k: &Kernel,
     dumped: &[Dumped<'_>],
+    located: &HashMap<String, Arc<Netns>>,
     missing: &BTreeSet<(usize, i32)>,
     named: &mut BTreeMap<(usize, i32), String>,
 ) -> Result<(), KernelError> {
@@ -300,29 +308,38 @@ async fn fallback(
     for &(side, nsid) in missing {
         by_side.entry(side).or_default().insert(nsid);
     }
-    for (side, mut wanted) in by_side {
+    let mut fds: HashMap<String, Arc<Netns>> = located.clone();
+    for d in dumped {
+        fds.insert(d.node.to_string(), d.handle.netns.clone());
+    }
+    for (side, wanted) in by_side {
         let d = &dumped[side];
         let object = format!("node {}", d.node);
         let mapped: BTreeSet<&str> = named
             .range((side, i32::MIN)..=(side, i32::MAX))
             .map(|(_, n)| n.as_str())
             .collect();
-        let todo: Vec<String> = candidates
-            .iter()
-            .filter(|c| c.as_str() != d.node && !mapped.contains(c.as_str()))
-            .cloned()
-            .collect();
-        for c in todo {
-            if wanted.is_empty() {
-                break;
-            }
-            let Some(other) = k.node(&c).await? else {
+        let mut todo: Vec<(String, Arc<Netns>)> = Vec::new();
+        for c in &candidates {
+            if c.as_str() == d.node || mapped.contains(c.as_str()) {
                 continue;
+            }
+            let ns = match fds.get(c) {
+                Some(ns) => Some(ns.clone()),
+                None => k.netns_of(c).await?,
             };
-            if let Some(id) = nsid(&d.handle.handle, &other.netns, &object).await? {
-                if wanted.remove(&id) {
-                    named.insert((side, id), c);
-                }
+            if let Some(ns) = ns {
+                todo.push((c.clone(), ns));
+            }
+        }
+        let ids = futures::future::try_join_all(
+            todo.iter()
+                .map(|(_, ns)| nsid(&d.handle.handle, ns, &object)),
+        )
+        .await?;
+        for ((c, _), id) in todo.into_iter().zip(ids) {
+            if let Some(id) = id.filter(|id| wanted.contains(id)) {
+                named.insert((side, id), c);
             }
         }
     }
