@@ -10,15 +10,7 @@ mod examples_vm {
 
     use serde_json::Value;
 
-    use super::common::{self, Lab};
-
-    /// `ip -d -j link show dev IFACE` inside a node, as JSON.
-    fn link(lab: &Lab, node: &str, iface: &str) -> Value {
-        let r = lab.exec(node, &["ip", "-d", "-j", "link", "show", "dev", iface]);
-        assert_eq!(r.code, 0, "{}", r.text());
-        let v: Value = serde_json::from_str(&r.out).expect("ip -j output");
-        v[0].clone()
-    }
+    use super::common::{self, link, Lab};
 
     /// A counter of an interface inside a node (`rx` or `tx` packets).
     fn packets(lab: &Lab, node: &str, iface: &str, dir: &str) -> u64 {

@@ -9,40 +9,11 @@ mod common;
 mod options {
     use serde_json::{json, Value};
 
-    use super::common::Lab;
-
-    /// `ip -d -j link show dev IFACE` inside a node.
-    fn link(lab: &Lab, node: &str, iface: &str) -> Value {
-        let r = lab.exec(node, &["ip", "-d", "-j", "link", "show", "dev", iface]);
-        assert_eq!(r.code, 0, "{}", r.text());
-        let v: Value = serde_json::from_str(&r.out).expect("ip -j output");
-        v[0].clone()
-    }
+    use super::common::{link, round_trip};
 
     /// iproute2 prints some flags as JSON booleans and some as 0/1.
     fn on(v: &Value) -> Option<bool> {
         v.as_bool().or_else(|| v.as_u64().map(|n| n != 0))
-    }
-
-    /// `up` a topology, then hand it to `check`; afterwards the second `up`
-    /// does nothing, `status` is in sync and `plan` is empty, and `down`
-    /// leaves nothing behind.
-    fn round_trip(name: &str, text: &str, check: impl Fn(&Lab)) {
-        let lab = Lab::from_text(name, text);
-        lab.expect("up", &[], 0);
-        check(&lab);
-        let st = lab.expect("status", &["--json"], 0);
-        assert!(
-            !st.out.contains("Missing") && !st.out.contains("Drifted"),
-            "status:\n{}",
-            st.out
-        );
-        let pending = lab.pending();
-        assert!(pending.is_empty(), "plan after up: {pending:#?}");
-        let again = lab.expect("up", &[], 0);
-        assert!(again.out.contains(": 0 operation"), "{}", again.text());
-        lab.expect("down", &[], 0);
-        lab.assert_no_residue();
     }
 
     #[test]

@@ -351,18 +351,10 @@ fn link_names(node: &str, link: &crate::model::Link) -> Vec<IfRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Address, Link, LinkKind, Node, VethOptions};
+    use crate::model::{Address, Link, LinkKind, Node};
 
     fn veth(name: &str, peer: (&str, &str)) -> Link {
-        let mut l = Link::new(
-            name,
-            LinkKind::Veth(VethOptions {
-                peer: Some(IfRef {
-                    node: peer.0.into(),
-                    name: peer.1.into(),
-                }),
-            }),
-        );
+        let mut l = Link::veth(name, peer.0, peer.1);
         l.up = Some(true);
         l
     }

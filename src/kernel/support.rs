@@ -279,7 +279,7 @@ async fn index(handle: &Handle, name: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BridgeOptions, IfRef, Link, TeamdSetup, VethOptions};
+    use crate::model::{BridgeOptions, Link, TeamdSetup};
     use crate::plan::Step;
 
     fn step(op: Op) -> Step {
@@ -288,15 +288,7 @@ mod tests {
 
     #[test]
     fn needs_lists_created_kinds_vlan_filtering_and_teamd_only() {
-        let veth = Link::new(
-            "v0",
-            LinkKind::Veth(VethOptions {
-                peer: Some(IfRef {
-                    node: "b".into(),
-                    name: "v1".into(),
-                }),
-            }),
-        );
+        let veth = Link::veth("v0", "b", "v1");
         let br = Link::new(
             "br0",
             LinkKind::Bridge(BridgeOptions {

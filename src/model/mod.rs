@@ -135,6 +135,20 @@ pub struct Link {
 }
 
 impl Link {
+    /// A veth end whose peer is `peer_name` in node `peer_node`, every
+    /// optional setting left unset.
+    pub fn veth(name: impl Into<String>, peer_node: &str, peer_name: &str) -> Self {
+        Link::new(
+            name,
+            LinkKind::Veth(VethOptions {
+                peer: Some(IfRef {
+                    node: peer_node.to_string(),
+                    name: peer_name.to_string(),
+                }),
+            }),
+        )
+    }
+
     /// A link of the given kind with every optional setting left unset.
     pub fn new(name: impl Into<String>, kind: LinkKind) -> Self {
         Link {

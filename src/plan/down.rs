@@ -18,7 +18,7 @@ pub fn down(observed: &Network, owned: &Owned) -> Plan {
 
 #[cfg(test)]
 mod tests {
-    use crate::model::{IfRef, Link, LinkKind, Network, Node, VethOptions, HOST};
+    use crate::model::{IfRef, Link, Network, Node, HOST};
     use crate::plan::{Op, Owned};
 
     /// host/h1's peer lives in c1, whose links `down` did not read (the
@@ -27,11 +27,7 @@ mod tests {
     #[test]
     fn a_veth_into_a_deleted_namespace_vanishes_with_it_unread() {
         let mut host = Node::default();
-        let peer = IfRef {
-            node: "c1".into(),
-            name: "ifindex 2".into(),
-        };
-        let h1 = Link::new("h1", LinkKind::Veth(VethOptions { peer: Some(peer) }));
+        let h1 = Link::veth("h1", "c1", "ifindex 2");
         host.links.insert("h1".into(), h1);
         let observed = Network {
             name: "t".into(),

@@ -400,10 +400,8 @@ fn set_up(me: &IfRef, up: bool, prior: Option<bool>) -> Pending {
 
 #[cfg(test)]
 mod tests {
-    use crate::model::{BondOptions, Link, LinkKind, Network, Node, VethOptions};
+    use crate::model::{BondOptions, Link, LinkKind, Network, Node};
     use crate::plan::{up, Owned};
-
-    use super::iref;
 
     /// Node `a` with bond0 (primary eth0) over veths eth0/eth1 to node `b`.
     fn bonded() -> Network {
@@ -420,21 +418,11 @@ mod tests {
         a.links.insert("bond0".into(), bond);
         let mut b = Node::default();
         for p in ["eth0", "eth1"] {
-            let mut l = Link::new(
-                p,
-                LinkKind::Veth(VethOptions {
-                    peer: Some(iref("b", p)),
-                }),
-            );
+            let mut l = Link::veth(p, "b", p);
             l.master = Some("bond0".into());
             l.up = Some(true);
             a.links.insert(p.into(), l);
-            let peer = Link::new(
-                p,
-                LinkKind::Veth(VethOptions {
-                    peer: Some(iref("a", p)),
-                }),
-            );
+            let peer = Link::veth(p, "a", p);
             b.links.insert(p.into(), peer);
         }
         Network {

@@ -537,18 +537,10 @@ pub fn wait_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BridgeOptions, IfRef, Link, Node, VethOptions};
+    use crate::model::{BridgeOptions, Link, Node};
 
     fn veth(name: &str, peer: (&str, &str), up: Option<bool>) -> Link {
-        let mut l = Link::new(
-            name,
-            LinkKind::Veth(VethOptions {
-                peer: Some(IfRef {
-                    node: peer.0.into(),
-                    name: peer.1.into(),
-                }),
-            }),
-        );
+        let mut l = Link::veth(name, peer.0, peer.1);
         l.up = up;
         l
     }

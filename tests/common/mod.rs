@@ -227,3 +227,32 @@ pub fn life_cycle(lab: &Lab, edit: (&str, &str), change_mentions: &str, proof: i
         again.text()
     );
 }
+
+/// `ip -d -j link show dev IFACE` inside a node, as JSON.
+pub fn link(lab: &Lab, node: &str, iface: &str) -> serde_json::Value {
+    let r = lab.exec(node, &["ip", "-d", "-j", "link", "show", "dev", iface]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_str(&r.out).expect("ip -j output");
+    v[0].clone()
+}
+
+/// `up` a topology, then hand it to `check`; afterwards the second `up`
+/// does nothing, `status` is in sync and `plan` is empty, and `down`
+/// leaves nothing behind.
+pub fn round_trip(name: &str, text: &str, check: impl Fn(&Lab)) {
+    let lab = Lab::from_text(name, text);
+    lab.expect("up", &[], 0);
+    check(&lab);
+    let st = lab.expect("status", &["--json"], 0);
+    assert!(
+        !st.out.contains("Missing") && !st.out.contains("Drifted"),
+        "status:\n{}",
+        st.out
+    );
+    let pending = lab.pending();
+    assert!(pending.is_empty(), "plan after up: {pending:#?}");
+    let again = lab.expect("up", &[], 0);
+    assert!(again.out.contains(": 0 operation"), "{}", again.text());
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

@@ -36,7 +36,7 @@ pub fn route(to: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>
 
 /// A veth end.
 pub fn veth(name: &str, peer: IfRef) -> Link {
-    Link::new(name, LinkKind::Veth(VethOptions { peer: Some(peer) }))
+    Link::veth(name, &peer.node, &peer.name)
 }
 
 /// The seed LXC topology: host bridge with a veth port, a container, NAT, forwarding.
