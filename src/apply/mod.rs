@@ -19,7 +19,8 @@ pub struct Options {
     /// Fail the step launched as number N (0-based) instead of running it: a
     /// fault-injection hook for testing rollback against the real kernel.
     pub fault_at: Option<usize>,
-    /// Steps in flight at once.
+    /// Steps in flight at once (sysctl writes, which wait in a queue of
+    /// their own, not counted).
     pub max_in_flight: usize,
     /// Called after each finished step with (finished, total).
     pub progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,

@@ -18,6 +18,7 @@ pub mod tun;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
@@ -37,38 +38,47 @@ pub struct NodeHandle {
     /// A netlink socket runs one dump at a time (a second one fails with
     /// EBUSY): hold this lock while a dump through `handle` runs.
     dump_lock: Arc<Mutex<()>>,
-    /// Interface indexes looked up through this handle, by name (see
-    /// [`NodeHandle::known_index`]).
-    indexes: Arc<std::sync::Mutex<HashMap<String, u32>>>,
+    /// Interface indexes looked up through this handle, by name, with the
+    /// deletion epoch they were looked up in (see [`NodeHandle::known_index`]).
+    indexes: Arc<std::sync::Mutex<HashMap<String, (u32, u64)>>>,
+    /// The [`Kernel`]'s deletion epoch, shared by all its handles.
+    epoch: Arc<AtomicU64>,
 }
 
 impl NodeHandle {
-    fn new(netns: Arc<Netns>, handle: rtnetlink::Handle) -> Self {
+    fn new(netns: Arc<Netns>, handle: rtnetlink::Handle, epoch: Arc<AtomicU64>) -> Self {
         NodeHandle {
             netns,
             handle,
             dump_lock: Arc::new(Mutex::new(())),
             indexes: Arc::default(),
+            epoch,
         }
     }
 
     /// The index of interface `name` as last looked up, if still trusted.
     ///
     /// Indexes are remembered so that a thousand ports need not each look
-    /// their bridge up; every deletion made through [`Kernel`] forgets them
-    /// all (a deleted device can take others along: a veth's peer, the
-    /// devices of a namespace), and the kernel hands out indexes cyclically,
-    /// so an index that went stale anyway names no other device.
+    /// their bridge up; every deletion made through [`Kernel`] starts a new
+    /// epoch, which makes all of them stale at once (a deleted device can
+    /// take others along: a veth's peer, the devices of a namespace), and
+    /// the kernel hands out indexes cyclically, so an index that went stale
+    /// anyway names no other device.
     pub fn known_index(&self, name: &str) -> Option<u32> {
-        self.lock_indexes().get(name).copied()
+        let now = self.epoch.load(Ordering::Acquire);
+        match self.lock_indexes().get(name) {
+            Some(&(index, epoch)) if epoch == now => Some(index),
+            _ => None,
+        }
     }
 
     /// Remember the index of interface `name`.
     pub fn remember_index(&self, name: &str, index: u32) {
-        self.lock_indexes().insert(name.to_string(), index);
+        let now = self.epoch.load(Ordering::Acquire);
+        self.lock_indexes().insert(name.to_string(), (index, now));
     }
 
-    fn lock_indexes(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+    fn lock_indexes(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, u64)>> {
         self.indexes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -95,6 +105,8 @@ pub struct Kernel {
     sysctls: std::sync::Mutex<Vec<PendingSysctl>>,
     /// Held while a batch of sysctl writes is opened and written.
     sysctl_lane: Mutex<()>,
+    /// Deletion epoch: remembered interface indexes older than it are stale.
+    epoch: Arc<AtomicU64>,
     /// Where each node's teamd directory lives (`<state dir>/teamd`).
     teamd_root: PathBuf,
 }
@@ -136,6 +148,7 @@ impl Kernel {
             turns: RwLock::new(()),
             sysctls: std::sync::Mutex::new(Vec::new()),
             sysctl_lane: Mutex::new(()),
+            epoch: Arc::default(),
             teamd_root: crate::state::Store::from_env().dir().join("teamd"),
         })
     }
@@ -255,12 +268,10 @@ impl Kernel {
         }
     }
 
-    /// Forget every remembered interface index (see [`NodeHandle::known_index`]):
-    /// called before any device deletion.
+    /// Make every remembered interface index stale (see
+    /// [`NodeHandle::known_index`]): called after every device deletion.
     pub fn forget_indexes(&self) {
-        for h in self.lock_nodes().values() {
-            h.lock_indexes().clear();
-        }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     fn lock_nodes(&self) -> std::sync::MutexGuard<'_, HashMap<String, NodeHandle>> {
@@ -291,7 +302,7 @@ impl Kernel {
         let Some(ns) = self.open_netns(node)? else {
             return Ok(None);
         };
-        let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?);
+        let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?, self.epoch.clone());
         Ok(Some(
             self.lock_nodes()
                 .entry(node.to_string())
@@ -329,7 +340,7 @@ impl Kernel {
         })??;
         for ((i, ns), socket) in missing.into_iter().zip(sockets) {
             let socket = socket?.map_err(|e| KernelError::io(ns.label(), e))?;
-            let h = NodeHandle::new(ns, conn::handle(socket));
+            let h = NodeHandle::new(ns, conn::handle(socket), self.epoch.clone());
             let h = self
                 .lock_nodes()
                 .entry(nodes[i].clone())
@@ -361,7 +372,7 @@ impl Kernel {
                 })??;
         let ns = Arc::new(ns);
         let socket = socket.map_err(|e| KernelError::io(ns.label(), e))?;
-        let h = NodeHandle::new(ns, conn::handle(socket));
+        let h = NodeHandle::new(ns, conn::handle(socket), self.epoch.clone());
         self.lock_nodes().insert(node.to_string(), h.clone());
         Ok(h)
     }

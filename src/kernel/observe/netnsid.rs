@@ -292,9 +292,12 @@ pub(super) async fn resolve(
     Ok(out)
 }
 
+/// How many nsid questions the fallback asks at once.
+const FALLBACK_CHUNK: usize = 64;
+
 /// Settle the `missing` (side, nsid) pairs the veth matching could not: ask
 /// each such side for its nsid of every topology namespace it has not
-/// mapped yet (all at once: the asking needs only the other's namespace fd,
+/// mapped yet (many at once: the asking needs only the other's namespace fd,
 /// no connection to it), until its missing nsids are found.
 async fn fallback(
     k: &Kernel,
@@ -312,7 +315,7 @@ async fn fallback(
     for d in dumped {
         fds.insert(d.node.to_string(), d.handle.netns.clone());
     }
-    for (side, wanted) in by_side {
+    for (side, mut wanted) in by_side {
         let d = &dumped[side];
         let object = format!("node {}", d.node);
         let mapped: BTreeSet<&str> = named
@@ -332,14 +335,22 @@ async fn fallback(
                 todo.push((c.clone(), ns));
             }
         }
-        let ids = futures::future::try_join_all(
-            todo.iter()
-                .map(|(_, ns)| nsid(&d.handle.handle, ns, &object)),
-        )
-        .await?;
-        for ((c, _), id) in todo.into_iter().zip(ids) {
-            if let Some(id) = id.filter(|id| wanted.contains(id)) {
-                named.insert((side, id), c);
+        // In chunks, stopping once every missing nsid is found: a side
+        // usually misses one (a lower in host, the first candidate).
+        for chunk in todo.chunks(FALLBACK_CHUNK) {
+            if wanted.is_empty() {
+                break;
+            }
+            let ids = futures::future::try_join_all(
+                chunk
+                    .iter()
+                    .map(|(_, ns)| nsid(&d.handle.handle, ns, &object)),
+            )
+            .await?;
+            for ((c, _), id) in chunk.iter().zip(ids) {
+                if let Some(id) = id.filter(|id| wanted.remove(id)) {
+                    named.insert((side, id), c.clone());
+                }
             }
         }
     }
