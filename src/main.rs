@@ -120,6 +120,11 @@ fn main() -> ExitCode {
         | Verb::Verify { json, .. } => *json,
         Verb::Exec { .. } => false,
     };
+    // Before the runtime starts threads (see the module's docs). Without it
+    // netloom still works, only slower and for fewer nodes.
+    if let Err(e) = netloom::kernel::fdtable::prepare() {
+        eprintln!("warning: cannot prepare the file descriptor table: {e}");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -131,7 +136,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let start = std::time::Instant::now();
     let result = rt.block_on(run(cli.verb));
+    netloom::kernel::timing::record("run", start.elapsed());
+    drop(rt);
+    netloom::kernel::timing::record("run and runtime shutdown", start.elapsed());
     netloom::kernel::timing::report();
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,14 +2,17 @@
 //! kernel state back as plain [`crate::model`] data ([`observe`]).
 //!
 //! Every node of a topology is a network namespace; [`Kernel`] holds one open
-//! namespace and one rtnetlink connection per node, made on first use.
+//! namespace and one rtnetlink connection per node, made on first use (from
+//! the socket an observation already opened there, when there is one).
 pub mod apply;
 pub mod conn;
 pub mod error;
 pub mod exec;
+pub mod fdtable;
 pub mod netns;
 pub mod nft;
 pub mod observe;
+pub mod rtnl;
 pub mod support;
 pub mod sysctl;
 pub mod teamd;
@@ -35,9 +38,6 @@ pub struct NodeHandle {
     pub netns: Arc<Netns>,
     /// rtnetlink handle talking to that namespace.
     pub handle: rtnetlink::Handle,
-    /// A netlink socket runs one dump at a time (a second one fails with
-    /// EBUSY): hold this lock while a dump through `handle` runs.
-    dump_lock: Arc<Mutex<()>>,
     /// Interface indexes looked up through this handle, by name, with the
     /// deletion epoch they were looked up in (see [`NodeHandle::known_index`]).
     indexes: Arc<std::sync::Mutex<HashMap<String, (u32, u64)>>>,
@@ -50,7 +50,6 @@ impl NodeHandle {
         NodeHandle {
             netns,
             handle,
-            dump_lock: Arc::new(Mutex::new(())),
             indexes: Arc::default(),
             epoch,
         }
@@ -81,20 +80,41 @@ impl NodeHandle {
     fn lock_indexes(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, u64)>> {
         self.indexes.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// Serialize dumps on this node's socket: hold the guard until the dump's
-    /// last answer has been read.
-    pub async fn lock_dump(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.dump_lock.lock().await
+/// Where the namespaces of one topology's nodes are: plain data, so helper
+/// threads can open them without the [`Kernel`].
+#[derive(Debug, Clone)]
+pub struct Locator {
+    topo: String,
+    /// The namespace netloom runs in, opened when the Kernel was made.
+    current: Arc<Netns>,
+}
+
+impl Locator {
+    /// The topology name.
+    pub fn topo(&self) -> &str {
+        &self.topo
+    }
+
+    /// The namespace name of `node` (`None` for `host`).
+    pub fn netns_name(&self, node: &str) -> Option<String> {
+        model::netns_name(&self.topo, node)
+    }
+
+    /// Open `node`'s namespace (`None` when absent); `host` is the current one.
+    pub fn open(&self, node: &str) -> Result<Option<Arc<Netns>>, KernelError> {
+        match self.netns_name(node) {
+            None => Ok(Some(self.current.clone())),
+            Some(name) => Ok(netns::open(&name)?.map(Arc::new)),
+        }
     }
 }
 
 /// Access to the kernel objects of one topology, node by node.
 #[derive(Debug)]
 pub struct Kernel {
-    topo: String,
-    /// The namespace netloom runs in, opened when the Kernel was made.
-    current: Arc<Netns>,
+    loc: Locator,
     /// Open nodes; absent nodes are not cached, so a later create is seen.
     /// Held only to look up or insert, never across an await.
     nodes: std::sync::Mutex<HashMap<String, NodeHandle>>,
@@ -107,6 +127,9 @@ pub struct Kernel {
     sysctl_lane: Mutex<()>,
     /// Deletion epoch: remembered interface indexes older than it are stale.
     epoch: Arc<AtomicU64>,
+    /// Sockets opened by an observation (see [`Kernel::adopt`]), not yet
+    /// turned into connections.
+    spares: std::sync::Mutex<HashMap<String, (Arc<Netns>, rtnetlink::sys::Socket)>>,
     /// Where each node's teamd directory lives (`<state dir>/teamd`).
     teamd_root: PathBuf,
 }
@@ -142,13 +165,16 @@ impl Kernel {
     /// Access for topology `topo`; remembers the namespace the caller runs in as `host`.
     pub fn new(topo: &str) -> Result<Kernel, KernelError> {
         Ok(Kernel {
-            topo: topo.to_string(),
-            current: Arc::new(netns::current()?),
+            loc: Locator {
+                topo: topo.to_string(),
+                current: Arc::new(netns::current()?),
+            },
             nodes: std::sync::Mutex::new(HashMap::new()),
             turns: RwLock::new(()),
             sysctls: std::sync::Mutex::new(Vec::new()),
             sysctl_lane: Mutex::new(()),
             epoch: Arc::default(),
+            spares: std::sync::Mutex::default(),
             teamd_root: crate::state::Store::from_env().dir().join("teamd"),
         })
     }
@@ -245,12 +271,51 @@ impl Kernel {
 
     /// The topology name.
     pub fn topo(&self) -> &str {
-        &self.topo
+        self.loc.topo()
     }
 
     /// The namespace name of `node` (`None` for `host`).
     pub fn netns_name(&self, node: &str) -> Option<String> {
-        model::netns_name(&self.topo, node)
+        self.loc.netns_name(node)
+    }
+
+    /// Where the nodes' namespaces are, for helper threads.
+    pub fn locator(&self) -> Locator {
+        self.loc.clone()
+    }
+
+    /// Keep `socket`, opened in `node`'s namespace `netns` by an observation,
+    /// for the node's connection should one be needed: opening one means a
+    /// thread entering the namespace, which the observation's threads have
+    /// already done. Ignored when the node is connected already.
+    pub fn adopt(&self, node: &str, netns: Arc<Netns>, socket: rtnetlink::sys::Socket) {
+        if !self.lock_nodes().contains_key(node) {
+            self.lock_spares().insert(node.to_string(), (netns, socket));
+        }
+    }
+
+    /// A connection made from an adopted socket of `node`, if one is kept
+    /// and its namespace is still the one bound under the node's name.
+    fn spare_handle(&self, node: &str) -> Result<Option<NodeHandle>, KernelError> {
+        let Some((ns, socket)) = self.lock_spares().remove(node) else {
+            return Ok(None);
+        };
+        if !ns.is_bound()? {
+            return Ok(None);
+        }
+        let h = NodeHandle::new(ns, conn::handle(socket), self.epoch.clone());
+        Ok(Some(
+            self.lock_nodes()
+                .entry(node.to_string())
+                .or_insert(h)
+                .clone(),
+        ))
+    }
+
+    fn lock_spares(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<Netns>, rtnetlink::sys::Socket)>> {
+        self.spares.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A cached connection to `node` whose namespace is still the one bound
@@ -279,18 +344,10 @@ impl Kernel {
     }
 
     /// `node`'s namespace, held open, without connecting to it (`None` when absent).
-    pub async fn netns_of(&self, node: &str) -> Result<Option<Arc<Netns>>, KernelError> {
+    pub fn netns_of(&self, node: &str) -> Result<Option<Arc<Netns>>, KernelError> {
         match self.cached(node)? {
             Some(h) => Ok(Some(h.netns)),
-            None => self.open_netns(node),
-        }
-    }
-
-    /// Open `node`'s namespace (`None` when absent); `host` is the current one.
-    fn open_netns(&self, node: &str) -> Result<Option<Arc<Netns>>, KernelError> {
-        match self.netns_name(node) {
-            None => Ok(Some(self.current.clone())),
-            Some(name) => Ok(netns::open(&name)?.map(Arc::new)),
+            None => self.loc.open(node),
         }
     }
 
@@ -299,7 +356,10 @@ impl Kernel {
         if let Some(h) = self.cached(node)? {
             return Ok(Some(h));
         }
-        let Some(ns) = self.open_netns(node)? else {
+        if let Some(h) = self.spare_handle(node)? {
+            return Ok(Some(h));
+        }
+        let Some(ns) = self.loc.open(node)? else {
             return Ok(None);
         };
         let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?, self.epoch.clone());
@@ -309,46 +369,6 @@ impl Kernel {
                 .or_insert(h)
                 .clone(),
         ))
-    }
-
-    /// [`Kernel::node`] for many nodes at once, in order: the sockets of the
-    /// nodes not yet connected are all opened by one thread that enters each
-    /// namespace in turn, rather than by a new thread per node.
-    pub async fn nodes(&self, nodes: &[String]) -> Result<Vec<Option<NodeHandle>>, KernelError> {
-        let mut out = Vec::with_capacity(nodes.len());
-        let mut missing: Vec<(usize, Arc<Netns>)> = Vec::new();
-        for (i, n) in nodes.iter().enumerate() {
-            let h = self.cached(n)?;
-            if h.is_none() {
-                if let Some(ns) = self.open_netns(n)? {
-                    missing.push((i, ns));
-                }
-            }
-            out.push(h);
-        }
-        if missing.is_empty() {
-            return Ok(out);
-        }
-        let nss: Vec<Arc<Netns>> = missing.iter().map(|(_, ns)| ns.clone()).collect();
-        let sockets = tokio::task::spawn_blocking(move || {
-            let refs: Vec<&Netns> = nss.iter().map(|n| n.as_ref()).collect();
-            netns::run_in_each(&refs, |_, _| conn::socket())
-        })
-        .await
-        .map_err(|_| KernelError::Thread {
-            object: "namespaces".into(),
-        })??;
-        for ((i, ns), socket) in missing.into_iter().zip(sockets) {
-            let socket = socket?.map_err(|e| KernelError::io(ns.label(), e))?;
-            let h = NodeHandle::new(ns, conn::handle(socket), self.epoch.clone());
-            let h = self
-                .lock_nodes()
-                .entry(nodes[i].clone())
-                .or_insert(h)
-                .clone();
-            out[i] = Some(h);
-        }
-        Ok(out)
     }
 
     /// Create the node's namespace (fails with EEXIST if it exists) and connect to it.
@@ -387,6 +407,7 @@ impl Kernel {
             });
         };
         self.lock_nodes().remove(node);
+        self.lock_spares().remove(node);
         tokio::task::spawn_blocking(move || netns::delete(&name))
             .await
             .map_err(|_| KernelError::Thread {

@@ -34,27 +34,23 @@ mod vlan;
 mod vxlan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
 
-use futures::StreamExt;
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
 use rtnetlink::packet_route::address::AddressMessage;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::sys::Socket;
 
-use super::conn::map_err;
-use super::{sysctl, Kernel, KernelError, NodeHandle};
+use super::rtnl::Rtnl;
+use super::{netns, sysctl, timing, Kernel, KernelError, Locator, Netns};
 use crate::model::{BridgeVlan, IfRef, LinkKind, Network, Node, PortOptions};
-
-/// NLM_F_DUMP_INTR: the dump raced with a change and may be inconsistent.
-const NLM_F_DUMP_INTR: u16 = 0x10;
-/// How often an interrupted dump is retried before giving up.
-const DUMP_ATTEMPTS: usize = 5;
 
 /// Everything read from one namespace, before cross-namespace resolution.
 struct Dump {
     node: String,
-    handle: NodeHandle,
+    netns: Arc<Netns>,
     names: HashMap<u32, String>,
     links: Vec<link::Parsed>,
     addresses: HashMap<u32, Vec<crate::model::Address>>,
@@ -64,32 +60,29 @@ struct Dump {
     vlans: HashMap<u32, Vec<BridgeVlan>>,
 }
 
+/// A node to read: its namespace and the sysctl keys asked there.
+struct Asked {
+    node: String,
+    netns: Arc<Netns>,
+    keys: Vec<String>,
+}
+
 /// Observe one node: `None` when its namespace does not exist.
 pub async fn node(
     k: &Kernel,
     node: &str,
     sysctl_keys: &[String],
 ) -> Result<Option<Node>, KernelError> {
-    let Some(h) = k.node(node).await? else {
-        return Ok(None);
-    };
-    let (ns, keys) = (h.netns.clone(), sysctl_keys.to_vec());
-    let sysctls = tokio::task::spawn_blocking(move || sysctl::read_many(&ns, &keys))
-        .await
-        .map_err(|_| KernelError::Thread {
-            object: format!("node {node}"),
-        })??;
-    let d = read(node, h, sysctls).await?;
-    Ok(build(k, vec![d], &HashMap::new())
-        .await?
-        .pop()
-        .map(|(_, n)| n))
+    let keys = BTreeMap::from([(node.to_string(), sysctl_keys.to_vec())]);
+    let mut net = network(k, &[node.to_string()], &keys).await?;
+    Ok(net.nodes.remove(node))
 }
 
-/// Observe several nodes concurrently; nodes whose namespace is absent are omitted.
+/// Observe several nodes; nodes whose namespace is absent are omitted.
 ///
-/// Connections are opened and sysctls read by one thread entering each
-/// namespace in turn (a thread per node would cost more than the reads).
+/// Two helper threads enter the namespaces in turn and read each there
+/// (dumps and sysctls through one blocking socket, see [`Rtnl`]); the
+/// sockets are then left to the [`Kernel`] for connections later work needs.
 pub async fn network(
     k: &Kernel,
     nodes: &[String],
@@ -109,83 +102,82 @@ pub async fn network_with(
     sysctl_keys: &BTreeMap<String, Vec<String>>,
     located: &BTreeSet<String>,
 ) -> Result<Network, KernelError> {
-    let (located, nodes): (Vec<String>, Vec<String>) =
-        nodes.iter().cloned().partition(|n| located.contains(n));
+    let t = Instant::now();
     let mut found = HashMap::new();
-    for n in located {
-        if let Some(ns) = k.netns_of(&n).await? {
-            found.insert(n, ns);
+    let mut asked = Vec::new();
+    for n in nodes {
+        let Some(ns) = k.netns_of(n)? else { continue };
+        if located.contains(n) {
+            found.insert(n.clone(), ns);
+        } else {
+            let keys = sysctl_keys.get(n).cloned().unwrap_or_default();
+            asked.push(Asked {
+                node: n.clone(),
+                netns: ns,
+                keys,
+            });
         }
     }
-    let nodes = &nodes;
-    let t = std::time::Instant::now();
-    let handles = k.nodes(nodes).await?;
-    super::timing::record("observe connect", t.elapsed());
-    let present: Vec<(String, NodeHandle)> = nodes
-        .iter()
-        .cloned()
-        .zip(handles)
-        .filter_map(|(n, h)| Some((n, h?)))
-        .collect();
-    let asked: Vec<(std::sync::Arc<super::Netns>, Vec<String>)> = present
-        .iter()
-        .map(|(n, h)| {
-            let keys = sysctl_keys.get(n).cloned().unwrap_or_default();
-            (h.netns.clone(), keys)
-        })
-        .collect();
-    // Sysctls are read by helper threads while the dumps run.
-    let t = std::time::Instant::now();
-    let sysctls = async {
-        let values = tokio::task::spawn_blocking(move || sysctl::read_each(&asked))
-            .await
-            .map_err(|_| KernelError::Thread {
-                object: "sysctls".into(),
-            })?;
-        super::timing::record("observe sysctls", t.elapsed());
-        values
-    };
-    let reads = present
-        .into_iter()
-        .map(|(n, h)| async move { read(&n, h, Vec::new()).await });
-    let dumps = async {
-        let dumps = futures::future::try_join_all(reads).await;
-        super::timing::record("observe dumps", t.elapsed());
-        dumps
-    };
-    let (sysctls, dumps) = futures::future::try_join(sysctls, dumps).await?;
-    let dumps: Vec<Dump> = dumps
-        .into_iter()
-        .zip(sysctls)
-        .map(|(mut d, values)| {
-            d.sysctls = values.into_iter().collect();
-            d
-        })
-        .collect();
-    let mut nodes = build(k, dumps, &found).await?;
-    nodes.extend(found.into_keys().map(|n| (n, Node::default())));
+    timing::record("observe locate", t.elapsed());
+    let unread: Vec<String> = found.keys().cloned().collect();
+    let loc = k.locator();
+    let (mut nodes, spares) = tokio::task::spawn_blocking(move || read_all(&loc, asked, &found))
+        .await
+        .map_err(|_| KernelError::Thread {
+            object: "observing namespaces".into(),
+        })??;
+    let t = Instant::now();
+    for (node, ns, socket) in spares {
+        k.adopt(&node, ns, socket);
+    }
+    nodes.extend(unread.into_iter().map(|n| (n, Node::default())));
     // A team's runner and ports live in teamd, not the kernel.
     for (name, node) in &mut nodes {
         team::fill(k, name, node)?;
     }
+    timing::record("observe adopt+teams", t.elapsed());
     Ok(Network {
         name: k.topo().to_string(),
         nodes: nodes.into_iter().collect(),
     })
 }
 
-/// Resolve the cross-namespace references of all `dumps` at once (see
-/// `netnsid`) and assemble each into a model node.
-async fn build(
-    k: &Kernel,
-    dumps: Vec<Dump>,
-    located: &HashMap<String, std::sync::Arc<super::Netns>>,
-) -> Result<Vec<(String, Node)>, KernelError> {
+/// A node's socket, left over for a connection to it.
+type Spare = (String, Arc<Netns>, Socket);
+
+/// The assembled nodes and their sockets.
+type Read = (Vec<(String, Node)>, Vec<Spare>);
+
+/// Read every `asked` node inside its namespace, resolve the references
+/// across them and assemble the model nodes. Blocking.
+fn read_all(
+    loc: &Locator,
+    asked: Vec<Asked>,
+    located: &HashMap<String, Arc<Netns>>,
+) -> Result<Read, KernelError> {
+    let t = Instant::now();
+    let nss: Vec<&Netns> = asked.iter().map(|a| a.netns.as_ref()).collect();
+    let reads = netns::run_in_each(&nss, |i, ns| {
+        let a = &asked[i];
+        let t = Instant::now();
+        let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(ns.label(), e))?;
+        let r = read(&a.node, &a.netns, &mut rtnl, &a.keys)?;
+        timing::record("observe read", t.elapsed());
+        Ok::<_, KernelError>((r, rtnl))
+    })?;
+    timing::record("observe reads", t.elapsed());
+    let (mut dumps, mut sockets) = (Vec::with_capacity(reads.len()), Vec::new());
+    for r in reads {
+        let (d, rtnl) = r??;
+        dumps.push(d);
+        sockets.push(rtnl);
+    }
+    let t = Instant::now();
     let dumped: Vec<netnsid::Dumped> = dumps
         .iter()
         .map(|d| netnsid::Dumped {
             node: &d.node,
-            handle: &d.handle,
+            netns: &d.netns,
             names: &d.names,
             remote: d
                 .links
@@ -202,14 +194,22 @@ async fn build(
                 .collect(),
         })
         .collect();
-    let resolved =
-        super::timing::timed("observe nsids", netnsid::resolve(k, &dumped, located)).await?;
+    let resolved = netnsid::resolve(loc, &dumped, &mut sockets, located)?;
     drop(dumped);
-    Ok(dumps
+    timing::record("observe nsids", t.elapsed());
+    let mut spares = Vec::with_capacity(sockets.len());
+    for (a, rtnl) in asked.into_iter().zip(sockets) {
+        // A socket that cannot be made non-blocking is just not kept.
+        if let Ok(socket) = rtnl.into_socket() {
+            spares.push((a.node, a.netns, socket));
+        }
+    }
+    let nodes = dumps
         .into_iter()
         .zip(resolved)
         .map(|(d, r)| (d.node.clone(), assemble(d, &r)))
-        .collect())
+        .collect();
+    Ok((nodes, spares))
 }
 
 /// The name standing for link `ifindex` of a node that was only located
@@ -222,40 +222,42 @@ pub fn unread(ifindex: u32) -> String {
 /// The names of the links in `node` (one link dump); `None` when its
 /// namespace does not exist.
 pub async fn link_names(k: &Kernel, node: &str) -> Result<Option<BTreeSet<String>>, KernelError> {
-    let Some(h) = k.node(node).await? else {
+    let Some(ns) = k.netns_of(node)? else {
         return Ok(None);
     };
     let object = format!("node {node}");
-    let _guard = h.lock_dump().await;
-    let links = new_links(dump(&h.handle, link_request, &object, "dump links").await?);
-    Ok(Some(link::names(&links).into_values().collect()))
+    let links = tokio::task::spawn_blocking(move || {
+        let mut rtnl =
+            netns::run_in(&ns, Rtnl::open)?.map_err(|e| KernelError::io(ns.label(), e))?;
+        rtnl.dump(link_request, &object, "dump links")
+    })
+    .await
+    .map_err(|_| KernelError::Thread {
+        object: format!("node {node}"),
+    })??;
+    Ok(Some(link::names(&new_links(links)).into_values().collect()))
 }
 
-/// Dump one node's links, addresses and routes; `sysctls` were read already.
-async fn read(
+/// Read one node's links, addresses, routes and the sysctls `keys` through
+/// `rtnl`, a socket in its namespace, from a thread inside it.
+fn read(
     node: &str,
-    h: NodeHandle,
-    sysctls: Vec<(String, String)>,
+    netns: &Arc<Netns>,
+    rtnl: &mut Rtnl,
+    keys: &[String],
 ) -> Result<Dump, KernelError> {
     let object = format!("node {node}");
-    // The dumps share one socket, which runs one dump at a time.
-    let dumps = async {
-        let _guard = h.lock_dump().await;
-        let link_req = link_request;
-        let addr_req = || RouteNetlinkMessage::GetAddress(AddressMessage::default());
-        let route_req = || RouteNetlinkMessage::GetRoute(RouteMessage::default());
-        let links = new_links(dump(&h.handle, link_req, &object, "dump links").await?);
-        let addrs = dump(&h.handle, addr_req, &object, "dump addresses").await?;
-        let routes = dump(&h.handle, route_req, &object, "dump routes").await?;
-        let vlans = if links.iter().any(filters_vlans) {
-            let req = bridge_vlan_request;
-            new_links(dump(&h.handle, req, &object, "dump bridge vlans").await?)
-        } else {
-            Vec::new()
-        };
-        Ok::<_, KernelError>((links, addrs, routes, vlans))
+    let addr_req = || RouteNetlinkMessage::GetAddress(AddressMessage::default());
+    let route_req = || RouteNetlinkMessage::GetRoute(RouteMessage::default());
+    let links = new_links(rtnl.dump(link_request, &object, "dump links")?);
+    let addrs = rtnl.dump(addr_req, &object, "dump addresses")?;
+    let routes = rtnl.dump(route_req, &object, "dump routes")?;
+    let vlans = if links.iter().any(filters_vlans) {
+        new_links(rtnl.dump(bridge_vlan_request, &object, "dump bridge vlans")?)
+    } else {
+        Vec::new()
     };
-    let (links, addrs, routes, vlans) = dumps.await?;
+    let sysctls = sysctl::read_here(keys, &netns.label())?;
     let addrs: Vec<AddressMessage> = addrs
         .into_iter()
         .filter_map(|m| match m {
@@ -274,6 +276,7 @@ async fn read(
     routes.sort();
     Ok(Dump {
         node: node.to_string(),
+        netns: netns.clone(),
         links: links
             .iter()
             .filter_map(|l| link::parse(l, node, &names))
@@ -283,7 +286,6 @@ async fn read(
         names,
         routes,
         sysctls: sysctls.into_iter().collect(),
-        handle: h,
     })
 }
 
@@ -323,43 +325,6 @@ fn bridge_vlan_request() -> RouteNetlinkMessage {
     m.header.interface_family = AddressFamily::Bridge;
     m.attributes = vec![LinkAttribute::ExtMask(vec![LinkExtentMask::Brvlan])];
     RouteNetlinkMessage::GetLink(m)
-}
-
-/// Send a dump request and collect the answers; an answer the kernel marks
-/// as interrupted by a concurrent change makes the whole dump start again.
-async fn dump(
-    handle: &rtnetlink::Handle,
-    request: impl Fn() -> RouteNetlinkMessage,
-    object: &str,
-    op: &str,
-) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
-    'attempt: for _ in 0..DUMP_ATTEMPTS {
-        let mut req = NetlinkMessage::from(request());
-        req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        let mut answers = handle
-            .clone()
-            .request(req)
-            .map_err(|e| map_err(e, object, op))?;
-        let mut out = Vec::new();
-        while let Some(msg) = answers.next().await {
-            if msg.header.flags & NLM_F_DUMP_INTR != 0 {
-                continue 'attempt;
-            }
-            match msg.payload {
-                NetlinkPayload::InnerMessage(m) => out.push(m),
-                NetlinkPayload::Error(e) if e.code.is_some() => {
-                    return Err(map_err(rtnetlink::Error::NetlinkError(e), object, op))
-                }
-                NetlinkPayload::Done(_) => break,
-                _ => {}
-            }
-        }
-        return Ok(out);
-    }
-    Err(KernelError::Decode {
-        object: object.to_string(),
-        message: format!("{op}: interrupted by concurrent changes {DUMP_ATTEMPTS} times"),
-    })
 }
 
 /// Build the model node: resolve IFLA_LINK references (locally, or through
@@ -430,14 +395,13 @@ mod tests {
             .execute()
             .await
             .unwrap();
+        let mut rtnl = Rtnl::open().unwrap();
         let all = new_links(
-            dump(
-                &h.handle,
+            rtnl.dump(
                 || RouteNetlinkMessage::GetLink(LinkMessage::default()),
                 "t",
                 "dump",
             )
-            .await
             .unwrap(),
         );
         let names = link::names(&all);
@@ -452,8 +416,7 @@ mod tests {
         .await
         .unwrap();
         let answers = new_links(
-            dump(&h.handle, bridge_vlan_request, "t", "dump bridge vlans")
-                .await
+            rtnl.dump(bridge_vlan_request, "t", "dump bridge vlans")
                 .unwrap(),
         );
         assert!(answers

@@ -19,14 +19,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
-use futures::StreamExt;
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
 use rtnetlink::packet_route::nsid::{NsidAttribute, NsidMessage};
 use rtnetlink::packet_route::RouteNetlinkMessage;
 
 use super::link::LinkRef;
-use crate::kernel::conn::map_err;
-use crate::kernel::{netns, Kernel, KernelError, Netns, NodeHandle};
+use crate::kernel::rtnl::Rtnl;
+use crate::kernel::{netns, KernelError, Locator, Netns};
 use crate::model::{IfRef, HOST};
 
 /// A link of a dumped namespace that points into another namespace.
@@ -149,10 +147,10 @@ impl<'a> Matcher<'a> {
     }
 }
 
-/// The nsid namespace `of` has for namespace `target` (`None`: not assigned,
-/// so no link of `of` can refer to `target`).
-pub(super) async fn nsid(
-    of: &rtnetlink::Handle,
+/// The nsid namespace `of` (through its socket) has for namespace `target`
+/// (`None`: not assigned, so no link of `of` can refer to `target`).
+pub(super) fn nsid(
+    of: &mut Rtnl,
     target: &Netns,
     object: &str,
 ) -> Result<Option<i32>, KernelError> {
@@ -160,40 +158,28 @@ pub(super) async fn nsid(
     // The fd is looked up in this process's table while the kernel handles
     // the request, and `target` keeps it open until then.
     msg.attributes = vec![NsidAttribute::Fd(target.fd().as_raw_fd() as u32)];
-    let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNsId(msg));
-    req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
-    let op = "get nsid";
-    let mut answers = of
-        .clone()
-        .request(req)
-        .map_err(|e| map_err(e, object, op))?;
+    let answers = of.ask(RouteNetlinkMessage::GetNsId(msg), object, "get nsid")?;
     let mut id = None;
-    while let Some(m) = answers.next().await {
-        match m.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNsId(n)) => {
-                for a in n.attributes {
-                    if let NsidAttribute::Id(i) = a {
-                        id = (i >= 0).then_some(i);
-                    }
+    for m in answers {
+        if let RouteNetlinkMessage::NewNsId(n) = m {
+            for a in n.attributes {
+                if let NsidAttribute::Id(i) = a {
+                    id = (i >= 0).then_some(i);
                 }
             }
-            NetlinkPayload::Error(e) if e.code.is_some() => {
-                return Err(map_err(rtnetlink::Error::NetlinkError(e), object, op))
-            }
-            _ => {}
         }
     }
     Ok(id)
 }
 
 /// The topology's nodes: `host` and every /run/netns/netloom-<topo>.<node>.
-fn candidate_nodes(k: &Kernel) -> Result<Vec<String>, KernelError> {
-    let prefix = crate::model::netns_prefix(k.topo());
+fn candidate_nodes(loc: &Locator) -> Result<Vec<String>, KernelError> {
+    let prefix = crate::model::netns_prefix(loc.topo());
     let mut out = vec![HOST.to_string()];
     for n in netns::list()? {
         if let Some(node) = n.strip_prefix(&prefix) {
             // Only names that map back exactly belong to this topology's nodes.
-            if k.netns_name(node).as_deref() == Some(n.as_str()) {
+            if loc.netns_name(node).as_deref() == Some(n.as_str()) {
                 out.push(node.to_string());
             }
         }
@@ -205,8 +191,8 @@ fn candidate_nodes(k: &Kernel) -> Result<Vec<String>, KernelError> {
 pub(super) struct Dumped<'a> {
     /// Node name.
     pub node: &'a str,
-    /// Its connection.
-    pub handle: &'a NodeHandle,
+    /// Its namespace.
+    pub netns: &'a Arc<Netns>,
     /// ifindex -> name of its links.
     pub names: &'a HashMap<u32, String>,
     /// Its links that point into other namespaces.
@@ -215,31 +201,24 @@ pub(super) struct Dumped<'a> {
 
 /// Resolve the remote references of every dumped namespace to interfaces of
 /// other nodes: per dumped node, (ifindex, nsid) -> interface. References
-/// into namespaces outside the topology are absent.
+/// into namespaces outside the topology are absent. `sockets[i]` is a
+/// socket in `dumped[i]`'s namespace. Blocking: run on a helper thread.
 ///
 /// `located` are nodes whose namespaces are known but not dumped: a
 /// reference into one is named by the node and [`super::unread`].
-pub(super) async fn resolve(
-    k: &Kernel,
+pub(super) fn resolve(
+    loc: &Locator,
     dumped: &[Dumped<'_>],
+    sockets: &mut [Rtnl],
     located: &HashMap<String, Arc<Netns>>,
 ) -> Result<Vec<HashMap<LinkRef, IfRef>>, KernelError> {
     let sides: Vec<Vec<Remote>> = dumped.iter().map(|d| d.remote.clone()).collect();
     let matcher = Matcher::new(&sides);
     // (side, nsid) -> node name of the namespace it names.
     let mut named: BTreeMap<(usize, i32), String> = BTreeMap::new();
-    let asks = matcher.asks();
-    let answers = futures::future::try_join_all(asks.iter().map(|a| {
-        let of = &dumped[a.of];
-        let target = &dumped[a.target];
-        async move {
-            let object = format!("node {}", of.node);
-            nsid(&of.handle.handle, &target.handle.netns, &object).await
-        }
-    }))
-    .await?;
-    for (a, got) in asks.iter().zip(answers) {
-        if got != Some(a.nsid) {
+    for a in matcher.asks() {
+        let object = format!("node {}", dumped[a.of].node);
+        if nsid(&mut sockets[a.of], dumped[a.target].netns, &object)? != Some(a.nsid) {
             continue;
         }
         named.insert((a.of, a.nsid), dumped[a.target].node.to_string());
@@ -255,7 +234,7 @@ pub(super) async fn resolve(
         .filter(|p| !named.contains_key(p))
         .collect();
     if !missing.is_empty() {
-        fallback(k, dumped, located, &missing, &mut named).await?;
+        fallback(loc, dumped, sockets, located, &missing, &mut named)?;
     }
     let known: HashMap<&str, &HashMap<u32, String>> =
         dumped.iter().map(|d| (d.node, d.names)).collect();
@@ -269,8 +248,8 @@ pub(super) async fn resolve(
             let name = match known.get(other.as_str()) {
                 Some(names) => names.get(&r.ifindex).cloned(),
                 None if located.contains_key(other) => Some(super::unread(r.ifindex)),
-                None => match k.node(other).await? {
-                    Some(oh) => link_name(&oh.handle, r.ifindex, &format!("node {other}")).await?,
+                None => match loc.open(other)? {
+                    Some(ns) => link_name(&ns, r.ifindex, &format!("node {other}"))?,
                     None => None,
                 },
             };
@@ -292,93 +271,73 @@ pub(super) async fn resolve(
     Ok(out)
 }
 
-/// How many nsid questions the fallback asks at once.
-const FALLBACK_CHUNK: usize = 64;
-
 /// Settle the `missing` (side, nsid) pairs the veth matching could not: ask
 /// each such side for its nsid of every topology namespace it has not
-/// mapped yet (many at once: the asking needs only the other's namespace fd,
-/// no connection to it), until its missing nsids are found.
-async fn fallback(
-    k: &Kernel,
+/// mapped yet (the asking needs only the other's namespace fd, no socket
+/// in it), until its missing nsids are found.
+fn fallback(
+    loc: &Locator,
     dumped: &[Dumped<'_>],
+    sockets: &mut [Rtnl],
     located: &HashMap<String, Arc<Netns>>,
     missing: &BTreeSet<(usize, i32)>,
     named: &mut BTreeMap<(usize, i32), String>,
 ) -> Result<(), KernelError> {
-    let candidates = candidate_nodes(k)?;
+    let candidates = candidate_nodes(loc)?;
     let mut by_side: BTreeMap<usize, BTreeSet<i32>> = BTreeMap::new();
     for &(side, nsid) in missing {
         by_side.entry(side).or_default().insert(nsid);
     }
     let mut fds: HashMap<String, Arc<Netns>> = located.clone();
     for d in dumped {
-        fds.insert(d.node.to_string(), d.handle.netns.clone());
+        fds.insert(d.node.to_string(), d.netns.clone());
     }
     for (side, mut wanted) in by_side {
         let d = &dumped[side];
         let object = format!("node {}", d.node);
-        let mapped: BTreeSet<&str> = named
+        let mapped: BTreeSet<String> = named
             .range((side, i32::MIN)..=(side, i32::MAX))
-            .map(|(_, n)| n.as_str())
+            .map(|(_, n)| n.clone())
             .collect();
-        let mut todo: Vec<(String, Arc<Netns>)> = Vec::new();
+        // Stopping once every missing nsid is found: a side usually misses
+        // one (a lower in host, the first candidate).
         for c in &candidates {
-            if c.as_str() == d.node || mapped.contains(c.as_str()) {
+            if wanted.is_empty() {
+                break;
+            }
+            if c.as_str() == d.node || mapped.contains(c) {
                 continue;
             }
             let ns = match fds.get(c) {
                 Some(ns) => Some(ns.clone()),
-                None => k.netns_of(c).await?,
+                None => loc.open(c)?,
             };
-            if let Some(ns) = ns {
-                todo.push((c.clone(), ns));
-            }
-        }
-        // In chunks, stopping once every missing nsid is found: a side
-        // usually misses one (a lower in host, the first candidate).
-        for chunk in todo.chunks(FALLBACK_CHUNK) {
-            if wanted.is_empty() {
-                break;
-            }
-            let ids = futures::future::try_join_all(
-                chunk
-                    .iter()
-                    .map(|(_, ns)| nsid(&d.handle.handle, ns, &object)),
-            )
-            .await?;
-            for ((c, _), id) in chunk.iter().zip(ids) {
-                if let Some(id) = id.filter(|id| wanted.remove(id)) {
-                    named.insert((side, id), c.clone());
-                }
+            let Some(ns) = ns else { continue };
+            if let Some(id) = nsid(&mut sockets[side], &ns, &object)?.filter(|id| wanted.remove(id))
+            {
+                named.insert((side, id), c.clone());
             }
         }
     }
     Ok(())
 }
 
-/// The name of link `ifindex` through `h`; `None` if no such link.
-async fn link_name(
-    h: &rtnetlink::Handle,
-    ifindex: u32,
-    object: &str,
-) -> Result<Option<String>, KernelError> {
-    use rtnetlink::packet_route::link::LinkAttribute;
-    let mut links = h.link().get().match_index(ifindex).execute();
-    match links.next().await {
-        Some(Ok(m)) => Ok(m.attributes.into_iter().find_map(|a| match a {
-            LinkAttribute::IfName(n) => Some(n),
+/// The name of link `ifindex` in namespace `ns`; `None` if no such link.
+fn link_name(ns: &Netns, ifindex: u32, object: &str) -> Result<Option<String>, KernelError> {
+    use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+    let mut rtnl = netns::run_in(ns, Rtnl::open)?.map_err(|e| KernelError::io(ns.label(), e))?;
+    let mut m = LinkMessage::default();
+    m.header.index = ifindex;
+    match rtnl.ask(RouteNetlinkMessage::GetLink(m), object, "get link") {
+        Ok(answers) => Ok(answers.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n),
+                _ => None,
+            }),
             _ => None,
         })),
-        Some(Err(e)) => {
-            let err = map_err(e, object, "get link");
-            if err.errno() == Some(libc::ENODEV) {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
-        None => Ok(None),
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

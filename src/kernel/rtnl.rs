@@ -1,0 +1,186 @@
+//! A blocking rtnetlink socket, for reading many namespaces from helper
+//! threads that enter each in turn (see [`super::netns::run_in_each`]).
+//!
+//! Why not the async connection: a no-op `up` of 1000 containers opens a
+//! socket in every namespace only to make three dumps there. An rtnetlink
+//! connection costs a tokio task, a reactor registration and 72 KiB of
+//! buffers each (a third of that run's page faults), and every answer a
+//! wake-up across threads. Here the thread that opened the socket makes the
+//! dumps at once, into one receive buffer per thread; the socket can then be
+//! handed to an async connection (see [`Rtnl::into_socket`]) if later work
+//! needs it.
+use std::cell::RefCell;
+
+use rtnetlink::packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::sys::Socket;
+
+use super::conn::map_err;
+use super::error::KernelError;
+
+/// NLM_F_DUMP_INTR: the dump raced with a change and may be inconsistent.
+const NLM_F_DUMP_INTR: u16 = 0x10;
+/// How often an interrupted dump is retried before giving up.
+const DUMP_ATTEMPTS: usize = 5;
+/// Receive buffer size: above the kernel's largest dump chunk (32 KiB), so
+/// no answer is ever truncated.
+const RECV_SIZE: usize = 64 * 1024;
+
+thread_local! {
+    /// The receive buffer of this thread, shared by every socket it reads.
+    static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(RECV_SIZE));
+}
+
+/// A blocking rtnetlink socket of one namespace.
+#[derive(Debug)]
+pub struct Rtnl {
+    socket: Socket,
+    seq: u32,
+}
+
+impl Rtnl {
+    /// Open a socket in the calling thread's namespace, set up as the async
+    /// connections are (see [`super::conn::socket`]) but blocking.
+    pub fn open() -> std::io::Result<Rtnl> {
+        let socket = super::conn::socket()?;
+        socket.set_non_blocking(false)?;
+        Ok(Rtnl { socket, seq: 0 })
+    }
+
+    /// The socket, made non-blocking again for an async connection.
+    pub fn into_socket(self) -> std::io::Result<Socket> {
+        self.socket.set_non_blocking(true)?;
+        Ok(self.socket)
+    }
+
+    /// Send `request` as a dump and collect the answers; a dump the kernel
+    /// marks as interrupted by a concurrent change is made again.
+    pub fn dump(
+        &mut self,
+        request: impl Fn() -> RouteNetlinkMessage,
+        object: &str,
+        op: &str,
+    ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
+        for _ in 0..DUMP_ATTEMPTS {
+            let (out, interrupted) = self.exchange(request(), NLM_F_DUMP, object, op)?;
+            if !interrupted {
+                return Ok(out);
+            }
+        }
+        Err(KernelError::Decode {
+            object: object.to_string(),
+            message: format!("{op}: interrupted by concurrent changes {DUMP_ATTEMPTS} times"),
+        })
+    }
+
+    /// Send one acknowledged request and collect its answers.
+    pub fn ask(
+        &mut self,
+        request: RouteNetlinkMessage,
+        object: &str,
+        op: &str,
+    ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
+        Ok(self.exchange(request, NLM_F_ACK, object, op)?.0)
+    }
+
+    /// Send `request` with `flags` and read until its end: NLMSG_DONE for a
+    /// dump, the ACK otherwise. Returns the answers and whether any was
+    /// marked interrupted (the rest is still read, so nothing is left over).
+    fn exchange(
+        &mut self,
+        request: RouteNetlinkMessage,
+        flags: u16,
+        object: &str,
+        op: &str,
+    ) -> Result<(Vec<RouteNetlinkMessage>, bool), KernelError> {
+        let io = |e: std::io::Error| KernelError::io(format!("{object}: {op}"), e);
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let mut req = NetlinkMessage::from(request);
+        req.header.flags = NLM_F_REQUEST | flags;
+        req.header.sequence_number = seq;
+        req.finalize();
+        let mut bytes = vec![0; req.buffer_len()];
+        req.serialize(&mut bytes);
+        self.socket.send(&bytes, 0).map_err(io)?;
+        BUF.with_borrow_mut(|buf| {
+            let (mut out, mut interrupted) = (Vec::new(), false);
+            loop {
+                buf.clear();
+                buf.reserve(RECV_SIZE);
+                self.socket.recv(buf, 0).map_err(io)?;
+                let mut at = 0;
+                while at < buf.len() {
+                    let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[at..])
+                        .map_err(|e| KernelError::Decode {
+                            object: object.to_string(),
+                            message: format!("{op}: {e}"),
+                        })?;
+                    let len = msg.header.length as usize;
+                    if len == 0 {
+                        break;
+                    }
+                    at += (len + 3) & !3;
+                    // Answers to an earlier request cannot be pending (every
+                    // exchange reads to its end), but skip any all the same.
+                    if msg.header.sequence_number != seq {
+                        continue;
+                    }
+                    interrupted |= msg.header.flags & NLM_F_DUMP_INTR != 0;
+                    match msg.payload {
+                        NetlinkPayload::InnerMessage(m) => out.push(m),
+                        NetlinkPayload::Error(e) if e.code.is_some() => {
+                            return Err(map_err(rtnetlink::Error::NetlinkError(e), object, op))
+                        }
+                        // An ACK (error code 0) ends a plain request.
+                        NetlinkPayload::Error(_) => return Ok((out, interrupted)),
+                        NetlinkPayload::Done(_) => return Ok((out, interrupted)),
+                        _ => {}
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtnetlink::packet_route::link::LinkMessage;
+
+    /// A dump answers every link of the namespace, and a request the kernel
+    /// refuses comes back as its error with the object named.
+    #[test]
+    fn dumps_links_and_reports_refusals() {
+        crate::sandboxed!("kernel::rtnl::tests::dumps_links_and_reports_refusals");
+        let mut r = Rtnl::open().unwrap();
+        let links = r
+            .dump(
+                || RouteNetlinkMessage::GetLink(LinkMessage::default()),
+                "t",
+                "dump",
+            )
+            .unwrap();
+        assert!(links
+            .iter()
+            .any(|m| matches!(m, RouteNetlinkMessage::NewLink(l) if l.header.index == 1)));
+        let mut missing = LinkMessage::default();
+        missing.header.index = 999_999;
+        let err = r
+            .ask(RouteNetlinkMessage::GetLink(missing), "node x", "get link")
+            .unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ENODEV), "{err}");
+        assert!(err.to_string().starts_with("node x: get link"), "{err}");
+        // The socket still answers after a refusal.
+        let again = r
+            .dump(
+                || RouteNetlinkMessage::GetLink(LinkMessage::default()),
+                "t",
+                "dump",
+            )
+            .unwrap();
+        assert_eq!(again.len(), links.len());
+    }
+}
