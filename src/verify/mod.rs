@@ -69,8 +69,12 @@ impl Report {
 /// says where it broke. An isolation claim is only proven on a ready network
 /// (silence from a link that does not forward yet proves nothing), so it fails then.
 pub fn run(network: &Network, expect: &[Expectation], bound: Duration) -> Report {
+    let t = std::time::Instant::now();
     let readiness = readiness(network, expect, bound);
+    crate::kernel::timing::record("verify readiness", t.elapsed());
+    let t = std::time::Instant::now();
     let mut outcomes = judge(network, expect);
+    crate::kernel::timing::record("verify judge", t.elapsed());
     if !readiness.ready {
         for (o, e) in outcomes.iter_mut().zip(expect) {
             if o.ok && matches!(e.claim, Claim::Isolated) {

@@ -138,7 +138,8 @@ pub struct LinkState {
     pub mac: Option<MacAddr>,
 }
 
-fn link_state(m: &LinkMessage) -> LinkState {
+/// The state of link message `m`.
+pub fn link_state(m: &LinkMessage) -> LinkState {
     let mut s = LinkState {
         index: m.header.index,
         name: String::new(),
@@ -240,29 +241,32 @@ pub async fn address_messages(h: &Handle) -> Result<Vec<AddressMessage>, Error> 
 
 /// Every address of the namespace.
 pub async fn addresses(h: &Handle) -> Result<Vec<AddrState>, Error> {
-    let mut out = Vec::new();
-    for m in address_messages(h).await? {
-        let mut addr = None;
-        let mut flags = AddressFlags::from_bits_retain(u32::from(m.header.flags.bits()));
-        for a in &m.attributes {
-            match a {
-                // IFA_LOCAL is the own address on point-to-point links; IFA_ADDRESS otherwise.
-                AddressAttribute::Local(ip) => addr = Some(*ip),
-                AddressAttribute::Address(ip) if addr.is_none() => addr = Some(*ip),
-                AddressAttribute::Flags(f) => flags = *f,
-                _ => {}
-            }
-        }
-        if let Some(addr) = addr {
-            out.push(AddrState {
-                index: m.header.index,
-                addr,
-                tentative: flags.contains(AddressFlags::Tentative),
-                dadfailed: flags.contains(AddressFlags::Dadfailed),
-            });
+    Ok(address_messages(h)
+        .await?
+        .iter()
+        .filter_map(addr_state)
+        .collect())
+}
+
+/// The state of address message `m` (`None` when it carries no address).
+pub fn addr_state(m: &AddressMessage) -> Option<AddrState> {
+    let mut addr = None;
+    let mut flags = AddressFlags::from_bits_retain(u32::from(m.header.flags.bits()));
+    for a in &m.attributes {
+        match a {
+            // IFA_LOCAL is the own address on point-to-point links; IFA_ADDRESS otherwise.
+            AddressAttribute::Local(ip) => addr = Some(*ip),
+            AddressAttribute::Address(ip) if addr.is_none() => addr = Some(*ip),
+            AddressAttribute::Flags(f) => flags = *f,
+            _ => {}
         }
     }
-    Ok(out)
+    Some(AddrState {
+        index: m.header.index,
+        addr: addr?,
+        tentative: flags.contains(AddressFlags::Tentative),
+        dadfailed: flags.contains(AddressFlags::Dadfailed),
+    })
 }
 
 /// The neighbour entry for `addr` on `ifindex`: its state and link-layer address.

@@ -7,13 +7,14 @@
 //! never come by waiting ("never": a link administratively down, a veth whose
 //! peer is down or gone, a duplicate address), as opposed to "not yet" (a
 //! bridge port listening or learning, an address still tentative).
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{netns, nl};
+use super::nl;
+use crate::kernel;
 use crate::model::{Expectation, Link, LinkKind, Network, Target};
 
 /// IFLA_BRPORT_STATE values (include/uapi/linux/if_bridge.h).
@@ -184,7 +185,29 @@ fn plan(network: &Network, expect: &[Expectation]) -> Vec<NodeCheck> {
 /// One node's links and addresses as the kernel reports them.
 struct Snapshot {
     links: Vec<nl::LinkState>,
+    /// Index into `links` by name (a host has 1000 ports to look up).
+    by_name: HashMap<String, usize>,
     addrs: Vec<nl::AddrState>,
+}
+
+impl Snapshot {
+    fn new(links: Vec<nl::LinkState>, addrs: Vec<nl::AddrState>) -> Snapshot {
+        let by_name = links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.name.clone(), i))
+            .collect();
+        Snapshot {
+            links,
+            by_name,
+            addrs,
+        }
+    }
+
+    /// The link called `name`.
+    fn link(&self, name: &str) -> Option<&nl::LinkState> {
+        self.by_name.get(name).map(|&i| &self.links[i])
+    }
 }
 
 /// Add to `out` the nodes whose state explains `node/name`'s carrier: a veth's
@@ -231,40 +254,99 @@ fn nodes_to_read(network: &Network, checks: &[NodeCheck]) -> BTreeSet<String> {
     out
 }
 
-/// Read the given nodes (in parallel, one namespace thread each).
+/// Read the given nodes: two helper threads enter the namespaces in turn
+/// and dump each through a blocking socket (a thread, a runtime and a
+/// connection per node cost more than the dumps at 1000 nodes).
 fn snapshot(
     network: &Network,
     nodes: &BTreeSet<String>,
 ) -> BTreeMap<String, Result<Snapshot, String>> {
-    std::thread::scope(|s| {
-        let hs: Vec<_> = nodes
+    let mut out = BTreeMap::new();
+    let mut opened = Vec::new();
+    for node in nodes {
+        match open(network, node) {
+            Ok(ns) => opened.push((node, ns)),
+            Err(e) => {
+                out.insert(node.clone(), Err(e));
+            }
+        }
+    }
+    let nss: Vec<&kernel::Netns> = opened.iter().map(|(_, ns)| ns).collect();
+    match kernel::netns::run_in_each(&nss, |i, _| read(opened[i].0)) {
+        Ok(reads) => {
+            for ((node, _), r) in opened.iter().zip(reads) {
+                out.insert(
+                    node.to_string(),
+                    r.map_err(|e| e.to_string()).and_then(|r| r),
+                );
+            }
+        }
+        Err(e) => {
+            for (node, _) in &opened {
+                out.insert(node.to_string(), Err(e.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The namespace of `node`, opened.
+fn open(network: &Network, node: &str) -> Result<kernel::Netns, String> {
+    let Some(name) = crate::model::netns_name(&network.name, node) else {
+        return kernel::netns::current().map_err(|e| e.to_string());
+    };
+    match kernel::netns::open(&name) {
+        Ok(Some(ns)) => Ok(ns),
+        Ok(None) => Err(super::error::Error::OpenNetns {
+            node: node.to_string(),
+            path: kernel::netns::netns_path(&name),
+            source: std::io::ErrorKind::NotFound.into(),
+        }
+        .to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Dump the links and addresses of the calling thread's namespace, `node`'s.
+fn read(node: &str) -> Result<Snapshot, String> {
+    use kernel::rtnl::Rtnl;
+    use rtnetlink::packet_route::address::AddressMessage;
+    use rtnetlink::packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
+    use rtnetlink::packet_route::RouteNetlinkMessage as Msg;
+    let object = format!("node {node}");
+    let mut r = Rtnl::open().map_err(|e| format!("{object}: netlink socket: {e}"))?;
+    let link_req = || {
+        let mut m = LinkMessage::default();
+        // Counters are not needed, and the kernel skips filling them.
+        m.attributes = vec![LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats])];
+        Msg::GetLink(m)
+    };
+    let links = r
+        .dump(link_req, &object, "link dump")
+        .map_err(|e| e.to_string())?;
+    let addrs = r
+        .dump(
+            || Msg::GetAddress(AddressMessage::default()),
+            &object,
+            "address dump",
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(Snapshot::new(
+        links
             .iter()
-            .map(|node| {
-                let h = s.spawn(move || {
-                    netns::run_in(&network.name, node, || {
-                        let rt = netns::runtime()?;
-                        rt.block_on(async {
-                            let h = nl::connect()?;
-                            Ok(Snapshot {
-                                links: nl::links(&h).await?,
-                                addrs: nl::addresses(&h).await?,
-                            })
-                        })
-                    })
-                    .map_err(|e| e.to_string())
-                });
-                (node.clone(), h)
+            .filter_map(|m| match m {
+                Msg::NewLink(l) => Some(nl::link_state(l)),
+                _ => None,
             })
-            .collect();
-        hs.into_iter()
-            .map(|(n, h)| {
-                let r = h
-                    .join()
-                    .unwrap_or_else(|_| Err("readiness thread panicked".into()));
-                (n, r)
+            .collect(),
+        addrs
+            .iter()
+            .filter_map(|m| match m {
+                Msg::NewAddress(a) => nl::addr_state(a),
+                _ => None,
             })
-            .collect()
-    })
+            .collect(),
+    ))
 }
 
 /// One thing not ready, and whether waiting can help.
@@ -285,7 +367,7 @@ struct View<'a> {
 impl View<'_> {
     fn link(&self, node: &str, name: &str) -> Option<&nl::LinkState> {
         match self.snaps.get(node) {
-            Some(Ok(s)) => s.links.iter().find(|l| l.name == name),
+            Some(Ok(s)) => s.link(name),
             _ => None,
         }
     }
@@ -352,7 +434,7 @@ impl View<'_> {
         };
         let mut out = Vec::new();
         for name in &c.carrier {
-            match snap.links.iter().find(|l| &l.name == name) {
+            match snap.link(name) {
                 None => out.push(Wait::Never(format!("{node}/{name}: missing"))),
                 Some(l) if !l.up => {
                     out.push(Wait::Never(format!("{node}/{name}: administratively down")))
@@ -375,6 +457,9 @@ impl View<'_> {
                 .is_some_and(|l| {
                     matches!(&l.kind, LinkKind::Bond(b) if b.mode.as_deref() == Some("802.3ad"))
                 });
+            if !lacp {
+                continue;
+            }
             let ports: Vec<&nl::LinkState> = snap
                 .links
                 .iter()
@@ -385,14 +470,14 @@ impl View<'_> {
                         .is_some_and(|m| m.master.as_deref() == Some(name.as_str()))
                 })
                 .collect();
-            if lacp && !ports.iter().any(|p| p.lacp_distributing == Some(true)) {
+            if !ports.iter().any(|p| p.lacp_distributing == Some(true)) {
                 out.push(Wait::NotYet(format!(
                     "{node}/{name}: no port distributing (LACP negotiating)"
                 )));
             }
         }
         for name in &c.ports {
-            let Some(l) = snap.links.iter().find(|l| &l.name == name) else {
+            let Some(l) = snap.link(name) else {
                 out.push(Wait::Never(format!("{node}/{name}: missing")));
                 continue;
             };
