@@ -344,9 +344,17 @@ impl Engine {
         }
         // A sysctl written ahead whose value is (still or again) the original
         // needs no restoring: a crash came before the write, or it was undone.
+        // A per-interface sysctl whose link is gone died with it.
         for (node, m) in rec.sysctls.iter_mut() {
-            let seen = planned.observed.nodes.get(node).map(|n| &n.sysctls);
-            m.retain(|k, original| seen.and_then(|s| s.get(k)) != Some(original));
+            let seen = planned.observed.nodes.get(node);
+            m.retain(|k, original| {
+                let value = seen.and_then(|n| n.sysctls.get(k));
+                let alive = match plan::sysctl_interface(k) {
+                    Some(l) => seen.is_some_and(|n| n.links.contains_key(&l)),
+                    None => true,
+                };
+                alive && value != Some(original)
+            });
         }
         rec.sysctls.retain(|_, m| !m.is_empty());
         // Links written ahead but never created are stale too.
@@ -384,6 +392,24 @@ impl Engine {
         }
         let report = report?;
         self.settle_deletions(planned, false).await?;
+        // Per-interface sysctls of links that went with a deleted peer or
+        // namespace (no DelLink of their own settled them): forget them.
+        let mut dead = Vec::new();
+        for (node, m) in &rec.sysctls {
+            for key in m.keys() {
+                if let Some(l) = plan::sysctl_interface(key) {
+                    if !self.link_exists(node, &l).await? {
+                        dead.push((node.clone(), l));
+                    }
+                }
+            }
+        }
+        if !dead.is_empty() {
+            for (node, l) in &dead {
+                apply::journal::forget_sysctls_of(&mut rec, node, l);
+            }
+            self.store.save(&rec)?;
+        }
         // Written-ahead link names whose device went with a deleted peer or
         // namespace (no DelLink of their own settled them): forget them.
         if !rec.links.is_empty() {
@@ -484,22 +510,28 @@ impl Engine {
                 }
             }
         }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let start = std::time::Instant::now();
+        let deadline = start + std::time::Duration::from_secs(10);
+        // Each link is asked for by name, and a node's next one only once the
+        // one before is gone: a full dump of a host with 1000 veths costs the
+        // kernel O(N^2) (and holds it up while it is tearing those down), and
+        // namespaces are torn down in batches, so most questions find a link
+        // gone.
         while !waiting.is_empty() && std::time::Instant::now() < deadline {
-            let mut still = BTreeMap::new();
-            for (node, names) in &waiting {
-                if let Some(present) = kernel::observe::link_names(&self.kernel, node).await? {
-                    let left: BTreeSet<String> = names.intersection(&present).cloned().collect();
-                    if !left.is_empty() {
-                        still.insert(node.clone(), left);
+            for (node, names) in waiting.iter_mut() {
+                while let Some(name) = names.first() {
+                    if self.link_exists(node, name).await? {
+                        break;
                     }
+                    names.pop_first();
                 }
             }
-            waiting = still;
+            waiting.retain(|_, names| !names.is_empty());
             if !waiting.is_empty() {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
+        kernel::timing::record("settle deletions", start.elapsed());
         Ok(())
     }
 }

@@ -328,12 +328,32 @@ pub fn settle(rec: &mut Records, op: &Op) -> bool {
             }
             changed
         }
-        Op::DelLink { node, name } => rec.links.remove(&IfRef {
-            node: node.clone(),
-            name: name.clone(),
-        }),
+        Op::DelLink { node, name } => {
+            let a = rec.links.remove(&IfRef {
+                node: node.clone(),
+                name: name.clone(),
+            });
+            // The link's own sysctls went with it: nothing to restore.
+            let b = forget_sysctls_of(rec, node, name);
+            a || b
+        }
         _ => false,
     }
+}
+
+/// Forget the recorded per-interface sysctls of link `name` in `node` (they
+/// died with it); true when any was recorded.
+pub fn forget_sysctls_of(rec: &mut Records, node: &str, name: &str) -> bool {
+    let Some(m) = rec.sysctls.get_mut(node) else {
+        return false;
+    };
+    let before = m.len();
+    m.retain(|k, _| crate::plan::sysctl_interface(k).as_deref() != Some(name));
+    let changed = m.len() != before;
+    if m.is_empty() {
+        rec.sysctls.remove(node);
+    }
+    changed
 }
 
 /// The interfaces an AddLink creates: the link and, for a veth, its peer.
@@ -541,6 +561,29 @@ mod tests {
         write_ahead(&mut rec, &set("1", "0"));
         assert!(!settle(&mut rec, &set("1", "0")), "still changed");
         assert!(settle(&mut rec, &set("0", "1")), "back at the original");
+        assert!(rec.is_empty(), "{rec:?}");
+    }
+
+    #[test]
+    fn a_deleted_link_takes_its_recorded_sysctls_along() {
+        let mut rec = Records::default();
+        let set = |key: &str| Op::SetSysctl {
+            node: "host".into(),
+            key: key.into(),
+            value: "1".into(),
+            prior: Some("0".into()),
+        };
+        write_ahead(&mut rec, &set("net.ipv6.conf.p1.disable_ipv6"));
+        write_ahead(&mut rec, &set("net.ipv4.conf.p1.forwarding"));
+        write_ahead(&mut rec, &set("net.ipv6.conf.p2.disable_ipv6"));
+        let del = |name: &str| Op::DelLink {
+            node: "host".into(),
+            name: name.into(),
+        };
+        assert!(settle(&mut rec, &del("p1")));
+        let left: Vec<&String> = rec.sysctls["host"].keys().collect();
+        assert_eq!(left, ["net.ipv6.conf.p2.disable_ipv6"]);
+        assert!(settle(&mut rec, &del("p2")));
         assert!(rec.is_empty(), "{rec:?}");
     }
 }

@@ -4,6 +4,7 @@
 //! Parsing builds a small located tree ([`yaml`]); decoding reads it by hand so
 //! every field has its own location, unknown fields get a did-you-mean, and
 //! duplicate keys are caught; [`validate`] then checks references across nodes.
+pub mod brport;
 pub mod decode;
 pub mod error;
 pub mod expect;

@@ -99,6 +99,7 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
     if let Some(s) = f.get("sysctl") {
         sysctls(cx, s, &mut n);
     }
+    super::brport::quiet_ports(&mut n);
     for (i, r) in f.list(cx, "routes").iter().enumerate() {
         n.routes.extend(route(cx, name, i, r));
     }

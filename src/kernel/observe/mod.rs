@@ -219,25 +219,6 @@ pub fn unread(ifindex: u32) -> String {
     format!("ifindex {ifindex}")
 }
 
-/// The names of the links in `node` (one link dump); `None` when its
-/// namespace does not exist.
-pub async fn link_names(k: &Kernel, node: &str) -> Result<Option<BTreeSet<String>>, KernelError> {
-    let Some(ns) = k.netns_of(node)? else {
-        return Ok(None);
-    };
-    let object = format!("node {node}");
-    let links = tokio::task::spawn_blocking(move || {
-        let mut rtnl =
-            netns::run_in(&ns, Rtnl::open)?.map_err(|e| KernelError::io(ns.label(), e))?;
-        rtnl.dump(link_request, &object, "dump links")
-    })
-    .await
-    .map_err(|_| KernelError::Thread {
-        object: format!("node {node}"),
-    })??;
-    Ok(Some(link::names(&new_links(links)).into_values().collect()))
-}
-
 /// Read one node's links, addresses, routes and the sysctls `keys` through
 /// `rtnl`, a socket in its namespace, from a thread inside it.
 fn read(
