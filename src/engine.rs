@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::apply::{self, ApplyError, Report};
 use crate::kernel::{self, Kernel, KernelError};
-use crate::model::{LinkKind, Network, HOST};
+use crate::model::{IfRef, LinkKind, Network, HOST};
 use crate::plan::{self, Conflict, ObjectStatus, Owned, Plan};
 use crate::state::{Lock, Records, StateError, Store};
 
@@ -127,14 +127,23 @@ impl Engine {
         nodes.dedup();
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (name, node) in &desired.nodes {
-            keys.entry(name.clone())
-                .or_default()
-                .extend(node.sysctls.keys().cloned());
+            let k = keys.entry(name.clone()).or_default();
+            k.extend(node.sysctls.keys().cloned());
+            // What a link created now starts with (see plan::sysctl).
+            k.extend(
+                node.sysctls
+                    .keys()
+                    .filter_map(|k| plan::sysctl_default_of(k)),
+            );
         }
         for (name, m) in &rec.sysctls {
             keys.entry(name.clone())
                 .or_default()
                 .extend(m.keys().cloned());
+        }
+        for k in keys.values_mut() {
+            k.sort();
+            k.dedup();
         }
         let mut observed = kernel::timing::timed(
             "observe",
@@ -391,11 +400,22 @@ impl Engine {
             self.settle_deletions(planned, true).await?;
         }
         let report = report?;
-        self.settle_deletions(planned, false).await?;
+        let vanished = self.settle_deletions(planned, false).await?;
         // Per-interface sysctls of links that went with a deleted peer or
         // namespace (no DelLink of their own settled them): forget them.
-        let mut dead = Vec::new();
-        for (node, m) in &rec.sysctls {
+        let mut dead: Vec<(String, String)> =
+            vanished.into_iter().map(|r| (r.node, r.name)).collect();
+        for (node, l) in &dead {
+            apply::journal::forget_sysctls_of(&mut rec, node, l);
+        }
+        // A deleted link can take others along (a veth's peer): ask for the
+        // links of the sysctls still recorded, but only after deletions.
+        let deleted = planned
+            .plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.op, plan::Op::DelLink { .. } | plan::Op::DelNetns { .. }));
+        for (node, m) in rec.sysctls.iter().filter(|_| deleted) {
             for key in m.keys() {
                 if let Some(l) = plan::sysctl_interface(key) {
                     if !self.link_exists(node, &l).await? {
@@ -459,7 +479,7 @@ impl Engine {
         &self,
         planned: &Planned,
         rolled_back: bool,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Vec<IfRef>, EngineError> {
         let gone: BTreeSet<&str> = planned
             .plan
             .steps
@@ -472,7 +492,7 @@ impl Engine {
             })
             .collect();
         if gone.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut candidates: Vec<(&str, &crate::model::Link)> = Vec::new();
         if rolled_back {
@@ -517,12 +537,17 @@ impl Engine {
         // kernel O(N^2) (and holds it up while it is tearing those down), and
         // namespaces are torn down in batches, so most questions find a link
         // gone.
+        let mut vanished = Vec::new();
         while !waiting.is_empty() && std::time::Instant::now() < deadline {
             for (node, names) in waiting.iter_mut() {
                 while let Some(name) = names.first() {
                     if self.link_exists(node, name).await? {
                         break;
                     }
+                    vanished.push(IfRef {
+                        node: node.clone(),
+                        name: name.clone(),
+                    });
                     names.pop_first();
                 }
             }
@@ -532,7 +557,7 @@ impl Engine {
             }
         }
         kernel::timing::record("settle deletions", start.elapsed());
-        Ok(())
+        Ok(vanished)
     }
 }
 

@@ -45,3 +45,55 @@ fn ipv6_addresses_are_usable_when_up_returns() {
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
 }
+
+/// Bridge ports have no IPv6 of their own unless the file gives them some
+/// (docs/format.md); giving a port an address later turns IPv6 back on
+/// before the address is added, and `down` leaves nothing behind (the
+/// value recorded for restoring dies with the link).
+#[test]
+fn bridge_ports_have_ipv6_off_until_the_file_gives_them_an_address() {
+    const PORTS: &str = "name: brv6
+nodes:
+  host:
+    interfaces:
+      br0: { kind: bridge, stp: false, ports: [p0, q0] }
+      p0: {}
+      q0: {}
+  a:
+    interfaces:
+      eth0: { addresses: [fd00:68::1/64] }
+  b:
+    interfaces:
+      eth0: { addresses: [fd00:68::2/64] }
+links:
+  - [host/p0, a/eth0]
+  - [host/q0, b/eth0]
+";
+    let lab = Lab::from_text("brv6.yaml", PORTS);
+    lab.expect("up", &[], 0);
+    let flag = |port: &str| {
+        lab.sh(&format!("cat /proc/sys/net/ipv6/conf/{port}/disable_ipv6"))
+            .out
+            .trim()
+            .to_string()
+    };
+    assert_eq!(flag("p0"), "1");
+    assert_eq!(flag("q0"), "1");
+    let v6 = lab.sh("ip -6 -o addr show dev p0");
+    assert_eq!(v6.out.trim(), "", "no link-local on a port: {}", v6.text());
+    // Bridged IPv6 between the containers is unaffected.
+    let ping = lab.exec("a", &["ping", "-6", "-c", "1", "-W", "2", "fd00:68::2"]);
+    assert_eq!(ping.code, 0, "{}", ping.text());
+    assert!(lab.pending().is_empty(), "second up: {:?}", lab.pending());
+
+    lab.edit("p0: {}", "p0: { addresses: [fd00:69::1/64] }");
+    lab.expect("up", &[], 0);
+    assert_eq!(flag("p0"), "0", "IPv6 back on the port that has an address");
+    assert_eq!(flag("q0"), "1");
+    let v6 = lab.sh("ip -6 -o addr show dev p0");
+    assert!(v6.out.contains("fd00:69::1/64"), "{}", v6.text());
+    assert!(lab.pending().is_empty(), "second up: {:?}", lab.pending());
+
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

@@ -27,11 +27,17 @@ pub(crate) fn plan_link(me: &IfRef, want: &Link, have: &[Address], out: &mut Vec
             link: me.name.clone(),
             addr: *a,
         };
-        let needs = vec![
+        let mut needs = vec![
             Key::Netns(me.node.clone()),
             Key::Link(me.clone()),
             Key::AddrGone(me.node.clone(), a.net),
         ];
+        // The kernel refuses an IPv6 address while IPv6 is disabled on the
+        // link: a sysctl write enabling it goes first.
+        if a.net.addr().is_ipv6() {
+            needs.push(Key::Sysctl(me.node.clone()));
+            needs.push(Key::LinkSysctl(me.clone()));
+        }
         out.push(Pending::new(
             Phase::AddAddress,
             op,

@@ -23,7 +23,7 @@ use crate::model::Network;
 pub use down::down;
 pub use op::{LinkChange, Op, Plan, Step};
 pub use status::{status, FieldDiff, ObjectStatus, SyncState};
-pub(crate) use sysctl::interface as sysctl_interface;
+pub(crate) use sysctl::{default_of as sysctl_default_of, interface as sysctl_interface};
 
 /// What this topology owns, from netloom's records plus observed ownership marks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -23,8 +23,14 @@ pub(crate) fn plan(ctx: &Ctx, restore_unknown: bool, out: &mut Vec<Pending>) {
         // (key, value, prior) of every write.
         let mut writes: Vec<(&str, &str, Option<&String>)> = Vec::new();
         for (key, value) in &want.sysctls {
-            let prior = have.sysctls.get(key);
-            if prior != Some(value) {
+            let mut prior = have.sysctls.get(key);
+            if prior.is_none() {
+                // A link this plan creates starts with the node's `default`
+                // value: that is what to put back should the file stop
+                // setting the key while the link lives on.
+                prior = default_of(key).and_then(|d| have.sysctls.get(&d));
+            }
+            if have.sysctls.get(key) != Some(value) {
                 writes.push((key, value, prior));
             }
         }
@@ -113,6 +119,15 @@ pub(crate) fn interface(key: &str) -> Option<String> {
     }
 }
 
+/// The `default` key a per-interface key starts from when its link is
+/// created (`net.ipv6.conf.p0.disable_ipv6` -> `net.ipv6.conf.default.disable_ipv6`).
+pub(crate) fn default_of(key: &str) -> Option<String> {
+    interface(key)?;
+    let mut parts: Vec<&str> = key.split('.').collect();
+    parts[3] = "default";
+    Some(parts.join("."))
+}
+
 /// A SetSysctl; `after_cascade`: it waits for the node's other sysctl writes
 /// (pushed before it), among them the cascading one that would undo it.
 fn set(node: &str, key: &str, value: &str, prior: Option<String>, after_cascade: bool) -> Pending {
@@ -143,6 +158,7 @@ fn set(node: &str, key: &str, value: &str, prior: Option<String>, after_cascade:
 
 #[cfg(test)]
 mod tests {
+    use super::default_of;
     use crate::model::{Network, Node, HOST};
     use crate::plan::{up, Op, Owned};
 
@@ -180,6 +196,20 @@ mod tests {
 
     const ALL: &str = "net.ipv6.conf.all.disable_ipv6";
     const DEFAULT: &str = "net.ipv6.conf.default.disable_ipv6";
+
+    #[test]
+    fn an_interface_key_starts_from_its_default_key() {
+        assert_eq!(
+            default_of("net.ipv6.conf.eth0/10.disable_ipv6").as_deref(),
+            Some("net.ipv6.conf.default.disable_ipv6")
+        );
+        assert_eq!(
+            default_of("net.ipv4.neigh.p0.retrans_time_ms").as_deref(),
+            Some("net.ipv4.neigh.default.retrans_time_ms")
+        );
+        assert_eq!(default_of(ALL), None);
+        assert_eq!(default_of("net.ipv4.ip_forward"), None);
+    }
 
     #[test]
     fn in_a_new_namespace_the_all_write_makes_the_default_one() {
