@@ -401,6 +401,7 @@ impl Engine {
         }
         let report = report?;
         let vanished = self.settle_deletions(planned, false).await?;
+        self.settle_ports(planned).await?;
         // Per-interface sysctls of links that went with a deleted peer or
         // namespace (no DelLink of their own settled them): forget them.
         let mut dead: Vec<(String, String)> =
@@ -465,6 +466,69 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A bridge port forwards only once the kernel's linkwatch worker has
+    /// seen its carrier, which it does after the request that brought the
+    /// port up returned. Wait (bounded) until no port this plan brought up
+    /// is still "disabled", so that traffic flows when `up` returns: a
+    /// first ARP request dropped by such a port costs a second (the
+    /// kernel's ARP retransmission time). Ports without carrier (a veth
+    /// whose peer is down) stay disabled; the wait gives up on them after
+    /// a bound, and `verify` explains them.
+    async fn settle_ports(&self, planned: &Planned) -> Result<(), EngineError> {
+        const BR_STATE_DISABLED: u8 = 0;
+        // Links this plan enslaves, or brings up while they have a master;
+        // those that turn out not to be bridge ports have no port state.
+        let mut ports: Vec<(&str, &str)> = Vec::new();
+        for s in &planned.plan.steps {
+            let plan::Op::SetLink {
+                node, name, change, ..
+            } = &s.op
+            else {
+                continue;
+            };
+            let enslaved = matches!(change.master, Some(Some(_)));
+            let has_master = change.up == Some(true)
+                && planned
+                    .observed
+                    .nodes
+                    .get(node)
+                    .and_then(|n| n.links.get(name))
+                    .is_some_and(|l| l.master.is_some());
+            if enslaved || has_master {
+                ports.push((node, name));
+            }
+        }
+        ports.sort();
+        ports.dedup();
+        let start = std::time::Instant::now();
+        let deadline = start + std::time::Duration::from_secs(2);
+        // Most are forwarding at the first look; a port is asked for again
+        // only while it is disabled.
+        while !ports.is_empty() && std::time::Instant::now() < deadline {
+            // Many questions in flight on the node's connection at once.
+            use futures::StreamExt;
+            let states: Vec<Result<Option<u8>, kernel::KernelError>> =
+                futures::stream::iter(ports.iter().map(|&(node, name)| {
+                    kernel::observe::bridge::port_state(&self.kernel, node, name)
+                }))
+                .buffered(64)
+                .collect()
+                .await;
+            let mut still = Vec::new();
+            for (p, state) in ports.into_iter().zip(states) {
+                if state? == Some(BR_STATE_DISABLED) {
+                    still.push(p);
+                }
+            }
+            ports = still;
+            if !ports.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        kernel::timing::record("settle ports", start.elapsed());
+        Ok(())
     }
 
     /// The kernel destroys a deleted namespace asynchronously; the veth ends

@@ -21,7 +21,7 @@
 //! - `nat` is left empty: nftables is read elsewhere.
 mod address;
 mod bond;
-mod bridge;
+pub mod bridge;
 mod ipvlan;
 mod link;
 mod macvlan;
