@@ -451,21 +451,9 @@ impl Engine {
 
     /// True when interface `name` exists in `node`.
     async fn link_exists(&self, node: &str, name: &str) -> Result<bool, EngineError> {
-        let Some(h) = self.kernel.node(node).await? else {
-            return Ok(false);
-        };
-        let mut links = h.handle.link().get().match_name(name.to_string()).execute();
-        match futures::TryStreamExt::try_next(&mut links).await {
-            Ok(found) => Ok(found.is_some()),
-            Err(e) => {
-                let err = kernel::conn::map_err(e, &format!("{node}/{name}"), "look up link");
-                if err.errno() == Some(libc::ENODEV) {
-                    Ok(false)
-                } else {
-                    Err(err.into())
-                }
-            }
-        }
+        Ok(kernel::observe::link_by_name(&self.kernel, node, name)
+            .await?
+            .is_some())
     }
 
     /// A bridge port forwards only once the kernel's linkwatch worker has

@@ -311,18 +311,11 @@ fn open(network: &Network, node: &str) -> Result<kernel::Netns, String> {
 fn read(node: &str) -> Result<Snapshot, String> {
     use kernel::rtnl::Rtnl;
     use rtnetlink::packet_route::address::AddressMessage;
-    use rtnetlink::packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
     use rtnetlink::packet_route::RouteNetlinkMessage as Msg;
     let object = format!("node {node}");
     let mut r = Rtnl::open().map_err(|e| format!("{object}: netlink socket: {e}"))?;
-    let link_req = || {
-        let mut m = LinkMessage::default();
-        // Counters are not needed, and the kernel skips filling them.
-        m.attributes = vec![LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats])];
-        Msg::GetLink(m)
-    };
     let links = r
-        .dump(link_req, &object, "link dump")
+        .dump(kernel::observe::link_request, &object, "link dump")
         .map_err(|e| e.to_string())?;
     let addrs = r
         .dump(

@@ -76,30 +76,15 @@ pub(super) fn vlans(msgs: &[LinkMessage]) -> HashMap<u32, Vec<BridgeVlan>> {
 }
 
 /// The IFLA_BRPORT_STATE of bridge port `name` in `node` (0 disabled ..
-/// 4 blocking), asked for by name; `None` when the link is gone or is not
-/// a bridge port.
+/// 4 blocking); `None` when the link is gone or is not a bridge port.
 pub async fn port_state(
     k: &crate::kernel::Kernel,
     node: &str,
     name: &str,
 ) -> Result<Option<u8>, crate::kernel::KernelError> {
-    use futures::TryStreamExt;
     use rtnetlink::packet_route::link::{InfoPortData, LinkInfo};
-    let Some(h) = k.node(node).await? else {
+    let Some(m) = super::link_by_name(k, node, name).await? else {
         return Ok(None);
-    };
-    let mut links = h.handle.link().get().match_name(name.to_string()).execute();
-    let m = match links.try_next().await {
-        Ok(Some(m)) => m,
-        Ok(None) => return Ok(None),
-        Err(e) => {
-            let err = crate::kernel::conn::map_err(e, &format!("{node}/{name}"), "get link");
-            return if err.errno() == Some(libc::ENODEV) {
-                Ok(None)
-            } else {
-                Err(err)
-            };
-        }
     };
     Ok(m.attributes.iter().find_map(|a| match a {
         LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {

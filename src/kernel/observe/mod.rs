@@ -270,9 +270,35 @@ fn read(
     })
 }
 
+/// The link called `name` in `node`, asked for by name (no dump: a host's
+/// dump costs the kernel O(N^2) with N veth peers); `None` when there is
+/// no such link or node.
+pub async fn link_by_name(
+    k: &Kernel,
+    node: &str,
+    name: &str,
+) -> Result<Option<LinkMessage>, KernelError> {
+    use futures::TryStreamExt;
+    let Some(h) = k.node(node).await? else {
+        return Ok(None);
+    };
+    let mut links = h.handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(found) => Ok(found),
+        Err(e) => {
+            let err = super::conn::map_err(e, &format!("{node}/{name}"), "look up link");
+            if err.errno() == Some(libc::ENODEV) {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
 /// A link dump request without the counters (netloom reads none): the
 /// kernel then skips filling them and the answer is much shorter.
-fn link_request() -> RouteNetlinkMessage {
+pub fn link_request() -> RouteNetlinkMessage {
     let mut m = LinkMessage::default();
     m.attributes = vec![LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats])];
     RouteNetlinkMessage::GetLink(m)
