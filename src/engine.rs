@@ -406,9 +406,7 @@ impl Engine {
         // namespace (no DelLink of their own settled them): forget them.
         let mut dead: Vec<(String, String)> =
             vanished.into_iter().map(|r| (r.node, r.name)).collect();
-        for (node, l) in &dead {
-            apply::journal::forget_sysctls_of(&mut rec, node, l);
-        }
+        forget_sysctls_of_links(&mut rec, &dead);
         // A deleted link can take others along (a veth's peer): ask for the
         // links of the sysctls still recorded, but only after deletions.
         let deleted = planned
@@ -426,9 +424,7 @@ impl Engine {
             }
         }
         if !dead.is_empty() {
-            for (node, l) in &dead {
-                apply::journal::forget_sysctls_of(&mut rec, node, l);
-            }
+            forget_sysctls_of_links(&mut rec, &dead);
             self.store.save(&rec)?;
         }
         // Written-ahead link names whose device went with a deleted peer or
@@ -610,6 +606,18 @@ impl Engine {
         }
         kernel::timing::record("settle deletions", start.elapsed());
         Ok(vanished)
+    }
+}
+
+/// Forget the recorded per-interface sysctls of the links `dead` names
+/// (node, link): one pass over each node's keys.
+fn forget_sysctls_of_links(rec: &mut Records, dead: &[(String, String)]) {
+    let mut by_node: BTreeMap<&str, std::collections::HashSet<&str>> = BTreeMap::new();
+    for (node, l) in dead {
+        by_node.entry(node).or_default().insert(l);
+    }
+    for (node, links) in by_node {
+        apply::journal::forget_sysctls_of(rec, node, |l| links.contains(l));
     }
 }
 
