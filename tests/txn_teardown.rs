@@ -21,6 +21,23 @@ fn down_after_the_file_was_edited_removes_what_the_file_no_longer_names() {
 }
 
 #[test]
+fn down_needs_only_the_name_of_a_file_broken_since_up() {
+    let lab = Lab::from_text("txn.yaml", &topology("txn", 3));
+    lab.expect("up", &[], 0);
+    let text = std::fs::read_to_string(&lab.file).unwrap();
+    std::fs::write(&lab.file, format!("{text}\nlinks: [broken\n")).unwrap();
+    let r = lab.verb("validate", &[]);
+    assert_ne!(r.code, 0, "the file must be broken: {}", r.text());
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+    // Without a valid name, down says where the file is wrong.
+    std::fs::write(&lab.file, "name: Not_Valid\nnodes: {}\n").unwrap();
+    let r = lab.verb("down", &[]);
+    assert_ne!(r.code, 0, "{}", r.text());
+    assert!(r.text().contains(":1:"), "no location: {}", r.text());
+}
+
+#[test]
 fn down_by_name_without_the_file() {
     let lab = Lab::from_text("txn.yaml", &topology("txn", 3));
     lab.expect("up", &[], 0);

@@ -50,6 +50,25 @@ pub fn topology_name_ok(name: &str) -> bool {
 
 /// Reads and validates the topology file at `path`.
 pub fn load(path: &Path) -> Result<Topology, SpecErrors> {
+    let (shown, text) = read(path)?;
+    parse_str(&shown, &text)
+}
+
+/// The topology name of the file at `path`, read without parsing or
+/// validating what follows it: `down` needs nothing else, and a file
+/// broken since `up` still names what to remove. When no valid name is
+/// found that way, the whole file is loaded, so the errors are located.
+pub fn load_name(path: &Path) -> Result<String, SpecErrors> {
+    let (shown, text) = read(path)?;
+    match yaml::top_level_name(&text) {
+        Some(name) if topology_name_ok(&name) => Ok(name),
+        _ => parse_str(&shown, &text).map(|t| t.network.name),
+    }
+}
+
+/// The file at `path` as text (refusing one too large or not UTF-8), and
+/// its path as shown in messages.
+fn read(path: &Path) -> Result<(String, String), SpecErrors> {
     let shown = path.display().to_string();
     let fail = |message: String, help: Option<String>| SpecErrors {
         path: shown.clone(),
@@ -86,7 +105,7 @@ pub fn load(path: &Path) -> Result<Topology, SpecErrors> {
             None,
         )
     })?;
-    parse_str(&shown, &text)
+    Ok((shown, text))
 }
 
 /// Parses and validates a topology given as text; `path` is only used in messages.

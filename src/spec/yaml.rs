@@ -256,8 +256,76 @@ pub fn parse(text: &str) -> Result<Yaml, SpecError> {
     })
 }
 
+/// The top-level `name` of a document that is a map, read from the events
+/// up to it and no further. `None` when the document is anything else, has
+/// no such key, gives it a list or map, or shows before it something
+/// [`parse`] refuses (a syntax error, an anchor or alias, deep nesting).
+pub fn top_level_name(text: &str) -> Option<String> {
+    let mut parser = Parser::new_from_str(text);
+    // Open maps and sequences; the root map is depth 1, where scalars
+    // alternate between key and value.
+    let mut depth = 0usize;
+    let mut want_key = true;
+    let mut is_name = false;
+    while let Some(Ok((event, _))) = parser.next_event() {
+        match event {
+            Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => {}
+            Event::Scalar(text, _, 0, _) => match depth {
+                0 => return None,
+                1 if want_key => {
+                    is_name = text == "name";
+                    want_key = false;
+                }
+                1 if is_name => return Some(text.into_owned()),
+                1 => want_key = true,
+                _ => {}
+            },
+            Event::MappingStart(0, _) | Event::SequenceStart(0, _) => {
+                let root_list = depth == 0 && matches!(event, Event::SequenceStart(..));
+                // At depth 1 a collection is a complex key or `name`'s value.
+                if root_list || (depth == 1 && (want_key || is_name)) || depth >= MAX_DEPTH {
+                    return None;
+                }
+                depth += 1;
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                depth = depth.saturating_sub(1);
+                match depth {
+                    0 => return None,
+                    1 => want_key = true,
+                    _ => {}
+                }
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn top_level_name_is_read_without_the_rest() {
+        use super::top_level_name as name;
+        assert_eq!(name("name: lab\nnodes: {}\n").as_deref(), Some("lab"));
+        // After nested values, quoted, and before a syntax error further on.
+        let text =
+            "nodes:\n  c1:\n    name: inner\n    x: [1, {a: b}]\nname: \"lab\"\nlinks: [oops\n";
+        assert_eq!(name(text).as_deref(), Some("lab"));
+        for refused in [
+            "nodes: {}\n",             // no name
+            "nodes:\n  name: inner\n", // only a nested one
+            "name: [a]\n",             // not a scalar
+            "- name: lab\n",           // not a map
+            "x: &a 1\nname: lab\n",    // an anchor before it
+            "x: [oops\nname: lab\n",   // a syntax error before it
+            "lab\n",                   // a scalar document
+            "",
+        ] {
+            assert_eq!(name(refused), None, "{refused:?}");
+        }
+    }
+
     use super::*;
 
     fn map(y: &Yaml) -> &[Entry] {
