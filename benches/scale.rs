@@ -20,6 +20,7 @@ mod topo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 use method::{Method, Prepared};
 
@@ -263,6 +264,9 @@ fn main() -> ExitCode {
         // other work on the machine hits all of them alike.
         for rep in 1..=args.reps {
             for p in &prepared {
+                if !run::wait_quiet(Duration::from_secs(60)).unwrap_or(true) {
+                    eprintln!("  (the machine was still busy after 60 s; trial starts anyway)");
+                }
                 match p.trial(rep) {
                     Ok(t) => {
                         eprintln!(

@@ -192,3 +192,36 @@ impl Drop for Anchor {
         let _ = self.child.wait();
     }
 }
+
+/// Busy and total jiffies of all CPUs so far (/proc/stat's `cpu` line).
+fn cpu_jiffies() -> io::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().unwrap_or_default();
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Ok((total - idle, total))
+}
+
+/// Wait until the CPUs were at least 90 % idle over a second, at most
+/// `max`; returns whether they were. A trial starts on a quiet machine:
+/// the kernel destroys namespaces in the background long after their
+/// links are gone, and that work must not land on the next trial.
+pub fn wait_quiet(max: Duration) -> io::Result<bool> {
+    let start = Instant::now();
+    while start.elapsed() < max {
+        let (b0, t0) = cpu_jiffies()?;
+        thread::sleep(Duration::from_secs(1));
+        let (b1, t1) = cpu_jiffies()?;
+        if (b1 - b0) * 10 <= t1 - t0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
