@@ -224,4 +224,3 @@ pub fn wait_quiet(max: Duration) -> io::Result<bool> {
     }
     Ok(false)
 }
-
