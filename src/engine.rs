@@ -404,27 +404,28 @@ impl Engine {
         self.settle_ports(planned).await?;
         // Per-interface sysctls of links that went with a deleted peer or
         // namespace (no DelLink of their own settled them): forget them.
-        let mut dead: Vec<(String, String)> =
+        let vanished: Vec<(String, String)> =
             vanished.into_iter().map(|r| (r.node, r.name)).collect();
-        forget_sysctls_of_links(&mut rec, &dead);
+        forget_sysctls_of_links(&mut rec, &vanished);
         // A deleted link can take others along (a veth's peer): ask for the
-        // links of the sysctls still recorded, but only after deletions.
+        // links of the sysctls still recorded, but only after deletions, and
+        // each link once however many of its keys are recorded.
         let deleted = planned
             .plan
             .steps
             .iter()
             .any(|s| matches!(s.op, plan::Op::DelLink { .. } | plan::Op::DelNetns { .. }));
+        let mut dead = Vec::new();
+        let mut asked = BTreeSet::new();
         for (node, m) in rec.sysctls.iter().filter(|_| deleted) {
-            for key in m.keys() {
-                if let Some(l) = plan::sysctl_interface(key) {
-                    if !self.link_exists(node, &l).await? {
-                        dead.push((node.clone(), l));
-                    }
+            for l in m.keys().filter_map(|k| plan::sysctl_interface(k)) {
+                if asked.insert((node.clone(), l.clone())) && !self.link_exists(node, &l).await? {
+                    dead.push((node.clone(), l));
                 }
             }
         }
-        if !dead.is_empty() {
-            forget_sysctls_of_links(&mut rec, &dead);
+        forget_sysctls_of_links(&mut rec, &dead);
+        if !vanished.is_empty() || !dead.is_empty() {
             self.store.save(&rec)?;
         }
         // Written-ahead link names whose device went with a deleted peer or
