@@ -457,3 +457,46 @@ fn host_node_is_the_namespace_verify_runs_in() {
         Some("10.5.0.1".parse::<IpAddr>().expect("ip"))
     );
 }
+
+/// A verifier worker enters each namespace in place and goes home after each
+/// call; a call nested inside one gets a thread of its own, which enters its
+/// target even when that is host; an ordinary thread gets a thread per call.
+#[test]
+fn a_worker_enters_namespaces_in_place_and_goes_home() {
+    netloom::sandboxed!("a_worker_enters_namespaces_in_place_and_goes_home");
+    use std::os::unix::fs::MetadataExt;
+    use std::thread::{current, ThreadId};
+    add_ns("a");
+    let ino = |p: &str| std::fs::metadata(p).expect("namespace file").ino();
+    let here = move || ino("/proc/thread-self/ns/net");
+    let a = ino(&format!("/run/netns/{}", ns("a")));
+    let at = move |node: &str| -> (ThreadId, u64) {
+        verify::netns::run_in(TOPO, node, || Ok((current().id(), here()))).expect("run_in")
+    };
+    std::thread::spawn(move || {
+        let home = here();
+        assert_ne!(home, a);
+        verify::netns::as_worker(|| {
+            let me = current().id();
+            let (inside, nested) = verify::netns::run_in(TOPO, "a", || {
+                Ok(((current().id(), here()), (at("host"), at("a"))))
+            })
+            .expect("run_in a");
+            assert_eq!(inside, (me, a), "in place, in a");
+            let ((t1, n1), (t2, n2)) = nested;
+            assert!(
+                t1 != me && t2 != me,
+                "nested calls get threads of their own"
+            );
+            assert_eq!((n1, n2), (home, a), "nested calls enter their targets");
+            assert_eq!(here(), home, "back home after the call");
+            assert_eq!(at("host"), (me, home));
+            assert_eq!(at("a"), (me, a));
+        });
+        let (t, n) = at("a");
+        assert!(t != current().id() && n == a, "an ordinary thread spawns");
+        assert_eq!(here(), home);
+    })
+    .join()
+    .expect("worker thread");
+}

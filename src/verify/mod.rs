@@ -2,9 +2,9 @@
 //! sent from inside its namespaces (ICMP, ARP, TCP, UDP), and report why not.
 //!
 //! [`run`] first waits, within a bound it reports, until the links involved
-//! forward ([`ready`]); then reach and isolation checks run in parallel (one
-//! namespace thread each, bounded); failover checks change links, so they run
-//! one after another afterwards.
+//! forward ([`ready`]); then reach and isolation checks run in parallel (a
+//! bounded pool of workers, each entering the source namespace in place);
+//! failover checks change links, so they run one after another afterwards.
 pub mod error;
 pub mod failover;
 pub mod netns;
@@ -12,6 +12,7 @@ pub mod nl;
 pub mod probe;
 pub mod ready;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -98,30 +99,34 @@ pub fn judge(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
     let parallel: Vec<usize> = (0..expect.len())
         .filter(|&i| !matches!(expect[i].claim, Claim::Failover { .. }))
         .collect();
+    let ifaces = Interfaces::of(network);
     let next = AtomicUsize::new(0);
     let done = Mutex::new(vec![None; expect.len()]);
     // A pool of workers, each taking the next expectation, bounds the threads.
     let workers = parallel.len().min(netns::MAX_THREADS);
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = parallel.get(k) else { break };
-                let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    check(network, &expect[i])
-                }))
-                .unwrap_or_else(|_| Outcome {
-                    reason: "verifier thread panicked".into(),
-                    ..blank(&expect[i])
-                });
-                done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(o);
+            // Each worker enters the source's namespace itself, probe by probe.
+            s.spawn(|| {
+                netns::as_worker(|| loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = parallel.get(k) else { break };
+                    let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        check(network, &ifaces, &expect[i])
+                    }))
+                    .unwrap_or_else(|_| Outcome {
+                        reason: "verifier thread panicked".into(),
+                        ..blank(&expect[i])
+                    });
+                    done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(o);
+                })
             });
         }
     });
     let mut out: Vec<Option<Outcome>> = done.into_inner().unwrap_or_else(|e| e.into_inner());
     for (i, e) in expect.iter().enumerate() {
         if matches!(e.claim, Claim::Failover { .. }) {
-            out[i] = Some(check(network, e));
+            out[i] = Some(check(network, &ifaces, e));
         }
     }
     out.into_iter()
@@ -170,7 +175,7 @@ pub fn label(e: &Expectation) -> String {
 }
 
 /// Check one expectation.
-fn check(network: &Network, e: &Expectation) -> Outcome {
+fn check(network: &Network, ifaces: &Interfaces, e: &Expectation) -> Outcome {
     let mut o = blank(e);
     let dst = match resolve_target(network, e) {
         Ok(a) => a,
@@ -180,7 +185,7 @@ fn check(network: &Network, e: &Expectation) -> Outcome {
         }
     };
     o.to_addr = Some(dst);
-    o.to_iface = iface_of(network, dst);
+    o.to_iface = ifaces.holding(dst);
     let timeout = Duration::from_millis(u64::from(e.timeout_ms.max(1)));
     if let Claim::Failover { cut, within_ms } = &e.claim {
         return failover::check(network, e, cut, *within_ms, dst, o);
@@ -241,14 +246,31 @@ fn forget_at_target(topo: &str, iface: &str, src: IpAddr) {
     });
 }
 
-/// `node/iface` of the topology interface holding `addr`, if any.
-fn iface_of(network: &Network, addr: IpAddr) -> Option<String> {
-    network.nodes.iter().find_map(|(n, node)| {
-        node.links
-            .values()
-            .find(|l| l.addresses.iter().any(|a| a.net.addr() == addr))
-            .map(|l| format!("{n}/{}", l.name))
-    })
+/// Which topology interface (`node/iface`) holds each address: looked up
+/// once per expectation, so built once (a thousand probes of one gateway
+/// would otherwise search every node a thousand times).
+struct Interfaces(HashMap<IpAddr, String>);
+
+impl Interfaces {
+    /// The index of `network`; an address held twice names the first holder
+    /// in node and interface order.
+    fn of(network: &Network) -> Interfaces {
+        let mut m = HashMap::new();
+        for (n, node) in &network.nodes {
+            for l in node.links.values() {
+                for a in &l.addresses {
+                    m.entry(a.net.addr())
+                        .or_insert_with(|| format!("{n}/{}", l.name));
+                }
+            }
+        }
+        Interfaces(m)
+    }
+
+    /// `node/iface` of the interface holding `addr`, if any.
+    fn holding(&self, addr: IpAddr) -> Option<String> {
+        self.0.get(&addr).cloned()
+    }
 }
 
 /// The address to probe for an expectation.
@@ -361,6 +383,33 @@ pub fn table(outcomes: &[Outcome]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interfaces_name_the_first_holder_of_each_address() {
+        use crate::model::{Address, Link, Node};
+        let addr = |s: &str| Address {
+            net: s.parse().expect("prefix"),
+            dad: false,
+        };
+        let mut a = Node::default();
+        let mut l = Link::veth("eth0", "b", "eth0");
+        l.addresses = vec![addr("10.0.0.1/24"), addr("10.0.1.1/24")];
+        a.links.insert("eth0".into(), l);
+        let mut b = Node::default();
+        let mut l = Link::veth("eth0", "a", "eth0");
+        l.addresses = vec![addr("10.0.0.1/24"), addr("10.0.0.2/24")];
+        b.links.insert("eth0".into(), l);
+        let network = Network {
+            name: "t".into(),
+            nodes: [("a".into(), a), ("b".into(), b)].into(),
+        };
+        let ifaces = Interfaces::of(&network);
+        let at = |s: &str| ifaces.holding(s.parse().expect("address"));
+        assert_eq!(at("10.0.0.1").as_deref(), Some("a/eth0"));
+        assert_eq!(at("10.0.1.1").as_deref(), Some("a/eth0"));
+        assert_eq!(at("10.0.0.2").as_deref(), Some("b/eth0"));
+        assert_eq!(at("10.0.0.3"), None);
+    }
 
     #[test]
     fn table_aligns_columns() {

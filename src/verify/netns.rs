@@ -1,10 +1,14 @@
 //! Entering a node's network namespace on a dedicated thread.
 //!
 //! A socket stays in the namespace where it was created, so every probe and
-//! netlink query runs on a fresh `std::thread` that has called `setns` first.
-//! Never on a tokio worker: other tasks would then run in the wrong namespace.
+//! netlink query runs on a `std::thread` that has called `setns` first: a
+//! fresh one, or a verifier worker (see [`as_worker`]) that enters the
+//! namespace in place. Never on a tokio worker: other tasks would then run
+//! in the wrong namespace.
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::{Condvar, Mutex};
 
 use nix::sched::{setns, CloneFlags};
@@ -48,14 +52,48 @@ impl Drop for Slot {
     }
 }
 
+thread_local! {
+    /// On a verifier worker: the namespace the thread started in.
+    static HOME: RefCell<Option<Rc<File>>> = const { RefCell::new(None) };
+    /// On a verifier worker: a call of [`run_in`] is running in place.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `body` with the current thread as a verifier worker: [`run_in`] then
+/// enters each namespace in place on this thread, and returns to the
+/// thread's own namespace after each call, instead of spawning a thread per
+/// call (a thousand probes would start two thousand threads). Only for a
+/// thread of its own that does nothing else while it runs. A thread whose
+/// own namespace cannot be opened just stays an ordinary one.
+pub fn as_worker<T>(body: impl FnOnce() -> T) -> T {
+    let home = File::open("/proc/thread-self/ns/net").ok().map(Rc::new);
+    HOME.with(|h| *h.borrow_mut() = home);
+    let out = body();
+    HOME.with(|h| *h.borrow_mut() = None);
+    out
+}
+
+/// Returns a worker to its own namespace when dropped (also when `f` panics).
+struct GoHome(Rc<File>);
+
+impl Drop for GoHome {
+    fn drop(&mut self) {
+        // Every call enters its target explicitly (host: the home file), so
+        // a failure here cannot misplace a later probe.
+        let _ = setns(&*self.0, CloneFlags::CLONE_NEWNET);
+        INSIDE.set(false);
+    }
+}
+
 /// Path of the namespace file of `node`, or `None` for `host` (our own namespace).
 pub fn ns_path(topo: &str, node: &str) -> Option<PathBuf> {
     model::netns_name(topo, node).map(|n| PathBuf::from("/run/netns").join(n))
 }
 
-/// Run `f` on a new thread inside the network namespace of `node` and return its result.
+/// Run `f` inside the network namespace of `node` and return its result: on
+/// a new thread, or in place on a verifier worker (see [`as_worker`]).
 ///
-/// Blocks the caller until `f` returns; at most [`MAX_THREADS`] run at once.
+/// Blocks the caller until `f` returns; at most [`MAX_THREADS`] new threads run at once.
 pub fn run_in<T, F>(topo: &str, node: &str, f: F) -> Result<T, Error>
 where
     T: Send,
@@ -69,6 +107,27 @@ where
             source,
         })?),
         None => None,
+    };
+    let home = HOME.with(|h| h.borrow().clone());
+    if let Some(home) = home.as_ref().filter(|_| !INSIDE.get()) {
+        INSIDE.set(true);
+        let _back = GoHome(home.clone());
+        let target = file.as_ref().unwrap_or(home);
+        setns(target, CloneFlags::CLONE_NEWNET).map_err(|source| Error::Setns {
+            node: node.to_owned(),
+            source,
+        })?;
+        return f();
+    }
+    // A call nested in one running in place gets a thread of its own, which
+    // starts in the caller's namespace: for host it must enter home itself.
+    let file = match (file, home) {
+        (None, Some(home)) => Some(home.try_clone().map_err(|source| Error::OpenNetns {
+            node: node.to_owned(),
+            path: "/proc/thread-self/ns/net".into(),
+            source,
+        })?),
+        (file, _) => file,
     };
     let _slot = Slot::take();
     std::thread::scope(|s| {
