@@ -202,6 +202,7 @@ impl Engine {
             nat: rec.nat.clone(),
             sysctls,
             links: rec.links.clone(),
+            quiet_bridges: rec.quiet_bridges.clone(),
         }
     }
 
@@ -366,14 +367,17 @@ impl Engine {
             });
         }
         rec.sysctls.retain(|_, m| !m.is_empty());
-        // Links written ahead but never created are stale too.
-        rec.links.retain(|l| {
+        // Links written ahead but never created are stale too, and so are
+        // quiet bridges that are gone.
+        let exists = |l: &IfRef| {
             planned
                 .observed
                 .nodes
                 .get(&l.node)
                 .is_some_and(|n| n.links.contains_key(&l.name))
-        });
+        };
+        rec.links.retain(exists);
+        rec.quiet_bridges.retain(exists);
         let kernel = self.kernel.clone();
         let exec = move |op: plan::Op| {
             let k = kernel.clone();

@@ -63,6 +63,12 @@ pub struct Records {
     /// creating and marking it (docs/safety.md, "crash windows").
     #[serde(default)]
     pub links: BTreeSet<IfRef>,
+    /// Bridges built with multicast snooping off, to get it on once their
+    /// ports are up (see plan::link): written ahead with the plan and
+    /// forgotten once it is on, so that a netloom killed in between leaves
+    /// the next `up` a reason to turn it on.
+    #[serde(default)]
+    pub quiet_bridges: BTreeSet<IfRef>,
 }
 
 /// A process netloom started and supervises.
@@ -84,6 +90,7 @@ impl Records {
             && self.sysctls.values().all(|m| m.is_empty())
             && self.processes.is_empty()
             && self.links.is_empty()
+            && self.quiet_bridges.is_empty()
     }
 }
 

@@ -9,7 +9,7 @@ mod common;
 mod options {
     use serde_json::{json, Value};
 
-    use super::common::{link, round_trip};
+    use super::common::{link, many_ports, round_trip};
 
     /// iproute2 prints some flags as JSON booleans and some as 0/1.
     fn on(v: &Value) -> Option<bool> {
@@ -69,6 +69,25 @@ links:
                 assert_eq!(on(&s["flood"]), Some(flood), "{port}: {s}");
                 assert_eq!(on(&s["hairpin"]), Some(hairpin), "{port}: {s}");
                 assert_eq!(on(&s["isolated"]), Some(isolated), "{port}: {s}");
+            }
+        });
+    }
+
+    /// A bridge `up` creates with many ports is built with multicast
+    /// snooping off and gets it on once its ports are up (the plan's
+    /// MANY_PORTS is 32): in the end it snoops, as the file (by default)
+    /// asks, its ports forward, and a second `up` changes nothing.
+    #[test]
+    fn a_bridge_built_with_many_ports_ends_snooping() {
+        let n = 40;
+        let text = many_ports("opt-many", n);
+        let ports: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        round_trip("opt-many.yaml", &text, |lab| {
+            let d = link(lab, "a", "br0")["linkinfo"]["info_data"].clone();
+            assert_eq!(d["mcast_snooping"], 1, "{d}");
+            for p in &ports {
+                let s = link(lab, "a", p)["linkinfo"]["info_slave_data"].clone();
+                assert_eq!(s["state"], "forwarding", "{p}: {s}");
             }
         });
     }

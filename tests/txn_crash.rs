@@ -160,3 +160,53 @@ fn a_link_created_but_not_yet_marked_is_recognized_by_its_written_ahead_name() {
     let r = lab.sh("ip link show dev up0");
     assert_eq!(r.code, 0, "a refused up must leave the device alone");
 }
+
+/// The window between building a bridge of many ports with multicast
+/// snooping off and turning it on, made deterministic: snooping is turned
+/// off by hand. Recorded as left quiet, the next `up` turns it on; without
+/// that record the file (silent on snooping) is in sync.
+#[test]
+fn a_bridge_left_quiet_by_a_crash_gets_snooping_at_the_next_up() {
+    let lab = Lab::from_text("quiet.yaml", &common::many_ports("quiet", 40));
+    lab.expect("up", &[], 0);
+    let snooping = |lab: &Lab| {
+        let l = common::link(lab, "a", "br0");
+        l["linkinfo"]["info_data"]["mcast_snooping"].clone()
+    };
+    assert_eq!(snooping(&lab), 1);
+    let r = lab.exec(
+        "a",
+        &[
+            "ip",
+            "link",
+            "set",
+            "dev",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.text());
+    lab.expect("plan", &[], 0);
+    // As a netloom killed between the two would have left its records.
+    let r = lab.sh(
+        r#"sed -i 's/"quiet_bridges": \[\]/"quiet_bridges": [{"node":"a","name":"br0"}]/' /run/netloom/quiet.json && grep -c br0 /run/netloom/quiet.json"#,
+    );
+    assert_eq!(r.out.trim(), "1", "{}", r.text());
+    let plan = lab.expect("plan", &[], 2);
+    assert!(
+        plan.out
+            .contains("a: link set br0 type bridge mcast_snooping true"),
+        "{}",
+        plan.text()
+    );
+    lab.expect("up", &[], 0);
+    assert_eq!(snooping(&lab), 1);
+    lab.expect("plan", &[], 0);
+    let r = lab.sh("grep -c br0 /run/netloom/quiet.json");
+    assert_eq!(r.out.trim(), "0", "forgotten once on: {}", r.text());
+    lab.expect("down", &[], 0);
+    assert_clean(&lab, "a bridge left quiet");
+}

@@ -273,6 +273,10 @@ pub fn write_ahead(rec: &mut Records, op: &Op) -> bool {
             changed
         }
         Op::SetNat { node, .. } => rec.nat.insert(node.clone()),
+        Op::SetLink { .. } => match crate::plan::snooping_turned_on(op) {
+            Some(bridge) => rec.quiet_bridges.insert(bridge),
+            None => false,
+        },
         Op::SetSysctl {
             node,
             key,
@@ -298,11 +302,17 @@ pub fn settle(rec: &mut Records, op: &Op) -> bool {
             let a = rec.namespaces.remove(node);
             let b = rec.nat.remove(node);
             let c = rec.sysctls.remove(node).is_some();
-            let before = rec.processes.len() + rec.links.len();
+            let count = |r: &Records| r.processes.len() + r.links.len() + r.quiet_bridges.len();
+            let before = count(rec);
             rec.processes.retain(|p| &p.node != node);
             rec.links.retain(|l| &l.node != node);
-            a || b || c || before != rec.processes.len() + rec.links.len()
+            rec.quiet_bridges.retain(|l| &l.node != node);
+            a || b || c || before != count(rec)
         }
+        Op::SetLink { .. } => match crate::plan::snooping_turned_on(op) {
+            Some(bridge) => rec.quiet_bridges.remove(&bridge),
+            None => false,
+        },
         Op::DelNat { node } => rec.nat.remove(node),
         // Back at the value from before netloom's first change: nothing to restore.
         Op::SetSysctl {
@@ -329,13 +339,15 @@ pub fn settle(rec: &mut Records, op: &Op) -> bool {
             changed
         }
         Op::DelLink { node, name } => {
-            let a = rec.links.remove(&IfRef {
+            let me = IfRef {
                 node: node.clone(),
                 name: name.clone(),
-            });
+            };
+            let a = rec.links.remove(&me);
+            let q = rec.quiet_bridges.remove(&me);
             // The link's own sysctls went with it: nothing to restore.
             let b = forget_sysctls_of(rec, node, |l| l == name);
-            a || b
+            a || q || b
         }
         _ => false,
     }
@@ -587,5 +599,53 @@ mod tests {
         assert_eq!(left, ["net.ipv6.conf.p2.disable_ipv6"]);
         assert!(settle(&mut rec, &del("p2")));
         assert!(rec.is_empty(), "{rec:?}");
+    }
+
+    /// Turning a quiet bridge's snooping on is written ahead and forgotten
+    /// once done, or when the bridge or its node goes.
+    #[test]
+    fn a_quiet_bridge_is_recorded_until_its_snooping_is_on() {
+        use crate::model::BridgeOptions;
+        use crate::plan::LinkChange;
+        let snooping = |on: bool| LinkChange {
+            kind: Some(LinkKind::Bridge(BridgeOptions {
+                mcast_snooping: Some(on),
+                ..Default::default()
+            })),
+            ..LinkChange::default()
+        };
+        let on = Op::SetLink {
+            node: "a".into(),
+            name: "br0".into(),
+            change: snooping(true),
+            prior: snooping(false),
+        };
+        let off = Op::SetLink {
+            node: "a".into(),
+            name: "br0".into(),
+            change: snooping(false),
+            prior: snooping(true),
+        };
+        let br0 = IfRef {
+            node: "a".into(),
+            name: "br0".into(),
+        };
+        let mut rec = Records::default();
+        assert!(!write_ahead(&mut rec, &off), "turning it off is no promise");
+        assert!(write_ahead(&mut rec, &on));
+        assert!(rec.quiet_bridges.contains(&br0) && !rec.is_empty());
+        assert!(settle(&mut rec, &on));
+        assert!(rec.is_empty());
+        for gone in [
+            Op::DelLink {
+                node: "a".into(),
+                name: "br0".into(),
+            },
+            Op::DelNetns { node: "a".into() },
+        ] {
+            write_ahead(&mut rec, &on);
+            assert!(settle(&mut rec, &gone), "{gone}");
+            assert!(rec.quiet_bridges.is_empty(), "{gone}");
+        }
     }
 }

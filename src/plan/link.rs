@@ -144,8 +144,12 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                     }
                     follow_ups(ctx, &me, want, out);
                     late.extend(bond_primary(ctx, &me, want));
+                    late.extend(kind::bridge::snooping_on(ctx, &me, want));
                 }
-                (_, Some(have)) => changes(ctx, &me, want, have, out),
+                (_, Some(have)) => {
+                    changes(ctx, &me, want, have, out);
+                    late.extend(kind::bridge::left_quiet(ctx, &me, want, have));
+                }
             }
         }
     }
@@ -291,9 +295,15 @@ fn add_link(ctx: &Ctx, me: &IfRef, want: &Link) -> Pending {
         needs.push(Key::Netns(l.node.clone()));
         needs.push(Key::Link(l.clone()));
     }
+    let mut link = bare(want);
+    if kind::bridge::quiet_bridge(ctx, me, want) {
+        if let LinkKind::Bridge(o) = &mut link.kind {
+            o.mcast_snooping = Some(false);
+        }
+    }
     let op = Op::AddLink {
         node: me.node.clone(),
-        link: bare(want),
+        link,
         peer,
     };
     Pending::new(Phase::AddLink, op, needs, gives)

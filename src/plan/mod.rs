@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Network;
 
 pub use down::down;
+pub use kind::bridge::snooping_turned_on;
 pub use op::{LinkChange, Op, Plan, Step};
 pub use status::{status, FieldDiff, ObjectStatus, SyncState};
 pub(crate) use sysctl::{default_of as sysctl_default_of, interface as sysctl_interface};
@@ -37,6 +38,9 @@ pub struct Owned {
     /// Links netloom was creating when it stopped: ours even without the mark.
     #[serde(default)]
     pub links: BTreeSet<crate::model::IfRef>,
+    /// Bridges built with snooping off whose turning it on did not happen.
+    #[serde(default)]
+    pub quiet_bridges: BTreeSet<crate::model::IfRef>,
 }
 
 /// Something in the way of a plan: an object netloom would have to take over.

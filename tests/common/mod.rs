@@ -256,3 +256,25 @@ pub fn round_trip(name: &str, text: &str, check: impl Fn(&Lab)) {
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
 }
+
+/// A topology `name` whose node `a` has bridge br0 with `n` ports p0.. (all
+/// up), each a veth to q0.. in node `b`.
+pub fn many_ports(name: &str, n: usize) -> String {
+    let ports: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+    let mut text = format!(
+        "name: {name}\nnodes:\n  a:\n    interfaces:\n      br0: {{ kind: bridge, ports: [{}] }}\n",
+        ports.join(", ")
+    );
+    for p in &ports {
+        text.push_str(&format!("      {p}: {{}}\n"));
+    }
+    text.push_str("  b:\n    interfaces:\n");
+    for i in 0..n {
+        text.push_str(&format!("      q{i}: {{}}\n"));
+    }
+    text.push_str("links:\n");
+    for i in 0..n {
+        text.push_str(&format!("  - [a/p{i}, b/q{i}]\n"));
+    }
+    text
+}

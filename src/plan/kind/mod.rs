@@ -2,7 +2,7 @@
 //! kernel can change them in place or the device must be recreated. One file
 //! per device kind.
 mod bond;
-mod bridge;
+pub(crate) mod bridge;
 mod ipvlan;
 mod macvlan;
 mod team;
