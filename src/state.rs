@@ -64,7 +64,7 @@ pub struct Records {
     #[serde(default)]
     pub links: BTreeSet<IfRef>,
     /// Bridges built with multicast snooping off, to get it on once their
-    /// ports are up (see plan::link): written ahead with the plan and
+    /// ports are up (see plan::kind::bridge): written ahead with the plan and
     /// forgotten once it is on, so that a netloom killed in between leaves
     /// the next `up` a reason to turn it on.
     #[serde(default)]

@@ -449,12 +449,7 @@ mod tests {
         };
         let plan = up(&bonded(), &observed, &Owned::default()).expect("no conflicts");
         let lines: Vec<String> = plan.steps.iter().map(|s| s.op.to_string()).collect();
-        let at = |line: &str| {
-            lines
-                .iter()
-                .position(|l| l == line)
-                .unwrap_or_else(|| panic!("no `{line}` in {lines:#?}"))
-        };
+        let at = |line: &str| crate::plan::step_at(&lines, line);
         let enslave = at("a: link set eth0 master bond0");
         let primary = at("a: link set bond0 type bond primary eth0");
         let bond_up = at("a: link set bond0 up");

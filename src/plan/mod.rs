@@ -43,6 +43,15 @@ pub struct Owned {
     pub quiet_bridges: BTreeSet<crate::model::IfRef>,
 }
 
+/// In tests: the index of the step printed as `line`; panics naming them all.
+#[cfg(test)]
+pub(crate) fn step_at(lines: &[String], line: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("no `{line}` in {lines:#?}"))
+}
+
 /// Something in the way of a plan: an object netloom would have to take over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {

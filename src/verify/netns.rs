@@ -7,6 +7,7 @@
 //! in the wrong namespace.
 use std::cell::{Cell, RefCell};
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Condvar, Mutex};
@@ -14,6 +15,7 @@ use std::sync::{Condvar, Mutex};
 use nix::sched::{setns, CloneFlags};
 
 use super::error::Error;
+use crate::kernel::netns::{current, Netns};
 use crate::model;
 
 /// Most namespace threads alive at once (each holds a socket or two and blocks).
@@ -54,7 +56,7 @@ impl Drop for Slot {
 
 thread_local! {
     /// On a verifier worker: the namespace the thread started in.
-    static HOME: RefCell<Option<Rc<File>>> = const { RefCell::new(None) };
+    static HOME: RefCell<Option<Rc<Netns>>> = const { RefCell::new(None) };
     /// On a verifier worker: a call of [`run_in`] is running in place.
     static INSIDE: Cell<bool> = const { Cell::new(false) };
 }
@@ -66,7 +68,7 @@ thread_local! {
 /// thread of its own that does nothing else while it runs. A thread whose
 /// own namespace cannot be opened just stays an ordinary one.
 pub fn as_worker<T>(body: impl FnOnce() -> T) -> T {
-    let home = File::open("/proc/thread-self/ns/net").ok().map(Rc::new);
+    let home = current().ok().map(Rc::new);
     HOME.with(|h| *h.borrow_mut() = home);
     let out = body();
     HOME.with(|h| *h.borrow_mut() = None);
@@ -74,13 +76,13 @@ pub fn as_worker<T>(body: impl FnOnce() -> T) -> T {
 }
 
 /// Returns a worker to its own namespace when dropped (also when `f` panics).
-struct GoHome(Rc<File>);
+struct GoHome(Rc<Netns>);
 
 impl Drop for GoHome {
     fn drop(&mut self) {
         // Every call enters its target explicitly (host: the home file), so
         // a failure here cannot misplace a later probe.
-        let _ = setns(&*self.0, CloneFlags::CLONE_NEWNET);
+        let _ = setns(self.0.fd(), CloneFlags::CLONE_NEWNET);
         INSIDE.set(false);
     }
 }
@@ -112,7 +114,7 @@ where
     if let Some(home) = home.as_ref().filter(|_| !INSIDE.get()) {
         INSIDE.set(true);
         let _back = GoHome(home.clone());
-        let target = file.as_ref().unwrap_or(home);
+        let target = file.as_ref().map_or(home.fd(), |f| f.as_fd());
         setns(target, CloneFlags::CLONE_NEWNET).map_err(|source| Error::Setns {
             node: node.to_owned(),
             source,
@@ -122,11 +124,13 @@ where
     // A call nested in one running in place gets a thread of its own, which
     // starts in the caller's namespace: for host it must enter home itself.
     let file = match (file, home) {
-        (None, Some(home)) => Some(home.try_clone().map_err(|source| Error::OpenNetns {
-            node: node.to_owned(),
-            path: "/proc/thread-self/ns/net".into(),
-            source,
-        })?),
+        (None, Some(home)) => Some(File::from(home.fd().try_clone_to_owned().map_err(
+            |source| Error::OpenNetns {
+                node: node.to_owned(),
+                path: "/proc/thread-self/ns/net".into(),
+                source,
+            },
+        )?)),
         (file, _) => file,
     };
     let _slot = Slot::take();

@@ -60,10 +60,15 @@ pub(crate) const MANY_PORTS: usize = 32;
 /// multicast timers: quadratic work under RTNL, some 0.2 s of a 1000-port
 /// `up`. Turned on once every port is up, snooping arms each port once.
 pub(crate) fn quiet_bridge(ctx: &Ctx, me: &IfRef, want: &Link) -> bool {
-    let LinkKind::Bridge(o) = &want.kind else {
-        return false;
-    };
-    o.mcast_snooping != Some(false) && ports(ctx, me).count() >= MANY_PORTS
+    matches!(snooping(&want.kind), Some(None | Some(true))) && ports(ctx, me).count() >= MANY_PORTS
+}
+
+/// A bridge's multicast snooping setting; `None` for other kinds.
+fn snooping(kind: &LinkKind) -> Option<Option<bool>> {
+    match kind {
+        LinkKind::Bridge(o) => Some(o.mcast_snooping),
+        _ => None,
+    }
 }
 
 /// The desired ports of bridge (or other master) `me`, in its node.
@@ -122,24 +127,17 @@ pub fn snooping_turned_on(op: &Op) -> Option<IfRef> {
     else {
         return None;
     };
-    let snooping = |c: &LinkChange| match &c.kind {
-        Some(LinkKind::Bridge(o)) => o.mcast_snooping,
-        _ => None,
-    };
-    (snooping(change) == Some(true) && snooping(prior) == Some(false)).then(|| iref(node, name))
+    let of = |c: &LinkChange| c.kind.as_ref().and_then(snooping).flatten();
+    (of(change) == Some(true) && of(prior) == Some(false)).then(|| iref(node, name))
 }
 
 /// A bridge left quiet by a netloom killed before it turned snooping on
 /// (the records say so) that the file leaves at the kernel's default: turn
 /// it on now. (A file asking for it explicitly gets it through `compare`.)
 pub(crate) fn left_quiet(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link) -> Option<Pending> {
-    let snooping = |l: &Link| match &l.kind {
-        LinkKind::Bridge(o) => Some(o.mcast_snooping),
-        _ => None,
-    };
     let left = ctx.owned.quiet_bridges.contains(me)
-        && snooping(want) == Some(None)
-        && snooping(have) == Some(Some(false));
+        && snooping(&want.kind) == Some(None)
+        && snooping(&have.kind) == Some(Some(false));
     left.then(|| turn_snooping_on(ctx, me))
 }
 
@@ -195,12 +193,7 @@ mod tests {
     fn a_new_bridge_with_many_ports_turns_snooping_on_after_they_are_up() {
         let n = super::MANY_PORTS;
         let (plan, lines) = lines_of(&bridged(n, None));
-        let at = |line: &str| {
-            lines
-                .iter()
-                .position(|l| l == line)
-                .unwrap_or_else(|| panic!("no `{line}` in {lines:#?}"))
-        };
+        let at = |line: &str| crate::plan::step_at(&lines, line);
         let add = at("host: link add br0 type bridge mcast_snooping false");
         let on = at("host: link set br0 type bridge mcast_snooping true");
         assert!(add < on);
