@@ -208,7 +208,9 @@ impl Engine {
 
     /// Observe and plan `up` for `desired`.
     pub async fn plan_up(&self, desired: &Network) -> Result<Planned, EngineError> {
+        let start = std::time::Instant::now();
         let rec = self.records()?;
+        kernel::timing::record("records", start.elapsed());
         let (observed, mut conflicts) = self.observe_all(desired, &rec, &BTreeSet::new()).await?;
         let owned = Self::owned(&rec);
         let start = std::time::Instant::now();

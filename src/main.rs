@@ -99,7 +99,10 @@ impl From<EngineError> for Failure {
 }
 
 fn load(file: &Path) -> Result<Topology, Failure> {
-    spec::load(file).map_err(|e| Failure::Spec(Box::new(e)))
+    let start = std::time::Instant::now();
+    let topo = spec::load(file).map_err(|e| Failure::Spec(Box::new(e)));
+    netloom::kernel::timing::record("load", start.elapsed());
+    topo
 }
 
 fn print_json(v: &impl serde::Serialize) {

@@ -1,6 +1,6 @@
 //! Decoding helpers: typed getters that report located errors, and field sets
 //! that reject unknown fields with a did-you-mean.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -83,15 +83,18 @@ pub fn entries<'a>(cx: &mut Ctx, y: &'a Yaml, what: &str, map_of: &str) -> Vec<&
         }
         return Vec::new();
     };
-    let mut out: Vec<&Entry> = Vec::new();
+    let mut out: Vec<&Entry> = Vec::with_capacity(list.len());
+    // By key, so a map of a thousand nodes is not checked pairwise.
+    let mut seen: HashMap<&str, &Entry> = HashMap::with_capacity(list.len());
     for e in list {
-        if let Some(first) = out.iter().find(|o| o.key == e.key) {
+        if let Some(first) = seen.get(e.key.as_str()) {
             cx.err(
                 e.key_at,
                 format!("duplicate {what} `{}`", e.key),
                 Some(format!("first written at line {}", first.key_at.line)),
             );
         } else {
+            seen.insert(&e.key, e);
             out.push(e);
         }
     }
