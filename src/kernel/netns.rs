@@ -274,46 +274,57 @@ pub fn list() -> Result<Vec<String>, KernelError> {
 }
 
 /// Run `f(i, ns)` inside each of `nss` on helper threads that enter the
-/// namespaces in turn (two threads, each taking a contiguous half: the work
-/// is mostly the kernel's, and this machine kind has two cores); results in
-/// the order of `nss`. One thread per namespace would cost more than the
-/// work. Every other thread stays in netloom's own namespace.
+/// namespaces in turn (two threads: the work is mostly the kernel's, and
+/// this machine kind has two cores); results in the order of `nss`. Each
+/// thread takes the next namespace not yet taken, so one costly namespace
+/// early in `nss` (put it first) does not leave the other thread idle at
+/// the end. One thread per namespace would cost more than the work. Every
+/// other thread stays in netloom's own namespace.
 pub fn run_in_each<T: Send>(
     nss: &[&Netns],
     f: impl Fn(usize, &Netns) -> T + Sync,
 ) -> Result<Vec<Result<T, KernelError>>, KernelError> {
     // Below a few dozen namespaces a second thread is not worth its start.
-    let half = if nss.len() < 32 {
-        nss.len().max(1)
-    } else {
-        nss.len().div_ceil(2)
-    };
-    let f = &f;
+    let threads = if nss.len() < 32 { 1 } else { 2 };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (f, next) = (&f, &next);
     std::thread::scope(|s| {
-        let workers: Vec<_> = nss
-            .chunks(half)
-            .enumerate()
-            .map(|(c, chunk)| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
                 s.spawn(move || {
-                    chunk
-                        .iter()
-                        .enumerate()
-                        .map(|(j, ns)| {
-                            setns(ns.fd(), CloneFlags::CLONE_NEWNET)
-                                .map_err(|e| KernelError::io(ns.label(), errno_io(e)))?;
-                            Ok(f(c * half + j, ns))
-                        })
-                        .collect::<Vec<_>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(ns) = nss.get(i) else { break done };
+                        let r = setns(ns.fd(), CloneFlags::CLONE_NEWNET)
+                            .map_err(|e| KernelError::io(ns.label(), errno_io(e)))
+                            .map(|()| f(i, ns));
+                        done.push((i, r));
+                    }
                 })
             })
             .collect();
-        let mut out = Vec::with_capacity(nss.len());
+        let mut out: Vec<Option<Result<T, KernelError>>> = Vec::new();
+        out.resize_with(nss.len(), || None);
         for w in workers {
-            out.extend(w.join().map_err(|_| KernelError::Thread {
+            let done = w.join().map_err(|_| KernelError::Thread {
                 object: "namespaces".into(),
-            })?);
+            })?;
+            for (i, r) in done {
+                out[i] = Some(r);
+            }
         }
-        Ok(out)
+        // Every index below nss.len() was taken by exactly one thread.
+        Ok(out
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(KernelError::Thread {
+                        object: "namespaces".into(),
+                    })
+                })
+            })
+            .collect())
     })
 }
 

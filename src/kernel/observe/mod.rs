@@ -1,8 +1,9 @@
 //! Reading kernel state as plain [`crate::model`] data.
 //!
 //! Per namespace: one link dump, one address dump and one route dump (all
-//! address families at once), plus the asked sysctls; nodes are read
-//! concurrently. What is reported and what is left out:
+//! address families at once), plus the asked sysctls (per-interface ones
+//! from the link dump where it carries them, see `devconf`; the others
+//! from /proc/sys); nodes are read concurrently. What is reported and what is left out:
 //! - links: every link; kind options for every kind in `model` (see the kind
 //!   files); kernel-made addresses (IPv6 link-local, SLAAC, and 127.0.0.1/8
 //!   and ::1/128 on the loopback device) are left out (see `address`);
@@ -22,6 +23,7 @@
 mod address;
 mod bond;
 pub mod bridge;
+mod devconf;
 mod ipvlan;
 mod link;
 mod macvlan;
@@ -118,6 +120,9 @@ pub async fn network_with(
             });
         }
     }
+    // host usually holds one end of every link to the nodes, so it costs
+    // as much as many nodes together: read it first (see run_in_each).
+    asked.sort_by_key(|a| a.node != crate::model::HOST);
     timing::record("observe locate", t.elapsed());
     let unread: Vec<String> = found.keys().cloned().collect();
     let loc = k.locator();
@@ -238,7 +243,8 @@ fn read(
     } else {
         Vec::new()
     };
-    let sysctls = sysctl::read_here(keys, &netns.label())?;
+    let (mut sysctls, rest) = devconf::answer(keys, &links);
+    sysctls.extend(sysctl::read_here(&rest, &netns.label())?);
     let addrs: Vec<AddressMessage> = addrs
         .into_iter()
         .filter_map(|m| match m {
