@@ -34,8 +34,15 @@ pub(crate) fn plan(ctx: &Ctx, restore_unknown: bool, out: &mut Vec<Pending>) {
                 writes.push((key, value, prior));
             }
         }
-        for ((n, key), original) in &ctx.owned.sysctls {
-            if n != &node || want.sysctls.contains_key(key) {
+        // This node's records only (they sort by node first): scanning all
+        // of them for each node is quadratic at a thousand nodes.
+        let records = ctx
+            .owned
+            .sysctls
+            .range((node.clone(), String::new())..)
+            .take_while(|((n, _), _)| *n == node);
+        for ((_, key), original) in records {
+            if want.sysctls.contains_key(key) {
                 continue;
             }
             // A per-interface key died with its link: nothing to restore.
