@@ -495,25 +495,22 @@ impl Engine {
         ports.dedup();
         let start = std::time::Instant::now();
         let deadline = start + std::time::Duration::from_secs(2);
-        // Most are forwarding at the first look; a port is asked for again
+        // Most are forwarding at the first look; a port is looked at again
         // only while it is disabled.
         while !ports.is_empty() && std::time::Instant::now() < deadline {
-            // Many questions in flight on the node's connection at once.
-            use futures::StreamExt;
-            let states: Vec<Result<Option<u8>, kernel::KernelError>> =
-                futures::stream::iter(ports.iter().map(|&(node, name)| {
-                    kernel::observe::bridge::port_state(&self.kernel, node, name)
-                }))
-                .buffered(64)
-                .collect()
-                .await;
-            let mut still = Vec::new();
-            for (p, state) in ports.into_iter().zip(states) {
-                if state? == Some(BR_STATE_DISABLED) {
-                    still.push(p);
-                }
+            // One dump per node with ports still to settle.
+            let mut nodes: Vec<&str> = ports.iter().map(|(n, _)| *n).collect();
+            nodes.dedup();
+            let mut states = BTreeMap::new();
+            for node in nodes {
+                states.insert(
+                    node,
+                    kernel::observe::bridge::port_states(&self.kernel, node).await?,
+                );
             }
-            ports = still;
+            ports.retain(|(node, name)| {
+                states.get(node).and_then(|s| s.get(*name)) == Some(&BR_STATE_DISABLED)
+            });
             if !ports.is_empty() {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }

@@ -75,29 +75,65 @@ pub(super) fn vlans(msgs: &[LinkMessage]) -> HashMap<u32, Vec<BridgeVlan>> {
     out
 }
 
-/// The IFLA_BRPORT_STATE of bridge port `name` in `node` (0 disabled ..
-/// 4 blocking); `None` when the link is gone or is not a bridge port.
-pub async fn port_state(
+/// The IFLA_BRPORT_STATE (0 disabled .. 4 blocking) of every bridge port
+/// in `node`, by name; empty when the node is gone.
+///
+/// One AF_BRIDGE dump: the bridge driver answers it for its ports alone,
+/// with their port attributes and without the peer namespace id a plain
+/// link answer carries (which the kernel finds by a walk over every id,
+/// so asking 1000 veth ends of host one by one took 57 ms, this 1 dump a
+/// few).
+pub async fn port_states(
     k: &crate::kernel::Kernel,
     node: &str,
-    name: &str,
-) -> Result<Option<u8>, crate::kernel::KernelError> {
-    use rtnetlink::packet_route::link::{InfoPortData, LinkInfo};
-    let Some(m) = super::link_by_name(k, node, name).await? else {
-        return Ok(None);
+) -> Result<HashMap<String, u8>, crate::kernel::KernelError> {
+    use futures::TryStreamExt;
+    use rtnetlink::packet_core::Nla;
+    use rtnetlink::packet_route::link::LinkProtoInfoBridge;
+    use rtnetlink::packet_route::AddressFamily;
+    /// IFLA_BRPORT_STATE inside IFLA_PROTINFO (the crate leaves it raw).
+    const IFLA_BRPORT_STATE: u16 = 1;
+    let Some(h) = k.node(node).await? else {
+        return Ok(HashMap::new());
     };
-    Ok(m.attributes.iter().find_map(|a| match a {
-        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
-            LinkInfo::PortData(InfoPortData::BridgePort(opts)) => {
-                opts.iter().find_map(|o| match o {
-                    InfoBridgePort::State(s) => Some(u8::from(*s)),
-                    _ => None,
-                })
+    let msgs: Vec<LinkMessage> = h
+        .handle
+        .link()
+        .get()
+        .set_filter_mask(AddressFamily::Bridge, vec![])
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| {
+            crate::kernel::conn::map_err(e, &format!("node {node}"), "dump bridge ports")
+        })?;
+    let mut out = HashMap::new();
+    for m in &msgs {
+        let mut name = None;
+        let mut state = None;
+        for a in &m.attributes {
+            match a {
+                LinkAttribute::IfName(n) => name = Some(n.clone()),
+                LinkAttribute::ProtoInfoBridge(infos) => {
+                    state = infos.iter().find_map(|i| match i {
+                        LinkProtoInfoBridge::Other(nla)
+                            if nla.kind() == IFLA_BRPORT_STATE && nla.value_len() == 1 =>
+                        {
+                            let mut v = [0u8; 1];
+                            nla.emit_value(&mut v);
+                            Some(v[0])
+                        }
+                        _ => None,
+                    })
+                }
+                _ => {}
             }
-            _ => None,
-        }),
-        _ => None,
-    }))
+        }
+        if let (Some(n), Some(s)) = (name, state) {
+            out.insert(n, s);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
