@@ -25,6 +25,25 @@ async fn netns_create_open_list_delete() {
     netns::delete("t1").unwrap();
 }
 
+/// create_with makes the namespace on the calling thread: `f` runs inside
+/// the new namespace, and the thread is back home afterwards, even when `f`
+/// panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_runs_f_inside_and_the_thread_goes_home() {
+    netloom::sandboxed!("create_runs_f_inside_and_the_thread_goes_home");
+    let here = || std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let own = here();
+    let (ns, inside) = netns::create_with("t1", here).unwrap();
+    assert_ne!(inside, own);
+    assert_eq!(here(), own);
+    let of_ns = netns::run_in(&ns, here).unwrap();
+    assert_eq!(inside, of_ns);
+    let panicked =
+        std::panic::catch_unwind(|| netns::create_with("t2", || -> () { panic!("inside t2") }));
+    assert!(panicked.is_err());
+    assert_eq!(here(), own);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kernel_nodes_connect_inside_their_namespace() {
     netloom::sandboxed!("kernel_nodes_connect_inside_their_namespace");

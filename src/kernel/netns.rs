@@ -138,15 +138,15 @@ fn prepare_run_dir_now() -> Result<(), KernelError> {
 
 /// Create the named namespace /run/netns/<name> and return it open.
 ///
-/// Fails with EEXIST when a namespace of that name exists. The namespace is
-/// made by a throwaway thread that unshares its own network namespace and
-/// bind-mounts it onto the file; the process itself never changes namespace.
+/// Fails with EEXIST when a namespace of that name exists. The calling
+/// thread unshares its network namespace, bind-mounts the new one onto the
+/// file and goes back (see `in_new_netns`); no other thread changes.
 pub fn create(name: &str) -> Result<Netns, KernelError> {
     create_with(name, || ()).map(|(ns, ())| ns)
 }
 
-/// [`create`], and run `f` inside the new namespace on the thread that made
-/// it (e.g. to open a socket there without entering it a second time).
+/// [`create`], and run `f` inside the new namespace before the thread goes
+/// back (e.g. to open a socket there without entering it a second time).
 pub fn create_with<T: Send>(
     name: &str,
     f: impl FnOnce() -> T + Send,
@@ -173,30 +173,11 @@ pub fn create_with<T: Send>(
         .mode(0o444)
         .open(&path)
         .map_err(|e| KernelError::io(object.clone(), e))?;
-    let target = path.clone();
-    let made = std::thread::scope(|s| {
-        s.spawn(move || -> Result<T, Errno> {
-            unshare(CloneFlags::CLONE_NEWNET)?;
-            mount(
-                Some("/proc/thread-self/ns/net"),
-                &target,
-                Some("none"),
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )?;
-            Ok(f())
-        })
-        .join()
-    });
-    let out = match made {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => {
+    let out = match in_new_netns(&path, f) {
+        Ok(out) => out,
+        Err(e) => {
             let _ = std::fs::remove_file(&path);
             return Err(KernelError::io(object, errno_io(e)));
-        }
-        Err(_) => {
-            let _ = std::fs::remove_file(&path);
-            return Err(KernelError::Thread { object });
         }
     };
     let ns = open(name)?.ok_or_else(|| KernelError::Decode {
@@ -204,6 +185,40 @@ pub fn create_with<T: Send>(
         message: "namespace vanished right after it was created".into(),
     })?;
     Ok((ns, out))
+}
+
+/// Unshare a new namespace on this thread, bind it at `target`, run `f`
+/// inside it, and go back to the thread's namespace from before, whatever
+/// happens (see [`GoHome`]). In place rather than on a thread of its own:
+/// a thread's start and exit per namespace were some 5 % of the CPU a
+/// 1000-container `up` uses.
+fn in_new_netns<T>(target: &Path, f: impl FnOnce() -> T) -> Result<T, Errno> {
+    let home = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    unshare(CloneFlags::CLONE_NEWNET)?;
+    let _back = GoHome(home);
+    mount(
+        Some("/proc/thread-self/ns/net"),
+        target,
+        Some("none"),
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )?;
+    Ok(f())
+}
+
+/// Puts the thread back into namespace `.0` when dropped, on unwinding too.
+struct GoHome(File);
+
+impl Drop for GoHome {
+    fn drop(&mut self) {
+        if let Err(e) = setns(self.0.as_fd(), CloneFlags::CLONE_NEWNET) {
+            // A (pooled) thread left in another namespace would do later
+            // work there; nothing after this could be trusted.
+            eprintln!("fatal: cannot return a thread to its network namespace: {e}");
+            std::process::abort();
+        }
+    }
 }
 
 /// Open the named namespace; `None` when no such namespace exists.
