@@ -582,3 +582,40 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
     assert_eq!(net.nodes.get("b"), Some(&want_b));
     assert_eq!(net.nodes.get("host"), Some(&host));
 }
+
+/// The AF_BRIDGE dump reports each bridge port's state by name: a port whose
+/// veth peer is up forwards (STP off), one whose peer is down stays
+/// disabled, and links that are no port are left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_states_name_every_port() {
+    netloom::sandboxed!("port_states_name_every_port");
+    use observe::ip;
+    let k = Kernel::new("t").unwrap();
+    ip(&["link", "add", "br0", "type", "bridge", "stp_state", "0"]);
+    ip(&["link", "add", "a0", "type", "veth", "peer", "name", "a1"]);
+    ip(&["link", "add", "b0", "type", "veth", "peer", "name", "b1"]);
+    for p in ["a0", "b0"] {
+        ip(&["link", "set", p, "master", "br0", "up"]);
+    }
+    ip(&["link", "set", "br0", "up"]);
+    ip(&["link", "set", "a1", "up"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let states = loop {
+        let s = netloom::kernel::observe::bridge::port_states(&k, "host")
+            .await
+            .unwrap();
+        // 3: BR_STATE_FORWARDING, reached once linkwatch saw a0's carrier.
+        if s.get("a0") == Some(&3) || std::time::Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        states,
+        std::collections::HashMap::from([("a0".to_string(), 3), ("b0".to_string(), 0)])
+    );
+    assert!(netloom::kernel::observe::bridge::port_states(&k, "nowhere")
+        .await
+        .unwrap()
+        .is_empty());
+}

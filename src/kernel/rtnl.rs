@@ -64,9 +64,31 @@ impl Rtnl {
         op: &str,
     ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
         for _ in 0..DUMP_ATTEMPTS {
-            let (out, interrupted) = self.exchange(request(), NLM_F_DUMP, object, op)?;
-            if !interrupted {
+            let mut out = Vec::new();
+            if !self.exchange(request(), NLM_F_DUMP, object, op, &mut |m| out.push(m))? {
                 return Ok(out);
+            }
+        }
+        Err(KernelError::Decode {
+            object: object.to_string(),
+            message: format!("{op}: interrupted by concurrent changes {DUMP_ATTEMPTS} times"),
+        })
+    }
+
+    /// [`Rtnl::dump`], handing each answer to `each` as it is read instead
+    /// of collecting them (a thousand parsed answers held at once are
+    /// megabytes). A dump interrupted by a concurrent change is made again,
+    /// so `each` may see an object twice: it must keep the last.
+    pub fn dump_each(
+        &mut self,
+        request: impl Fn() -> RouteNetlinkMessage,
+        object: &str,
+        op: &str,
+        mut each: impl FnMut(RouteNetlinkMessage),
+    ) -> Result<(), KernelError> {
+        for _ in 0..DUMP_ATTEMPTS {
+            if !self.exchange(request(), NLM_F_DUMP, object, op, &mut each)? {
+                return Ok(());
             }
         }
         Err(KernelError::Decode {
@@ -82,19 +104,23 @@ impl Rtnl {
         object: &str,
         op: &str,
     ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
-        Ok(self.exchange(request, NLM_F_ACK, object, op)?.0)
+        let mut out = Vec::new();
+        self.exchange(request, NLM_F_ACK, object, op, &mut |m| out.push(m))?;
+        Ok(out)
     }
 
     /// Send `request` with `flags` and read until its end: NLMSG_DONE for a
-    /// dump, the ACK otherwise. Returns the answers and whether any was
-    /// marked interrupted (the rest is still read, so nothing is left over).
+    /// dump, the ACK otherwise, handing each answer to `each`. Returns
+    /// whether any answer was marked interrupted (the rest is still read,
+    /// so nothing is left over).
     fn exchange(
         &mut self,
         request: RouteNetlinkMessage,
         flags: u16,
         object: &str,
         op: &str,
-    ) -> Result<(Vec<RouteNetlinkMessage>, bool), KernelError> {
+        each: &mut dyn FnMut(RouteNetlinkMessage),
+    ) -> Result<bool, KernelError> {
         let io = |e: std::io::Error| KernelError::io(format!("{object}: {op}"), e);
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
@@ -106,7 +132,7 @@ impl Rtnl {
         req.serialize(&mut bytes);
         self.socket.send(&bytes, 0).map_err(io)?;
         BUF.with_borrow_mut(|buf| {
-            let (mut out, mut interrupted) = (Vec::new(), false);
+            let mut interrupted = false;
             loop {
                 buf.clear();
                 buf.reserve(RECV_SIZE);
@@ -130,13 +156,13 @@ impl Rtnl {
                     }
                     interrupted |= msg.header.flags & NLM_F_DUMP_INTR != 0;
                     match msg.payload {
-                        NetlinkPayload::InnerMessage(m) => out.push(m),
+                        NetlinkPayload::InnerMessage(m) => each(m),
                         NetlinkPayload::Error(e) if e.code.is_some() => {
                             return Err(map_err(rtnetlink::Error::NetlinkError(e), object, op))
                         }
                         // An ACK (error code 0) ends a plain request.
-                        NetlinkPayload::Error(_) => return Ok((out, interrupted)),
-                        NetlinkPayload::Done(_) => return Ok((out, interrupted)),
+                        NetlinkPayload::Error(_) => return Ok(interrupted),
+                        NetlinkPayload::Done(_) => return Ok(interrupted),
                         _ => {}
                     }
                 }

@@ -6,6 +6,8 @@ use rtnetlink::packet_route::link::{
     LinkMessage,
 };
 
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+
 use crate::model::{BridgeOptions, BridgePort, BridgeVlan};
 
 /// Bridge options as the kernel reports them. Times stay in the kernel's
@@ -87,53 +89,66 @@ pub async fn port_states(
     k: &crate::kernel::Kernel,
     node: &str,
 ) -> Result<HashMap<String, u8>, crate::kernel::KernelError> {
-    use futures::TryStreamExt;
-    use rtnetlink::packet_core::Nla;
-    use rtnetlink::packet_route::link::LinkProtoInfoBridge;
-    use rtnetlink::packet_route::AddressFamily;
-    /// IFLA_BRPORT_STATE inside IFLA_PROTINFO (the crate leaves it raw).
-    const IFLA_BRPORT_STATE: u16 = 1;
-    let Some(h) = k.node(node).await? else {
+    let Some(ns) = k.netns_of(node)? else {
         return Ok(HashMap::new());
     };
-    let msgs: Vec<LinkMessage> = h
-        .handle
-        .link()
-        .get()
-        .set_filter_mask(AddressFamily::Bridge, vec![])
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| {
-            crate::kernel::conn::map_err(e, &format!("node {node}"), "dump bridge ports")
-        })?;
-    let mut out = HashMap::new();
-    for m in &msgs {
-        let mut name = None;
-        let mut state = None;
-        for a in &m.attributes {
-            match a {
-                LinkAttribute::IfName(n) => name = Some(n.clone()),
-                LinkAttribute::ProtoInfoBridge(infos) => {
-                    state = infos.iter().find_map(|i| match i {
-                        LinkProtoInfoBridge::Other(nla)
-                            if nla.kind() == IFLA_BRPORT_STATE && nla.value_len() == 1 =>
-                        {
-                            let mut v = [0u8; 1];
-                            nla.emit_value(&mut v);
-                            Some(v[0])
-                        }
-                        _ => None,
-                    })
+    let object = format!("node {node}");
+    tokio::task::spawn_blocking(move || {
+        crate::kernel::netns::run_in(&ns, || {
+            let mut rtnl = crate::kernel::rtnl::Rtnl::open()
+                .map_err(|e| crate::kernel::KernelError::io(object.clone(), e))?;
+            // Each answer is read as it comes, keeping only name and state:
+            // a thousand parsed port answers held at once are megabytes.
+            let mut out = HashMap::new();
+            rtnl.dump_each(port_request, &object, "dump bridge ports", |m| {
+                if let RouteNetlinkMessage::NewLink(m) = m {
+                    if let Some((name, state)) = name_and_state(m) {
+                        out.insert(name, state);
+                    }
                 }
-                _ => {}
+            })?;
+            Ok(out)
+        })?
+    })
+    .await
+    .map_err(|_| crate::kernel::KernelError::Thread {
+        object: format!("bridge ports of {node}"),
+    })?
+}
+
+/// An AF_BRIDGE link dump request: the bridge driver answers for its ports.
+fn port_request() -> RouteNetlinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.interface_family = AddressFamily::Bridge;
+    RouteNetlinkMessage::GetLink(m)
+}
+
+/// A port's name and IFLA_BRPORT_STATE from an AF_BRIDGE answer.
+fn name_and_state(m: LinkMessage) -> Option<(String, u8)> {
+    use rtnetlink::packet_core::Nla;
+    use rtnetlink::packet_route::link::LinkProtoInfoBridge;
+    /// IFLA_BRPORT_STATE inside IFLA_PROTINFO (the crate leaves it raw).
+    const IFLA_BRPORT_STATE: u16 = 1;
+    let (mut name, mut state) = (None, None);
+    for a in m.attributes {
+        match a {
+            LinkAttribute::IfName(n) => name = Some(n),
+            LinkAttribute::ProtoInfoBridge(infos) => {
+                state = infos.iter().find_map(|i| match i {
+                    LinkProtoInfoBridge::Other(nla)
+                        if nla.kind() == IFLA_BRPORT_STATE && nla.value_len() == 1 =>
+                    {
+                        let mut v = [0u8; 1];
+                        nla.emit_value(&mut v);
+                        Some(v[0])
+                    }
+                    _ => None,
+                })
             }
-        }
-        if let (Some(n), Some(s)) = (name, state) {
-            out.insert(n, s);
+            _ => {}
         }
     }
-    Ok(out)
+    Some((name?, state?))
 }
 
 #[cfg(test)]
