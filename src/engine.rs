@@ -511,9 +511,27 @@ impl Engine {
             ports.retain(|(node, name)| {
                 states.get(node).and_then(|s| s.get(*name)) == Some(&BR_STATE_DISABLED)
             });
-            if !ports.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            if ports.is_empty() {
+                break;
             }
+            // linkwatch handles at most 100 events per run and may put the
+            // rest off by up to a second; asking for a link by itself
+            // (RTM_GETLINK) makes the kernel handle that link's pending
+            // event at once (linkwatch_sync_dev), and with it the port's
+            // carrier reaches the bridge.
+            use futures::StreamExt;
+            let asked: Vec<Result<_, KernelError>> = futures::stream::iter(
+                ports
+                    .iter()
+                    .map(|&(node, name)| kernel::observe::link_by_name(&self.kernel, node, name)),
+            )
+            .buffered(64)
+            .collect()
+            .await;
+            for a in asked {
+                a?;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         kernel::timing::record("settle ports", start.elapsed());
         Ok(())
