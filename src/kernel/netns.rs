@@ -193,10 +193,9 @@ pub fn create_with<T: Send>(
 /// a thread's start and exit per namespace were some 5 % of the CPU a
 /// 1000-container `up` uses.
 fn in_new_netns<T>(target: &Path, f: impl FnOnce() -> T) -> Result<T, Errno> {
-    let home = File::open("/proc/thread-self/ns/net")
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let home = current().map_err(|e| Errno::from_raw(e.errno().unwrap_or(libc::EIO)))?;
     unshare(CloneFlags::CLONE_NEWNET)?;
-    let _back = GoHome(home);
+    let _back = GoHome(home.file);
     mount(
         Some("/proc/thread-self/ns/net"),
         target,

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 
 use rtnetlink::packet_route::link::{
     AfSpecBridge, BridgeStpState, BridgeVlanInfoFlags, InfoBridge, InfoBridgePort, LinkAttribute,
-    LinkMessage,
+    LinkExtentMask, LinkMessage,
 };
 
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -100,13 +100,18 @@ pub async fn port_states(
             // Each answer is read as it comes, keeping only name and state:
             // a thousand parsed port answers held at once are megabytes.
             let mut out = HashMap::new();
-            rtnl.dump_each(port_request, &object, "dump bridge ports", |m| {
-                if let RouteNetlinkMessage::NewLink(m) = m {
-                    if let Some((name, state)) = name_and_state(m) {
-                        out.insert(name, state);
+            rtnl.dump_each(
+                || request(vec![]),
+                &object,
+                "dump bridge ports",
+                |m| {
+                    if let RouteNetlinkMessage::NewLink(m) = m {
+                        if let Some((name, state)) = name_and_state(m) {
+                            out.insert(name, state);
+                        }
                     }
-                }
-            })?;
+                },
+            )?;
             Ok(out)
         })?
     })
@@ -116,10 +121,14 @@ pub async fn port_states(
     })?
 }
 
-/// An AF_BRIDGE link dump request: the bridge driver answers for its ports.
-fn port_request() -> RouteNetlinkMessage {
+/// An AF_BRIDGE link dump request (the bridge driver answers for its
+/// ports), with `mask` as IFLA_EXT_MASK when not empty.
+pub(super) fn request(mask: Vec<LinkExtentMask>) -> RouteNetlinkMessage {
     let mut m = LinkMessage::default();
     m.header.interface_family = AddressFamily::Bridge;
+    if !mask.is_empty() {
+        m.attributes = vec![LinkAttribute::ExtMask(mask)];
+    }
     RouteNetlinkMessage::GetLink(m)
 }
 

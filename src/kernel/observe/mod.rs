@@ -42,7 +42,7 @@ use std::time::Instant;
 use rtnetlink::packet_route::address::AddressMessage;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use rtnetlink::packet_route::route::RouteMessage;
-use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::Socket;
 
 use super::rtnl::Rtnl;
@@ -334,10 +334,7 @@ fn filters_vlans(m: &LinkMessage) -> bool {
 
 /// An AF_BRIDGE link dump asking for every VLAN entry one by one.
 fn bridge_vlan_request() -> RouteNetlinkMessage {
-    let mut m = LinkMessage::default();
-    m.header.interface_family = AddressFamily::Bridge;
-    m.attributes = vec![LinkAttribute::ExtMask(vec![LinkExtentMask::Brvlan])];
-    RouteNetlinkMessage::GetLink(m)
+    bridge::request(vec![LinkExtentMask::Brvlan])
 }
 
 /// Build the model node: resolve IFLA_LINK references (locally, or through
@@ -390,6 +387,7 @@ fn assemble(d: Dump, resolved: &HashMap<link::LinkRef, IfRef>) -> Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rtnetlink::packet_route::AddressFamily;
 
     /// The AF_BRIDGE VLAN dump is only made for VLAN-filtering bridges, which
     /// this test kernel may lack: check the kernel accepts the request and
