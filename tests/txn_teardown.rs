@@ -81,3 +81,35 @@ fn down_failing_at_any_step_is_finished_by_the_next_down() {
     }
     assert!(faults >= 5, "only {faults} down steps");
 }
+
+/// A container replaced by another under the same host veth name: the old
+/// namespace dies in a kernel worker after its deletion returned, and the
+/// new pair (whose host end takes the old name) must wait until the old end
+/// is gone. Before that wait, this `up` failed every time with EEXIST.
+#[test]
+fn a_node_replaced_under_the_same_host_veth_name_comes_up() {
+    let text = "name: mv
+nodes:
+  host:
+    interfaces:
+      h1: { addresses: [10.9.0.1/24] }
+  c1:
+    interfaces:
+      eth0: { addresses: [10.9.0.2/24] }
+links:
+  - [host/h1, c1/eth0]
+";
+    let lab = Lab::from_text("mv.yaml", text);
+    lab.expect("up", &[], 0);
+    let text = text.replace("c1", "c2").replace("10.9.0.2", "10.9.0.3");
+    std::fs::write(&lab.file, text).unwrap();
+    lab.expect("up", &[], 0);
+    let ping = lab.exec("c2", &["ping", "-c", "1", "-W", "2", "10.9.0.1"]);
+    assert_eq!(ping.code, 0, "{}", ping.text());
+    let gone = lab.sh("ls /run/netns");
+    assert!(!gone.out.contains("c1"), "{}", gone.text());
+    let again = lab.expect("up", &[], 0);
+    assert!(again.out.contains(": 0 operation"), "{}", again.text());
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

@@ -10,6 +10,8 @@ use crate::model::{IfRef, LinkKind, Network, HOST};
 use crate::plan::{self, Conflict, ObjectStatus, Owned, Plan};
 use crate::state::{Lock, Records, StateError, Store};
 
+mod settle;
+
 /// Why a verb failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -380,13 +382,26 @@ impl Engine {
         };
         rec.links.retain(exists);
         rec.quiet_bridges.retain(exists);
+        // The kernel tears a deleted namespace down after the deletion
+        // returned; a step reusing what dies with it (a veth end's name in
+        // another node) must wait until that is gone.
+        let awaited = Arc::new(settle::awaited(planned));
         let kernel = self.kernel.clone();
         let exec = move |op: plan::Op| {
             let k = kernel.clone();
+            let awaited = awaited.clone();
             async move {
-                kernel::timing::timed(kernel::timing::op_label(&op), kernel::apply::run(&k, &op))
+                let label = kernel::timing::op_label(&op);
+                kernel::timing::timed(label, kernel::apply::run(&k, &op))
                     .await
-                    .map_err(|e| Box::new(e) as apply::BoxError)
+                    .map_err(|e| Box::new(e) as apply::BoxError)?;
+                match &op {
+                    plan::Op::DelNetns { node } => match awaited.get(node) {
+                        Some(w) => settle::namespace_gone(&k, node, w.clone()).await,
+                        None => Ok(()),
+                    },
+                    _ => Ok(()),
+                }
             }
         };
         let report = kernel::timing::timed(
@@ -403,11 +418,11 @@ impl Engine {
         .await;
         if matches!(report, Err(ApplyError::Step { .. })) {
             // Rollback deleted the namespaces this plan made: wait for them too.
-            self.settle_deletions(planned, true).await?;
+            settle::deletions(&self.kernel, planned, true).await?;
         }
         let report = report?;
-        let vanished = self.settle_deletions(planned, false).await?;
-        self.settle_ports(planned).await?;
+        let vanished = settle::deletions(&self.kernel, planned, false).await?;
+        settle::ports(&self.kernel, planned).await?;
         // Per-interface sysctls of links that went with a deleted peer or
         // namespace (no DelLink of their own settled them): forget them.
         let vanished: Vec<(String, String)> =
@@ -425,7 +440,9 @@ impl Engine {
         let mut asked = BTreeSet::new();
         for (node, m) in rec.sysctls.iter().filter(|_| deleted) {
             for l in m.keys().filter_map(|k| plan::sysctl_interface(k)) {
-                if asked.insert((node.clone(), l.clone())) && !self.link_exists(node, &l).await? {
+                if asked.insert((node.clone(), l.clone()))
+                    && !settle::link_exists(&self.kernel, node, &l).await?
+                {
                     dead.push((node.clone(), l));
                 }
             }
@@ -440,7 +457,7 @@ impl Engine {
             let before = rec.links.len();
             let mut keep = std::collections::BTreeSet::new();
             for l in &rec.links {
-                if self.link_exists(&l.node, &l.name).await? {
+                if settle::link_exists(&self.kernel, &l.node, &l.name).await? {
                     keep.insert(l.clone());
                 }
             }
@@ -450,184 +467,6 @@ impl Engine {
             }
         }
         Ok(report)
-    }
-
-    /// True when interface `name` exists in `node`.
-    async fn link_exists(&self, node: &str, name: &str) -> Result<bool, EngineError> {
-        Ok(kernel::observe::link_by_name(&self.kernel, node, name)
-            .await?
-            .is_some())
-    }
-
-    /// A bridge port forwards only once the kernel's linkwatch worker has
-    /// seen its carrier, which it does after the request that brought the
-    /// port up returned. Wait (bounded) until no port this plan brought up
-    /// is still "disabled", so that traffic flows when `up` returns: a
-    /// first ARP request dropped by such a port costs a second (the
-    /// kernel's ARP retransmission time). Ports without carrier (a veth
-    /// whose peer is down) stay disabled; the wait gives up on them after
-    /// a bound, and `verify` explains them.
-    async fn settle_ports(&self, planned: &Planned) -> Result<(), EngineError> {
-        const BR_STATE_DISABLED: u8 = 0;
-        // Links this plan enslaves, or brings up while they have a master;
-        // those that turn out not to be bridge ports have no port state.
-        let mut ports: Vec<(&str, &str)> = Vec::new();
-        for s in &planned.plan.steps {
-            let plan::Op::SetLink {
-                node, name, change, ..
-            } = &s.op
-            else {
-                continue;
-            };
-            let enslaved = matches!(change.master, Some(Some(_)));
-            let has_master = change.up == Some(true)
-                && planned
-                    .observed
-                    .nodes
-                    .get(node)
-                    .and_then(|n| n.links.get(name))
-                    .is_some_and(|l| l.master.is_some());
-            if enslaved || has_master {
-                ports.push((node, name));
-            }
-        }
-        ports.sort();
-        ports.dedup();
-        let start = std::time::Instant::now();
-        let deadline = start + std::time::Duration::from_secs(2);
-        // Most are forwarding at the first look; a port is looked at again
-        // only while it is disabled.
-        while !ports.is_empty() && std::time::Instant::now() < deadline {
-            // One dump per node with ports still to settle.
-            let mut nodes: Vec<&str> = ports.iter().map(|(n, _)| *n).collect();
-            nodes.dedup();
-            let mut states = BTreeMap::new();
-            for node in nodes {
-                states.insert(
-                    node,
-                    kernel::observe::bridge::port_states(&self.kernel, node).await?,
-                );
-            }
-            ports.retain(|(node, name)| {
-                states.get(node).and_then(|s| s.get(*name)) == Some(&BR_STATE_DISABLED)
-            });
-            if ports.is_empty() {
-                break;
-            }
-            // linkwatch handles at most 100 events per run and may put the
-            // rest off by up to a second; asking for a link by itself
-            // (RTM_GETLINK) makes the kernel handle that link's pending
-            // event at once (linkwatch_sync_dev), and with it the port's
-            // carrier reaches the bridge.
-            use futures::StreamExt;
-            let asked: Vec<Result<_, KernelError>> = futures::stream::iter(
-                ports
-                    .iter()
-                    .map(|&(node, name)| kernel::observe::link_by_name(&self.kernel, node, name)),
-            )
-            .buffered(64)
-            .collect()
-            .await;
-            for a in asked {
-                a?;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        kernel::timing::record("settle ports", start.elapsed());
-        Ok(())
-    }
-
-    /// The kernel destroys a deleted namespace asynchronously; the veth ends
-    /// and stacked devices it takes along in other nodes linger for a moment.
-    /// Wait (bounded) until they are gone, so that a verb returning means the
-    /// kernel matches the file.
-    ///
-    /// After a success the namespaces gone are those the plan deleted, and the
-    /// lingering devices were observed before; after a rollback they are those
-    /// the plan created, and the lingering devices are ones it created.
-    async fn settle_deletions(
-        &self,
-        planned: &Planned,
-        rolled_back: bool,
-    ) -> Result<Vec<IfRef>, EngineError> {
-        let gone: BTreeSet<&str> = planned
-            .plan
-            .steps
-            .iter()
-            .filter_map(|s| match (&s.op, rolled_back) {
-                (plan::Op::DelNetns { node }, false) | (plan::Op::AddNetns { node }, true) => {
-                    Some(node.as_str())
-                }
-                _ => None,
-            })
-            .collect();
-        if gone.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut candidates: Vec<(&str, &crate::model::Link)> = Vec::new();
-        if rolled_back {
-            for s in &planned.plan.steps {
-                if let plan::Op::AddLink { node, link, peer } = &s.op {
-                    candidates.push((node.as_str(), link));
-                    if let (Some(p), LinkKind::Veth(v)) = (peer, &link.kind) {
-                        if let Some(r) = &v.peer {
-                            candidates.push((r.node.as_str(), p));
-                        }
-                    }
-                }
-            }
-        } else {
-            for (node, n) in &planned.observed.nodes {
-                candidates.extend(n.links.values().map(|l| (node.as_str(), l)));
-            }
-        }
-        let mut waiting: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (node, l) in candidates {
-            if gone.contains(node) {
-                continue;
-            }
-            let name = &l.name;
-            {
-                let other = match &l.kind {
-                    LinkKind::Veth(v) => v.peer.as_ref().map(|p| p.node.as_str()),
-                    k => k.lower().map(|r| r.node.as_str()),
-                };
-                if other.is_some_and(|o| gone.contains(o)) {
-                    waiting
-                        .entry(node.to_string())
-                        .or_default()
-                        .insert(name.clone());
-                }
-            }
-        }
-        let start = std::time::Instant::now();
-        let deadline = start + std::time::Duration::from_secs(10);
-        // Each link is asked for by name, and a node's next one only once the
-        // one before is gone: a full dump of a host with 1000 veths costs the
-        // kernel O(N^2) (and holds it up while it is tearing those down), and
-        // namespaces are torn down in batches, so most questions find a link
-        // gone.
-        let mut vanished = Vec::new();
-        while !waiting.is_empty() && std::time::Instant::now() < deadline {
-            for (node, names) in waiting.iter_mut() {
-                while let Some(name) = names.first() {
-                    if self.link_exists(node, name).await? {
-                        break;
-                    }
-                    vanished.push(IfRef {
-                        node: node.clone(),
-                        name: name.clone(),
-                    });
-                    names.pop_first();
-                }
-            }
-            waiting.retain(|_, names| !names.is_empty());
-            if !waiting.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-        kernel::timing::record("settle deletions", start.elapsed());
-        Ok(vanished)
     }
 }
 
