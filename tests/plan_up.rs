@@ -483,3 +483,41 @@ fn per_interface_sysctls_wait_for_their_link_and_precede_its_up() {
     k.apply(&p);
     assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
 }
+
+/// A bridge and its port's veth pair both removed: the pair's DelLink
+/// (which takes the port) comes before the bridge's, even when its name
+/// sorts after it, so that rollback makes the bridge anew first and the
+/// pair made anew finds its master there.
+#[test]
+fn a_port_deleted_with_its_bridge_goes_first() {
+    let mut want = lxc();
+    // A container node named after `host`, so its end sorts last.
+    let c1 = want.nodes.remove("c1").unwrap();
+    want.nodes.insert("z1".into(), c1);
+    if let LinkKind::Veth(v) = &mut want
+        .nodes
+        .get_mut("host")
+        .unwrap()
+        .links
+        .get_mut("veth0")
+        .unwrap()
+        .kind
+    {
+        v.peer = Some(r("z1", "eth0"));
+    }
+    let k = built(&want);
+    let host = want.nodes.get_mut("host").unwrap();
+    host.links.remove("lxcbr0");
+    host.links.remove("veth0");
+    let z1 = want.nodes.get_mut("z1").unwrap();
+    z1.links.remove("eth0");
+    z1.routes.clear();
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    check_shape(&p);
+    let pair = find(&p, "host: link del veth0");
+    let bridge = find(&p, "host: link del lxcbr0");
+    assert!(depends(&p, bridge, pair), "{p}");
+    let mut k = k;
+    k.apply(&p);
+    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+}

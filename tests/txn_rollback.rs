@@ -83,3 +83,44 @@ fn rollback_at_every_step_from_empty_and_towards_an_edit() {
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
 }
+
+/// A bridge removed from the file while its ports stay: a fault at any
+/// step rolls back to the bridge with its ports enslaved again, port
+/// options and all (making the bridge anew alone left them masterless).
+/// The bridge has a fixed MAC: a bridge without one takes its ports' and
+/// keeps the IPv6 link-local address of the MAC it went up with, which a
+/// bridge made anew cannot have again.
+#[test]
+fn rollback_of_a_removed_bridge_takes_its_ports_back() {
+    let bridge = "      br0: { kind: bridge, stp: false, mac: \"02:00:00:00:08:01\", addresses: [10.8.0.1/24], ports: { p1: { cost: 20 }, p2: {} } }\n";
+    let text = format!(
+        "name: rbr
+nodes:
+  host:
+    interfaces:
+{bridge}      p1: {{}}
+      p2: {{}}
+  c1:
+    interfaces:
+      eth0: {{ addresses: [10.8.0.2/24] }}
+  c2:
+    interfaces:
+      eth0: {{ addresses: [10.8.0.3/24] }}
+links:
+  - [host/p1, c1/eth0]
+  - [host/p2, c2/eth0]
+"
+    );
+    let lab = Lab::from_text("rbr.yaml", &text);
+    lab.expect("up", &[], 0);
+    let edit = text
+        .replace(bridge, "")
+        .replace("      p1: {}", "      p1: { addresses: [10.8.0.1/24] }");
+    std::fs::write(&lab.file, edit).unwrap();
+    let plan = lab.verb("plan", &[]);
+    assert!(plan.out.contains("link del br0"), "{}", plan.text());
+    every_step_rolls_back(&lab, "bridge removed");
+    lab.expect("up", &[], 0);
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

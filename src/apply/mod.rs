@@ -1,6 +1,7 @@
 //! Apply: run a plan's steps in dependency order, many at once, with a
 //! write-ahead journal; when a step fails, undo the finished steps in reverse.
 pub mod journal;
+pub mod ports;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -279,12 +280,18 @@ where
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
     let mut out = Rollback::default();
+    let removed: std::collections::BTreeSet<_> = done_order
+        .iter()
+        .flat_map(|&i| ports::removed(&plan.steps[i].op, before))
+        .collect();
     for &i in done_order.iter().rev() {
         let op = &plan.steps[i].op;
-        let Some(inverse) = journal::inverse(op, before) else {
+        let Some(mut inverse) = journal::inverse(op, before) else {
             out.errors.push(format!("step {i} ({op}) cannot be undone"));
             continue;
         };
+        // A master made anew takes back the ports it had.
+        inverse.extend(ports::back(op, before, &removed));
         let mut ok = true;
         for inv in inverse {
             // An undo is a change like any other: journal it first, so that

@@ -275,7 +275,7 @@ pub(crate) enum Cause {
 
 impl Ctx<'_> {
     /// Which op takes `me` (a gone link) away; `level` bounds the recursion.
-    fn cause(&self, me: &IfRef, level: usize) -> Cause {
+    pub(crate) fn cause(&self, me: &IfRef, level: usize) -> Cause {
         if self.del_nodes.contains(&me.node) || level > 32 {
             return Cause::Netns(me.node.clone());
         }

@@ -1,6 +1,8 @@
 //! Links: conflicts with devices netloom does not own, deletions (a veth pair
 //! once), creations (lower devices first, a veth pair once) and in-place
 //! changes of generic settings, kind options and port options.
+use std::collections::BTreeSet;
+
 use super::address;
 use super::effect::{iref, Cause, Ctx};
 use super::graph::{Key, Pending, Phase};
@@ -193,7 +195,51 @@ fn bond_primary(ctx: &Ctx, me: &IfRef, want: &Link) -> Option<Pending> {
 
 /// DelLink for links to delete that do not vanish on their own.
 fn deletions(ctx: &Ctx, out: &mut Vec<Pending>) {
-    for me in ctx.del_links.iter().filter(|me| ctx.needs_del(me)) {
+    // Ports that go by a DelLink (their own or another's, as a veth end
+    // goes with its peer) go before their master: rollback then makes the
+    // master anew first, and a port made anew finds its master there.
+    // Per deleted link: (its ports' keys to wait for, the DelLinks taking
+    // them). Ports going with a namespace go last anyway (apply runs
+    // namespace deletions after every undoable step).
+    let ports_of = |me: &IfRef| -> (Vec<Key>, Vec<IfRef>) {
+        let Some(n) = ctx.observed.nodes.get(&me.node) else {
+            return Default::default();
+        };
+        n.links
+            .values()
+            .filter(|l| l.master.as_deref() == Some(me.name.as_str()))
+            .map(|l| iref(&me.node, &l.name))
+            .filter(|p| ctx.gone.contains(p))
+            .filter_map(|p| match ctx.cause(&p, 0) {
+                Cause::Link(by) => Some((Key::LinkGone(p), by)),
+                Cause::Netns(_) => None,
+            })
+            .unzip()
+    };
+    let deleted: Vec<(&IfRef, (Vec<Key>, Vec<IfRef>))> = ctx
+        .del_links
+        .iter()
+        .filter(|me| ctx.needs_del(me))
+        .map(|me| (me, ports_of(me)))
+        .collect();
+    // A need is resolved only against steps pushed before it: push the
+    // DelLinks taking ports first, level by level. Masters form no cycle
+    // (the spec refuses them); were there one, its links keep their order.
+    let mut order = Vec::with_capacity(deleted.len());
+    let mut left = deleted;
+    while !left.is_empty() {
+        let waiting: BTreeSet<&IfRef> = left.iter().map(|(me, _)| *me).collect();
+        let (ready, wait): (Vec<_>, Vec<_>) = left
+            .into_iter()
+            .partition(|(_, (_, by))| by.iter().all(|b| !waiting.contains(b)));
+        let stuck = ready.is_empty();
+        order.extend(ready);
+        left = wait;
+        if stuck {
+            order.append(&mut left);
+        }
+    }
+    for (me, (ports, _)) in order {
         let mut gives = vec![Key::LinkGone(me.clone()), Key::Touched(me.node.clone())];
         gives.extend(
             ctx.vanish
@@ -217,13 +263,15 @@ fn deletions(ctx: &Ctx, out: &mut Vec<Pending>) {
                 gives.push(Key::Touched(l.node.clone()));
             }
         }
+        let mut needs = vec![Key::Cleared(me.clone())];
+        needs.extend(ports);
         out.push(Pending::new(
             Phase::DelLink,
             Op::DelLink {
                 node: me.node.clone(),
                 name: me.name.clone(),
             },
-            vec![Key::Cleared(me.clone())],
+            needs,
             gives,
         ));
     }

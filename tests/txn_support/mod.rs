@@ -148,6 +148,14 @@ fn normalize(v: &mut Value) {
     match v {
         Value::Object(m) => {
             m.retain(|k, _| !volatile(k));
+            // A bridge numbers its ports in the order they join (its port
+            // ids hold the number): like an ifindex, not configuration, and
+            // netloom's `up` enslaves ports concurrently anyway.
+            if m.get("info_slave_kind").and_then(Value::as_str) == Some("bridge") {
+                if let Some(Value::Object(d)) = m.get_mut("info_slave_data") {
+                    d.retain(|k, _| !matches!(k.as_str(), "no" | "id" | "designated_port"));
+                }
+            }
             for x in m.values_mut() {
                 normalize(x);
             }

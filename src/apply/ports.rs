@@ -1,0 +1,125 @@
+//! Ports of a master that rollback recreates: deleting a bridge or bond
+//! releases its ports, and making it anew does not take them back.
+use std::collections::BTreeSet;
+
+use crate::model::{IfRef, LinkKind, Network};
+use crate::plan::{LinkChange, Op};
+
+/// The links `op` removes, as they were `before`: a DelLink's link and,
+/// for a veth, its peer.
+pub fn removed(op: &Op, before: &Network) -> Vec<IfRef> {
+    let Op::DelLink { node, name } = op else {
+        return Vec::new();
+    };
+    let mut out = vec![IfRef {
+        node: node.clone(),
+        name: name.clone(),
+    }];
+    let link = before.nodes.get(node).and_then(|n| n.links.get(name));
+    if let Some(LinkKind::Veth(v)) = link.map(|l| &l.kind) {
+        out.extend(v.peer.clone());
+    }
+    out
+}
+
+/// The ops enslaving again, with their port options, the ports that `op`
+/// (a DelLink) released, as they were `before`. Left out: ports in
+/// `removed` (their own undo makes them with their master set) and a
+/// team's ports (its teamd, started again, takes them back).
+pub fn back(op: &Op, before: &Network, removed: &BTreeSet<IfRef>) -> Vec<Op> {
+    let Op::DelLink { node, name } = op else {
+        return Vec::new();
+    };
+    let Some(n) = before.nodes.get(node) else {
+        return Vec::new();
+    };
+    if n.links
+        .get(name)
+        .is_none_or(|l| matches!(l.kind, LinkKind::Team(_)))
+    {
+        return Vec::new();
+    }
+    n.links
+        .values()
+        .filter(|l| l.master.as_deref() == Some(name.as_str()))
+        .filter(|l| {
+            !removed.contains(&IfRef {
+                node: node.clone(),
+                name: l.name.clone(),
+            })
+        })
+        .map(|l| Op::SetLink {
+            node: node.clone(),
+            name: l.name.clone(),
+            change: LinkChange {
+                master: Some(Some(name.clone())),
+                port: l.port.clone(),
+                ..LinkChange::default()
+            },
+            prior: LinkChange {
+                master: Some(None),
+                ..LinkChange::default()
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BridgePort, Link, Node, PortOptions, HOST};
+
+    fn port(name: &str, master: &str) -> Link {
+        let mut l = Link::veth(name, "c1", "eth0");
+        l.master = Some(master.into());
+        l.port = Some(PortOptions::Bridge(BridgePort {
+            cost: Some(20),
+            ..BridgePort::default()
+        }));
+        l
+    }
+
+    fn host(links: Vec<Link>) -> Network {
+        let mut n = Node::default();
+        for l in links {
+            n.links.insert(l.name.clone(), l);
+        }
+        Network {
+            name: "t".into(),
+            nodes: [(HOST.into(), n)].into(),
+        }
+    }
+
+    fn del(name: &str) -> Op {
+        Op::DelLink {
+            node: HOST.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_deleted_bridge_takes_back_its_ports_but_not_removed_ones() {
+        let bridge = Link::new("br0", LinkKind::Bridge(Default::default()));
+        let before = host(vec![bridge, port("p1", "br0"), port("p2", "br0")]);
+        let removed: BTreeSet<IfRef> = removed(&del("p2"), &before).into_iter().collect();
+        let ops = back(&del("br0"), &before, &removed);
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        let Op::SetLink { name, change, .. } = &ops[0] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!(name, "p1");
+        assert_eq!(change.master, Some(Some("br0".into())));
+        assert!(
+            matches!(&change.port, Some(PortOptions::Bridge(p)) if p.cost == Some(20)),
+            "{change:?}"
+        );
+    }
+
+    #[test]
+    fn a_team_and_a_port_itself_take_nothing_back() {
+        let team = Link::new("team0", LinkKind::Team(Default::default()));
+        let before = host(vec![team, port("p1", "team0")]);
+        assert!(back(&del("team0"), &before, &BTreeSet::new()).is_empty());
+        assert!(back(&del("p1"), &before, &BTreeSet::new()).is_empty());
+    }
+}
