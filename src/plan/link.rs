@@ -216,7 +216,7 @@ fn deletions(ctx: &Ctx, out: &mut Vec<Pending>) {
             })
             .unzip()
     };
-    let deleted: Vec<(&IfRef, (Vec<Key>, Vec<IfRef>))> = ctx
+    let deleted: Vec<_> = ctx
         .del_links
         .iter()
         .filter(|me| ctx.needs_del(me))
