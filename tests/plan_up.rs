@@ -426,6 +426,14 @@ fn node_removed_from_file_is_one_delnetns() {
     assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
 }
 
+/// Point host/veth0 of `want` (the lxc topology) at another peer.
+fn peer_of_veth0(want: &mut Network, peer: IfRef) {
+    let host = want.nodes.get_mut("host").unwrap();
+    if let LinkKind::Veth(v) = &mut host.links.get_mut("veth0").unwrap().kind {
+        v.peer = Some(peer);
+    }
+}
+
 #[test]
 fn recreated_veth_is_deleted_once() {
     let mut want = lxc();
@@ -436,17 +444,7 @@ fn recreated_veth_is_deleted_once() {
     e.name = "eth1".into();
     c1.links.insert("eth1".into(), e);
     c1.routes[0].dev = None;
-    if let LinkKind::Veth(v) = &mut want
-        .nodes
-        .get_mut("host")
-        .unwrap()
-        .links
-        .get_mut("veth0")
-        .unwrap()
-        .kind
-    {
-        v.peer = Some(r("c1", "eth1"));
-    }
+    peer_of_veth0(&mut want, r("c1", "eth1"));
     let p = plan::up(&want, &k.net, &k.owned).unwrap();
     check_shape(&p);
     let dels = p
@@ -494,17 +492,7 @@ fn a_port_deleted_with_its_bridge_goes_first() {
     // A container node named after `host`, so its end sorts last.
     let c1 = want.nodes.remove("c1").unwrap();
     want.nodes.insert("z1".into(), c1);
-    if let LinkKind::Veth(v) = &mut want
-        .nodes
-        .get_mut("host")
-        .unwrap()
-        .links
-        .get_mut("veth0")
-        .unwrap()
-        .kind
-    {
-        v.peer = Some(r("z1", "eth0"));
-    }
+    peer_of_veth0(&mut want, r("z1", "eth0"));
     let k = built(&want);
     let host = want.nodes.get_mut("host").unwrap();
     host.links.remove("lxcbr0");
