@@ -489,7 +489,7 @@ fn per_interface_sysctls_wait_for_their_link_and_precede_its_up() {
 #[test]
 fn a_port_deleted_with_its_bridge_goes_first() {
     let mut want = lxc();
-    // A container node named after `host`, so its end sorts last.
+    // A container node whose name sorts after `host`, so its end does too.
     let c1 = want.nodes.remove("c1").unwrap();
     want.nodes.insert("z1".into(), c1);
     peer_of_veth0(&mut want, r("z1", "eth0"));

@@ -84,14 +84,16 @@ fn rollback_at_every_step_from_empty_and_towards_an_edit() {
     lab.assert_no_residue();
 }
 
-/// A bridge removed from the file while its ports stay: a fault at any
-/// step rolls back to the bridge with its ports enslaved again, port
-/// options and all (making the bridge anew alone left them masterless).
+/// A bridge removed from the file while its ports stay, or renamed with
+/// the same ports: a fault at any step rolls back to the bridge with its
+/// ports enslaved again, port options and all (making the bridge anew
+/// alone left them masterless; a port moved to the new bridge before the
+/// old one went was released by its undo after the old one took it back).
 /// The bridge has a fixed MAC: a bridge without one takes its ports' and
 /// keeps the IPv6 link-local address of the MAC it went up with, which a
 /// bridge made anew cannot have again.
 #[test]
-fn rollback_of_a_removed_bridge_takes_its_ports_back() {
+fn rollback_of_a_removed_or_renamed_bridge_takes_its_ports_back() {
     let bridge = "      br0: { kind: bridge, stp: false, mac: \"02:00:00:00:08:01\", addresses: [10.8.0.1/24], ports: { p1: { cost: 20 }, p2: {} } }\n";
     let text = format!(
         "name: rbr
@@ -111,16 +113,22 @@ links:
   - [host/p2, c2/eth0]
 "
     );
-    let lab = Lab::from_text("rbr.yaml", &text);
-    lab.expect("up", &[], 0);
-    let edit = text
+    let removed = text
         .replace(bridge, "")
         .replace("      p1: {}", "      p1: { addresses: [10.8.0.1/24] }");
-    std::fs::write(&lab.file, edit).unwrap();
-    let plan = lab.verb("plan", &[]);
-    assert!(plan.out.contains("link del br0"), "{}", plan.text());
-    every_step_rolls_back(&lab, "bridge removed");
-    lab.expect("up", &[], 0);
-    lab.expect("down", &[], 0);
-    lab.assert_no_residue();
+    let renamed = text.replace("br0:", "br1:");
+    for (what, edit, needle) in [
+        ("bridge removed", removed, "link del br0"),
+        ("bridge renamed", renamed, "link set p1 master br1"),
+    ] {
+        let lab = Lab::from_text("rbr.yaml", &text);
+        lab.expect("up", &[], 0);
+        std::fs::write(&lab.file, edit).unwrap();
+        let plan = lab.verb("plan", &[]);
+        assert!(plan.out.contains(needle), "{what}: {}", plan.text());
+        every_step_rolls_back(&lab, what);
+        lab.expect("up", &[], 0);
+        lab.expect("down", &[], 0);
+        lab.assert_no_residue();
+    }
 }

@@ -1,6 +1,8 @@
 //! The engine: composes the layers into netloom's verbs (plan, up, status,
 //! down), so the CLI and other programs share one straight path:
 //! spec -> observe -> plan -> apply.
+mod settle;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -9,8 +11,6 @@ use crate::kernel::{self, Kernel, KernelError};
 use crate::model::{IfRef, LinkKind, Network, HOST};
 use crate::plan::{self, Conflict, ObjectStatus, Owned, Plan};
 use crate::state::{Lock, Records, StateError, Store};
-
-mod settle;
 
 /// Why a verb failed.
 #[derive(Debug, thiserror::Error)]
@@ -397,7 +397,9 @@ impl Engine {
                     .map_err(|e| Box::new(e) as apply::BoxError)?;
                 match &op {
                     plan::Op::DelNetns { node } => match awaited.get(node) {
-                        Some(w) => settle::namespace_gone(&k, node, w.clone()).await,
+                        Some(w) => settle::namespace_gone(&k, w.clone())
+                            .await
+                            .map_err(|e| Box::new(e) as apply::BoxError),
                         None => Ok(()),
                     },
                     _ => Ok(()),

@@ -6,13 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::Planned;
-use crate::apply::BoxError;
 use crate::kernel::{self, Kernel, KernelError};
 use crate::model::{IfRef, LinkKind};
 use crate::plan;
 
-/// Links that linger, by node, until namespaces die; see [`lingering`].
-pub(super) type Lingering = BTreeMap<String, BTreeSet<String>>;
+/// Links that linger until namespaces die: node -> name -> the ifindex
+/// they had, when known; see [`lingering`].
+pub(super) type Lingering = BTreeMap<String, BTreeMap<String, Option<u32>>>;
+
+/// How long a verb waits for the kernel to finish.
+const BOUND: Duration = Duration::from_secs(10);
 
 /// True when interface `name` exists in `node`.
 pub(super) async fn link_exists(k: &Kernel, node: &str, name: &str) -> Result<bool, KernelError> {
@@ -98,7 +101,7 @@ pub(super) async fn ports(k: &Kernel, planned: &Planned) -> Result<(), KernelErr
 
 /// The namespaces whose teardown a verb waits for: after a success those
 /// the plan deleted; after a rollback those the plan created.
-pub(super) fn gone_nodes(planned: &Planned, rolled_back: bool) -> BTreeSet<&str> {
+fn gone_nodes(planned: &Planned, rolled_back: bool) -> BTreeSet<&str> {
     planned
         .plan
         .steps
@@ -114,9 +117,10 @@ pub(super) fn gone_nodes(planned: &Planned, rolled_back: bool) -> BTreeSet<&str>
 
 /// The links outside `gone` that the kernel removes when the namespaces in
 /// `gone` die (veth ends whose peer, stacked devices whose lower is inside):
-/// after a success those observed before; after a rollback those the plan
-/// created.
-pub(super) fn lingering(planned: &Planned, gone: &BTreeSet<&str>, rolled_back: bool) -> Lingering {
+/// after a success those observed before (with their ifindex: a link the
+/// plan made anew under the same name is another one); after a rollback
+/// those the plan created.
+fn lingering(planned: &Planned, gone: &BTreeSet<&str>, rolled_back: bool) -> Lingering {
     let mut candidates: Vec<(&str, &crate::model::Link)> = Vec::new();
     if rolled_back {
         for s in &planned.plan.steps {
@@ -141,23 +145,24 @@ pub(super) fn lingering(planned: &Planned, gone: &BTreeSet<&str>, rolled_back: b
             k => k.lower().map(|r| r.node.as_str()),
         };
         if other.is_some_and(|o| gone.contains(o)) {
+            let ifindex = if rolled_back { None } else { l.ifindex };
             waiting
                 .entry(node.to_string())
                 .or_default()
-                .insert(l.name.clone());
+                .insert(l.name.clone(), ifindex);
         }
     }
     waiting
 }
 
-/// Wait until the links in `waiting` are gone, at most `bound`. Returns
-/// those gone and those still there.
-pub(super) async fn until_gone(
+/// Wait until the links in `waiting` are gone (no link of the name, or
+/// one with another ifindex), at most [`BOUND`]. Returns those gone and
+/// those still there.
+async fn until_gone(
     k: &Kernel,
     mut waiting: Lingering,
-    bound: Duration,
 ) -> Result<(Vec<IfRef>, Lingering), KernelError> {
-    let deadline = Instant::now() + bound;
+    let deadline = Instant::now() + BOUND;
     // Each link is asked for by name, and a node's next one only once the
     // one before is gone: a full dump of a host with 1000 veths costs the
     // kernel O(N^2) (and holds it up while it is tearing those down), and
@@ -166,8 +171,9 @@ pub(super) async fn until_gone(
     let mut vanished = Vec::new();
     while !waiting.is_empty() && Instant::now() < deadline {
         for (node, names) in waiting.iter_mut() {
-            while let Some(name) = names.first() {
-                if link_exists(k, node, name).await? {
+            while let Some((name, ifindex)) = names.first_key_value() {
+                let found = kernel::observe::link_by_name(k, node, name).await?;
+                if found.is_some_and(|m| ifindex.is_none_or(|i| m.header.index == i)) {
                     break;
                 }
                 vanished.push(IfRef {
@@ -199,55 +205,35 @@ pub(super) async fn deletions(
     }
     let start = Instant::now();
     let waiting = lingering(planned, &gone, rolled_back);
-    let (vanished, _) = until_gone(k, waiting, Duration::from_secs(10)).await?;
+    let (vanished, _) = until_gone(k, waiting).await?;
     kernel::timing::record("settle deletions", start.elapsed());
     Ok(vanished)
 }
 
-/// For each namespace the plan deletes while a later step needs what dies
-/// with it (a veth end's name in another node, to make a new pair), the
-/// links that step must see gone.
+/// For each namespace the plan deletes while later steps depend on its
+/// deletion (a new pair taking a veth end's name in another node), the
+/// links dying with it in the nodes that stay.
 pub(super) fn awaited(planned: &Planned) -> BTreeMap<String, Lingering> {
     let steps = &planned.plan.steps;
     let needed: BTreeSet<usize> = steps.iter().flat_map(|s| s.after.iter().copied()).collect();
+    let deleted = gone_nodes(planned, false);
     let mut out = BTreeMap::new();
     for (i, s) in steps.iter().enumerate() {
         if let plan::Op::DelNetns { node } = &s.op {
             if needed.contains(&i) {
-                let gone = BTreeSet::from([node.as_str()]);
-                out.insert(node.clone(), lingering(planned, &gone, false));
+                let mut w = lingering(planned, &BTreeSet::from([node.as_str()]), false);
+                w.retain(|n, _| !deleted.contains(n.as_str()));
+                out.insert(node.clone(), w);
             }
         }
     }
     out
 }
 
-/// Links still there well after the namespace they die with was deleted.
-#[derive(Debug, thiserror::Error)]
-#[error("node {node}: {} still there 10 s after its namespace was deleted", links.join(", "))]
-pub struct Lingered {
-    /// The deleted node.
-    pub node: String,
-    /// The links, as node/name.
-    pub links: Vec<String>,
-}
-
-/// Wait until the links dying with `node`'s deleted namespace are gone.
-pub(super) async fn namespace_gone(
-    k: &Kernel,
-    node: &str,
-    waiting: Lingering,
-) -> Result<(), BoxError> {
-    let (_, left) = until_gone(k, waiting, Duration::from_secs(10)).await?;
-    if left.is_empty() {
-        return Ok(());
-    }
-    let links = left
-        .iter()
-        .flat_map(|(n, names)| names.iter().map(move |l| format!("{n}/{l}")))
-        .collect();
-    Err(Box::new(Lingered {
-        node: node.to_string(),
-        links,
-    }))
+/// Wait until the links dying with a deleted namespace are gone. Past the
+/// bound it returns all the same: the namespace is deleted either way (a
+/// failure here would make rollback think it was not), and the step that
+/// needs a name still taken fails with the kernel's own error.
+pub(super) async fn namespace_gone(k: &Kernel, waiting: Lingering) -> Result<(), KernelError> {
+    until_gone(k, waiting).await.map(drop)
 }

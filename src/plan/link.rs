@@ -410,6 +410,19 @@ fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pendin
         let mut needs = Vec::new();
         if let Some(Some(m)) = &diff.config.master {
             needs.push(Key::Link(iref(&me.node, m)));
+            // Moving from a master that goes: after it went, so that
+            // rollback gives the port back to it only once this change is
+            // undone (see apply::ports).
+            let old = ctx
+                .observed
+                .nodes
+                .get(&me.node)
+                .and_then(|n| n.links.get(&me.name))
+                .and_then(|l| l.master.as_ref())
+                .map(|m| iref(&me.node, m));
+            if let Some(old) = old.filter(|o| ctx.gone.contains(o)) {
+                needs.push(Key::LinkGone(old));
+            }
         }
         out.push(set_link(me, diff.config, diff.prior, needs));
     }

@@ -252,7 +252,17 @@ pub fn round_trip(name: &str, text: &str, check: impl Fn(&Lab)) {
     let pending = lab.pending();
     assert!(pending.is_empty(), "plan after up: {pending:#?}");
     let again = lab.expect("up", &[], 0);
-    assert!(again.out.contains(": 0 operation"), "{}", again.text());
+    if !again.out.contains(": 0 operation") {
+        // What changed since the empty plan above, for the failure message.
+        let status = lab.verb("status", &[]);
+        let plan = lab.verb("plan", &[]);
+        panic!(
+            "second up was not a no-op:\n{}\nstatus now:\n{}\nplan now:\n{}",
+            again.text(),
+            status.text(),
+            plan.text()
+        );
+    }
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
 }
