@@ -77,6 +77,43 @@ links:
     /// snooping off and gets it on once its ports are up (the plan's
     /// MANY_PORTS is 32): in the end it snoops, as the file (by default)
     /// asks, its ports forward, and a second `up` changes nothing.
+    /// Once its ports forward, a spanning tree bridge is in a topology
+    /// change for max_age + forward_delay, and the kernel reports twice
+    /// forward_delay as its ageing time meanwhile: `up` must still find
+    /// nothing to do (it set ageing_time again, 1 operation, before).
+    #[test]
+    fn an_stp_bridge_in_a_topology_change_is_in_sync() {
+        let text = r#"
+name: opt-tc
+nodes:
+  a:
+    interfaces:
+      br0: { kind: bridge, stp: true, forward_delay: 200, max_age: 2000, ageing_time: 12000, ports: [p0] }
+      p0: {}
+  b:
+    interfaces:
+      q0: {}
+links:
+  - [a/p0, b/q0]
+"#;
+        round_trip("opt-tc.yaml", text, |lab| {
+            // The port forwards after twice forward_delay (4 s).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let d = link(lab, "a", "br0")["linkinfo"]["info_data"].clone();
+                if on(&d["topology_change"]) == Some(true) {
+                    assert_eq!(d["ageing_time"], 400, "the kernel's temporary value: {d}");
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no topology change: {d}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+    }
+
     #[test]
     fn a_bridge_built_with_many_ports_ends_snooping() {
         let n = 40;

@@ -13,8 +13,16 @@ use crate::model::{BridgeOptions, BridgePort, BridgeVlan};
 /// Bridge options as the kernel reports them. Times stay in the kernel's
 /// clock_t units (centiseconds), as iproute2 prints them. VLAN entries come
 /// from a separate AF_BRIDGE dump (see [`vlans`]).
+///
+/// While a spanning tree topology change is under way the kernel ages
+/// entries after twice forward_delay and reports that as the ageing time;
+/// the one set comes back when the change ends and is unknown until then
+/// (`ageing_time` None).
 pub(super) fn options(data: &[InfoBridge]) -> BridgeOptions {
     let mut o = BridgeOptions::default();
+    let changing = data
+        .iter()
+        .any(|a| matches!(a, InfoBridge::TopologyChange(v) if *v != 0));
     for a in data {
         match a {
             InfoBridge::StpState(s) => o.stp = Some(*s != BridgeStpState::Disabled),
@@ -22,7 +30,7 @@ pub(super) fn options(data: &[InfoBridge]) -> BridgeOptions {
             InfoBridge::HelloTime(v) => o.hello_time = Some(*v),
             InfoBridge::MaxAge(v) => o.max_age = Some(*v),
             InfoBridge::Priority(v) => o.priority = Some(*v),
-            InfoBridge::AgeingTime(v) => o.ageing_time = Some(*v),
+            InfoBridge::AgeingTime(v) if !changing => o.ageing_time = Some(*v),
             InfoBridge::MulticastSnooping(v) => o.mcast_snooping = Some(*v),
             InfoBridge::VlanFiltering(v) => o.vlan_filtering = Some(*v),
             InfoBridge::VlanProtocol(p) => o.vlan_protocol = Some(u16::from(*p)),
@@ -164,6 +172,13 @@ fn name_and_state(m: LinkMessage) -> Option<(String, u8)> {
 mod tests {
     use super::*;
     use rtnetlink::packet_route::link::{BridgeVlanInfo, VlanProtocol};
+
+    #[test]
+    fn ageing_time_is_unknown_during_a_topology_change() {
+        let data = |tc| vec![InfoBridge::AgeingTime(800), InfoBridge::TopologyChange(tc)];
+        assert_eq!(options(&data(0)).ageing_time, Some(800));
+        assert_eq!(options(&data(1)).ageing_time, None);
+    }
 
     #[test]
     fn vlan_entries_by_ifindex() {

@@ -14,7 +14,12 @@ pub(super) fn compare(w: &BridgeOptions, h: &BridgeOptions, d: &mut Diffs) -> Br
         hello_time: d.opt("hello_time", &w.hello_time, &h.hello_time, false),
         max_age: d.opt("max_age", &w.max_age, &h.max_age, false),
         priority: d.opt("priority", &w.priority, &h.priority, false),
-        ageing_time: d.opt("ageing_time", &w.ageing_time, &h.ageing_time, false),
+        // Unknown during a spanning tree topology change (see
+        // kernel::observe): left alone rather than set on every `up`.
+        ageing_time: match h.ageing_time {
+            Some(_) => d.opt("ageing_time", &w.ageing_time, &h.ageing_time, false),
+            None => None,
+        },
         mcast_snooping: d.opt(
             "mcast_snooping",
             &w.mcast_snooping,
@@ -145,6 +150,26 @@ pub(crate) fn left_quiet(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link) -> Opt
 mod tests {
     use crate::model::{Link, LinkKind, Network, Node};
     use crate::plan::{up, Owned};
+
+    /// An ageing time unknown (a topology change is under way) is left
+    /// alone; a known one that differs is set.
+    #[test]
+    fn an_unknown_ageing_time_is_left_alone() {
+        use crate::model::BridgeOptions;
+        use crate::plan::kind::{compare, KindDiff};
+        let with = |t| {
+            LinkKind::Bridge(BridgeOptions {
+                stp: Some(true),
+                ageing_time: t,
+                ..Default::default()
+            })
+        };
+        assert_eq!(compare(&with(Some(12000)), &with(None)), KindDiff::Same);
+        assert!(matches!(
+            compare(&with(Some(12000)), &with(Some(800))),
+            KindDiff::Change(..)
+        ));
+    }
 
     /// Bridge br0 in `host` with `n` veth ports p1..pn, each into node c<i>.
     fn bridged(n: usize, snooping: Option<bool>) -> Network {
