@@ -134,6 +134,70 @@ links:
         });
     }
 
+    /// A bridge whose ports are up turned into a bond: the kernel's bond
+    /// refuses a port that is up ("Device can not be enslaved while up"),
+    /// so `up` sets each one down first (the bond brings it up again).
+    /// Then the bond removed: its released ports come up again.
+    #[test]
+    #[ignore = "needs a kernel with bonding: runs in the VM"]
+    fn a_bridge_turned_into_a_bond_takes_its_up_ports() {
+        let text = r#"
+name: br2bond
+nodes:
+  a:
+    interfaces:
+      m0: { kind: bridge, stp: false, ports: [p0, p1] }
+      p0: {}
+      p1: {}
+  b:
+    interfaces:
+      q0: {}
+      q1: {}
+links:
+  - [a/p0, b/q0]
+  - [a/p1, b/q1]
+"#;
+        let lab = Lab::from_text("br2bond.yaml", text);
+        lab.expect("up", &[], 0);
+        let bond = text.replace(
+            "kind: bridge, stp: false",
+            "kind: bond, mode: active-backup",
+        );
+        std::fs::write(&lab.file, bond).unwrap();
+        lab.expect("up", &[], 0);
+        for p in ["p0", "p1"] {
+            let l = link(&lab, "a", p);
+            assert_eq!(l["master"], "m0", "{l}");
+            assert_eq!(l["linkinfo"]["info_slave_kind"], "bond", "{l}");
+            assert!(
+                l["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+                "{l}"
+            );
+        }
+        let again = lab.expect("up", &[], 0);
+        assert!(again.out.contains(": 0 operation"), "{}", again.text());
+        // The bond removed, its ports kept: the kernel closes the ports a
+        // bond releases, and `up` brings them up again.
+        let none = text.replace(
+            "      m0: { kind: bridge, stp: false, ports: [p0, p1] }\n",
+            "",
+        );
+        std::fs::write(&lab.file, none).unwrap();
+        lab.expect("up", &[], 0);
+        for p in ["p0", "p1"] {
+            let l = link(&lab, "a", p);
+            assert!(l.get("master").is_none(), "{l}");
+            assert!(
+                l["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+                "{l}"
+            );
+        }
+        let again = lab.expect("up", &[], 0);
+        assert!(again.out.contains(": 0 operation"), "{}", again.text());
+        lab.expect("down", &[], 0);
+        lab.assert_no_residue();
+    }
+
     #[test]
     #[ignore = "needs a kernel with 8021q: runs in the VM"]
     fn vlan_every_option_reaches_the_kernel() {

@@ -329,6 +329,12 @@ fn bridge_recreated_as_bond_reenslaves_its_port() {
     let add = find(&p, "host: link add lxcbr0 type bond mode active-backup");
     let enslave = find(&p, "host: link set veth0 master lxcbr0");
     assert!(depends(&p, add, del) && depends(&p, enslave, add));
+    // veth0 is up, and a bond refuses a port that is up.
+    let down = find(&p, "host: link set veth0 down");
+    assert!(depends(&p, enslave, down), "{p}");
+    let mut k = k;
+    k.apply(&p);
+    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
     find(&p, "host: addr add 10.0.3.1/24 dev lxcbr0");
 }
 
@@ -505,6 +511,30 @@ fn a_port_deleted_with_its_bridge_goes_first() {
     let pair = find(&p, "host: link del veth0");
     let bridge = find(&p, "host: link del lxcbr0");
     assert!(depends(&p, bridge, pair), "{p}");
+    let mut k = k;
+    k.apply(&p);
+    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+}
+
+/// A bond removed while its port stays: the kernel closes the ports a bond
+/// releases, so the plan brings the port up again after the bond went.
+#[test]
+fn a_port_released_by_a_removed_bond_comes_up_again() {
+    let mut want = lxc();
+    let host = want.nodes.get_mut("host").unwrap();
+    host.links.get_mut("lxcbr0").unwrap().kind = LinkKind::Bond(BondOptions {
+        mode: Some("active-backup".into()),
+        ..Default::default()
+    });
+    let k = built(&want);
+    let host = want.nodes.get_mut("host").unwrap();
+    host.links.remove("lxcbr0");
+    host.links.get_mut("veth0").unwrap().master = None;
+    host.nat.clear();
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    let del = find(&p, "host: link del lxcbr0");
+    let up = find(&p, "host: link set veth0 up");
+    assert!(depends(&p, up, del), "{p}");
     let mut k = k;
     k.apply(&p);
     assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());

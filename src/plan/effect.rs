@@ -234,6 +234,10 @@ impl<'a> Ctx<'a> {
             for link in node.links.values_mut() {
                 if let Some(m) = &link.master {
                     if self.gone.contains(&iref(name, m)) {
+                        // A bond closes the ports it releases.
+                        if matches!(obs.links.get(m).map(|b| &b.kind), Some(LinkKind::Bond(_))) {
+                            link.up = Some(false);
+                        }
                         link.master = None;
                         link.port = None;
                     }

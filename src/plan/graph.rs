@@ -55,6 +55,8 @@ pub(crate) enum Key {
     LinkSysctl(IfRef),
     /// A deletion that involves devices of this node is done.
     Touched(String),
+    /// The link, up before, is down to be enslaved to a bond.
+    Down(IfRef),
 }
 
 /// An op waiting to be placed in the plan.

@@ -390,6 +390,15 @@ fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
 /// In-place changes of an existing link.
 fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pending>) {
     let mut diff = compare(want, have);
+    // The master the link had, when it goes.
+    let old_master = ctx
+        .observed
+        .nodes
+        .get(&me.node)
+        .and_then(|n| n.links.get(&me.name))
+        .and_then(|l| l.master.as_ref())
+        .map(|m| iref(&me.node, m))
+        .filter(|m| ctx.gone.contains(m));
     // Team options and a team port's master and options are teamd's: a
     // difference restarts teamd (see `teamd`) instead of changing the link.
     if matches!(want.kind, LinkKind::Team(_)) {
@@ -413,22 +422,23 @@ fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pendin
             // Moving from a master that goes: after it went, so that
             // rollback gives the port back to it only once this change is
             // undone (see apply::ports).
-            let old = ctx
-                .observed
-                .nodes
-                .get(&me.node)
-                .and_then(|n| n.links.get(&me.name))
-                .and_then(|l| l.master.as_ref())
-                .map(|m| iref(&me.node, m));
-            if let Some(old) = old.filter(|o| ctx.gone.contains(o)) {
-                needs.push(Key::LinkGone(old));
+            needs.extend(old_master.clone().map(Key::LinkGone));
+            // A bond refuses a port that is up ("Device can not be
+            // enslaved while up") and opens it itself once enslaved.
+            let bond = ctx.want(&me.node).links.get(m);
+            if have.up == Some(true) && bond.is_some_and(|b| matches!(b.kind, LinkKind::Bond(_))) {
+                out.push(down_to_enslave(me));
+                needs.push(Key::Down(me.clone()));
             }
         }
         out.push(set_link(me, diff.config, diff.prior, needs));
     }
     address::plan_link(me, want, &have.addresses, out);
     if let Some(up) = diff.up {
-        out.push(set_up(me, up, have.up));
+        let mut step = set_up(me, up, have.up);
+        // A bond going closes its ports: bring one up only after that.
+        step.needs.extend(old_master.map(Key::LinkGone));
+        out.push(step);
     }
 }
 
@@ -443,6 +453,24 @@ fn set_link(me: &IfRef, change: LinkChange, prior: LinkChange, mut needs: Vec<Ke
         prior,
     };
     Pending::new(Phase::Config, op, needs, vec![Key::Config(me.clone())])
+}
+
+/// A SetLink taking an up link down, just before it is enslaved to a bond.
+fn down_to_enslave(me: &IfRef) -> Pending {
+    let op = Op::SetLink {
+        node: me.node.clone(),
+        name: me.name.clone(),
+        change: LinkChange {
+            up: Some(false),
+            ..LinkChange::default()
+        },
+        prior: LinkChange {
+            up: Some(true),
+            ..LinkChange::default()
+        },
+    };
+    let needs = vec![Key::Netns(me.node.clone()), Key::Link(me.clone())];
+    Pending::new(Phase::Config, op, needs, vec![Key::Down(me.clone())])
 }
 
 /// A SetLink of the administrative state, after the node's sysctls and the link's own settings.

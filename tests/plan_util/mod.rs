@@ -210,6 +210,10 @@ impl Kernel {
                 if l.master.as_deref() == Some(i.name.as_str()) {
                     l.master = None;
                     l.port = None;
+                    // A bond closes the ports it releases.
+                    if matches!(link.kind, LinkKind::Bond(_)) {
+                        l.up = Some(false);
+                    }
                 }
             }
         }
@@ -304,12 +308,23 @@ impl Kernel {
             Op::SetLink {
                 node, name, change, ..
             } => {
+                // Like the kernel: a bond refuses a port that is up, and
+                // opens it once enslaved.
+                let mut to_bond = false;
                 if let Some(Some(m)) = &change.master {
-                    self.link(node, m)?;
+                    to_bond = matches!(self.link(node, m)?.kind, LinkKind::Bond(_));
                 }
                 let l = self.link(node, name)?;
+                if to_bond && l.up == Some(true) {
+                    return Err(format!(
+                        "{node}/{name}: device can not be enslaved while up"
+                    ));
+                }
                 if let Some(up) = change.up {
                     l.up = Some(up);
+                }
+                if to_bond {
+                    l.up = Some(true);
                 }
                 if change.mtu.is_some() {
                     l.mtu = change.mtu;
