@@ -457,25 +457,14 @@ fn set_link(me: &IfRef, change: LinkChange, prior: LinkChange, mut needs: Vec<Ke
 
 /// A SetLink taking an up link down, just before it is enslaved to a bond.
 fn down_to_enslave(me: &IfRef) -> Pending {
-    let op = Op::SetLink {
-        node: me.node.clone(),
-        name: me.name.clone(),
-        change: LinkChange {
-            up: Some(false),
-            ..LinkChange::default()
-        },
-        prior: LinkChange {
-            up: Some(true),
-            ..LinkChange::default()
-        },
-    };
     let needs = vec![Key::Netns(me.node.clone()), Key::Link(me.clone())];
+    let op = up_op(me, false, Some(true));
     Pending::new(Phase::Config, op, needs, vec![Key::Down(me.clone())])
 }
 
-/// A SetLink of the administrative state, after the node's sysctls and the link's own settings.
-fn set_up(me: &IfRef, up: bool, prior: Option<bool>) -> Pending {
-    let op = Op::SetLink {
+/// The SetLink of the administrative state alone.
+fn up_op(me: &IfRef, up: bool, prior: Option<bool>) -> Op {
+    Op::SetLink {
         node: me.node.clone(),
         name: me.name.clone(),
         change: LinkChange {
@@ -486,7 +475,12 @@ fn set_up(me: &IfRef, up: bool, prior: Option<bool>) -> Pending {
             up: prior,
             ..LinkChange::default()
         },
-    };
+    }
+}
+
+/// A SetLink of the administrative state, after the node's sysctls and the link's own settings.
+fn set_up(me: &IfRef, up: bool, prior: Option<bool>) -> Pending {
+    let op = up_op(me, up, prior);
     let needs = vec![
         Key::Netns(me.node.clone()),
         Key::Link(me.clone()),
