@@ -73,10 +73,6 @@ links:
         });
     }
 
-    /// A bridge `up` creates with many ports is built with multicast
-    /// snooping off and gets it on once its ports are up (the plan's
-    /// MANY_PORTS is 32): in the end it snoops, as the file (by default)
-    /// asks, its ports forward, and a second `up` changes nothing.
     /// Once its ports forward, a spanning tree bridge is in a topology
     /// change for max_age + forward_delay, and the kernel reports twice
     /// forward_delay as its ageing time meanwhile: `up` must still find
@@ -114,6 +110,10 @@ links:
         });
     }
 
+    /// A bridge `up` creates with many ports is built with multicast
+    /// snooping off and gets it on once its ports are up (the plan's
+    /// MANY_PORTS is 32): in the end it snoops, as the file (by default)
+    /// asks, its ports forward, and a second `up` changes nothing.
     #[test]
     fn a_bridge_built_with_many_ports_ends_snooping() {
         let n = 40;

@@ -539,3 +539,25 @@ fn a_port_released_by_a_removed_bond_comes_up_again() {
     k.apply(&p);
     assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
 }
+
+/// A port taken out of a bond that stays: the bond closes it, so the plan
+/// brings it up again after the release.
+#[test]
+fn a_port_leaving_a_bond_comes_up_again() {
+    let mut want = lxc();
+    let host = want.nodes.get_mut("host").unwrap();
+    host.links.get_mut("lxcbr0").unwrap().kind = LinkKind::Bond(BondOptions {
+        mode: Some("active-backup".into()),
+        ..Default::default()
+    });
+    let k = built(&want);
+    let host = want.nodes.get_mut("host").unwrap();
+    host.links.get_mut("veth0").unwrap().master = None;
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    let release = find(&p, "host: link set veth0 nomaster");
+    let up = find(&p, "host: link set veth0 up");
+    assert!(depends(&p, up, release), "{p}");
+    let mut k = k;
+    k.apply(&p);
+    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+}

@@ -231,16 +231,26 @@ impl<'a> Ctx<'a> {
             let mut node = obs.clone();
             node.links
                 .retain(|l, _| !self.gone.contains(&iref(name, l)));
-            for link in node.links.values_mut() {
-                if let Some(m) = &link.master {
-                    if self.gone.contains(&iref(name, m)) {
-                        // A bond closes the ports it releases.
-                        if matches!(obs.links.get(m).map(|b| &b.kind), Some(LinkKind::Bond(_))) {
-                            link.up = Some(false);
-                        }
-                        link.master = None;
-                        link.port = None;
-                    }
+            for (lname, link) in node.links.iter_mut() {
+                let Some(m) = link.master.clone() else {
+                    continue;
+                };
+                let master_gone = self.gone.contains(&iref(name, &m));
+                let leaves = self.want(name).links.get(lname).is_some_and(|w| {
+                    w.kind != LinkKind::External && w.master.as_deref() != Some(m.as_str())
+                });
+                // A bond or a team closes a port it releases (deleted, or
+                // the port leaves it).
+                let closes = matches!(
+                    obs.links.get(&m).map(|b| &b.kind),
+                    Some(LinkKind::Bond(_) | LinkKind::Team(_))
+                );
+                if closes && (master_gone || leaves) {
+                    link.up = Some(false);
+                }
+                if master_gone {
+                    link.master = None;
+                    link.port = None;
                 }
             }
             // Per-interface sysctls of a recreated link start from the kernel's defaults.

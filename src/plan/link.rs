@@ -436,7 +436,7 @@ fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pendin
     address::plan_link(me, want, &have.addresses, out);
     if let Some(up) = diff.up {
         let mut step = set_up(me, up, have.up);
-        // A bond going closes its ports: bring one up only after that.
+        // After the old master went (a bond or team closes its ports).
         step.needs.extend(old_master.map(Key::LinkGone));
         out.push(step);
     }

@@ -210,8 +210,8 @@ impl Kernel {
                 if l.master.as_deref() == Some(i.name.as_str()) {
                     l.master = None;
                     l.port = None;
-                    // A bond closes the ports it releases.
-                    if matches!(link.kind, LinkKind::Bond(_)) {
+                    // A bond or a team closes the ports it releases.
+                    if matches!(link.kind, LinkKind::Bond(_) | LinkKind::Team(_)) {
                         l.up = Some(false);
                     }
                 }
@@ -314,7 +314,20 @@ impl Kernel {
                 if let Some(Some(m)) = &change.master {
                     to_bond = matches!(self.link(node, m)?.kind, LinkKind::Bond(_));
                 }
+                // A bond or a team closes a port it releases.
+                let old = self.link(node, name)?.master.clone();
+                let mut released = false;
+                if let (Some(old), Some(new)) = (old, &change.master) {
+                    let closes = matches!(
+                        self.link(node, &old)?.kind,
+                        LinkKind::Bond(_) | LinkKind::Team(_)
+                    );
+                    released = closes && new.as_deref() != Some(old.as_str());
+                }
                 let l = self.link(node, name)?;
+                if released {
+                    l.up = Some(false);
+                }
                 if to_bond && l.up == Some(true) {
                     return Err(format!(
                         "{node}/{name}: device can not be enslaved while up"

@@ -17,7 +17,7 @@ use crate::model::{BridgeOptions, BridgePort, BridgeVlan};
 /// While a spanning tree topology change is under way the kernel ages
 /// entries after twice forward_delay and reports that as the ageing time;
 /// the one set comes back when the change ends and is unknown until then
-/// (`ageing_time` None).
+/// (`ageing_time` None). One set during the change is reported as set.
 pub(super) fn options(data: &[InfoBridge]) -> BridgeOptions {
     let mut o = BridgeOptions::default();
     let changing = data
@@ -30,13 +30,17 @@ pub(super) fn options(data: &[InfoBridge]) -> BridgeOptions {
             InfoBridge::HelloTime(v) => o.hello_time = Some(*v),
             InfoBridge::MaxAge(v) => o.max_age = Some(*v),
             InfoBridge::Priority(v) => o.priority = Some(*v),
-            InfoBridge::AgeingTime(v) if !changing => o.ageing_time = Some(*v),
+            InfoBridge::AgeingTime(v) => o.ageing_time = Some(*v),
             InfoBridge::MulticastSnooping(v) => o.mcast_snooping = Some(*v),
             InfoBridge::VlanFiltering(v) => o.vlan_filtering = Some(*v),
             InfoBridge::VlanProtocol(p) => o.vlan_protocol = Some(u16::from(*p)),
             InfoBridge::VlanDefaultPvid(v) => o.default_pvid = Some(*v),
             _ => {}
         }
+    }
+    let temporary = o.forward_delay.map(|d| 2 * d);
+    if changing && o.ageing_time.is_some() && o.ageing_time == temporary {
+        o.ageing_time = None;
     }
     o
 }
@@ -175,9 +179,17 @@ mod tests {
 
     #[test]
     fn ageing_time_is_unknown_during_a_topology_change() {
-        let data = |tc| vec![InfoBridge::AgeingTime(800), InfoBridge::TopologyChange(tc)];
-        assert_eq!(options(&data(0)).ageing_time, Some(800));
-        assert_eq!(options(&data(1)).ageing_time, None);
+        let data = |tc, ageing| {
+            vec![
+                InfoBridge::ForwardDelay(400),
+                InfoBridge::AgeingTime(ageing),
+                InfoBridge::TopologyChange(tc),
+            ]
+        };
+        assert_eq!(options(&data(0, 800)).ageing_time, Some(800));
+        assert_eq!(options(&data(1, 800)).ageing_time, None);
+        // Set during the change: the kernel reports the value set.
+        assert_eq!(options(&data(1, 12000)).ageing_time, Some(12000));
     }
 
     #[test]
