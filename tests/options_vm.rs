@@ -198,6 +198,37 @@ links:
         lab.assert_no_residue();
     }
 
+    /// A bond opens each port it takes; a port the file wants down is set
+    /// down after, and a second `up` changes nothing.
+    #[test]
+    #[ignore = "needs a kernel with bonding: runs in the VM"]
+    fn a_bond_port_wanted_down_stays_down() {
+        let text = r#"
+name: bonddown
+nodes:
+  a:
+    interfaces:
+      m0: { kind: bond, mode: active-backup, ports: [p0, p1] }
+      p0: { state: down }
+      p1: {}
+  b:
+    interfaces:
+      q0: {}
+      q1: {}
+links:
+  - [a/p0, b/q0]
+  - [a/p1, b/q1]
+"#;
+        round_trip("bonddown.yaml", text, |lab| {
+            let l = link(lab, "a", "p0");
+            assert_eq!(l["master"], "m0", "{l}");
+            assert!(
+                !l["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+                "{l}"
+            );
+        });
+    }
+
     #[test]
     #[ignore = "needs a kernel with 8021q: runs in the VM"]
     fn vlan_every_option_reaches_the_kernel() {

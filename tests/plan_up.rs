@@ -561,3 +561,24 @@ fn a_port_leaving_a_bond_comes_up_again() {
     k.apply(&p);
     assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
 }
+
+/// A bond opens a port it takes: a port the file wants down is set down
+/// after it is enslaved, and the plan then replans to nothing.
+#[test]
+fn a_bond_port_wanted_down_ends_down() {
+    let mut want = lxc();
+    let host = want.nodes.get_mut("host").unwrap();
+    host.links.get_mut("lxcbr0").unwrap().kind = LinkKind::Bond(BondOptions {
+        mode: Some("active-backup".into()),
+        ..Default::default()
+    });
+    host.links.get_mut("veth0").unwrap().up = Some(false);
+    let k = Kernel::new(bare_host("lxc"));
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    let enslave = find(&p, "host: link set veth0 master lxcbr0");
+    let down = find(&p, "host: link set veth0 down");
+    assert!(depends(&p, down, enslave), "{p}");
+    let mut k = k;
+    k.apply(&p);
+    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+}

@@ -380,11 +380,23 @@ fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
             prior,
             vec![Key::Link(iref(&me.node, m))],
         ));
+        if want.up == Some(false) && is_bond(ctx, &me.node, m) {
+            out.push(set_up(me, false, Some(true)));
+        }
     }
     address::plan_link(me, want, &[], out);
     if want.up == Some(true) {
         out.push(set_up(me, true, Some(false)));
     }
+}
+
+/// True when `master` in `node` is a bond in the file: it refuses a port
+/// that is up, and opens a port it takes.
+fn is_bond(ctx: &Ctx, node: &str, master: &str) -> bool {
+    ctx.want(node)
+        .links
+        .get(master)
+        .is_some_and(|b| matches!(b.kind, LinkKind::Bond(_)))
 }
 
 /// In-place changes of an existing link.
@@ -425,10 +437,14 @@ fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pendin
             needs.extend(old_master.clone().map(Key::LinkGone));
             // A bond refuses a port that is up ("Device can not be
             // enslaved while up") and opens it itself once enslaved.
-            let bond = ctx.want(&me.node).links.get(m);
-            if have.up == Some(true) && bond.is_some_and(|b| matches!(b.kind, LinkKind::Bond(_))) {
-                out.push(down_to_enslave(me));
-                needs.push(Key::Down(me.clone()));
+            if is_bond(ctx, &me.node, m) {
+                if have.up == Some(true) {
+                    out.push(down_to_enslave(me));
+                    needs.push(Key::Down(me.clone()));
+                }
+                if want.up == Some(false) && diff.up.is_none() {
+                    diff.up = Some(false);
+                }
             }
         }
         out.push(set_link(me, diff.config, diff.prior, needs));
