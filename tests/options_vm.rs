@@ -134,6 +134,28 @@ links:
         });
     }
 
+    /// Topology `name`: master m0 (`m0` its options) in node a with ports
+    /// p0 (`p0` its interface map) and p1, veths to q0 and q1 in node b.
+    fn two_ports(name: &str, m0: &str, p0: &str) -> String {
+        format!(
+            "name: {name}
+nodes:
+  a:
+    interfaces:
+      m0: {{ {m0}, ports: [p0, p1] }}
+      p0: {p0}
+      p1: {{}}
+  b:
+    interfaces:
+      q0: {{}}
+      q1: {{}}
+links:
+  - [a/p0, b/q0]
+  - [a/p1, b/q1]
+"
+        )
+    }
+
     /// A bridge whose ports are up turned into a bond: the kernel's bond
     /// refuses a port that is up ("Device can not be enslaved while up"),
     /// so `up` sets each one down first (the bond brings it up again).
@@ -141,22 +163,7 @@ links:
     #[test]
     #[ignore = "needs a kernel with bonding: runs in the VM"]
     fn a_bridge_turned_into_a_bond_takes_its_up_ports() {
-        let text = r#"
-name: br2bond
-nodes:
-  a:
-    interfaces:
-      m0: { kind: bridge, stp: false, ports: [p0, p1] }
-      p0: {}
-      p1: {}
-  b:
-    interfaces:
-      q0: {}
-      q1: {}
-links:
-  - [a/p0, b/q0]
-  - [a/p1, b/q1]
-"#;
+        let text = &two_ports("br2bond", "kind: bridge, stp: false", "{}");
         let lab = Lab::from_text("br2bond.yaml", text);
         lab.expect("up", &[], 0);
         let bond = text.replace(
@@ -203,23 +210,12 @@ links:
     #[test]
     #[ignore = "needs a kernel with bonding: runs in the VM"]
     fn a_bond_port_wanted_down_stays_down() {
-        let text = r#"
-name: bonddown
-nodes:
-  a:
-    interfaces:
-      m0: { kind: bond, mode: active-backup, ports: [p0, p1] }
-      p0: { state: down }
-      p1: {}
-  b:
-    interfaces:
-      q0: {}
-      q1: {}
-links:
-  - [a/p0, b/q0]
-  - [a/p1, b/q1]
-"#;
-        round_trip("bonddown.yaml", text, |lab| {
+        let text = two_ports(
+            "bonddown",
+            "kind: bond, mode: active-backup",
+            "{ state: down }",
+        );
+        round_trip("bonddown.yaml", &text, |lab| {
             let l = link(lab, "a", "p0");
             assert_eq!(l["master"], "m0", "{l}");
             assert!(

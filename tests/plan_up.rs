@@ -241,9 +241,7 @@ fn stacked_devices_come_after_their_lowers() {
         depends(&p, vx, pair) && depends(&p, vl, pair) && depends(&p, mv, vl) && depends(&p, mv, w)
     );
     assert!(depends(&p, pair, w), "veth peer lives in w");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
 
 #[test]
@@ -276,9 +274,7 @@ fn vxlan_vni_change_recreates_it_and_its_dependents() {
             && depends(&p, rt, addr)
     );
     assert_eq!(p.steps.len(), 5, "nothing else changes: {p}");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
 
 #[test]
@@ -310,9 +306,7 @@ fn vlan_id_change_recreates_the_macvlan_on_it_in_another_node() {
             .any(|s| s.op.to_string() == "w: link del mv0"),
         "mv0 vanishes with its lower: {p}"
     );
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
 
 #[test]
@@ -332,9 +326,7 @@ fn bridge_recreated_as_bond_reenslaves_its_port() {
     // veth0 is up, and a bond refuses a port that is up.
     let down = find(&p, "host: link set veth0 down");
     assert!(depends(&p, enslave, down), "{p}");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
     find(&p, "host: addr add 10.0.3.1/24 dev lxcbr0");
 }
 
@@ -427,9 +419,24 @@ fn node_removed_from_file_is_one_delnetns() {
     let lines: Vec<String> = p.steps.iter().map(|s| s.op.to_string()).collect();
     // up0 dies with w (its peer), and vx0 and up0.2 die with up0.
     assert_eq!(lines, ["w: netns delete"], "{p}");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
+}
+
+/// The lxc topology with its bridge made an active-backup bond.
+fn lxc_bond() -> Network {
+    let mut want = lxc();
+    let host = want.nodes.get_mut("host").unwrap();
+    host.links.get_mut("lxcbr0").unwrap().kind = LinkKind::Bond(BondOptions {
+        mode: Some("active-backup".into()),
+        ..Default::default()
+    });
+    want
+}
+
+/// Apply `p` to `k`: then `want` plans to nothing.
+fn converges(want: &Network, mut k: Kernel, p: &plan::Plan) {
+    k.apply(p);
+    assert!(plan::up(want, &k.net, &k.owned).unwrap().steps.is_empty());
 }
 
 /// Point host/veth0 of `want` (the lxc topology) at another peer.
@@ -459,9 +466,7 @@ fn recreated_veth_is_deleted_once() {
         .filter(|s| matches!(s.op, Op::DelLink { .. }))
         .count();
     assert_eq!(dels, 1, "{p}");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
 
 #[test]
@@ -483,9 +488,7 @@ fn per_interface_sysctls_wait_for_their_link_and_precede_its_up() {
         !depends(&p, all, vlan),
         "node-wide keys do not wait for links"
     );
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
 
 /// A bridge and its port's veth pair both removed: the pair's DelLink
@@ -511,21 +514,14 @@ fn a_port_deleted_with_its_bridge_goes_first() {
     let pair = find(&p, "host: link del veth0");
     let bridge = find(&p, "host: link del lxcbr0");
     assert!(depends(&p, bridge, pair), "{p}");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
 
 /// A bond removed while its port stays: the kernel closes the ports a bond
 /// releases, so the plan brings the port up again after the bond went.
 #[test]
 fn a_port_released_by_a_removed_bond_comes_up_again() {
-    let mut want = lxc();
-    let host = want.nodes.get_mut("host").unwrap();
-    host.links.get_mut("lxcbr0").unwrap().kind = LinkKind::Bond(BondOptions {
-        mode: Some("active-backup".into()),
-        ..Default::default()
-    });
+    let mut want = lxc_bond();
     let k = built(&want);
     let host = want.nodes.get_mut("host").unwrap();
     host.links.remove("lxcbr0");
@@ -535,21 +531,14 @@ fn a_port_released_by_a_removed_bond_comes_up_again() {
     let del = find(&p, "host: link del lxcbr0");
     let up = find(&p, "host: link set veth0 up");
     assert!(depends(&p, up, del), "{p}");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
 
 /// A port taken out of a bond that stays: the bond closes it, so the plan
 /// brings it up again after the release.
 #[test]
 fn a_port_leaving_a_bond_comes_up_again() {
-    let mut want = lxc();
-    let host = want.nodes.get_mut("host").unwrap();
-    host.links.get_mut("lxcbr0").unwrap().kind = LinkKind::Bond(BondOptions {
-        mode: Some("active-backup".into()),
-        ..Default::default()
-    });
+    let mut want = lxc_bond();
     let k = built(&want);
     let host = want.nodes.get_mut("host").unwrap();
     host.links.get_mut("veth0").unwrap().master = None;
@@ -557,28 +546,20 @@ fn a_port_leaving_a_bond_comes_up_again() {
     let release = find(&p, "host: link set veth0 nomaster");
     let up = find(&p, "host: link set veth0 up");
     assert!(depends(&p, up, release), "{p}");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
 
 /// A bond opens a port it takes: a port the file wants down is set down
 /// after it is enslaved, and the plan then replans to nothing.
 #[test]
 fn a_bond_port_wanted_down_ends_down() {
-    let mut want = lxc();
+    let mut want = lxc_bond();
     let host = want.nodes.get_mut("host").unwrap();
-    host.links.get_mut("lxcbr0").unwrap().kind = LinkKind::Bond(BondOptions {
-        mode: Some("active-backup".into()),
-        ..Default::default()
-    });
     host.links.get_mut("veth0").unwrap().up = Some(false);
     let k = Kernel::new(bare_host("lxc"));
     let p = plan::up(&want, &k.net, &k.owned).unwrap();
     let enslave = find(&p, "host: link set veth0 master lxcbr0");
     let down = find(&p, "host: link set veth0 down");
     assert!(depends(&p, down, enslave), "{p}");
-    let mut k = k;
-    k.apply(&p);
-    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+    converges(&want, k, &p);
 }
