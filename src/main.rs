@@ -194,6 +194,13 @@ fn report(f: Failure, json: bool) {
 }
 
 async fn run(verb: Verb) -> Result<u8, Failure> {
+    // The verbs that make the kernel build, tear down or carry traffic keep
+    // idle CPUs ready while they run (see the module's docs for why).
+    let _awake = matches!(
+        verb,
+        Verb::Up { .. } | Verb::Down { .. } | Verb::Verify { .. }
+    )
+    .then(netloom::kernel::awake::Awake::hold);
     match verb {
         Verb::Validate { file, json } => {
             let topo = load(&file)?;

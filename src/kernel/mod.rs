@@ -5,6 +5,7 @@
 //! namespace and one rtnetlink connection per node, made on first use (from
 //! the socket an observation already opened there, when there is one).
 pub mod apply;
+pub mod awake;
 pub mod conn;
 pub mod error;
 pub mod exec;
