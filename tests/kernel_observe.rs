@@ -619,3 +619,65 @@ async fn port_states_name_every_port() {
         .unwrap()
         .is_empty());
 }
+
+/// Nodes only located (as `down` observes the namespaces it deletes whole)
+/// are reported without links, and a host veth into one names its node
+/// and the peer's ifindex, told by host's nsids of them; a veth into a
+/// namespace outside the topology names nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn veths_into_located_nodes_name_their_node() {
+    netloom::sandboxed!("veths_into_located_nodes_name_their_node");
+    use netloom::model::*;
+    use observe::ip;
+    use std::collections::{BTreeMap, BTreeSet};
+    let k = Kernel::new("t").unwrap();
+    let nodes: Vec<String> = (1..=3).map(|i| format!("c{i}")).collect();
+    for (i, n) in nodes.iter().enumerate() {
+        k.create_node(n).await.unwrap();
+        let ns = format!("netloom-t.{n}");
+        let h = format!("h{}", i + 1);
+        ip(&[
+            "link", "add", &h, "type", "veth", "peer", "eth0", "netns", &ns,
+        ]);
+    }
+    ip(&["netns", "add", "elsewhere"]);
+    ip(&[
+        "link",
+        "add",
+        "hx",
+        "type",
+        "veth",
+        "peer",
+        "eth0",
+        "netns",
+        "elsewhere",
+    ]);
+    let ifindex = |ns: &str| -> u32 {
+        let out = std::process::Command::new("ip")
+            .args(["-n", ns, "-j", "link", "show", "dev", "eth0"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["ifindex"].as_u64().unwrap() as u32
+    };
+    let mut asked = nodes.clone();
+    asked.push(HOST.to_string());
+    let located: BTreeSet<String> = nodes.iter().cloned().collect();
+    let net = netloom::kernel::observe::network_with(&k, &asked, &BTreeMap::new(), &located)
+        .await
+        .unwrap();
+    let host = &net.nodes[HOST];
+    let peer = |name: &str| match &host.links[name].kind {
+        LinkKind::Veth(v) => v.peer.clone(),
+        other => panic!("{name}: {other:?}"),
+    };
+    for (i, n) in nodes.iter().enumerate() {
+        let want = IfRef {
+            node: n.clone(),
+            name: netloom::kernel::observe::unread(ifindex(&format!("netloom-t.{n}"))),
+        };
+        assert_eq!(peer(&format!("h{}", i + 1)), Some(want));
+        assert!(net.nodes[n].links.is_empty(), "{n} was read");
+    }
+    assert_eq!(peer("hx"), None);
+}

@@ -131,40 +131,120 @@ impl Rtnl {
         let mut bytes = vec![0; req.buffer_len()];
         req.serialize(&mut bytes);
         self.socket.send(&bytes, 0).map_err(io)?;
-        BUF.with_borrow_mut(|buf| {
-            let mut interrupted = false;
-            loop {
-                buf.clear();
-                buf.reserve(RECV_SIZE);
-                self.socket.recv(buf, 0).map_err(io)?;
-                let mut at = 0;
-                while at < buf.len() {
-                    let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[at..])
-                        .map_err(|e| KernelError::Decode {
-                            object: object.to_string(),
-                            message: format!("{op}: {e}"),
-                        })?;
-                    let len = msg.header.length as usize;
-                    if len == 0 {
-                        break;
-                    }
-                    at += (len + 3) & !3;
-                    // Answers to an earlier request cannot be pending (every
-                    // exchange reads to its end), but skip any all the same.
-                    if msg.header.sequence_number != seq {
-                        continue;
-                    }
-                    interrupted |= msg.header.flags & NLM_F_DUMP_INTR != 0;
-                    match msg.payload {
-                        NetlinkPayload::InnerMessage(m) => each(m),
-                        NetlinkPayload::Error(e) if e.code.is_some() => {
-                            return Err(map_err(rtnetlink::Error::NetlinkError(e), object, op))
+        let mut interrupted = false;
+        self.receive(object, op, |msg| {
+            // Answers to an earlier request cannot be pending (every
+            // exchange reads to its end), but skip any all the same.
+            if msg.header.sequence_number != seq {
+                return Ok(false);
+            }
+            interrupted |= msg.header.flags & NLM_F_DUMP_INTR != 0;
+            match msg.payload {
+                NetlinkPayload::InnerMessage(m) => each(m),
+                NetlinkPayload::Error(e) if e.code.is_some() => {
+                    return Err(map_err(rtnetlink::Error::NetlinkError(e), object, op))
+                }
+                // An ACK (error code 0) ends a plain request.
+                NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => return Ok(true),
+                _ => {}
+            }
+            Ok(false)
+        })?;
+        Ok(interrupted)
+    }
+
+    /// Send each of `requests` acknowledged and collect its answers, in
+    /// order; a request the kernel refuses gives its error in its place.
+    /// Up to `window` requests go in one write and are answered together:
+    /// one round trip per window instead of one per request (a thousand
+    /// RTM_GETNSID took 23 ms one by one).
+    pub fn ask_all(
+        &mut self,
+        requests: Vec<RouteNetlinkMessage>,
+        window: usize,
+        object: &str,
+        op: &str,
+    ) -> Result<Vec<Result<Vec<RouteNetlinkMessage>, KernelError>>, KernelError> {
+        let io = |e: std::io::Error| KernelError::io(format!("{object}: {op}"), e);
+        let mut out = Vec::with_capacity(requests.len());
+        let mut requests = requests.into_iter().peekable();
+        while requests.peek().is_some() {
+            let first = self.seq.wrapping_add(1);
+            let mut bytes = Vec::new();
+            for request in requests.by_ref().take(window.max(1)) {
+                self.seq = self.seq.wrapping_add(1);
+                let mut req = NetlinkMessage::from(request);
+                req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+                req.header.sequence_number = self.seq;
+                req.finalize();
+                let at = bytes.len();
+                bytes.resize(at + req.buffer_len(), 0);
+                req.serialize(&mut bytes[at..]);
+            }
+            self.socket.send(&bytes, 0).map_err(io)?;
+            let sent = self.seq.wrapping_sub(first) as usize + 1;
+            let mut answers: Vec<Result<Vec<_>, KernelError>> =
+                (0..sent).map(|_| Ok(Vec::new())).collect();
+            let mut open = sent;
+            let mut finished = vec![false; sent];
+            self.receive(object, op, |msg| {
+                let i = msg.header.sequence_number.wrapping_sub(first) as usize;
+                if i >= sent || finished[i] {
+                    return Ok(false);
+                }
+                let done = match msg.payload {
+                    NetlinkPayload::InnerMessage(m) => {
+                        if let Ok(v) = &mut answers[i] {
+                            v.push(m);
                         }
-                        // An ACK (error code 0) ends a plain request.
-                        NetlinkPayload::Error(_) => return Ok(interrupted),
-                        NetlinkPayload::Done(_) => return Ok(interrupted),
-                        _ => {}
+                        false
                     }
+                    NetlinkPayload::Error(e) if e.code.is_some() => {
+                        answers[i] = Err(map_err(rtnetlink::Error::NetlinkError(e), object, op));
+                        true
+                    }
+                    NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => true,
+                    _ => false,
+                };
+                if done {
+                    finished[i] = true;
+                    open -= 1;
+                }
+                Ok(open == 0)
+            })?;
+            out.extend(answers);
+        }
+        Ok(out)
+    }
+
+    /// Read answers into this thread's buffer and hand each message to `f`
+    /// until it says it has seen the last one.
+    fn receive(
+        &mut self,
+        object: &str,
+        op: &str,
+        mut f: impl FnMut(NetlinkMessage<RouteNetlinkMessage>) -> Result<bool, KernelError>,
+    ) -> Result<(), KernelError> {
+        let io = |e: std::io::Error| KernelError::io(format!("{object}: {op}"), e);
+        BUF.with_borrow_mut(|buf| loop {
+            buf.clear();
+            buf.reserve(RECV_SIZE);
+            self.socket.recv(buf, 0).map_err(io)?;
+            let mut at = 0;
+            while at < buf.len() {
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[at..]).map_err(
+                    |e| KernelError::Decode {
+                        object: object.to_string(),
+                        message: format!("{op}: {e}"),
+                    },
+                )?;
+                let len = msg.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                at += (len + 3) & !3;
+                if f(msg)? {
+                    return Ok(());
                 }
             }
         })
@@ -208,5 +288,35 @@ mod tests {
             )
             .unwrap();
         assert_eq!(again.len(), links.len());
+    }
+
+    /// Requests asked together are answered in order, each with its own
+    /// answers or refusal, across windows.
+    #[test]
+    fn asks_many_in_windows() {
+        crate::sandboxed!("kernel::rtnl::tests::asks_many_in_windows");
+        let mut r = Rtnl::open().unwrap();
+        let get = |index: u32| {
+            let mut m = LinkMessage::default();
+            m.header.index = index;
+            RouteNetlinkMessage::GetLink(m)
+        };
+        let asked = vec![get(1), get(999_999), get(1), get(1), get(999_998)];
+        let answers = r.ask_all(asked, 2, "node x", "get link").unwrap();
+        assert_eq!(answers.len(), 5);
+        for i in [0, 2, 3] {
+            let got = answers[i].as_ref().unwrap();
+            assert!(
+                matches!(&got[..], [RouteNetlinkMessage::NewLink(l)] if l.header.index == 1),
+                "{i}: {got:?}"
+            );
+        }
+        for i in [1, 4] {
+            let err = answers[i].as_ref().unwrap_err();
+            assert_eq!(err.errno(), Some(libc::ENODEV), "{i}: {err}");
+        }
+        // Nothing is left over for the next exchange.
+        let one = r.ask(get(1), "node x", "get link").unwrap();
+        assert_eq!(one.len(), 1);
     }
 }

@@ -162,13 +162,29 @@ fn read_all(
 ) -> Result<Read, KernelError> {
     let t = Instant::now();
     let nss: Vec<&Netns> = asked.iter().map(|a| a.netns.as_ref()).collect();
-    let reads = netns::run_in_each(&nss, |i, ns| {
-        let a = &asked[i];
-        let t = Instant::now();
-        let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(ns.label(), e))?;
-        let r = read(&a.node, &a.netns, &mut rtnl, &a.keys)?;
-        timing::record("observe read", t.elapsed());
-        Ok::<_, KernelError>((r, rtnl))
+    // What the read nodes call the nodes only located (`down`: host's nsids
+    // of every container) is asked on a thread of its own beside the dumps.
+    let targets: Vec<(String, Arc<Netns>)> = located
+        .iter()
+        .map(|(n, ns)| (n.clone(), ns.clone()))
+        .collect();
+    let (reads, prefetched) = std::thread::scope(|s| {
+        let pre = (!targets.is_empty()).then(|| s.spawn(|| netnsid::prefetch(&nss, &targets)));
+        let reads = netns::run_in_each(&nss, |i, ns| {
+            let a = &asked[i];
+            let t = Instant::now();
+            let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(ns.label(), e))?;
+            let r = read(&a.node, &a.netns, &mut rtnl, &a.keys)?;
+            timing::record("observe read", t.elapsed());
+            Ok::<_, KernelError>((r, rtnl))
+        });
+        let prefetched = match pre {
+            Some(h) => h.join().map_err(|_| KernelError::Thread {
+                object: "nsids of located namespaces".into(),
+            })?,
+            None => Ok(Vec::new()),
+        };
+        Ok::<_, KernelError>((reads?, prefetched?))
     })?;
     timing::record("observe reads", t.elapsed());
     let (mut dumps, mut sockets) = (Vec::with_capacity(reads.len()), Vec::new());
@@ -199,7 +215,7 @@ fn read_all(
                 .collect(),
         })
         .collect();
-    let resolved = netnsid::resolve(loc, &dumped, &mut sockets, located)?;
+    let resolved = netnsid::resolve(loc, &dumped, &mut sockets, located, &prefetched)?;
     drop(dumped);
     timing::record("observe nsids", t.elapsed());
     let mut spares = Vec::with_capacity(sockets.len());

@@ -14,7 +14,9 @@
 //! host as many as containers), so the scale topology needs one request per
 //! container. What no veth can settle (macvlan lowers, a failed guess,
 //! namespaces that were not dumped) falls back to asking the namespace for
-//! its nsid of each topology namespace it has not mapped yet.
+//! its nsid of each topology namespace it has not mapped yet. For `down`,
+//! which reads no container, host's nsids of every one are asked beside
+//! the host's dumps, 64 per round trip ([`prefetch`]).
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -154,11 +156,34 @@ pub(super) fn nsid(
     target: &Netns,
     object: &str,
 ) -> Result<Option<i32>, KernelError> {
+    let answers = of.ask(nsid_request(target), object, "get nsid")?;
+    Ok(nsid_in(answers))
+}
+
+/// [`nsid`] for each of `targets`, [`NSID_WINDOW`] per round trip.
+fn nsids(
+    of: &mut Rtnl,
+    targets: &[Arc<Netns>],
+    object: &str,
+) -> Result<Vec<Option<i32>>, KernelError> {
+    let asked = targets.iter().map(|t| nsid_request(t)).collect();
+    of.ask_all(asked, NSID_WINDOW, object, "get nsid")?
+        .into_iter()
+        .map(|a| a.map(nsid_in))
+        .collect()
+}
+
+/// RTM_GETNSID for namespace `target`, by fd.
+fn nsid_request(target: &Netns) -> RouteNetlinkMessage {
     let mut msg = NsidMessage::default();
     // The fd is looked up in this process's table while the kernel handles
     // the request, and `target` keeps it open until then.
     msg.attributes = vec![NsidAttribute::Fd(target.fd().as_raw_fd() as u32)];
-    let answers = of.ask(RouteNetlinkMessage::GetNsId(msg), object, "get nsid")?;
+    RouteNetlinkMessage::GetNsId(msg)
+}
+
+/// The nsid in the answers to [`nsid_request`].
+fn nsid_in(answers: Vec<RouteNetlinkMessage>) -> Option<i32> {
     let mut id = None;
     for m in answers {
         if let RouteNetlinkMessage::NewNsId(n) = m {
@@ -169,8 +194,38 @@ pub(super) fn nsid(
             }
         }
     }
-    Ok(id)
+    id
 }
+
+/// For each namespace of `of`, its nsids of the `targets` nodes (those it
+/// has one for), asked from this thread, which enters each of `of` in turn:
+/// run it on a thread of its own. For nodes that are only located, not
+/// dumped, whose veths cannot be matched (see [`resolve`]).
+pub(super) fn prefetch(
+    of: &[&Netns],
+    targets: &[(String, Arc<Netns>)],
+) -> Result<Vec<BTreeMap<i32, String>>, KernelError> {
+    let nss: Vec<Arc<Netns>> = targets.iter().map(|(_, ns)| ns.clone()).collect();
+    let mut out = Vec::with_capacity(of.len());
+    for ns in of {
+        nix::sched::setns(ns.fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| KernelError::io(ns.label(), std::io::Error::from(e)))?;
+        let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(ns.label(), e))?;
+        let ids = nsids(&mut rtnl, &nss, &ns.label())?;
+        out.push(
+            targets
+                .iter()
+                .zip(ids)
+                .filter_map(|((node, _), id)| Some((id?, node.clone())))
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
+/// How many RTM_GETNSID go in one round trip at most: each answer and its
+/// ACK take about a KiB of the socket's receive buffer (208 KiB by default).
+const NSID_WINDOW: usize = 64;
 
 /// The topology's nodes: `host` and every /run/netns/netloom-<topo>.<node>.
 fn candidate_nodes(loc: &Locator) -> Result<Vec<String>, KernelError> {
@@ -206,17 +261,28 @@ pub(super) struct Dumped<'a> {
 ///
 /// `located` are nodes whose namespaces are known but not dumped: a
 /// reference into one is named by the node and [`super::unread`].
+/// `prefetched[i]`, when given, holds `dumped[i]`'s nsids already known
+/// (see [`prefetch`]).
 pub(super) fn resolve(
     loc: &Locator,
     dumped: &[Dumped<'_>],
     sockets: &mut [Rtnl],
     located: &HashMap<String, Arc<Netns>>,
+    prefetched: &[BTreeMap<i32, String>],
 ) -> Result<Vec<HashMap<LinkRef, IfRef>>, KernelError> {
     let sides: Vec<Vec<Remote>> = dumped.iter().map(|d| d.remote.clone()).collect();
     let matcher = Matcher::new(&sides);
     // (side, nsid) -> node name of the namespace it names.
     let mut named: BTreeMap<(usize, i32), String> = BTreeMap::new();
+    for (side, ids) in prefetched.iter().enumerate() {
+        for (id, node) in ids {
+            named.insert((side, *id), node.clone());
+        }
+    }
     for a in matcher.asks() {
+        if named.contains_key(&(a.of, a.nsid)) {
+            continue;
+        }
         let object = format!("node {}", dumped[a.of].node);
         if nsid(&mut sockets[a.of], dumped[a.target].netns, &object)? != Some(a.nsid) {
             continue;
