@@ -563,3 +563,28 @@ fn a_bond_port_wanted_down_ends_down() {
     assert!(depends(&p, down, enslave), "{p}");
     converges(&want, k, &p);
 }
+
+/// A link set down loses its routes and IPv6 addresses in the kernel: the
+/// routes the file drops are deleted before (after, they are gone and the
+/// delete fails), and the IPv6 addresses it keeps are added again after.
+#[test]
+fn a_link_set_down_drops_its_routes_first_and_gets_its_ipv6_back() {
+    let mut want = lxc();
+    let c1 = want.nodes.get_mut("c1").unwrap();
+    c1.links
+        .get_mut("eth0")
+        .unwrap()
+        .addresses
+        .push(a("fd00:3::78/64"));
+    let k = built(&want);
+    let c1 = want.nodes.get_mut("c1").unwrap();
+    c1.links.get_mut("eth0").unwrap().up = Some(false);
+    c1.routes.clear();
+    let p = plan::up(&want, &k.net, &k.owned).expect("no conflicts");
+    let del = find(&p, "c1: route del default via 10.0.3.1 dev eth0");
+    let down = find(&p, "c1: link set eth0 down");
+    let readd = find(&p, "c1: addr add fd00:3::78/64 dev eth0");
+    assert!(depends(&p, down, del), "{p}");
+    assert!(depends(&p, readd, down), "{p}");
+    converges(&want, k, &p);
+}

@@ -132,3 +132,51 @@ links:
         lab.assert_no_residue();
     }
 }
+
+/// A link set down loses every route through it, also routes netloom did
+/// not make: a fault after the step puts them back with the link. The
+/// route is made `proto static`, as netloom adds routes (its model has no
+/// protocol; iproute2's default is `boot`).
+#[test]
+fn rollback_of_a_link_set_down_puts_back_its_routes() {
+    let text = "name: rdn
+nodes:
+  host:
+    interfaces:
+      h1: { addresses: [10.6.0.1/24] }
+  c1:
+    interfaces:
+      eth0: { addresses: [10.6.0.2/24, fd00:6::2/64] }
+      eth1: { addresses: [10.7.0.2/24] }
+  c2:
+    interfaces:
+      eth0: { addresses: [10.7.0.3/24] }
+links:
+  - [host/h1, c1/eth0]
+  - [c1/eth1, c2/eth0]
+";
+    let lab = Lab::from_text("rdn.yaml", text);
+    lab.expect("up", &[], 0);
+    let r = lab.sh(
+        "ip -n netloom-rdn.c1 route add 10.66.0.0/16 via 10.6.0.1 proto static && \
+         ip -n netloom-rdn.c1 -6 route add fd00:66::/48 dev eth0 proto static",
+    );
+    assert_eq!(r.code, 0, "{}", r.text());
+    // eth0 goes down, and other changes give the fault steps after it.
+    let edit = text
+        .replace(
+            "eth0: { addresses: [10.6.0.2/24, fd00:6::2/64] }",
+            "eth0: { addresses: [10.6.0.2/24, fd00:6::2/64], state: down }",
+        )
+        .replace("10.7.0.2/24]", "10.7.0.2/24, 10.7.1.2/24], mtu: 1400")
+        .replace("10.7.0.3/24]", "10.7.0.3/24, 10.7.1.3/24]");
+    std::fs::write(&lab.file, edit).unwrap();
+    let plan = lab.verb("plan", &[]);
+    assert!(plan.out.contains("eth0 down"), "{}", plan.text());
+    let n = every_step_rolls_back(&lab, "link set down");
+    assert!(n >= 4, "only {n} operations");
+    lab.expect("up", &[], 0);
+    lab.expect("plan", &[], 0);
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

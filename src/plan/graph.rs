@@ -24,6 +24,8 @@ pub(crate) enum Phase {
     Teamd,
     AddAddress,
     Up,
+    /// IPv6 addresses a link set down lost, added again.
+    Readd,
     AddRoute,
     SetNat,
 }

@@ -449,11 +449,35 @@ fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pendin
         }
         out.push(set_link(me, diff.config, diff.prior, needs));
     }
-    address::plan_link(me, want, &have.addresses, out);
+    if diff.up == Some(false) && have.up == Some(true) {
+        // Down flushes the link's IPv6 addresses (keep_addr_on_down off):
+        // those the file keeps are added again once it is down.
+        let kept: Vec<_> = have
+            .addresses
+            .iter()
+            .filter(|a| a.net.addr().is_ipv4())
+            .copied()
+            .collect();
+        let from = out.len();
+        address::plan_link(me, want, &kept, out);
+        for p in &mut out[from..] {
+            if matches!(&p.op, Op::AddAddress { addr, .. } if addr.net.addr().is_ipv6()) {
+                p.phase = Phase::Readd;
+                p.needs.push(Key::Up(me.clone()));
+            }
+        }
+    } else {
+        address::plan_link(me, want, &have.addresses, out);
+    }
     if let Some(up) = diff.up {
         let mut step = set_up(me, up, have.up);
         // After the old master went (a bond or team closes its ports).
         step.needs.extend(old_master.map(Key::LinkGone));
+        if !up {
+            // Down takes every route and IPv6 address of the link along:
+            // deleting one afterwards would fail (ESRCH, EADDRNOTAVAIL).
+            step.needs.push(Key::Cleared(me.clone()));
+        }
         out.push(step);
     }
 }
@@ -473,7 +497,11 @@ fn set_link(me: &IfRef, change: LinkChange, prior: LinkChange, mut needs: Vec<Ke
 
 /// A SetLink taking an up link down, just before it is enslaved to a bond.
 fn down_to_enslave(me: &IfRef) -> Pending {
-    let needs = vec![Key::Netns(me.node.clone()), Key::Link(me.clone())];
+    let needs = vec![
+        Key::Netns(me.node.clone()),
+        Key::Link(me.clone()),
+        Key::Cleared(me.clone()),
+    ];
     let op = up_op(me, false, Some(true));
     Pending::new(Phase::Config, op, needs, vec![Key::Down(me.clone())])
 }

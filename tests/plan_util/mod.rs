@@ -325,6 +325,7 @@ impl Kernel {
                     released = closes && new.as_deref() != Some(old.as_str());
                 }
                 let l = self.link(node, name)?;
+                let was_up = l.up == Some(true);
                 if released {
                     l.up = Some(false);
                 }
@@ -363,6 +364,28 @@ impl Kernel {
                 }
                 if let Some(k) = &change.kind {
                     l.kind = merge(&l.kind, k);
+                }
+                // Down takes the link's routes and IPv6 addresses along; up
+                // brings back the prefix routes of its IPv4 addresses.
+                let is_up = l.up == Some(true);
+                let v4: Vec<Address> = l
+                    .addresses
+                    .iter()
+                    .filter(|a| a.net.addr().is_ipv4())
+                    .copied()
+                    .collect();
+                if was_up && !is_up {
+                    l.addresses = v4;
+                    let n = self.node(node)?;
+                    n.routes.retain(|r| r.dev.as_deref() != Some(name.as_str()));
+                } else if !was_up && is_up {
+                    let n = self.node(node)?;
+                    for a in v4 {
+                        let prefix = route(&a.net.trunc().to_string(), None, Some(name), None);
+                        if !n.routes.contains(&prefix) {
+                            n.routes.push(prefix);
+                        }
+                    }
                 }
             }
             Op::AddAddress { node, link, addr } => {
