@@ -133,10 +133,15 @@ links:
     }
 }
 
-/// A link set down loses every route through it, also routes netloom did
-/// not make: a fault after the step puts them back with the link. The
-/// route is made `proto static`, as netloom adds routes (its model has no
-/// protocol; iproute2's default is `boot`).
+/// A link set down while routes through it go (added by hand inside a
+/// namespace of netloom's, where every route is netloom's to manage): the
+/// kernel takes them and the link's IPv6 addresses along with the down, so
+/// the routes are deleted before it and the address the file keeps is
+/// added again after; a fault at any step puts everything back, and the
+/// edit then applies in one `up`. Before, the route deletion after the down
+/// failed (ESRCH) and a second `up` re-added the address. The routes are
+/// `proto static`, as netloom writes them back (its model has no protocol;
+/// iproute2's default is `boot`).
 #[test]
 fn rollback_of_a_link_set_down_puts_back_its_routes() {
     let text = "name: rdn
