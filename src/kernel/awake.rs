@@ -8,7 +8,7 @@
 //! idle, and waking it costs its idle state's exit latency; on a VM whose
 //! idle vCPUs halt, that is a VM exit and a wake-up each time. Measured on
 //! this project's 2-vCPU VM: deleting a bridge with 1000 ports took
-//! 0.31-0.35 s with the request held, 0.40-0.73 s without.
+//! 0.31-0.36 s with the request held, 0.40-0.73 s without.
 //!
 //! The request is the kernel's own, per open file: it ends when the file is
 //! closed, which the kernel does also when netloom dies, so nothing of it
