@@ -564,9 +564,11 @@ fn a_bond_port_wanted_down_ends_down() {
     converges(&want, k, &p);
 }
 
-/// A link set down loses its routes and IPv6 addresses in the kernel: the
-/// routes the file drops are deleted before (after, they are gone and the
-/// delete fails), and the IPv6 addresses it keeps are added again after.
+/// A link set down loses its routes and IPv6 addresses in the kernel
+/// (unless keep_addr_on_down): the routes the file drops are deleted
+/// before (after, they are gone and the delete fails), and the IPv6
+/// addresses it keeps are deleted before and added again after, so the
+/// result does not depend on keep_addr_on_down.
 #[test]
 fn a_link_set_down_drops_its_routes_first_and_gets_its_ipv6_back() {
     let mut want = lxc();
@@ -583,8 +585,9 @@ fn a_link_set_down_drops_its_routes_first_and_gets_its_ipv6_back() {
     let p = plan::up(&want, &k.net, &k.owned).expect("no conflicts");
     let del = find(&p, "c1: route del default via 10.0.3.1 dev eth0");
     let down = find(&p, "c1: link set eth0 down");
+    let unadd = find(&p, "c1: addr del fd00:3::78/64 dev eth0");
     let readd = find(&p, "c1: addr add fd00:3::78/64 dev eth0");
-    assert!(depends(&p, down, del), "{p}");
+    assert!(depends(&p, down, del) && depends(&p, down, unadd), "{p}");
     assert!(depends(&p, readd, down), "{p}");
     converges(&want, k, &p);
 }

@@ -160,12 +160,21 @@ links:
   - [host/h1, c1/eth0]
   - [c1/eth1, c2/eth0]
 ";
+    // With keep_addr_on_down on, the kernel keeps the IPv6 address: the
+    // same plan holds either way.
+    for keep in ["0", "1"] {
+        set_link_down_with_routes(text, keep);
+    }
+}
+
+fn set_link_down_with_routes(text: &str, keep_addr_on_down: &str) {
     let lab = Lab::from_text("rdn.yaml", text);
     lab.expect("up", &[], 0);
-    let r = lab.sh(
+    let r = lab.sh(&format!(
         "ip -n netloom-rdn.c1 route add 10.66.0.0/16 via 10.6.0.1 proto static && \
-         ip -n netloom-rdn.c1 -6 route add fd00:66::/48 dev eth0 proto static",
-    );
+         ip -n netloom-rdn.c1 -6 route add fd00:66::/48 dev eth0 proto static && \
+         ip netns exec netloom-rdn.c1 sysctl -qw net.ipv6.conf.eth0.keep_addr_on_down={keep_addr_on_down}"
+    ));
     assert_eq!(r.code, 0, "{}", r.text());
     // eth0 goes down, and other changes give the fault steps after it.
     let edit = text

@@ -52,15 +52,21 @@ pub(crate) fn plan_link(me: &IfRef, want: &Link, have: &[Address], out: &mut Vec
         if kernel_made(&h.net) || want.addresses.iter().any(|a| a.net == h.net) {
             continue;
         }
-        let op = Op::DelAddress {
-            node: me.node.clone(),
-            link: me.name.clone(),
-            addr: *h,
-        };
-        let gives = vec![
-            Key::Cleared(me.clone()),
-            Key::AddrGone(me.node.clone(), h.net),
-        ];
-        out.push(Pending::new(Phase::DelAddress, op, vec![], gives));
+        out.push(del(me, h));
     }
+}
+
+/// The DelAddress of `addr` on the link: the link is then cleared of it,
+/// and the prefix free for an address added after.
+pub(crate) fn del(me: &IfRef, addr: &Address) -> Pending {
+    let op = Op::DelAddress {
+        node: me.node.clone(),
+        link: me.name.clone(),
+        addr: *addr,
+    };
+    let gives = vec![
+        Key::Cleared(me.clone()),
+        Key::AddrGone(me.node.clone(), addr.net),
+    ];
+    Pending::new(Phase::DelAddress, op, vec![], gives)
 }

@@ -11,7 +11,7 @@ use super::op::{LinkChange, Op};
 use super::status::FieldDiff;
 use super::teamd;
 use super::Conflict;
-use crate::model::{IfRef, Link, LinkKind};
+use crate::model::{Address, IfRef, Link, LinkKind};
 
 /// How an existing link differs from the desired one.
 #[derive(Debug, Default)]
@@ -450,22 +450,32 @@ fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pendin
         out.push(set_link(me, diff.config, diff.prior, needs));
     }
     if diff.up == Some(false) && have.up == Some(true) {
-        // Down flushes the link's IPv6 addresses (keep_addr_on_down off):
-        // those the file keeps are added again once it is down.
-        let kept: Vec<_> = have
+        // Down flushes the link's IPv6 addresses, unless keep_addr_on_down
+        // is on: those the file keeps are deleted before it and added
+        // again after, and new ones are added after it, so the result is
+        // the same either way.
+        let kept: Vec<Address> = have
             .addresses
             .iter()
-            .filter(|a| a.net.addr().is_ipv4())
+            .filter(|h| h.net.addr().is_ipv6() && !address::kernel_made(&h.net))
+            .filter(|h| want.addresses.iter().any(|w| w.net == h.net))
+            .copied()
+            .collect();
+        let rest: Vec<Address> = have
+            .addresses
+            .iter()
+            .filter(|h| !kept.contains(h))
             .copied()
             .collect();
         let from = out.len();
-        address::plan_link(me, want, &kept, out);
+        address::plan_link(me, want, &rest, out);
         for p in &mut out[from..] {
             if matches!(&p.op, Op::AddAddress { addr, .. } if addr.net.addr().is_ipv6()) {
                 p.phase = Phase::Readd;
                 p.needs.push(Key::Up(me.clone()));
             }
         }
+        out.extend(kept.iter().map(|h| address::del(me, h)));
     } else {
         address::plan_link(me, want, &have.addresses, out);
     }

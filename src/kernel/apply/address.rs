@@ -29,10 +29,8 @@ fn message(index: u32, addr: &Address) -> AddressMessage {
     msg
 }
 
-/// Add `addr` to interface `link` of the node, or update it if there:
-/// addresses go only on links netloom made, and an IPv6 address the plan
-/// adds again after setting its link down stays when keep_addr_on_down is
-/// on.
+/// Add `addr` to interface `link` of the node (refused when it is there:
+/// an address netloom did not see is not taken over).
 pub(super) async fn add(
     h: &NodeHandle,
     node: &str,
@@ -43,8 +41,7 @@ pub(super) async fn add(
     let mut req = h
         .handle
         .address()
-        .add(index, addr.net.addr(), addr.net.prefix_len())
-        .replace();
+        .add(index, addr.net.addr(), addr.net.prefix_len());
     *req.message_mut() = message(index, addr);
     req.execute()
         .await
