@@ -178,13 +178,12 @@ fn read_all(
             timing::record("observe read", t.elapsed());
             Ok::<_, KernelError>((r, rtnl))
         });
-        let prefetched = match pre {
-            Some(h) => h.join().map_err(|_| KernelError::Thread {
-                object: "nsids of located namespaces".into(),
-            })?,
-            None => Ok(Vec::new()),
-        };
-        Ok::<_, KernelError>((reads?, prefetched?))
+        // Only a shortcut: what it could not tell, resolve asks itself.
+        let prefetched = pre
+            .and_then(|h| h.join().ok())
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        Ok::<_, KernelError>((reads?, prefetched))
     })?;
     timing::record("observe reads", t.elapsed());
     let (mut dumps, mut sockets) = (Vec::with_capacity(reads.len()), Vec::new());

@@ -16,7 +16,7 @@
 //! namespaces that were not dumped) falls back to asking the namespace for
 //! its nsid of each topology namespace it has not mapped yet. For `down`,
 //! which reads no container, host's nsids of every one are asked beside
-//! the host's dumps, 64 per round trip ([`prefetch`]).
+//! the host's dumps, 32 per round trip ([`prefetch`]).
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -224,8 +224,9 @@ pub(super) fn prefetch(
 }
 
 /// How many RTM_GETNSID go in one round trip at most: each answer and its
-/// ACK take about a KiB of the socket's receive buffer (208 KiB by default).
-const NSID_WINDOW: usize = 64;
+/// ACK take some 1.6 KiB of the socket's receive buffer (208 KiB by
+/// default), so 32 leave room on a machine with a smaller default.
+const NSID_WINDOW: usize = 32;
 
 /// The topology's nodes: `host` and every /run/netns/netloom-<topo>.<node>.
 fn candidate_nodes(loc: &Locator) -> Result<Vec<String>, KernelError> {
@@ -410,6 +411,43 @@ fn link_name(ns: &Netns, ifindex: u32, object: &str) -> Result<Option<String>, K
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Host's nsids of namespaces, asked more than a window at a time,
+    /// equal those asked one by one; a namespace host has no nsid for is
+    /// left out.
+    #[test]
+    fn prefetch_names_each_namespace_host_has_an_nsid_for() {
+        crate::sandboxed!(
+            "kernel::observe::netnsid::tests::prefetch_names_each_namespace_host_has_an_nsid_for"
+        );
+        let host = netns::current().unwrap();
+        let n = NSID_WINDOW + 3;
+        let mut targets = Vec::new();
+        for i in 0..n {
+            let name = format!("pf{i}");
+            let ns = Arc::new(netns::create(&name).unwrap());
+            // A veth pair across gives host an nsid for every other one.
+            if i % 2 == 0 {
+                let out = std::process::Command::new("ip")
+                    .args(["link", "add", &format!("v{i}"), "type", "veth"])
+                    .args(["peer", "eth0", "netns", &name])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{out:?}");
+            }
+            targets.push((name, ns));
+        }
+        let got = prefetch(&[&host], &targets).unwrap();
+        let mut rtnl = Rtnl::open().unwrap();
+        let mut want = BTreeMap::new();
+        for (name, ns) in &targets {
+            if let Some(id) = nsid(&mut rtnl, ns, "host").unwrap() {
+                want.insert(id, name.clone());
+            }
+        }
+        assert_eq!(want.len(), n.div_ceil(2), "{want:?}");
+        assert_eq!(got, vec![want]);
+    }
 
     fn veth(own: u32, ifindex: u32, nsid: i32) -> Remote {
         Remote {
