@@ -43,6 +43,15 @@ fn every_step_rolls_back(lab: &Lab, what: &str) -> usize {
     n
 }
 
+/// After the rollbacks the edit applies in one `up`, and `down` leaves
+/// nothing behind.
+fn applies_then_leaves_nothing(lab: &Lab) {
+    lab.expect("up", &[], 0);
+    lab.expect("plan", &[], 0);
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}
+
 #[test]
 fn rollback_at_every_step_from_empty_and_towards_an_edit() {
     let lab = Lab::from_text("txn.yaml", &topology("txn", CONTAINERS));
@@ -78,10 +87,7 @@ fn rollback_at_every_step_from_empty_and_towards_an_edit() {
     let m = every_step_rolls_back(&lab, "towards the edit");
     assert!(m >= 9, "only {m} operations in the edit");
 
-    lab.expect("up", &[], 0);
-    lab.expect("plan", &[], 0);
-    lab.expect("down", &[], 0);
-    lab.assert_no_residue();
+    applies_then_leaves_nothing(&lab);
 }
 
 /// A bridge removed from the file while its ports stay, or renamed with
@@ -189,8 +195,5 @@ fn set_link_down_with_routes(text: &str, keep_addr_on_down: &str) {
     assert!(plan.out.contains("eth0 down"), "{}", plan.text());
     let n = every_step_rolls_back(&lab, "link set down");
     assert!(n >= 4, "only {n} operations");
-    lab.expect("up", &[], 0);
-    lab.expect("plan", &[], 0);
-    lab.expect("down", &[], 0);
-    lab.assert_no_residue();
+    applies_then_leaves_nothing(&lab);
 }

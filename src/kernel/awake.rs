@@ -25,7 +25,7 @@ pub const ENV: &str = "NETLOOM_KEEP_AWAKE";
 /// A held request for zero CPU wakeup latency; dropping it ends the request.
 #[derive(Debug)]
 pub struct Awake {
-    file: Option<File>,
+    _file: Option<File>,
 }
 
 impl Awake {
@@ -34,16 +34,11 @@ impl Awake {
     /// container, no PM QoS), or [`ENV`] is `0`, nothing is held.
     pub fn hold() -> Awake {
         if std::env::var_os(ENV).is_some_and(|v| v == "0") {
-            return Awake { file: None };
+            return Awake { _file: None };
         }
         Awake {
-            file: request(DEVICE, 0),
+            _file: request(DEVICE, 0),
         }
-    }
-
-    /// Whether a request is held.
-    pub fn is_held(&self) -> bool {
-        self.file.is_some()
     }
 }
 
@@ -78,9 +73,9 @@ mod tests {
         };
         let before = in_force();
         let held = Awake {
-            file: request(DEVICE, 0),
+            _file: request(DEVICE, 0),
         };
-        assert!(held.is_held());
+        assert!(held._file.is_some());
         assert_eq!(in_force(), 0);
         drop(held);
         // Another process's request may be in force too; ours is gone.

@@ -198,9 +198,8 @@ fn nsid_in(answers: Vec<RouteNetlinkMessage>) -> Option<i32> {
 }
 
 /// For each namespace of `of`, its nsids of the `targets` nodes (those it
-/// has one for), asked from this thread, which enters each of `of` in turn:
-/// run it on a thread of its own. For nodes that are only located, not
-/// dumped, whose veths cannot be matched (see [`resolve`]).
+/// has one for). For nodes that are only located, not dumped, whose veths
+/// cannot be matched (see [`resolve`]).
 pub(super) fn prefetch(
     of: &[&Netns],
     targets: &[(String, Arc<Netns>)],
@@ -208,9 +207,8 @@ pub(super) fn prefetch(
     let nss: Vec<Arc<Netns>> = targets.iter().map(|(_, ns)| ns.clone()).collect();
     let mut out = Vec::with_capacity(of.len());
     for ns in of {
-        nix::sched::setns(ns.fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-            .map_err(|e| KernelError::io(ns.label(), std::io::Error::from(e)))?;
-        let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(ns.label(), e))?;
+        let mut rtnl =
+            netns::run_in(ns, Rtnl::open)?.map_err(|e| KernelError::io(ns.label(), e))?;
         let ids = nsids(&mut rtnl, &nss, &ns.label())?;
         out.push(
             targets
