@@ -152,6 +152,24 @@ fn route_metric_change_replaces_that_route_only() {
 }
 
 #[test]
+fn a_gateway_on_link_through_a_device_route_waits_for_it() {
+    let mut want = lxc();
+    let c1 = want.nodes.get_mut("c1").unwrap();
+    // Written before the device route that puts its gateway on link.
+    c1.routes
+        .push(route("10.50.0.0/16", Some("10.20.0.1"), None, None));
+    c1.routes
+        .push(route("10.20.0.0/16", None, Some("eth0"), None));
+    let bare = Kernel::new(bare_host("lxc"));
+    let p = plan::up(&want, &bare.net, &bare.owned).unwrap();
+    let gateway = find(&p, "c1: route add 10.50.0.0/16 via 10.20.0.1");
+    let device = find(&p, "c1: route add 10.20.0.0/16 dev eth0");
+    assert!(depends(&p, gateway, device), "{p}");
+    let k = built(&want);
+    assert!(plan::up(&want, &k.net, &k.owned).unwrap().steps.is_empty());
+}
+
+#[test]
 fn observed_routes_with_dev_and_metric_filled_still_match() {
     let mut want = lxc();
     want.nodes.get_mut("c1").unwrap().routes = vec![route("::/0", Some("fd00::1"), None, None)];

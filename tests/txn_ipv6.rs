@@ -97,3 +97,46 @@ links:
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
 }
+
+/// Gateways the kernel takes without an address in their subnet: IPv6
+/// link-local (with `dev`), and one a device route puts on link (written
+/// after the route through it; `up` adds it first).
+#[test]
+fn link_local_and_device_route_gateways_apply_and_carry_traffic() {
+    const GATEWAYS: &str = "name: gw6
+nodes:
+  a:
+    interfaces:
+      eth0: { addresses: [10.0.0.1/24, fd00:70::1/64] }
+    routes:
+      - { to: 2001:db8:9::/48, via: fe80::ff:fe00:2, dev: eth0 }
+      - { to: 10.50.0.0/16, via: 10.20.0.2 }
+      - { to: 10.20.0.0/16, dev: eth0 }
+  b:
+    # The kernel's own link-local address would be tentative for a second.
+    sysctl: { net.ipv6.conf.default.accept_dad: 0 }
+    interfaces:
+      eth0:
+        mac: 02:00:00:00:00:02
+        addresses: [10.0.0.2/24, 10.20.0.2/16, 10.50.0.1/24, fd00:70::2/64, 2001:db8:9::1/64]
+links:
+  - [a/eth0, b/eth0]
+";
+    let lab = Lab::from_text("gw6.yaml", GATEWAYS);
+    lab.expect("validate", &[], 0);
+    lab.expect("up", &[], 0);
+    let routes = lab.exec("a", &["ip", "route", "show", "table", "all"]);
+    for to in [
+        "10.50.0.0/16 via 10.20.0.2",
+        "2001:db8:9::/48 via fe80::ff:fe00:2",
+    ] {
+        assert!(routes.out.contains(to), "{to}:\n{}", routes.text());
+    }
+    for (flag, to) in [("-4", "10.50.0.1"), ("-6", "2001:db8:9::1")] {
+        let ping = lab.exec("a", &["ping", flag, "-c", "1", "-W", "2", to]);
+        assert_eq!(ping.code, 0, "{to}: {}", ping.text());
+    }
+    assert!(lab.pending().is_empty(), "second up: {:?}", lab.pending());
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

@@ -271,6 +271,25 @@ pub struct Route {
     pub table: Option<u32>,
 }
 
+/// The kernel's main routing table (RT_TABLE_MAIN): routes without `table`,
+/// and the prefix routes of addresses.
+pub const RT_TABLE_MAIN: u32 = 254;
+
+impl Route {
+    /// The table id, main when unset.
+    pub fn table_id(&self) -> u32 {
+        self.table.unwrap_or(RT_TABLE_MAIN)
+    }
+
+    /// Whether this is a device route (no gateway) that puts `via` on link for
+    /// a route in `table`: the kernel looks a gateway up in the new route's
+    /// table, then in main.
+    pub fn puts_on_link(&self, via: IpAddr, table: u32) -> bool {
+        let own = self.table_id();
+        self.via.is_none() && (own == RT_TABLE_MAIN || own == table) && self.to.contains(&via)
+    }
+}
+
 /// A source-NAT masquerade rule.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Masquerade {

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::graph::Key;
 use super::kind::{self, KindDiff};
+use super::sysctl;
 use super::Owned;
-use super::{route, sysctl};
 use crate::model::{owner_mark, IfRef, Link, LinkKind, Network, Node, HOST};
 
 /// Everything the per-object planners share.
@@ -329,7 +329,7 @@ impl Ctx<'_> {
                     .iter()
                     .filter(|r| r.dev.as_deref() == Some(me.name.as_str()))
                 {
-                    keys.push(Key::RouteGone(me.node.clone(), r.to, route::table(r)));
+                    keys.push(Key::RouteGone(me.node.clone(), r.to, r.table_id()));
                 }
             }
         }

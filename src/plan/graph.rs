@@ -49,6 +49,8 @@ pub(crate) enum Key {
     AddrGone(String, IpNet),
     /// No route to this prefix in this table remains (node, to, table).
     RouteGone(String, IpNet, u32),
+    /// A device route (no gateway) to this prefix in this table is added (node, to, table).
+    Route(String, IpNet, u32),
     /// Addresses and routes on the link that had to go are gone.
     Cleared(IfRef),
     /// A node-wide sysctl of the node is written.

@@ -8,21 +8,14 @@ use super::graph::{Key, Pending, Phase};
 use super::op::Op;
 use crate::model::{Node, Route, HOST};
 
-/// The main routing table, which an unset `table` means.
-const MAIN: u32 = 254;
 /// The local table, filled by the kernel for every address.
 const LOCAL: u32 = 255;
-
-/// The table a route lives in.
-pub(crate) fn table(r: &Route) -> u32 {
-    r.table.unwrap_or(MAIN)
-}
 
 /// True when observed route `have` satisfies desired route `want`.
 pub(crate) fn matches(want: &Route, have: &Route) -> bool {
     want.to == have.to
         && want.via == have.via
-        && table(want) == table(have)
+        && want.table_id() == have.table_id()
         && want
             .dev
             .as_ref()
@@ -33,7 +26,7 @@ pub(crate) fn matches(want: &Route, have: &Route) -> bool {
 /// Routes the kernel adds by itself (local table, IPv6 link-local and
 /// multicast, prefix routes of addresses): never netloom's to remove.
 pub(crate) fn kernel_made(node: &Node, r: &Route) -> bool {
-    if table(r) == LOCAL {
+    if r.table_id() == LOCAL {
         return true;
     }
     if let IpNet::V6(n) = r.to {
@@ -71,7 +64,7 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
         let have = ctx.have(&node);
         for r in &have.routes {
             if ours(ctx, &node, have, r) && !want.routes.iter().any(|w| matches(w, r)) {
-                let mut gives = vec![Key::RouteGone(node.clone(), r.to, table(r))];
+                let mut gives = vec![Key::RouteGone(node.clone(), r.to, r.table_id())];
                 if let Some(d) = &r.dev {
                     gives.push(Key::Cleared(iref(&node, d)));
                 }
@@ -82,7 +75,11 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                 out.push(Pending::new(Phase::DelRoute, op, vec![], gives));
             }
         }
-        for r in &want.routes {
+        // Device routes first: a gateway may be on link only through one, and
+        // the graph links a need only to ops pushed before it.
+        let (device, gatewayed): (Vec<&Route>, Vec<&Route>) =
+            want.routes.iter().partition(|r| r.via.is_none());
+        for r in device.into_iter().chain(gatewayed) {
             if have.routes.iter().any(|h| matches(r, h)) {
                 continue;
             }
@@ -90,22 +87,34 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                 node: node.clone(),
                 route: r.clone(),
             };
+            let gives = match r.via {
+                None => vec![Key::Route(node.clone(), r.to, r.table_id())],
+                Some(_) => vec![],
+            };
             out.push(Pending::new(
                 Phase::AddRoute,
                 op,
                 needs(&node, want, r),
-                vec![],
+                gives,
             ));
         }
     }
 }
 
-/// A route needs its device up and, for a gateway, the address whose subnet holds it.
+/// A route needs its device up and, for a gateway, the address or device
+/// route (main table or its own) whose prefix holds it.
 fn needs(node: &str, want: &Node, r: &Route) -> Vec<Key> {
     let mut needs = vec![
         Key::Netns(node.to_string()),
-        Key::RouteGone(node.to_string(), r.to, table(r)),
+        Key::RouteGone(node.to_string(), r.to, r.table_id()),
     ];
+    if let Some(via) = r.via {
+        for d in &want.routes {
+            if d.puts_on_link(via, r.table_id()) {
+                needs.push(Key::Route(node.to_string(), d.to, d.table_id()));
+            }
+        }
+    }
     for (name, link) in &want.links {
         let on_dev = r.dev.as_deref() == Some(name.as_str());
         let gateway_net = r

@@ -11,6 +11,7 @@ pub mod expect;
 pub mod kind;
 pub mod link;
 pub mod node;
+pub mod route;
 pub mod validate;
 pub mod yaml;
 

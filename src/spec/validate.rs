@@ -10,7 +10,7 @@ pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     lowers(cx, nodes);
     master_cycles(cx, nodes);
     for (name, n) in nodes {
-        routes(cx, name, n);
+        super::route::check(cx, name, n);
         nat(cx, name, n);
     }
 }
@@ -204,50 +204,6 @@ fn master_cycles(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     }
 }
 
-fn routes(cx: &mut Ctx, node: &str, n: &Node) {
-    let names: Vec<&str> = n.links.keys().map(String::as_str).collect();
-    for (i, r) in n.routes.iter().enumerate() {
-        if let Some(dev) = &r.dev {
-            if !n.links.contains_key(dev) {
-                let at = cx.loc(&format!("{node}#route{i}.dev"), node);
-                cx.err(
-                    at,
-                    format!("route dev `{dev}` is not an interface of node `{node}`"),
-                    Some(suggest(dev, &names, &format!("interfaces of `{node}`"))),
-                );
-            }
-        }
-        let Some(via) = r.via else { continue };
-        let on_link = n
-            .links
-            .values()
-            .flat_map(|l| &l.addresses)
-            .any(|a| a.net.contains(&via));
-        if !on_link {
-            let at = cx.loc(&format!("{node}#route{i}.via"), node);
-            let subnets: Vec<String> = n
-                .links
-                .values()
-                .flat_map(|l| &l.addresses)
-                .map(|a| a.net.trunc().to_string())
-                .collect();
-            let help = if subnets.is_empty() {
-                format!("node `{node}` has no addresses; give one of its interfaces an address in the gateway's subnet")
-            } else {
-                format!(
-                    "the gateway must be in a subnet of `{node}`: {}",
-                    subnets.join(", ")
-                )
-            };
-            cx.err(
-                at,
-                format!("gateway `{via}` is outside every subnet of node `{node}`"),
-                Some(help),
-            );
-        }
-    }
-}
-
 fn nat(cx: &mut Ctx, node: &str, n: &Node) {
     let names: Vec<&str> = n.links.keys().map(String::as_str).collect();
     for (i, m) in n.nat.iter().enumerate() {
@@ -265,7 +221,7 @@ fn nat(cx: &mut Ctx, node: &str, n: &Node) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Address, BridgeOptions, IpvlanOptions, Link, MacvlanOptions, Route};
+    use crate::model::{BridgeOptions, IpvlanOptions, Link, MacvlanOptions};
 
     fn node(links: Vec<Link>) -> Node {
         let mut n = Node::default();
@@ -414,31 +370,5 @@ mod tests {
         let nodes = BTreeMap::from([("a".to_string(), node(vec![b0, b1, b2]))]);
         let errs = run(&nodes);
         assert_eq!(errs, ["masters form a cycle: b0 -> b1 -> b2 -> b0"]);
-    }
-
-    #[test]
-    fn gateways_must_be_on_link_and_devs_must_exist() {
-        let mut d0 = Link::new("d0", LinkKind::Dummy);
-        d0.addresses.push(Address {
-            net: "10.0.0.1/24".parse().unwrap(),
-            dad: false,
-        });
-        let mut n = node(vec![d0]);
-        let route = |via: &str, dev: Option<&str>| Route {
-            to: "0.0.0.0/0".parse().unwrap(),
-            via: Some(via.parse().unwrap()),
-            dev: dev.map(str::to_string),
-            metric: None,
-            table: None,
-        };
-        n.routes = vec![
-            route("10.0.0.254", Some("d0")),
-            route("10.0.1.1", None),
-            route("10.0.0.2", Some("d9")),
-        ];
-        let errs = run(&BTreeMap::from([("a".to_string(), n)]));
-        assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].contains("outside every subnet"));
-        assert!(errs[1].contains("route dev `d9`"));
     }
 }

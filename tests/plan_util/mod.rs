@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use netloom::model::*;
 use netloom::plan::{Op, Owned, Plan};
@@ -414,15 +415,22 @@ impl Kernel {
                 let n = self.node(node)?.clone();
                 let mut have = want.clone();
                 // The kernel resolves the device from the gateway, which needs an up link with an address in its subnet.
+                // A gateway is on link through an up link's address or a
+                // device route already added (in main or the route's table).
+                let on_link = |dev: &str, via: IpAddr| {
+                    n.links.get(dev).is_some_and(|l| {
+                        l.up == Some(true) && l.addresses.iter().any(|x| x.net.contains(&via))
+                    }) || n.routes.iter().any(|d| {
+                        d.dev.as_deref() == Some(dev) && d.puts_on_link(via, want.table_id())
+                    })
+                };
                 let dev = match (&want.dev, want.via) {
                     (Some(d), _) => d.clone(),
                     (None, Some(via)) => n
                         .links
-                        .values()
-                        .find(|l| {
-                            l.up == Some(true) && l.addresses.iter().any(|x| x.net.contains(&via))
-                        })
-                        .map(|l| l.name.clone())
+                        .keys()
+                        .find(|name| on_link(name, via))
+                        .cloned()
                         .ok_or(format!("gateway {via} unreachable"))?,
                     (None, None) => return Err("route without dev or via".into()),
                 };
@@ -431,7 +439,8 @@ impl Kernel {
                     return Err(format!("dev {dev} is down"));
                 }
                 if let Some(via) = want.via {
-                    if !l.addresses.iter().any(|x| x.net.contains(&via)) {
+                    let link_local = matches!(via, IpAddr::V6(v6) if v6.is_unicast_link_local());
+                    if !link_local && !on_link(&dev, via) {
                         return Err(format!("gateway {via} not on {dev}"));
                     }
                 }

@@ -17,9 +17,8 @@ use rtnetlink::packet_route::route::{
 };
 use rtnetlink::packet_route::AddressFamily;
 
-use crate::model::Route;
+use crate::model::{Route, RT_TABLE_MAIN};
 
-const RT_TABLE_MAIN: u32 = 254;
 const RT_TABLE_LOCAL: u32 = 255;
 
 fn ip_of(a: &RouteAddress) -> Option<IpAddr> {

@@ -1,0 +1,254 @@
+//! Route checks, once a node is decoded: the output device and the gateway as
+//! the kernel judges them when the route is added (fib_check_nh for IPv4,
+//! ip6_validate_gw for IPv6), so a route it would refuse is an error here.
+use std::net::IpAddr;
+
+use super::decode::{suggest, Ctx};
+use crate::model::{Node, Route};
+
+/// Checks every route of `node`; errors go to `cx`.
+pub fn check(cx: &mut Ctx, node: &str, n: &Node) {
+    for (i, r) in n.routes.iter().enumerate() {
+        if let Some(dev) = &r.dev {
+            let Some(link) = n.links.get(dev) else {
+                let names: Vec<&str> = n.links.keys().map(String::as_str).collect();
+                let at = cx.loc(&format!("{node}#route{i}.dev"), node);
+                cx.err(
+                    at,
+                    format!("route dev `{dev}` is not an interface of node `{node}`"),
+                    Some(suggest(dev, &names, &format!("interfaces of `{node}`"))),
+                );
+                continue;
+            };
+            if link.up == Some(false) {
+                let at = cx.loc(&format!("{node}#route{i}.dev"), node);
+                cx.err(
+                    at,
+                    format!("route dev `{dev}` is set down (`state: down`)"),
+                    Some(format!("the kernel refuses a route through a down interface (\"Nexthop device is not up\"): drop `state: down` from `{dev}` or this route")),
+                );
+                continue;
+            }
+        }
+        if let Some(via) = r.via {
+            gateway(cx, node, n, i, r, via);
+        }
+    }
+}
+
+/// The gateway must be on link: link-local with a `dev`, or inside a subnet
+/// the kernel routes through an up interface (through `dev`, when given).
+fn gateway(cx: &mut Ctx, node: &str, n: &Node, i: usize, r: &Route, via: IpAddr) {
+    let at = cx.loc(&format!("{node}#route{i}.via"), node);
+    if let IpAddr::V6(v6) = via {
+        if v6.is_unicast_link_local() {
+            if r.dev.is_none() {
+                cx.err(
+                    at,
+                    format!("link-local gateway `{via}` needs `dev`"),
+                    Some("a link-local address means something on one link only: name the interface with `dev`".into()),
+                );
+            }
+            return;
+        }
+    }
+    let holders = holders(n, r, via);
+    let up: Vec<&str> = holders.iter().filter(|h| h.1).map(|h| h.0).collect();
+    let down: Vec<&str> = holders.iter().filter(|h| !h.1).map(|h| h.0).collect();
+    match &r.dev {
+        Some(dev) if up.contains(&dev.as_str()) => {}
+        None if !up.is_empty() => {}
+        Some(dev) if !up.is_empty() => cx.err(
+            at,
+            format!("gateway `{via}` is reached through `{}`, not through `{dev}`", up[0]),
+            Some(format!("the kernel looks the gateway up through `dev` only: write `dev: {}` or leave `dev` out", up[0])),
+        ),
+        _ if !down.is_empty() => cx.err(
+            at,
+            format!("gateway `{via}` is only in subnets of interfaces set down: {}", down.join(", ")),
+            Some("a down interface has no prefix routes, so the kernel refuses the gateway: set it up, or use a gateway on an up interface".into()),
+        ),
+        dev => {
+            let on = |name: &str| dev.as_deref().is_none_or(|d| d == name);
+            let subnets: Vec<String> = n
+                .links
+                .iter()
+                .filter(|(name, _)| on(name))
+                .flat_map(|(_, l)| &l.addresses)
+                .map(|a| a.net.trunc().to_string())
+                .collect();
+            let whose = match dev {
+                Some(d) => format!("`{d}`"),
+                None => format!("node `{node}`"),
+            };
+            let help = if subnets.is_empty() {
+                format!("{whose} has no addresses; give it an address in the gateway's subnet")
+            } else {
+                format!("the gateway must be in a subnet of {whose}: {}", subnets.join(", "))
+            };
+            cx.err(at, format!("gateway `{via}` is outside every subnet of {whose}"), Some(help));
+        }
+    }
+}
+
+/// Interfaces the kernel would find `via` on, each with whether it is up: those
+/// with an address whose subnet holds it, and the `dev` of a device route (no
+/// `via`) that covers it in the main table or in the route's own table.
+fn holders<'a>(n: &'a Node, r: &Route, via: IpAddr) -> Vec<(&'a str, bool)> {
+    let table = r.table_id();
+    let mut out: Vec<(&str, bool)> = Vec::new();
+    let by_address = n
+        .links
+        .iter()
+        .filter(|(_, l)| l.addresses.iter().any(|a| a.net.contains(&via)))
+        .map(|(name, _)| name.as_str());
+    let by_route = n
+        .routes
+        .iter()
+        .filter(|d| d.puts_on_link(via, table))
+        .filter_map(|d| d.dev.as_deref());
+    for name in by_address.chain(by_route) {
+        if let Some(l) = n.links.get(name) {
+            if !out.iter().any(|h| h.0 == name) {
+                out.push((name, l.up != Some(false)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Link, LinkKind};
+
+    fn link(name: &str, addr: &str, up: Option<bool>) -> Link {
+        let mut l = Link::new(name, LinkKind::Dummy);
+        l.addresses.push(Address {
+            net: addr.parse().unwrap(),
+            dad: false,
+        });
+        l.up = up;
+        l
+    }
+
+    fn route(to: &str, via: Option<&str>, dev: Option<&str>) -> Route {
+        Route {
+            to: to.parse().unwrap(),
+            via: via.map(|v| v.parse().unwrap()),
+            dev: dev.map(str::to_string),
+            metric: None,
+            table: None,
+        }
+    }
+
+    fn errors(links: Vec<Link>, routes: Vec<Route>) -> Vec<String> {
+        let mut n = Node::default();
+        for l in links {
+            n.links.insert(l.name.clone(), l);
+        }
+        n.routes = routes;
+        let mut cx = Ctx::default();
+        check(&mut cx, "a", &n);
+        cx.errors.into_iter().map(|e| e.message).collect()
+    }
+
+    #[test]
+    fn gateways_must_be_on_link_and_devs_must_exist() {
+        let errs = errors(
+            vec![link("d0", "10.0.0.1/24", None)],
+            vec![
+                route("0.0.0.0/0", Some("10.0.0.254"), Some("d0")),
+                route("0.0.0.0/0", Some("10.0.1.1"), None),
+                route("0.0.0.0/0", Some("10.0.0.2"), Some("d9")),
+            ],
+        );
+        assert_eq!(
+            errs,
+            [
+                "gateway `10.0.1.1` is outside every subnet of node `a`",
+                "route dev `d9` is not an interface of node `a`",
+            ]
+        );
+    }
+
+    #[test]
+    fn down_interfaces_carry_no_routes() {
+        let links = || {
+            vec![
+                link("d0", "10.0.0.1/24", Some(false)),
+                link("d1", "10.0.1.1/24", Some(true)),
+            ]
+        };
+        let errs = errors(
+            links(),
+            vec![
+                route("10.9.0.0/16", None, Some("d0")),
+                route("0.0.0.0/0", Some("10.0.0.254"), None),
+                route("10.8.0.0/16", Some("10.0.1.254"), None),
+            ],
+        );
+        assert_eq!(
+            errs,
+            [
+                "route dev `d0` is set down (`state: down`)",
+                "gateway `10.0.0.254` is only in subnets of interfaces set down: d0",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_gateway_given_a_dev_must_be_reached_through_it() {
+        let errs = errors(
+            vec![
+                link("d0", "10.0.0.1/24", None),
+                link("d1", "10.0.1.1/24", None),
+            ],
+            vec![
+                route("0.0.0.0/0", Some("10.0.0.254"), Some("d1")),
+                route("10.7.0.0/16", Some("10.0.5.1"), Some("d1")),
+            ],
+        );
+        assert_eq!(
+            errs,
+            [
+                "gateway `10.0.0.254` is reached through `d0`, not through `d1`",
+                "gateway `10.0.5.1` is outside every subnet of `d1`",
+            ]
+        );
+    }
+
+    #[test]
+    fn device_routes_put_gateways_on_link_in_their_tables() {
+        let mut other_table = route("10.0.0.0/8", Some("10.20.0.1"), None);
+        other_table.table = Some(100);
+        let mut in_100 = route("10.30.0.0/16", None, Some("d0"));
+        in_100.table = Some(100);
+        let errs = errors(
+            vec![link("d0", "192.168.0.1/24", None)],
+            vec![
+                route("10.20.0.0/16", None, Some("d0")),
+                route("0.0.0.0/0", Some("10.20.0.1"), None),
+                other_table,
+                in_100,
+                route("10.40.0.0/16", Some("10.30.0.1"), None),
+            ],
+        );
+        assert_eq!(
+            errs,
+            ["gateway `10.30.0.1` is outside every subnet of node `a`"]
+        );
+    }
+
+    #[test]
+    fn link_local_gateways_need_a_dev_and_no_subnet() {
+        let errs = errors(
+            vec![link("d0", "2001:db8::1/64", None)],
+            vec![
+                route("::/0", Some("fe80::1"), Some("d0")),
+                route("2001:db8:1::/48", Some("fe80::2"), None),
+            ],
+        );
+        assert_eq!(errs, ["link-local gateway `fe80::2` needs `dev`"]);
+    }
+}
