@@ -296,6 +296,48 @@ fn vxlan_vni_change_recreates_it_and_its_dependents() {
 }
 
 #[test]
+fn mtus_rise_lowers_first_and_fall_stacked_devices_first() {
+    // up0 carries the vlan up0.2, which carries w/mv0 (a macvlan).
+    let chain = [("host", "up0"), ("host", "up0.2"), ("w", "mv0")];
+    let set_all = |net: &mut Network, mtu: u32| {
+        for (node, name) in chain {
+            let l = net
+                .nodes
+                .get_mut(node)
+                .unwrap()
+                .links
+                .get_mut(name)
+                .unwrap();
+            l.mtu = Some(mtu);
+        }
+    };
+    let mut want = stacked();
+    let k = built(&want);
+    set_all(&mut want, 9000);
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    let [low, mid, top] = [
+        "host: link set up0",
+        "host: link set up0.2",
+        "w: link set mv0",
+    ]
+    .map(|l| find(&p, &format!("{l} mtu 9000")));
+    assert!(depends(&p, mid, low) && depends(&p, top, mid), "{p}");
+    converges(&want, k, &p);
+
+    let k = built(&want);
+    set_all(&mut want, 1400);
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    let [low, mid, top] = [
+        "host: link set up0",
+        "host: link set up0.2",
+        "w: link set mv0",
+    ]
+    .map(|l| find(&p, &format!("{l} mtu 1400")));
+    assert!(depends(&p, low, mid) && depends(&p, mid, top), "{p}");
+    converges(&want, k, &p);
+}
+
+#[test]
 fn vlan_id_change_recreates_the_macvlan_on_it_in_another_node() {
     let mut want = stacked();
     let k = built(&want);

@@ -197,3 +197,45 @@ fn set_link_down_with_routes(text: &str, keep_addr_on_down: &str) {
     assert!(n >= 4, "only {n} operations");
     applies_then_leaves_nothing(&lab);
 }
+
+/// The MTUs of a stack (a veth end carrying a macvlan) raised and then
+/// lowered together: each `up` applies in one go, and a fault at any step
+/// rolls back to the old MTUs. The macvlan may never be larger than its
+/// lower, so raising goes lower first, lowering macvlan first, and their
+/// undo the other way round (the macvlan sorts after its lower by name, so
+/// name order alone would get the lowering and its undo wrong).
+#[test]
+fn mtus_along_a_stack_rise_and_fall_and_roll_back() {
+    let text = |mtu: u32| {
+        format!(
+            "name: rmtu
+nodes:
+  host:
+    interfaces:
+      up0: {{ mtu: {mtu}, addresses: [10.7.0.1/24] }}
+      up0mv: {{ kind: macvlan, lower: up0, mode: bridge, mtu: {mtu} }}
+  c1:
+    interfaces:
+      eth0: {{ mtu: {mtu}, addresses: [10.7.0.2/24] }}
+links:
+  - [host/up0, c1/eth0]
+"
+        )
+    };
+    let lab = Lab::from_text("rmtu.yaml", &text(1500));
+    lab.expect("up", &[], 0);
+    for (what, mtu) in [("rising", 9000), ("falling", 1400)] {
+        std::fs::write(&lab.file, text(mtu)).unwrap();
+        let plan = lab.verb("plan", &[]);
+        assert!(
+            plan.out.contains(&format!("link set up0mv mtu {mtu}")),
+            "{what}: {}",
+            plan.text()
+        );
+        every_step_rolls_back(&lab, what);
+        lab.expect("up", &[], 0);
+        lab.expect("plan", &[], 0);
+    }
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

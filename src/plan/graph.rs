@@ -18,6 +18,10 @@ pub(crate) enum Phase {
     DelNetns,
     AddNetns,
     Sysctl,
+    /// MTU decreases of existing links, stacked devices before their lowers.
+    MtuDown,
+    /// MTU increases of existing links, lowers before the devices stacked on them.
+    MtuUp,
     AddLink,
     LinkSysctl,
     Config,
@@ -41,6 +45,8 @@ pub(crate) enum Key {
     LinkGone(IfRef),
     /// The link's settings other than `up` are applied (master, mtu, ...).
     Config(IfRef),
+    /// The link's MTU change is applied.
+    Mtu(IfRef),
     /// The link is up.
     Up(IfRef),
     /// The address is on the link.

@@ -7,6 +7,7 @@ use super::address;
 use super::effect::{iref, Cause, Ctx};
 use super::graph::{Key, Pending, Phase};
 use super::kind::{self, KindDiff};
+use super::mtu;
 use super::op::{LinkChange, Op};
 use super::status::FieldDiff;
 use super::teamd;
@@ -134,6 +135,7 @@ pub(crate) fn conflicts(ctx: &Ctx, out: &mut Vec<Conflict>) {
 pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
     deletions(ctx, out);
     let mut creations: Vec<(usize, IfRef)> = Vec::new();
+    let mut mtus: Vec<(isize, Pending)> = Vec::new();
     let mut late = Vec::new();
     for node in ctx.kept_nodes() {
         for (name, want) in &ctx.want(&node).links {
@@ -149,7 +151,7 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                     late.extend(kind::bridge::snooping_on(ctx, &me, want));
                 }
                 (_, Some(have)) => {
-                    changes(ctx, &me, want, have, out);
+                    changes(ctx, &me, want, have, out, &mut mtus);
                     late.extend(kind::bridge::left_quiet(ctx, &me, want, have));
                 }
             }
@@ -162,6 +164,9 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
             out.push(add_link(ctx, &me, want));
         }
     }
+    // In stack order within their phase, so each finds the op it waits for.
+    mtus.sort_by_key(|m| m.0);
+    out.extend(mtus.into_iter().map(|m| m.1));
     // After every port's enslaving op, so the dependency on it is kept.
     out.extend(late);
 }
@@ -342,6 +347,8 @@ fn add_link(ctx: &Ctx, me: &IfRef, want: &Link) -> Pending {
     if let Some(l) = want.kind.lower() {
         needs.push(Key::Netns(l.node.clone()));
         needs.push(Key::Link(l.clone()));
+        // Created with its MTU: after the lower's own MTU change.
+        needs.push(Key::Mtu(l.clone()));
     }
     let mut link = bare(want);
     if kind::bridge::quiet_bridge(ctx, me, want) {
@@ -400,7 +407,14 @@ fn is_bond(ctx: &Ctx, node: &str, master: &str) -> bool {
 }
 
 /// In-place changes of an existing link.
-fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pending>) {
+fn changes(
+    ctx: &Ctx,
+    me: &IfRef,
+    want: &Link,
+    have: &Link,
+    out: &mut Vec<Pending>,
+    mtus: &mut Vec<(isize, Pending)>,
+) {
     let mut diff = compare(want, have);
     // The master the link had, when it goes.
     let old_master = ctx
@@ -426,6 +440,16 @@ fn changes(ctx: &Ctx, me: &IfRef, want: &Link, have: &Link, out: &mut Vec<Pendin
         diff.config.port = None;
         diff.prior.master = None;
         diff.prior.port = None;
+    }
+    if want.kind != LinkKind::Loopback {
+        let depth = depth(ctx, want, 0);
+        mtus.extend(mtu::split(
+            ctx,
+            me,
+            depth,
+            &mut diff.config,
+            &mut diff.prior,
+        ));
     }
     if want.kind != LinkKind::Loopback && !diff.config.is_empty() {
         let mut needs = Vec::new();

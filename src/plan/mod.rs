@@ -6,6 +6,7 @@ mod effect;
 mod graph;
 mod kind;
 mod link;
+mod mtu;
 mod nat;
 mod node;
 pub mod op;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod expect;
 pub mod kind;
 pub mod link;
+pub mod mtu;
 pub mod node;
 pub mod route;
 pub mod validate;

@@ -9,6 +9,7 @@ use crate::model::{IfRef, LinkKind, Node};
 pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     lowers(cx, nodes);
     master_cycles(cx, nodes);
+    super::mtu::check(cx, nodes);
     for (name, n) in nodes {
         super::route::check(cx, name, n);
         nat(cx, name, n);

@@ -171,6 +171,50 @@ impl Kernel {
             .ok_or(format!("no link {node}/{name}"))
     }
 
+    /// Like the kernel: a vlan or macvlan may not outgrow its lower; when a
+    /// lower's MTU changes, those shrink to fit and an ipvlan takes it.
+    fn set_mtu(&mut self, node: &str, name: &str, mtu: u32) -> Result<(), String> {
+        let kind = self.link(node, name)?.kind.clone();
+        self.fits(&kind, mtu)?;
+        self.link(node, name)?.mtu = Some(mtu);
+        let me = r(node, name);
+        for l in self
+            .net
+            .nodes
+            .values_mut()
+            .flat_map(|n| n.links.values_mut())
+        {
+            if l.kind.lower() != Some(&me) {
+                continue;
+            }
+            match l.kind {
+                LinkKind::Vlan(_) | LinkKind::Macvlan(_) | LinkKind::Macvtap(_)
+                    if l.mtu.unwrap_or(1500) > mtu =>
+                {
+                    l.mtu = Some(mtu)
+                }
+                LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_) => l.mtu = Some(mtu),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// EINVAL for a vlan or macvlan MTU larger than its lower's.
+    fn fits(&mut self, kind: &LinkKind, mtu: u32) -> Result<(), String> {
+        let strict = matches!(
+            kind,
+            LinkKind::Vlan(_) | LinkKind::Macvlan(_) | LinkKind::Macvtap(_)
+        );
+        if let (true, Some(lower)) = (strict, kind.lower()) {
+            let below = self.link(&lower.node, &lower.name)?.mtu.unwrap_or(1500);
+            if mtu > below {
+                return Err(format!("mtu {mtu} larger than lower {lower} ({below})"));
+            }
+        }
+        Ok(())
+    }
+
     fn exists(&self, i: &IfRef) -> bool {
         self.net
             .nodes
@@ -284,6 +328,9 @@ impl Kernel {
                         return Err(format!("lower {l} missing"));
                     }
                 }
+                if let Some(mtu) = link.mtu {
+                    self.fits(&link.kind, mtu)?;
+                }
                 // A new team has no teamd yet: observe reports no runner.
                 let mut link = link.clone();
                 if let LinkKind::Team(_) = link.kind {
@@ -309,6 +356,9 @@ impl Kernel {
             Op::SetLink {
                 node, name, change, ..
             } => {
+                if let Some(mtu) = change.mtu {
+                    self.set_mtu(node, name, mtu)?;
+                }
                 // Like the kernel: a bond refuses a port that is up, and
                 // opens it once enslaved.
                 let mut to_bond = false;
@@ -340,9 +390,6 @@ impl Kernel {
                 }
                 if to_bond {
                     l.up = Some(true);
-                }
-                if change.mtu.is_some() {
-                    l.mtu = change.mtu;
                 }
                 if change.mac.is_some() {
                     l.mac = change.mac;
