@@ -296,6 +296,39 @@ fn vxlan_vni_change_recreates_it_and_its_dependents() {
 }
 
 #[test]
+fn links_wait_for_default_sysctls_they_would_miss() {
+    let position = |p: &plan::Plan, start: &str| {
+        p.steps
+            .iter()
+            .position(|s| s.op.to_string().starts_with(start))
+            .unwrap_or_else(|| panic!("no `{start}` in\n{p}"))
+    };
+    let bare = Kernel::new(bare_host("lxc"));
+    let with = |keys: &[(&str, &str)]| {
+        let mut want = lxc();
+        let c1 = want.nodes.get_mut("c1").unwrap();
+        for (k, v) in keys {
+            c1.sysctls.insert(k.to_string(), v.to_string());
+        }
+        plan::up(&want, &bare.net, &bare.owned).unwrap()
+    };
+    // A link made before this write would keep DAD on.
+    let p = with(&[("net.ipv6.conf.default.accept_dad", "0")]);
+    let add = position(&p, "c1: link add eth0");
+    let write = position(&p, "c1: sysctl net.ipv6.conf.default.accept_dad=0");
+    assert!(depends(&p, add, write), "{p}");
+    // The `all` write (which sets `default` too) gives every link the
+    // value anyway: no wait.
+    let p = with(&[
+        ("net.ipv6.conf.all.disable_ipv6", "1"),
+        ("net.ipv6.conf.default.disable_ipv6", "1"),
+    ]);
+    let add = position(&p, "c1: link add eth0");
+    let write = position(&p, "c1: sysctl net.ipv6.conf.all.disable_ipv6=1");
+    assert!(!depends(&p, add, write), "{p}");
+}
+
+#[test]
 fn mtus_rise_lowers_first_and_fall_stacked_devices_first() {
     // up0 carries the vlan up0.2, which carries w/mv0 (a macvlan).
     let chain = [("host", "up0"), ("host", "up0.2"), ("w", "mv0")];

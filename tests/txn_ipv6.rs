@@ -106,6 +106,7 @@ fn link_local_and_device_route_gateways_apply_and_carry_traffic() {
     const GATEWAYS: &str = "name: gw6
 nodes:
   a:
+    sysctl: { net.ipv6.conf.default.accept_dad: 0 }
     interfaces:
       eth0: { addresses: [10.0.0.1/24, fd00:70::1/64] }
     routes:
@@ -113,7 +114,8 @@ nodes:
       - { to: 10.50.0.0/16, via: 10.20.0.2 }
       - { to: 10.20.0.0/16, dev: eth0 }
   b:
-    # The kernel's own link-local address would be tentative for a second.
+    # Otherwise the kernel's own link-local addresses are tentative for a
+    # second (neighbour discovery through the gateway would wait for them).
     sysctl: { net.ipv6.conf.default.accept_dad: 0 }
     interfaces:
       eth0:
@@ -132,8 +134,11 @@ links:
     ] {
         assert!(routes.out.contains(to), "{to}:\n{}", routes.text());
     }
+    // The first neighbour solicitation for b's link-local address may go
+    // out before b has that address (the kernel adds it once the veth has
+    // carrier); the kernel solicits again a second later.
     for (flag, to) in [("-4", "10.50.0.1"), ("-6", "2001:db8:9::1")] {
-        let ping = lab.exec("a", &["ping", flag, "-c", "1", "-W", "2", to]);
+        let ping = lab.exec("a", &["ping", flag, "-c", "1", "-W", "5", to]);
         assert_eq!(ping.code, 0, "{to}: {}", ping.text());
     }
     assert!(lab.pending().is_empty(), "second up: {:?}", lab.pending());

@@ -10,6 +10,7 @@ use super::kind::{self, KindDiff};
 use super::mtu;
 use super::op::{LinkChange, Op};
 use super::status::FieldDiff;
+use super::sysctl;
 use super::teamd;
 use super::Conflict;
 use crate::model::{Address, IfRef, Link, LinkKind};
@@ -325,11 +326,16 @@ fn bare(link: &Link) -> Link {
 /// AddLink for a missing link (with its veth peer).
 fn add_link(ctx: &Ctx, me: &IfRef, want: &Link) -> Pending {
     let mut needs = vec![Key::Netns(me.node.clone()), Key::LinkGone(me.clone())];
+    // A link takes the node's `default` sysctls when it is made.
+    let defaults =
+        |node: &str| sysctl::shapes_new_links(ctx, node).then(|| Key::Sysctl(node.into()));
+    needs.extend(defaults(&me.node));
     let mut gives = vec![Key::Link(me.clone())];
     let mut peer = None;
     if let LinkKind::Veth(v) = &want.kind {
         if let Some(p) = &v.peer {
             needs.push(Key::Netns(p.node.clone()));
+            needs.extend(defaults(&p.node));
             needs.push(Key::LinkGone(p.clone()));
             gives.push(Key::Link(p.clone()));
             let other = match ctx.want(&p.node).links.get(&p.name) {
