@@ -326,6 +326,62 @@ fn links_wait_for_default_sysctls_they_would_miss() {
     let add = position(&p, "c1: link add eth0");
     let write = position(&p, "c1: sysctl net.ipv6.conf.all.disable_ipv6=1");
     assert!(!depends(&p, add, write), "{p}");
+    // But when `all` is right already, only `default` is written: wait.
+    let mut want = lxc();
+    let mut seen = Kernel::new(bare_host("lxc"));
+    for net in [&mut want, &mut seen.net] {
+        let host = net.nodes.get_mut("host").unwrap();
+        host.sysctls
+            .insert("net.ipv6.conf.all.disable_ipv6".into(), "1".into());
+    }
+    want.nodes
+        .get_mut("host")
+        .unwrap()
+        .sysctls
+        .insert("net.ipv6.conf.default.disable_ipv6".into(), "1".into());
+    let p = plan::up(&want, &seen.net, &seen.owned).unwrap();
+    let add = position(&p, "host: link add lxcbr0");
+    let write = position(&p, "host: sysctl net.ipv6.conf.default.disable_ipv6=1");
+    assert!(depends(&p, add, write), "{p}");
+}
+
+#[test]
+fn a_bond_port_gets_its_mtu_from_the_bond_and_an_ipvlan_keeps_its_own() {
+    let mut want = lxc();
+    let host = want.nodes.get_mut("host").unwrap();
+    host.links.get_mut("lxcbr0").unwrap().kind = LinkKind::Bond(BondOptions {
+        mode: Some("active-backup".into()),
+        ..Default::default()
+    });
+    let mut low = Link::new("low0", LinkKind::Dummy);
+    low.mtu = Some(1500);
+    let mut ipv = Link::new(
+        "ipv0",
+        LinkKind::Ipvlan(IpvlanOptions {
+            lower: Some(r("host", "low0")),
+            mode: Some("l2".into()),
+            ..Default::default()
+        }),
+    );
+    ipv.mtu = Some(1400);
+    host.links.insert("low0".into(), low);
+    host.links.insert("ipv0".into(), ipv);
+    let k = built(&want);
+    let host = want.nodes.get_mut("host").unwrap();
+    for name in ["lxcbr0", "veth0", "low0"] {
+        host.links.get_mut(name).unwrap().mtu = Some(9000);
+    }
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    find(&p, "host: link set lxcbr0 mtu 9000");
+    assert!(
+        !p.to_string().contains("link set veth0 mtu"),
+        "the bond sets its port: {p}"
+    );
+    // The kernel gives the ipvlan its lower's new MTU: its own comes after.
+    let low = find(&p, "host: link set low0 mtu 9000");
+    let ipv = find(&p, "host: link set ipv0 mtu 1400");
+    assert!(depends(&p, ipv, low), "{p}");
+    converges(&want, k, &p);
 }
 
 #[test]

@@ -453,6 +453,7 @@ fn changes(
             ctx,
             me,
             depth,
+            (want, have),
             &mut diff.config,
             &mut diff.prior,
         ));

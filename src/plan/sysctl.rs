@@ -101,16 +101,19 @@ fn cascade(key: &str) -> Option<String> {
 /// Whether links created in `node` wait for its sysctl writes: the file sets
 /// a `default` key there, which a link takes only when it is created (e.g.
 /// `net.ipv6.conf.default.accept_dad`), and no write of the same value to a
-/// cascading `all` key gives it to links made before as well.
+/// cascading `all` key in this plan gives it to links made before as well.
 pub(crate) fn shapes_new_links(ctx: &Ctx, node: &str) -> bool {
     let want = &ctx.want(node).sysctls;
+    let have = &ctx.have(node).sysctls;
     want.iter().any(|(key, value)| {
         let parts: Vec<&str> = key.split('.').collect();
         let is_default = matches!(
             parts.as_slice(),
             ["net", "ipv4" | "ipv6", "conf" | "neigh", "default", ..]
         );
-        is_default && cascaded_from(key).is_none_or(|all| want.get(&all) != Some(value))
+        let cascaded = cascaded_from(key)
+            .is_some_and(|all| want.get(&all) == Some(value) && have.get(&all) != Some(value));
+        is_default && !cascaded
     })
 }
 

@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use super::decode::{suggest, Ctx};
-use crate::model::{Node, Route};
+use ipnet::IpNet;
+
+use crate::model::{LinkKind, Node, Route};
 
 /// Checks every route of `node`; errors go to `cx`.
 pub fn check(cx: &mut Ctx, node: &str, n: &Node) {
@@ -52,6 +54,27 @@ fn gateway(cx: &mut Ctx, node: &str, n: &Node, i: usize, r: &Route, via: IpAddr)
             return;
         }
     }
+    if let Some(why) = not_a_gateway(n, via) {
+        cx.err(
+            at,
+            format!("gateway `{via}` is {why}"),
+            Some("the kernel refuses it as a next hop: name a neighbour's address".into()),
+        );
+        return;
+    }
+    // An external device's addresses are the machine's, unknown here.
+    let external = |name: &str| {
+        n.links
+            .get(name)
+            .is_some_and(|l| l.kind == LinkKind::External)
+    };
+    match &r.dev {
+        Some(dev) if external(dev) => return,
+        None if n.links.keys().any(|name| external(name)) && holders(n, r, via).is_empty() => {
+            return
+        }
+        _ => {}
+    }
     let holders = holders(n, r, via);
     let up: Vec<&str> = holders.iter().filter(|h| h.1).map(|h| h.0).collect();
     let down: Vec<&str> = holders.iter().filter(|h| !h.1).map(|h| h.0).collect();
@@ -89,6 +112,25 @@ fn gateway(cx: &mut Ctx, node: &str, n: &Node, i: usize, r: &Route, via: IpAddr)
             cx.err(at, format!("gateway `{via}` is outside every subnet of {whose}"), Some(help));
         }
     }
+}
+
+/// Why `via` cannot be a gateway at all: an IPv6 address of the node itself
+/// ("Gateway can not be a local address"), or the broadcast address of one
+/// of its IPv4 subnets (the kernel finds a broadcast route to it).
+fn not_a_gateway(n: &Node, via: IpAddr) -> Option<String> {
+    let nets = n.links.values().flat_map(|l| &l.addresses).map(|a| a.net);
+    for net in nets {
+        match (net, via) {
+            (IpNet::V6(net), IpAddr::V6(v)) if net.addr() == v => {
+                return Some("an address of this node".into())
+            }
+            (IpNet::V4(net), IpAddr::V4(v)) if net.prefix_len() < 31 && net.broadcast() == v => {
+                return Some(format!("the broadcast address of {}", net.trunc()))
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Interfaces the kernel would find `via` on, each with whether it is up: those
@@ -238,6 +280,47 @@ mod tests {
             errs,
             ["gateway `10.30.0.1` is outside every subnet of node `a`"]
         );
+    }
+
+    #[test]
+    fn own_ipv6_addresses_and_ipv4_broadcasts_are_no_gateways() {
+        let mut d0 = link("d0", "10.0.0.1/24", None);
+        d0.addresses.push(Address {
+            net: "2001:db8::1/64".parse().unwrap(),
+            dad: false,
+        });
+        let errs = errors(
+            vec![d0],
+            vec![
+                route("10.5.0.0/16", Some("10.0.0.255"), None),
+                route("10.6.0.0/16", Some("10.0.0.0"), None),
+                route("10.7.0.0/16", Some("10.0.0.1"), None),
+                route("2001:db8:7::/48", Some("2001:db8::1"), None),
+            ],
+        );
+        assert_eq!(
+            errs,
+            [
+                "gateway `10.0.0.255` is the broadcast address of 10.0.0.0/24",
+                "gateway `2001:db8::1` is an address of this node",
+            ]
+        );
+    }
+
+    #[test]
+    fn gateways_through_external_devices_are_not_judged() {
+        let errs = errors(
+            vec![
+                Link::new("eth0", LinkKind::External),
+                link("d0", "10.0.0.1/24", None),
+            ],
+            vec![
+                route("0.0.0.0/0", Some("192.0.2.1"), Some("eth0")),
+                route("10.8.0.0/16", Some("198.51.100.1"), None),
+                route("10.9.0.0/16", Some("10.0.0.254"), Some("eth0")),
+            ],
+        );
+        assert_eq!(errs, Vec::<String>::new());
     }
 
     #[test]

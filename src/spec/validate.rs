@@ -9,6 +9,7 @@ use crate::model::{IfRef, LinkKind, Node};
 pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     lowers(cx, nodes);
     master_cycles(cx, nodes);
+    lower_cycles(cx, nodes);
     super::mtu::check(cx, nodes);
     for (name, n) in nodes {
         super::route::check(cx, name, n);
@@ -44,6 +45,51 @@ fn unknown_iface(
                     &format!("interfaces of `{}`", r.node),
                 )),
             );
+        }
+    }
+}
+
+/// A chain of lower devices that comes back to where it started (vx0 over
+/// vx1, vx1 over vx0); a device that is its own lower is reported by `lowers`.
+fn lower_cycles(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    let lower_of = |r: &IfRef| {
+        nodes
+            .get(&r.node)
+            .and_then(|n| n.links.get(&r.name))
+            .and_then(|l| l.kind.lower())
+    };
+    for (node, n) in nodes {
+        for (name, l) in &n.links {
+            let start = IfRef {
+                node: node.clone(),
+                name: name.clone(),
+            };
+            let mut path = vec![start.clone()];
+            while let Some(next) = lower_of(path.last().expect("not empty")) {
+                if *next == start {
+                    // Once per cycle, at its smallest member; not a self-loop.
+                    if path.len() > 1 && path.iter().all(|p| *p >= start) {
+                        let field = if matches!(l.kind, LinkKind::Vxlan(_)) {
+                            "dev"
+                        } else {
+                            "lower"
+                        };
+                        let at = cx.loc(&format!("{start}#{field}"), &start.to_string());
+                        let names: Vec<String> =
+                            path.iter().chain([&start]).map(|r| r.to_string()).collect();
+                        cx.err(
+                            at,
+                            format!("lower devices form a cycle: {}", names.join(" -> ")),
+                            Some("a device cannot be stacked, directly or not, on itself".into()),
+                        );
+                    }
+                    break;
+                }
+                if path.contains(next) || path.len() > 16 {
+                    break;
+                }
+                path.push(next.clone());
+            }
         }
     }
 }

@@ -177,6 +177,14 @@ impl Kernel {
         let kind = self.link(node, name)?.kind.clone();
         self.fits(&kind, mtu)?;
         self.link(node, name)?.mtu = Some(mtu);
+        // A bond or team sets its ports to its own MTU.
+        if matches!(kind, LinkKind::Bond(_) | LinkKind::Team(_)) {
+            for l in self.node(node)?.links.values_mut() {
+                if l.master.as_deref() == Some(name) {
+                    l.mtu = Some(mtu);
+                }
+            }
+        }
         let me = r(node, name);
         for l in self
             .net
