@@ -160,9 +160,17 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
     }
     // Lower devices before the devices stacked on them; stable otherwise.
     creations.sort();
+    // Once per node: a host with a thousand ports has a thousand sysctls.
+    let shaping: BTreeSet<&str> = ctx
+        .desired
+        .nodes
+        .keys()
+        .map(String::as_str)
+        .filter(|n| sysctl::shapes_new_links(ctx, n))
+        .collect();
     for (_, me) in creations {
         if let Some(want) = ctx.want(&me.node).links.get(&me.name) {
-            out.push(add_link(ctx, &me, want));
+            out.push(add_link(ctx, &me, want, &shaping));
         }
     }
     // In stack order within their phase, so each finds the op it waits for.
@@ -324,11 +332,11 @@ fn bare(link: &Link) -> Link {
 }
 
 /// AddLink for a missing link (with its veth peer).
-fn add_link(ctx: &Ctx, me: &IfRef, want: &Link) -> Pending {
+/// `shaping`: nodes whose `default` sysctls a new link must wait for.
+fn add_link(ctx: &Ctx, me: &IfRef, want: &Link, shaping: &BTreeSet<&str>) -> Pending {
     let mut needs = vec![Key::Netns(me.node.clone()), Key::LinkGone(me.clone())];
     // A link takes the node's `default` sysctls when it is made.
-    let defaults =
-        |node: &str| sysctl::shapes_new_links(ctx, node).then(|| Key::Sysctl(node.into()));
+    let defaults = |node: &str| shaping.contains(node).then(|| Key::Sysctl(node.into()));
     needs.extend(defaults(&me.node));
     let mut gives = vec![Key::Link(me.clone())];
     let mut peer = None;
