@@ -401,29 +401,23 @@ fn mtus_rise_lowers_first_and_fall_stacked_devices_first() {
         }
     };
     let mut want = stacked();
-    let k = built(&want);
-    set_all(&mut want, 9000);
-    let p = plan::up(&want, &k.net, &k.owned).unwrap();
-    let [low, mid, top] = [
-        "host: link set up0",
-        "host: link set up0.2",
-        "w: link set mv0",
-    ]
-    .map(|l| find(&p, &format!("{l} mtu 9000")));
-    assert!(depends(&p, mid, low) && depends(&p, top, mid), "{p}");
-    converges(&want, k, &p);
-
-    let k = built(&want);
-    set_all(&mut want, 1400);
-    let p = plan::up(&want, &k.net, &k.owned).unwrap();
-    let [low, mid, top] = [
-        "host: link set up0",
-        "host: link set up0.2",
-        "w: link set mv0",
-    ]
-    .map(|l| find(&p, &format!("{l} mtu 1400")));
-    assert!(depends(&p, low, mid) && depends(&p, mid, top), "{p}");
-    converges(&want, k, &p);
+    for (mtu, rising) in [(9000, true), (1400, false)] {
+        let k = built(&want);
+        set_all(&mut want, mtu);
+        let p = plan::up(&want, &k.net, &k.owned).unwrap();
+        let [low, mid, top] = [
+            "host: link set up0",
+            "host: link set up0.2",
+            "w: link set mv0",
+        ]
+        .map(|l| find(&p, &format!("{l} mtu {mtu}")));
+        let ordered = match rising {
+            true => depends(&p, mid, low) && depends(&p, top, mid),
+            false => depends(&p, low, mid) && depends(&p, mid, top),
+        };
+        assert!(ordered, "{p}");
+        converges(&want, k, &p);
+    }
 }
 
 #[test]

@@ -535,12 +535,7 @@ fn changes(
 fn set_link(me: &IfRef, change: LinkChange, prior: LinkChange, mut needs: Vec<Key>) -> Pending {
     needs.push(Key::Netns(me.node.clone()));
     needs.push(Key::Link(me.clone()));
-    let op = Op::SetLink {
-        node: me.node.clone(),
-        name: me.name.clone(),
-        change,
-        prior,
-    };
+    let op = set_link_op(me, change, prior);
     Pending::new(Phase::Config, op, needs, vec![Key::Config(me.clone())])
 }
 
@@ -557,17 +552,20 @@ fn down_to_enslave(me: &IfRef) -> Pending {
 
 /// The SetLink of the administrative state alone.
 fn up_op(me: &IfRef, up: bool, prior: Option<bool>) -> Op {
+    let only = |up| LinkChange {
+        up,
+        ..LinkChange::default()
+    };
+    set_link_op(me, only(Some(up)), only(prior))
+}
+
+/// A SetLink of `me` from `prior` to `change`.
+pub(super) fn set_link_op(me: &IfRef, change: LinkChange, prior: LinkChange) -> Op {
     Op::SetLink {
         node: me.node.clone(),
         name: me.name.clone(),
-        change: LinkChange {
-            up: Some(up),
-            ..LinkChange::default()
-        },
-        prior: LinkChange {
-            up: prior,
-            ..LinkChange::default()
-        },
+        change,
+        prior,
     }
 }
 

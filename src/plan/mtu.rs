@@ -8,7 +8,7 @@
 //! refuses any other change of a port's MTU): ports get no MTU op.
 use super::effect::{iref, Ctx};
 use super::graph::{Key, Pending, Phase};
-use super::op::{LinkChange, Op};
+use super::op::LinkChange;
 use crate::model::{IfRef, Link, LinkKind};
 
 /// Takes the MTU out of a link's in-place changes (`config`, `prior`) into an
@@ -50,18 +50,11 @@ pub(crate) fn split(
             needs.push(Key::LinkGone(u));
         }
     }
-    let op = Op::SetLink {
-        node: me.node.clone(),
-        name: me.name.clone(),
-        change: LinkChange {
-            mtu: Some(mtu),
-            ..LinkChange::default()
-        },
-        prior: LinkChange {
-            mtu: before,
-            ..LinkChange::default()
-        },
+    let only = |mtu| LinkChange {
+        mtu,
+        ..LinkChange::default()
     };
+    let op = super::link::set_link_op(me, only(Some(mtu)), only(before));
     let (phase, rank) = match after_lower {
         true => (Phase::MtuUp, depth as isize),
         false => (Phase::MtuDown, -(depth as isize)),
