@@ -239,3 +239,44 @@ links:
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
 }
+
+/// A bridge declared with an MTU above its ports' keeps it: the kernel
+/// sets a bridge to its ports' smallest MTU when one joins unless the MTU
+/// was changed after creation, so one `up` used to leave it at 1500 and the
+/// next one set it. Rolled back at every step; a port joining later leaves
+/// it alone.
+#[test]
+fn a_bridge_keeps_its_mtu_when_ports_join() {
+    let one = "name: brmtu
+nodes:
+  host:
+    interfaces:
+      br0: { kind: bridge, stp: false, mtu: 9000, ports: [p1] }
+      p1: {}
+  c1:
+    interfaces:
+      eth0: { addresses: [10.8.0.2/24] }
+links:
+  - [host/p1, c1/eth0]
+";
+    let lab = Lab::from_text("brmtu.yaml", one);
+    let n = every_step_rolls_back(&lab, "from empty");
+    assert!(n >= 5, "only {n} steps");
+    let mtu = || lab.sh("cat /sys/class/net/br0/mtu").out.trim().to_string();
+    lab.expect("up", &[], 0);
+    assert_eq!(mtu(), "9000");
+    lab.expect("plan", &[], 0);
+    let two = one
+        .replace("ports: [p1] }", "ports: [p1, p2] }")
+        .replace("      p1: {}\n", "      p1: {}\n      p2: {}\n")
+        .replace(
+            "links:\n",
+            "  c2:\n    interfaces:\n      eth0: { addresses: [10.8.0.3/24] }\nlinks:\n  - [host/p2, c2/eth0]\n",
+        );
+    std::fs::write(&lab.file, two).unwrap();
+    lab.expect("up", &[], 0);
+    assert_eq!(mtu(), "9000");
+    lab.expect("plan", &[], 0);
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

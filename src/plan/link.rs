@@ -150,6 +150,7 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                     follow_ups(ctx, &me, want, out);
                     late.extend(bond_primary(ctx, &me, want));
                     late.extend(kind::bridge::snooping_on(ctx, &me, want));
+                    late.extend(kind::bridge::mtu_after_ports(ctx, &me, want));
                 }
                 (_, Some(have)) => {
                     changes(ctx, &me, want, have, out, &mut mtus);
@@ -365,6 +366,10 @@ fn add_link(ctx: &Ctx, me: &IfRef, want: &Link, shaping: &BTreeSet<&str>) -> Pen
         needs.push(Key::Mtu(l.clone()));
     }
     let mut link = bare(want);
+    if let LinkKind::Bridge(_) = link.kind {
+        // Set after its ports join (see bridge::mtu_after_ports).
+        link.mtu = None;
+    }
     if kind::bridge::quiet_bridge(ctx, me, want) {
         if let LinkKind::Bridge(o) = &mut link.kind {
             o.mcast_snooping = Some(false);
