@@ -308,7 +308,7 @@ fn carried_by_peer(ctx: &Ctx, me: &IfRef, want: &Link) -> bool {
 }
 
 /// How many devices this one is stacked on (bounded: validation rejects cycles).
-fn depth(ctx: &Ctx, want: &Link, level: usize) -> usize {
+pub(super) fn depth(ctx: &Ctx, want: &Link, level: usize) -> usize {
     match want.kind.lower() {
         Some(l) if level < 16 => match ctx.want(&l.node).links.get(&l.name) {
             Some(lower) => 1 + depth(ctx, lower, level + 1),
@@ -366,10 +366,6 @@ fn add_link(ctx: &Ctx, me: &IfRef, want: &Link, shaping: &BTreeSet<&str>) -> Pen
         needs.push(Key::Mtu(l.clone()));
     }
     let mut link = bare(want);
-    if let LinkKind::Bridge(_) = link.kind {
-        // Set after its ports join (see bridge::mtu_after_ports).
-        link.mtu = None;
-    }
     if kind::bridge::quiet_bridge(ctx, me, want) {
         if let LinkKind::Bridge(o) = &mut link.kind {
             o.mcast_snooping = Some(false);
@@ -461,11 +457,9 @@ fn changes(
         diff.prior.port = None;
     }
     if want.kind != LinkKind::Loopback {
-        let depth = depth(ctx, want, 0);
         mtus.extend(mtu::split(
             ctx,
             me,
-            depth,
             (want, have),
             &mut diff.config,
             &mut diff.prior,
@@ -564,8 +558,17 @@ fn up_op(me: &IfRef, up: bool, prior: Option<bool>) -> Op {
     set_link_op(me, only(Some(up)), only(prior))
 }
 
+/// The SetLink of the MTU alone.
+pub(super) fn mtu_op(me: &IfRef, mtu: u32, prior: Option<u32>) -> Op {
+    let only = |mtu| LinkChange {
+        mtu,
+        ..LinkChange::default()
+    };
+    set_link_op(me, only(Some(mtu)), only(prior))
+}
+
 /// A SetLink of `me` from `prior` to `change`.
-pub(super) fn set_link_op(me: &IfRef, change: LinkChange, prior: LinkChange) -> Op {
+fn set_link_op(me: &IfRef, change: LinkChange, prior: LinkChange) -> Op {
     Op::SetLink {
         node: me.node.clone(),
         name: me.name.clone(),

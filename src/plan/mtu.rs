@@ -13,11 +13,10 @@ use crate::model::{IfRef, Link, LinkKind};
 
 /// Takes the MTU out of a link's in-place changes (`config`, `prior`) into an
 /// op of its own, with its rank among MTU ops: lowers first for increases,
-/// stacked devices first for decreases (`depth` counts lowers beneath `me`).
+/// stacked devices first for decreases.
 pub(crate) fn split(
     ctx: &Ctx,
     me: &IfRef,
-    depth: usize,
     (want, have): (&Link, &Link),
     config: &mut LinkChange,
     prior: &mut LinkChange,
@@ -50,11 +49,8 @@ pub(crate) fn split(
             needs.push(Key::LinkGone(u));
         }
     }
-    let only = |mtu| LinkChange {
-        mtu,
-        ..LinkChange::default()
-    };
-    let op = super::link::set_link_op(me, only(Some(mtu)), only(before));
+    let op = super::link::mtu_op(me, mtu, before);
+    let depth = super::link::depth(ctx, want, 0);
     let (phase, rank) = match after_lower {
         true => (Phase::MtuUp, depth as isize),
         false => (Phase::MtuDown, -(depth as isize)),

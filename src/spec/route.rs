@@ -3,10 +3,10 @@
 //! ip6_validate_gw for IPv6), so a route it would refuse is an error here.
 use std::net::IpAddr;
 
-use super::decode::{suggest, Ctx};
 use ipnet::IpNet;
 
-use crate::model::{LinkKind, Node, Route};
+use super::decode::{suggest, Ctx};
+use crate::model::{Link, LinkKind, Node, Route};
 
 /// Checks every route of `node`; errors go to `cx`.
 pub fn check(cx: &mut Ctx, node: &str, n: &Node) {
@@ -62,20 +62,16 @@ fn gateway(cx: &mut Ctx, node: &str, n: &Node, i: usize, r: &Route, via: IpAddr)
         );
         return;
     }
-    // An external device's addresses are the machine's, unknown here.
-    let external = |name: &str| {
-        n.links
-            .get(name)
-            .is_some_and(|l| l.kind == LinkKind::External)
-    };
-    match &r.dev {
-        Some(dev) if external(dev) => return,
-        None if n.links.keys().any(|name| external(name)) && holders(n, r, via).is_empty() => {
-            return
-        }
-        _ => {}
-    }
     let holders = holders(n, r, via);
+    // An external device's addresses are the machine's, unknown here.
+    let external = |l: &Link| l.kind == LinkKind::External;
+    let unknown = match &r.dev {
+        Some(dev) => n.links.get(dev).is_some_and(external),
+        None => holders.is_empty() && n.links.values().any(external),
+    };
+    if unknown {
+        return;
+    }
     let up: Vec<&str> = holders.iter().filter(|h| h.1).map(|h| h.0).collect();
     let down: Vec<&str> = holders.iter().filter(|h| !h.1).map(|h| h.0).collect();
     match &r.dev {

@@ -57,6 +57,7 @@ fn lower_cycles(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
             .get(&r.node)
             .and_then(|n| n.links.get(&r.name))
             .and_then(|l| l.kind.lower())
+            .cloned()
     };
     for (node, n) in nodes {
         for (name, l) in &n.links {
@@ -64,34 +65,40 @@ fn lower_cycles(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 node: node.clone(),
                 name: name.clone(),
             };
-            let mut path = vec![start.clone()];
-            while let Some(next) = lower_of(path.last().expect("not empty")) {
-                if *next == start {
-                    // Once per cycle, at its smallest member; not a self-loop.
-                    if path.len() > 1 && path.iter().all(|p| *p >= start) {
-                        let field = if matches!(l.kind, LinkKind::Vxlan(_)) {
-                            "dev"
-                        } else {
-                            "lower"
-                        };
-                        let at = cx.loc(&format!("{start}#{field}"), &start.to_string());
-                        let names: Vec<String> =
-                            path.iter().chain([&start]).map(|r| r.to_string()).collect();
-                        cx.err(
-                            at,
-                            format!("lower devices form a cycle: {}", names.join(" -> ")),
-                            Some("a device cannot be stacked, directly or not, on itself".into()),
-                        );
-                    }
-                    break;
-                }
-                if path.contains(next) || path.len() > 16 {
-                    break;
-                }
-                path.push(next.clone());
-            }
+            let Some(path) = cycle_at(&start, lower_of).filter(|p| p.len() > 2) else {
+                continue;
+            };
+            let field = if matches!(l.kind, LinkKind::Vxlan(_)) {
+                "dev"
+            } else {
+                "lower"
+            };
+            let at = cx.loc(&format!("{start}#{field}"), &start.to_string());
+            let names: Vec<String> = path.iter().map(IfRef::to_string).collect();
+            cx.err(
+                at,
+                format!("lower devices form a cycle: {}", names.join(" -> ")),
+                Some("a device cannot be stacked, directly or not, on itself".into()),
+            );
         }
     }
+}
+
+/// The cycle that `next` leads `start` around (`start` at both ends), when
+/// there is one and `start` is its smallest member: each cycle is found once.
+fn cycle_at<T: Ord + Clone>(start: &T, next: impl Fn(&T) -> Option<T>) -> Option<Vec<T>> {
+    let mut path = vec![start.clone()];
+    while let Some(n) = next(path.last()?) {
+        let closed = n == *start;
+        if !closed && path.contains(&n) {
+            return None;
+        }
+        path.push(n);
+        if closed {
+            return path.iter().all(|p| p >= start).then_some(path);
+        }
+    }
+    None
 }
 
 /// Lower devices: they exist, are not the device itself, are not taken by a
@@ -228,24 +235,17 @@ fn ipvlan_port(
 fn master_cycles(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     for (node, n) in nodes {
         for name in n.links.keys() {
-            let mut path = vec![name.as_str()];
-            let mut cur = name.as_str();
-            while let Some(m) = n.links.get(cur).and_then(|l| l.master.as_deref()) {
-                if m == name {
-                    // Report each cycle once, at its smallest member.
-                    if path.iter().all(|p| *p >= name.as_str()) {
-                        let at =
-                            cx.loc(&format!("{node}/{name}#master"), &format!("{node}/{name}"));
-                        path.push(m);
-                        cx.err(at, format!("masters form a cycle: {}", path.join(" -> ")), Some("a bridge, bond or team cannot be, directly or not, a port of itself".into()));
-                    }
-                    break;
-                }
-                if path.contains(&m) || path.len() > n.links.len() {
-                    break;
-                }
-                path.push(m);
-                cur = m;
+            let master_of = |l: &&str| n.links.get(*l).and_then(|l| l.master.as_deref());
+            if let Some(path) = cycle_at(&name.as_str(), master_of) {
+                let at = cx.loc(&format!("{node}/{name}#master"), &format!("{node}/{name}"));
+                cx.err(
+                    at,
+                    format!("masters form a cycle: {}", path.join(" -> ")),
+                    Some(
+                        "a bridge, bond or team cannot be, directly or not, a port of itself"
+                            .into(),
+                    ),
+                );
             }
         }
     }

@@ -120,29 +120,19 @@ fn turn_snooping_on(ctx: &Ctx, me: &IfRef) -> Pending {
     Pending::new(Phase::Up, op, needs, Vec::new())
 }
 
-/// A new bridge's `mtu`, set once its ports are enslaved: the kernel sets a
-/// bridge to its ports' smallest MTU whenever a port joins, unless its MTU
+/// A new bridge's `mtu` again, once its ports are enslaved: the kernel sets
+/// a bridge to its ports' smallest MTU whenever a port joins, unless its MTU
 /// was changed after creation (br_mtu_auto_adjust skips a bridge with
 /// BROPT_MTU_SET_BY_USER, which only ndo_change_mtu sets, not IFLA_MTU at
-/// creation). So the bridge is made without it (see `add_link`).
+/// creation). The bridge is still made with it, for devices stacked on it.
 pub(crate) fn mtu_after_ports(ctx: &Ctx, me: &IfRef, want: &Link) -> Option<Pending> {
     let LinkKind::Bridge(_) = want.kind else {
         return None;
     };
-    let only = |mtu| LinkChange {
-        mtu,
-        ..LinkChange::default()
-    };
     let mut needs = vec![Key::Netns(me.node.clone()), Key::Link(me.clone())];
     needs.extend(ports(ctx, me).map(|(name, _)| Key::Config(iref(&me.node, name))));
-    let op = Op::SetLink {
-        node: me.node.clone(),
-        name: me.name.clone(),
-        change: only(Some(want.mtu?)),
-        prior: only(None),
-    };
-    let gives = vec![Key::Mtu(me.clone())];
-    Some(Pending::new(Phase::Config, op, needs, gives))
+    let op = super::super::link::mtu_op(me, want.mtu?, None);
+    Some(Pending::new(Phase::Config, op, needs, Vec::new()))
 }
 
 /// The bridge whose multicast snooping `op` turns on (from off), if it does:
