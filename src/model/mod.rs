@@ -275,6 +275,10 @@ pub struct Route {
 /// and the prefix routes of addresses.
 pub const RT_TABLE_MAIN: u32 = 254;
 
+/// The kernel's `default` routing table (RT_TABLE_DEFAULT), which IPv4's
+/// standard rules look in after main (IPv6 has no such rule).
+pub const RT_TABLE_DEFAULT: u32 = 253;
+
 impl Route {
     /// The table id, main when unset.
     pub fn table_id(&self) -> u32 {
@@ -283,10 +287,11 @@ impl Route {
 
     /// Whether this is a device route (no gateway) that puts `via` on link for
     /// a route in `table`: the kernel looks a gateway up in the new route's
-    /// table, then in main.
+    /// table, then through the rules (main, and for IPv4 also `default`).
     pub fn puts_on_link(&self, via: IpAddr, table: u32) -> bool {
         let own = self.table_id();
-        self.via.is_none() && (own == RT_TABLE_MAIN || own == table) && self.to.contains(&via)
+        let ruled = own == RT_TABLE_MAIN || (own == RT_TABLE_DEFAULT && via.is_ipv4());
+        self.via.is_none() && (ruled || own == table) && self.to.contains(&via)
     }
 }
 

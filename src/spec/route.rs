@@ -131,7 +131,8 @@ fn not_a_gateway(n: &Node, via: IpAddr) -> Option<String> {
 
 /// Interfaces the kernel would find `via` on, each with whether it is up: those
 /// with an address whose subnet holds it, and the `dev` of a device route (no
-/// `via`) that covers it in the main table or in the route's own table.
+/// `via`) that covers it in the main table, the route's own table or (IPv4)
+/// the `default` table.
 fn holders<'a>(n: &'a Node, r: &Route, via: IpAddr) -> Vec<(&'a str, bool)> {
     let table = r.table_id();
     let mut out: Vec<(&str, bool)> = Vec::new();
@@ -262,6 +263,11 @@ mod tests {
         other_table.table = Some(100);
         let mut in_100 = route("10.30.0.0/16", None, Some("d0"));
         in_100.table = Some(100);
+        // The rules look in `default` after main for IPv4, never for IPv6.
+        let mut in_default = route("10.50.0.0/16", None, Some("d0"));
+        in_default.table = Some(253);
+        let mut in_default_v6 = route("2001:db8:50::/48", None, Some("d0"));
+        in_default_v6.table = Some(253);
         let errs = errors(
             vec![link("d0", "192.168.0.1/24", None)],
             vec![
@@ -270,11 +276,18 @@ mod tests {
                 other_table,
                 in_100,
                 route("10.40.0.0/16", Some("10.30.0.1"), None),
+                in_default,
+                route("10.60.0.0/16", Some("10.50.0.1"), None),
+                in_default_v6,
+                route("2001:db8:60::/48", Some("2001:db8:50::1"), None),
             ],
         );
         assert_eq!(
             errs,
-            ["gateway `10.30.0.1` is outside every subnet of node `a`"]
+            [
+                "gateway `10.30.0.1` is outside every subnet of node `a`",
+                "gateway `2001:db8:50::1` is outside every subnet of node `a`"
+            ]
         );
     }
 
