@@ -7,41 +7,9 @@ mod common;
 mod txn_support;
 
 use common::Lab;
-use txn_support::{diff, dump_until, edited, pending_ops, settled_dump, topology, up_with_fault};
+use txn_support::{edited, every_step_rolls_back, topology};
 
 const CONTAINERS: usize = 4;
-
-/// Inject a fault at each step index of the pending plan; each time the
-/// dump must come back unchanged. Returns the number of steps.
-fn every_step_rolls_back(lab: &Lab, what: &str) -> usize {
-    let n = pending_ops(lab);
-    let before = settled_dump(lab);
-    for k in 0..n {
-        let r = up_with_fault(lab, k);
-        assert_eq!(r.code, 1, "{what}: fault at {k}:\n{}", r.text());
-        assert!(
-            r.err
-                .contains(&format!("injected fault (NETLOOM_FAULT_AT={k})"))
-                && r.err.contains("step "),
-            "{what}: fault at {k}: the failing step is not named:\n{}",
-            r.text()
-        );
-        assert!(
-            r.err.contains("rolled back:") && r.err.contains("the machine is as before"),
-            "{what}: fault at {k}: no complete rollback reported:\n{}",
-            r.text()
-        );
-        let after = dump_until(lab, &before);
-        assert!(
-            after == before,
-            "{what}: fault at step {k}: state differs after rollback:\n{}\n{}",
-            diff(&before, &after),
-            r.text()
-        );
-        assert_eq!(pending_ops(lab), n, "{what}: fault at {k}: plan changed");
-    }
-    n
-}
 
 /// After the rollbacks the edit applies in one `up`, and `down` leaves
 /// nothing behind.
@@ -203,10 +171,17 @@ fn set_link_down_with_routes(text: &str, keep_addr_on_down: &str) {
 /// rolls back to the old MTUs. The macvlan may never be larger than its
 /// lower, so raising goes lower first, lowering macvlan first, and their
 /// undo the other way round (the macvlan sorts after its lower by name, so
-/// name order alone would get the lowering and its undo wrong).
+/// name order alone would get the lowering and its undo wrong). A second
+/// macvlan declares no MTU: the kernel shrinks it with its lower, and a
+/// rollback must grow it back (the falling edit adds a third macvlan, made
+/// after the lower's change, so that faults come after that change too).
 #[test]
 fn mtus_along_a_stack_rise_and_fall_and_roll_back() {
     let text = |mtu: u32| {
+        let late = match mtu {
+            1400 => "      up0late: { kind: macvlan, lower: up0, mode: bridge }\n",
+            _ => "",
+        };
         format!(
             "name: rmtu
 nodes:
@@ -214,7 +189,8 @@ nodes:
     interfaces:
       up0: {{ mtu: {mtu}, addresses: [10.7.0.1/24] }}
       up0mv: {{ kind: macvlan, lower: up0, mode: bridge, mtu: {mtu} }}
-  c1:
+      up0free: {{ kind: macvlan, lower: up0, mode: bridge }}
+{late}  c1:
     interfaces:
       eth0: {{ mtu: {mtu}, addresses: [10.7.0.2/24] }}
 links:

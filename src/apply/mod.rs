@@ -1,6 +1,7 @@
 //! Apply: run a plan's steps in dependency order, many at once, with a
 //! write-ahead journal; when a step fails, undo the finished steps in reverse.
 pub mod journal;
+pub mod mtu;
 pub mod ports;
 
 use std::future::Future;
@@ -292,6 +293,8 @@ where
         };
         // A master made anew takes back the ports it had.
         inverse.extend(ports::back(op, before, &removed));
+        // Devices on a link whose MTU changed were changed with it.
+        inverse.extend(mtu::followers(op, before, &removed));
         let mut ok = true;
         for inv in inverse {
             // An undo is a change like any other: journal it first, so that

@@ -294,3 +294,35 @@ pub fn dump_until(lab: &Lab, want: &str) -> String {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Inject a fault at each step index of the pending plan; each time the
+/// dump must come back unchanged. Returns the number of steps.
+pub fn every_step_rolls_back(lab: &Lab, what: &str) -> usize {
+    let n = pending_ops(lab);
+    let before = settled_dump(lab);
+    for k in 0..n {
+        let r = up_with_fault(lab, k);
+        assert_eq!(r.code, 1, "{what}: fault at {k}:\n{}", r.text());
+        assert!(
+            r.err
+                .contains(&format!("injected fault (NETLOOM_FAULT_AT={k})"))
+                && r.err.contains("step "),
+            "{what}: fault at {k}: the failing step is not named:\n{}",
+            r.text()
+        );
+        assert!(
+            r.err.contains("rolled back:") && r.err.contains("the machine is as before"),
+            "{what}: fault at {k}: no complete rollback reported:\n{}",
+            r.text()
+        );
+        let after = dump_until(lab, &before);
+        assert!(
+            after == before,
+            "{what}: fault at step {k}: state differs after rollback:\n{}\n{}",
+            diff(&before, &after),
+            r.text()
+        );
+        assert_eq!(pending_ops(lab), n, "{what}: fault at {k}: plan changed");
+    }
+    n
+}
