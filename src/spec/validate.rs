@@ -10,6 +10,7 @@ pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     lowers(cx, nodes);
     master_cycles(cx, nodes);
     lower_cycles(cx, nodes);
+    port_addresses(cx, nodes);
     super::mtu::check(cx, nodes);
     for (name, n) in nodes {
         super::route::check(cx, name, n);
@@ -44,6 +45,36 @@ fn unknown_iface(
                     &names,
                     &format!("interfaces of `{}`", r.node),
                 )),
+            );
+        }
+    }
+}
+
+/// Addresses on a port of a bond or team would not work as written: the
+/// master takes every frame the port receives (its rx_handler), IPv6 does
+/// not run on a bond's port (addrconf skips IFF_SLAVE devices, so their
+/// addresses never finish DAD), and a port that is up when a bond takes it
+/// must go down first, which flushes its IPv6 addresses.
+fn port_addresses(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    for (node, n) in nodes {
+        for (name, l) in &n.links {
+            let Some(m) = l.master.as_deref().and_then(|m| n.links.get(m)) else {
+                continue;
+            };
+            let kind = match m.kind {
+                LinkKind::Bond(_) => "bond",
+                LinkKind::Team(_) => "team",
+                _ => continue,
+            };
+            if l.addresses.is_empty() {
+                continue;
+            }
+            let me = format!("{node}/{name}");
+            let at = cx.loc(&format!("{me}#addresses"), &me);
+            cx.err(
+                at,
+                format!("port `{me}` of {kind} `{}` has addresses; traffic to and from a {kind}'s port goes through the {kind}", m.name),
+                Some(format!("put the addresses on `{}`", m.name)),
             );
         }
     }
