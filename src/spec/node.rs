@@ -213,7 +213,15 @@ fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link
     }
     // Where later checks point (validation of lowers, ipvlan mode and flag,
     // MTUs, addresses of bond and team ports).
-    for key in ["lower", "dev", "primary", "mode", "flag", "mtu", "addresses"] {
+    for key in [
+        "lower",
+        "dev",
+        "primary",
+        "mode",
+        "flag",
+        "mtu",
+        "addresses",
+    ] {
         if let Some(v) = f.get(key) {
             cx.locs.insert(format!("{node}/{name}#{key}"), v.at);
         }
