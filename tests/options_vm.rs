@@ -225,6 +225,26 @@ links:
         });
     }
 
+    /// The team driver opens each port teamd takes, at every start: a port
+    /// the file wants down is set down after teamd, and stays so.
+    #[test]
+    #[ignore = "needs a kernel with team and teamd: runs in the VM"]
+    fn a_team_port_wanted_down_stays_down() {
+        let text = two_ports(
+            "teamdown",
+            "kind: team, runner: activebackup",
+            "{ state: down }",
+        );
+        round_trip("teamdown.yaml", &text, |lab| {
+            let l = link(lab, "a", "p0");
+            assert_eq!(l["master"], "m0", "{l}");
+            assert!(
+                !l["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+                "{l}"
+            );
+        });
+    }
+
     #[test]
     #[ignore = "needs a kernel with 8021q: runs in the VM"]
     fn vlan_every_option_reaches_the_kernel() {

@@ -185,3 +185,36 @@ fn deleting_a_team_is_undone_with_its_teamd() {
         "{ops:#?}"
     );
 }
+
+/// The team driver opens each port teamd takes, at the first start and at
+/// every restart (teamd 1.31 releases its ports when it stops): a port
+/// wanted down is set down after teamd, and a second plan is empty.
+#[test]
+fn a_port_wanted_down_goes_down_after_every_teamd_start() {
+    let down = |prio0| {
+        let mut net = team_net(prio0);
+        net.nodes
+            .get_mut("a")
+            .unwrap()
+            .links
+            .get_mut("eth1")
+            .unwrap()
+            .up = Some(false);
+        net
+    };
+    let mut k = Kernel::new(bare_host("t"));
+    for prio0 in [10, 20] {
+        let p = plan::up(&down(prio0), &k.net, &k.owned).unwrap();
+        let start = p
+            .steps
+            .iter()
+            .position(|s| matches!(s.op, Op::StartTeamd { .. }))
+            .expect("a teamd (re)start");
+        let off = find(&p, "a: link set eth1 down");
+        assert!(depends(&p, off, start), "eth1 down before teamd:\n{p}");
+        k.apply(&p);
+        assert_eq!(k.net.nodes["a"].links["eth1"].up, Some(false));
+        let again = plan::up(&down(prio0), &k.net, &k.owned).unwrap();
+        assert!(again.steps.is_empty(), "not converged: {again}");
+    }
+}

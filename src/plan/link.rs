@@ -402,9 +402,16 @@ fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
             prior,
             vec![Key::Link(iref(&me.node, m))],
         ));
-        if want.up == Some(false) && is_bond(ctx, &me.node, m) {
-            out.push(set_up(me, false, Some(true)));
-        }
+    }
+    // A bond or team opens each port it takes (after the enslave, or
+    // teamd's start, which give Key::Config): one wanted down goes down after.
+    let opened = || {
+        want.master
+            .as_ref()
+            .is_some_and(|m| is_bond(ctx, &me.node, m) || teamd::restarts(ctx, &me.node, m))
+    };
+    if want.up == Some(false) && opened() {
+        out.push(set_up(me, false, Some(true)));
     }
     address::plan_link(me, want, &[], out);
     if want.up == Some(true) {
@@ -446,15 +453,19 @@ fn changes(
         diff.config.kind = None;
         diff.prior.kind = None;
     }
-    if want
+    if let Some(team) = want
         .master
         .as_ref()
-        .is_some_and(|m| teamd::is_team(ctx, &me.node, m))
+        .filter(|m| teamd::is_team(ctx, &me.node, m))
     {
         diff.config.master = None;
         diff.config.port = None;
         diff.prior.master = None;
         diff.prior.port = None;
+        // A teamd (re)start opens the port again; down waits for it (Key::Config).
+        if want.up == Some(false) && diff.up.is_none() && teamd::restarts(ctx, &me.node, team) {
+            diff.up = Some(false);
+        }
     }
     if want.kind != LinkKind::Loopback {
         mtus.extend(mtu::split(

@@ -19,11 +19,10 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
             let Some(setup) = TeamdSetup::of(want, name) else {
                 continue;
             };
-            let have = ctx.have(&node);
-            let prior = TeamdSetup::of(have, name);
-            if have.links.contains_key(name) && prior.as_ref() == Some(&setup) {
+            if !restarts(ctx, &node, name) {
                 continue;
             }
+            let prior = TeamdSetup::of(ctx.have(&node), name);
             let me = iref(&node, name);
             let mut needs = vec![Key::Netns(node.clone()), Key::Link(me.clone())];
             // Ports must exist and carry their other settings first; their
@@ -45,6 +44,17 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
             out.push(Pending::new(Phase::Teamd, op, needs, gives));
         }
     }
+}
+
+/// True when this plan (re)starts the teamd of `team` in `node`: the team
+/// is new, or its teamd runs with another setup or not at all. teamd then
+/// (re)enslaves every port, and the driver opens each one it takes.
+pub(crate) fn restarts(ctx: &Ctx, node: &str, team: &str) -> bool {
+    let Some(setup) = TeamdSetup::of(ctx.want(node), team) else {
+        return false;
+    };
+    let have = ctx.have(node);
+    !have.links.contains_key(team) || TeamdSetup::of(have, team).as_ref() != Some(&setup)
 }
 
 /// True when `master` is a team in the desired node: its ports are enslaved
