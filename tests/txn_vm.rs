@@ -49,3 +49,51 @@ links:
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
 }
+
+/// A team port removed from the file is deleted (teamd keeps running). A
+/// fault at any later step must bring the port back enslaved to the team.
+/// (`only_active` keeps the backup port's own MAC: with `same_all` teamd
+/// gives every port the team's, and a port made anew with it gets another
+/// link-local address than the one its first MAC gave it.)
+#[test]
+#[ignore = "needs a kernel with team and teamd: runs in the VM"]
+fn a_removed_team_port_comes_back_enslaved_when_rolled_back() {
+    let text = |ports: &[&str]| {
+        let list: Vec<String> = ports.iter().map(|p| format!("{p}: {{}}")).collect();
+        let ifaces: String = ports.iter().map(|p| format!("      {p}: {{}}\n")).collect();
+        let peers: String = ports
+            .iter()
+            .enumerate()
+            .map(|(i, _)| format!("      q{i}: {{}}\n"))
+            .collect();
+        let links: String = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("  - [a/{p}, b/q{i}]\n"))
+            .collect();
+        format!(
+            "name: rteam
+nodes:
+  a:
+    interfaces:
+      team0: {{ kind: team, runner: {{ name: activebackup, hwaddr_policy: only_active }}, ports: {{ {} }}, addresses: [10.9.1.1/24] }}
+{ifaces}  b:
+    interfaces:
+{peers}links:
+{links}",
+            list.join(", ")
+        )
+    };
+    let lab = Lab::from_text("rteam.yaml", &text(&["eth0", "eth1"]));
+    lab.expect("up", &[], 0);
+    // With a second change, so that faults come after the port's deletion.
+    let edit = text(&["eth0"]).replace("[10.9.1.1/24]", "[10.9.1.1/24, 10.9.2.1/24]");
+    std::fs::write(&lab.file, edit).unwrap();
+    let plan = lab.verb("plan", &[]);
+    let n = every_step_rolls_back(&lab, "port removed");
+    assert!(n >= 2, "only {n} steps:\n{}", plan.text());
+    lab.expect("up", &[], 0);
+    lab.expect("plan", &[], 0);
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

@@ -1,8 +1,8 @@
 //! The journal: how to undo each op, and what to write in the records before
 //! an op runs (write-ahead), so that rollback and crash recovery know the
 //! prior state.
-use crate::model::{IfRef, Network, Route, TeamdSetup};
-use crate::plan::{LinkChange, Op};
+use crate::model::{IfRef, Network};
+use crate::plan::Op;
 use crate::state::Records;
 
 /// The ops that undo `op`, computed from the state observed before apply.
@@ -17,7 +17,7 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
             node: node.clone(),
             name: link.name.clone(),
         }],
-        Op::DelLink { node, name } => recreate_link(before, node, name),
+        Op::DelLink { node, name } => super::recreate::link(before, node, name),
         Op::SetLink {
             node,
             name,
@@ -168,97 +168,6 @@ fn only_changed<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(
     serde_json::from_value(p).unwrap_or_else(|_| prior.clone())
 }
 
-/// Ops that rebuild a link deleted by apply, as it was observed before: the
-/// device (with its veth peer), its master and state, addresses and routes.
-fn recreate_link(before: &Network, node: &str, name: &str) -> Vec<Op> {
-    let Some(n) = before.nodes.get(node) else {
-        return Vec::new();
-    };
-    let Some(link) = n.links.get(name) else {
-        return Vec::new();
-    };
-    let peer = match &link.kind {
-        crate::model::LinkKind::Veth(v) => v
-            .peer
-            .as_ref()
-            .and_then(|p| {
-                before
-                    .nodes
-                    .get(&p.node)
-                    .and_then(|pn| pn.links.get(&p.name))
-            })
-            .map(|l| Box::new(l.clone())),
-        _ => None,
-    };
-    let mut made = link.clone();
-    // Observed options hold every value the kernel reports; `vlan_filtering
-    // false` is the default at creation, and a kernel built without bridge
-    // VLAN support refuses the attribute even when false.
-    if let crate::model::LinkKind::Bridge(o) = &mut made.kind {
-        if o.vlan_filtering == Some(false) {
-            o.vlan_filtering = None;
-        }
-    }
-    let mut ops = vec![Op::AddLink {
-        node: node.to_string(),
-        link: made,
-        peer: peer.clone(),
-    }];
-    let mut restore = |node: &str, l: &crate::model::Link, routes: &[Route]| {
-        let change = LinkChange {
-            up: l.up,
-            master: l.master.clone().map(Some),
-            port: l.port.clone(),
-            ..LinkChange::default()
-        };
-        if !change.is_empty() {
-            ops.push(Op::SetLink {
-                node: node.to_string(),
-                name: l.name.clone(),
-                change,
-                prior: LinkChange::default(),
-            });
-        }
-        for addr in &l.addresses {
-            ops.push(Op::AddAddress {
-                node: node.to_string(),
-                link: l.name.clone(),
-                addr: *addr,
-            });
-        }
-        for r in routes
-            .iter()
-            .filter(|r| r.dev.as_deref() == Some(l.name.as_str()))
-        {
-            ops.push(Op::AddRoute {
-                node: node.to_string(),
-                route: r.clone(),
-            });
-        }
-    };
-    restore(node, link, &n.routes);
-    if let (Some(p), crate::model::LinkKind::Veth(v)) = (&peer, &link.kind) {
-        if let Some(pref) = &v.peer {
-            let routes = before
-                .nodes
-                .get(&pref.node)
-                .map(|x| x.routes.clone())
-                .unwrap_or_default();
-            restore(&pref.node, p, &routes);
-        }
-    }
-    // A team comes back with its teamd, which enslaves its ports again.
-    if let Some(setup) = TeamdSetup::of(n, name) {
-        ops.push(Op::StartTeamd {
-            node: node.to_string(),
-            dev: name.to_string(),
-            setup,
-            prior: None,
-        });
-    }
-    ops
-}
-
 /// Record in `rec`, before `op` runs, what a crash or `down` must know about it.
 /// Returns true when the records changed (and must be saved before the op runs).
 pub fn write_ahead(rec: &mut Records, op: &Op) -> bool {
@@ -387,6 +296,7 @@ fn link_names(node: &str, link: &crate::model::Link) -> Vec<IfRef> {
 mod tests {
     use super::*;
     use crate::model::{Address, Link, LinkKind, Node};
+    use crate::plan::LinkChange;
 
     fn veth(name: &str, peer: (&str, &str)) -> Link {
         let mut l = Link::veth(name, peer.0, peer.1);

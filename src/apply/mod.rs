@@ -3,6 +3,7 @@
 pub mod journal;
 pub mod mtu;
 pub mod ports;
+mod recreate;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

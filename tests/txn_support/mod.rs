@@ -192,6 +192,8 @@ each host --net=/proc/self/ns/net
 for ns in $(ls /run/netns 2>/dev/null); do each "$ns" --net=/run/netns/$ns; done
 echo "netns - \"$(ls -A /run/netns 2>/dev/null | tr '\n' ' ')\""
 for f in $(ls /run/netloom 2>/dev/null | grep -v '^lock$'); do
+  # teamd/ holds teamd's runtime files; the records list its processes.
+  [ -f /run/netloom/$f ] || continue
   echo "records $f $(tr -d '\n ' < /run/netloom/$f)"
 done
 "#;
