@@ -192,9 +192,16 @@ each host --net=/proc/self/ns/net
 for ns in $(ls /run/netns 2>/dev/null); do each "$ns" --net=/run/netns/$ns; done
 echo "netns - \"$(ls -A /run/netns 2>/dev/null | tr '\n' ' ')\""
 for f in $(ls /run/netloom 2>/dev/null | grep -v '^lock$'); do
-  # teamd/ holds teamd's runtime files; the records list its processes.
   [ -f /run/netloom/$f ] || continue
   echo "records $f $(tr -d '\n ' < /run/netloom/$f)"
+done
+# teamd's runtime files per node (not its log, which grows), and the setup
+# each teamd was started with.
+for d in $(ls /run/netloom/teamd 2>/dev/null); do
+  echo "teamdfiles $d \"$(ls /run/netloom/teamd/$d | grep -v '\.log$' | tr '\n' ' ')\""
+  for f in $(ls /run/netloom/teamd/$d | grep '\.setup\.json$'); do
+    echo "teamdsetup $d/$f $(tr -d '\n ' < /run/netloom/teamd/$d/$f)"
+  done
 done
 "#;
     let r = lab.sh(script);
@@ -270,16 +277,23 @@ pub fn assert_clean(lab: &Lab, what: &str) {
 
 /// A dump taken once the kernel's asynchronous follow-ups (linkwatch's
 /// carrier and operstate events, link-local addresses made on carrier) are
-/// done: two dumps in a row agree.
+/// done: the dumps agree for 1.2 s. linkwatch may put an event off for up
+/// to a second, and a stacked device's carrier follows its lower's only
+/// after the lower's event ran (a macvlan was seen without carrier across
+/// two dumps 150 ms apart, and with it after the rollback).
 pub fn settled_dump(lab: &Lab) -> String {
+    let start = std::time::Instant::now();
     let mut last = dump(lab);
-    for _ in 0..30 {
+    let mut since = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(6) {
         std::thread::sleep(std::time::Duration::from_millis(150));
         let now = dump(lab);
-        if now == last {
-            return now;
+        if now != last {
+            last = now;
+            since = std::time::Instant::now();
+        } else if since.elapsed() >= std::time::Duration::from_millis(1200) {
+            break;
         }
-        last = now;
     }
     last
 }
