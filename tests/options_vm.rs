@@ -226,7 +226,8 @@ links:
     }
 
     /// The team driver opens each port teamd takes, at every start: a port
-    /// the file wants down is set down after teamd, and stays so.
+    /// the file wants down is set down after teamd, and stays so; also after
+    /// a restart (a port option changed).
     #[test]
     #[ignore = "needs a kernel with team and teamd: runs in the VM"]
     fn a_team_port_wanted_down_stays_down() {
@@ -235,14 +236,27 @@ links:
             "kind: team, runner: activebackup",
             "{ state: down }",
         );
-        round_trip("teamdown.yaml", &text, |lab| {
+        let down = |lab: &Lab| {
             let l = link(lab, "a", "p0");
             assert_eq!(l["master"], "m0", "{l}");
             assert!(
                 !l["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
                 "{l}"
             );
-        });
+        };
+        round_trip("teamdown.yaml", &text, down);
+        let lab = Lab::from_text("teamdown.yaml", &text);
+        lab.expect("up", &[], 0);
+        let restart = text.replace("ports: [p0, p1]", "ports: { p0: { prio: 5 }, p1: {} }");
+        std::fs::write(&lab.file, restart).unwrap();
+        let plan = lab.verb("plan", &[]);
+        assert!(plan.out.contains("teamd restart m0"), "{}", plan.text());
+        lab.expect("up", &[], 0);
+        down(&lab);
+        let again = lab.expect("up", &[], 0);
+        assert!(again.out.contains(": 0 operation"), "{}", again.text());
+        lab.expect("down", &[], 0);
+        lab.assert_no_residue();
     }
 
     #[test]

@@ -50,9 +50,11 @@ links:
     lab.assert_no_residue();
 }
 
-/// A team port removed from the file is deleted (teamd keeps running). A
-/// fault at any later step must bring the port back enslaved to the team.
-/// (`only_active` keeps the backup port's own MAC: with `same_all` teamd
+/// A team port removed from the file is deleted (teamd keeps running: its
+/// setup follows the ports that stay). A fault at any later step must bring
+/// the port back enslaved to the team, with the port that is down (which
+/// every teamd start opens) down again.
+/// (`only_active` keeps the backup ports' own MACs: with `same_all` teamd
 /// gives every port the team's, and a port made anew with it gets another
 /// link-local address than the one its first MAC gave it.)
 #[test]
@@ -60,7 +62,13 @@ links:
 fn a_removed_team_port_comes_back_enslaved_when_rolled_back() {
     let text = |ports: &[&str]| {
         let list: Vec<String> = ports.iter().map(|p| format!("{p}: {{}}")).collect();
-        let ifaces: String = ports.iter().map(|p| format!("      {p}: {{}}\n")).collect();
+        let ifaces: String = ports
+            .iter()
+            .map(|p| match *p {
+                "eth2" => format!("      {p}: {{ state: down }}\n"),
+                _ => format!("      {p}: {{}}\n"),
+            })
+            .collect();
         let peers: String = ports
             .iter()
             .enumerate()
@@ -84,10 +92,10 @@ nodes:
             list.join(", ")
         )
     };
-    let lab = Lab::from_text("rteam.yaml", &text(&["eth0", "eth1"]));
+    let lab = Lab::from_text("rteam.yaml", &text(&["eth0", "eth2", "eth1"]));
     lab.expect("up", &[], 0);
     // With a second change, so that faults come after the port's deletion.
-    let edit = text(&["eth0"]).replace("[10.9.1.1/24]", "[10.9.1.1/24, 10.9.2.1/24]");
+    let edit = text(&["eth0", "eth2"]).replace("[10.9.1.1/24]", "[10.9.1.1/24, 10.9.2.1/24]");
     std::fs::write(&lab.file, edit).unwrap();
     let plan = lab.verb("plan", &[]);
     let n = every_step_rolls_back(&lab, "port removed");

@@ -286,8 +286,25 @@ where
         .iter()
         .flat_map(|&i| ports::removed(&plan.steps[i].op, before))
         .collect();
+    // Links removed by steps not undone yet (those done before the one
+    // being undone), with how many such steps removed each.
+    let mut gone: std::collections::BTreeMap<crate::model::IfRef, usize> = Default::default();
+    for &i in done_order {
+        for r in ports::removed(&plan.steps[i].op, before) {
+            *gone.entry(r).or_default() += 1;
+        }
+    }
     for &i in done_order.iter().rev() {
         let op = &plan.steps[i].op;
+        for r in ports::removed(op, before) {
+            if let Some(n) = gone.get_mut(&r) {
+                *n -= 1;
+                if *n == 0 {
+                    gone.remove(&r);
+                }
+            }
+        }
+        let gone_now = |r: &crate::model::IfRef| gone.contains_key(r);
         let Some(mut inverse) = journal::inverse(op, before) else {
             out.errors.push(format!("step {i} ({op}) cannot be undone"));
             continue;
@@ -295,7 +312,9 @@ where
         // A master made anew takes back the ports it had.
         inverse.extend(ports::back(op, before, &removed));
         // Devices on a link whose MTU changed were changed with it.
-        inverse.extend(mtu::followers(op, before, &removed));
+        inverse.extend(mtu::followers(op, before, &gone_now));
+        // A teamd started again opens its ports, also those meant to be down.
+        let inverse = ports::closed_again(inverse, before, &gone_now);
         let mut ok = true;
         for inv in inverse {
             // An undo is a change like any other: journal it first, so that

@@ -5,26 +5,21 @@
 //! (ipvlan_device_event). Rollback puts them back as they were.
 use std::collections::BTreeSet;
 
-use crate::model::{IfRef, Link, LinkKind, Network};
+use crate::model::{IfRef, Link, Network};
 use crate::plan::{LinkChange, Op};
 
 /// Whether the kernel may change `l`'s MTU when its lower's changes.
 fn follows(l: &Link) -> bool {
-    matches!(
-        l.kind,
-        LinkKind::Vlan(_)
-            | LinkKind::Macvlan(_)
-            | LinkKind::Macvtap(_)
-            | LinkKind::Ipvlan(_)
-            | LinkKind::Ipvtap(_)
-    )
+    l.kind.takes_lower_mtu() || l.kind.shrinks_with_lower()
 }
 
 /// For `op` changing a link's MTU: the ops setting the MTU of every link
 /// stacked on it (at any depth) that follows it, as it was `before`, lowers
-/// before the devices on them. Links in `removed` are left out: their own
-/// undo makes them anew. Setting an MTU the link already has changes nothing.
-pub fn followers(op: &Op, before: &Network, removed: &BTreeSet<IfRef>) -> Vec<Op> {
+/// before the devices on them. Links `gone` (removed by a step not undone
+/// yet, whose undo makes them anew with their old MTU) are left out, and
+/// so is what was stacked on them (the kernel removed it with them).
+/// Setting an MTU the link already has changes nothing.
+pub fn followers(op: &Op, before: &Network, gone: &dyn Fn(&IfRef) -> bool) -> Vec<Op> {
     let Op::SetLink {
         node, name, change, ..
     } = op
@@ -44,28 +39,22 @@ pub fn followers(op: &Op, before: &Network, removed: &BTreeSet<IfRef>) -> Vec<Op
     while !lowers.is_empty() {
         let mut next = Vec::new();
         for lower in &lowers {
-            for (n, links) in &before.nodes {
-                for l in links.links.values() {
-                    let me = IfRef {
-                        node: n.clone(),
-                        name: l.name.clone(),
-                    };
-                    if l.kind.lower() != Some(lower) || !follows(l) || !seen.insert(me.clone()) {
-                        continue;
-                    }
-                    if let (Some(mtu), false) = (l.mtu, removed.contains(&me)) {
-                        out.push(Op::SetLink {
-                            node: me.node.clone(),
-                            name: me.name.clone(),
-                            change: LinkChange {
-                                mtu: Some(mtu),
-                                ..LinkChange::default()
-                            },
-                            prior: LinkChange::default(),
-                        });
-                    }
-                    next.push(me);
+            for (me, l) in before.stacked_on(lower) {
+                if !follows(l) || !seen.insert(me.clone()) || gone(&me) {
+                    continue;
                 }
+                if let Some(mtu) = l.mtu {
+                    out.push(Op::SetLink {
+                        node: me.node.clone(),
+                        name: me.name.clone(),
+                        change: LinkChange {
+                            mtu: Some(mtu),
+                            ..LinkChange::default()
+                        },
+                        prior: LinkChange::default(),
+                    });
+                }
+                next.push(me);
             }
         }
         lowers = next;
@@ -76,7 +65,7 @@ pub fn followers(op: &Op, before: &Network, removed: &BTreeSet<IfRef>) -> Vec<Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MacvlanOptions, Node, HOST};
+    use crate::model::{LinkKind, MacvlanOptions, Node, HOST};
 
     fn stacked(name: &str, lower: &str, mtu: u32) -> Link {
         let mut l = Link::new(
@@ -106,7 +95,7 @@ mod tests {
     }
 
     #[test]
-    fn stacked_links_get_their_mtu_back_lowers_first_removed_ones_not() {
+    fn stacked_links_get_their_mtu_back_lowers_first_gone_ones_and_theirs_not() {
         let mut n = Node::default();
         let mut up0 = Link::veth("up0", "c1", "eth0");
         up0.mtu = Some(9000);
@@ -115,6 +104,7 @@ mod tests {
             stacked("mv1", "up0", 9000),
             stacked("mv0", "mv1", 8000),
             stacked("gone", "up0", 4000),
+            stacked("ongone", "gone", 4000),
             stacked("other", "up1", 1500),
         ] {
             n.links.insert(l.name.clone(), l);
@@ -123,13 +113,14 @@ mod tests {
             name: "t".into(),
             nodes: [(HOST.into(), n)].into(),
         };
-        let removed = [IfRef {
+        let removed: BTreeSet<IfRef> = [IfRef {
             node: HOST.into(),
             name: "gone".into(),
         }]
         .into();
-        let ops = followers(&set_mtu("up0", 1400), &before, &removed);
+        let gone = |r: &IfRef| removed.contains(r);
+        let ops = followers(&set_mtu("up0", 1400), &before, &gone);
         assert_eq!(ops, vec![set_mtu("mv1", 9000), set_mtu("mv0", 8000)]);
-        assert!(followers(&set_mtu("other", 1400), &before, &removed).is_empty());
+        assert!(followers(&set_mtu("other", 1400), &before, &gone).is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! Ports of a master that rollback recreates: deleting a bridge or bond
-//! releases its ports, and making it anew does not take them back.
+//! releases its ports, and making it anew does not take them back; a
+//! teamd started again opens every port it takes.
 use std::collections::BTreeSet;
 
 use crate::model::{IfRef, LinkKind, Network};
@@ -64,6 +65,42 @@ pub fn back(op: &Op, before: &Network, removed: &BTreeSet<IfRef>) -> Vec<Op> {
         .collect()
 }
 
+/// `ops` with, after each teamd start among them, a SetLink down for every
+/// port of its setup that was down `before` and is not `gone`: the driver
+/// opens each port it takes, and teamd takes them all at every start.
+pub fn closed_again(ops: Vec<Op>, before: &Network, gone: &dyn Fn(&IfRef) -> bool) -> Vec<Op> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let mut downs = Vec::new();
+        if let Op::StartTeamd { node, setup, .. } = &op {
+            let links = before.nodes.get(node).map(|n| &n.links);
+            for port in setup.ports.keys() {
+                let was_down = links
+                    .and_then(|l| l.get(port))
+                    .is_some_and(|l| l.up == Some(false));
+                let me = IfRef {
+                    node: node.clone(),
+                    name: port.clone(),
+                };
+                if was_down && !gone(&me) {
+                    downs.push(Op::SetLink {
+                        node: node.clone(),
+                        name: port.clone(),
+                        change: LinkChange {
+                            up: Some(false),
+                            ..LinkChange::default()
+                        },
+                        prior: LinkChange::default(),
+                    });
+                }
+            }
+        }
+        out.push(op);
+        out.extend(downs);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +158,39 @@ mod tests {
         let before = host(vec![team, port("p1", "team0")]);
         assert!(back(&del("team0"), &before, &BTreeSet::new()).is_empty());
         assert!(back(&del("p1"), &before, &BTreeSet::new()).is_empty());
+    }
+
+    #[test]
+    fn a_teamd_start_is_followed_by_closing_the_ports_that_were_down() {
+        let mut team = Link::new("team0", LinkKind::Team(Default::default()));
+        team.up = Some(true);
+        let mut links = vec![team];
+        for (name, up) in [("p1", false), ("p2", true), ("p3", false)] {
+            let mut l = Link::veth(name, "c1", name);
+            l.master = Some("team0".into());
+            l.up = Some(up);
+            links.push(l);
+        }
+        let before = host(links);
+        let setup = crate::model::TeamdSetup {
+            options: Default::default(),
+            ports: ["p1", "p2", "p3"]
+                .into_iter()
+                .map(|p| (p.to_string(), Default::default()))
+                .collect(),
+        };
+        let start = Op::StartTeamd {
+            node: HOST.into(),
+            dev: "team0".into(),
+            setup,
+            prior: None,
+        };
+        let gone = |r: &IfRef| r.name == "p3";
+        let ops = closed_again(vec![start.clone(), del("x")], &before, &gone);
+        let lines: Vec<String> = ops.iter().map(ToString::to_string).collect();
+        assert_eq!(ops[0], start);
+        assert_eq!(lines[1], "host: link set p1 down", "{lines:#?}");
+        assert_eq!(ops[2], del("x"), "{lines:#?}");
+        assert_eq!(ops.len(), 3, "{lines:#?}");
     }
 }

@@ -6,8 +6,8 @@ use crate::plan::{LinkChange, Op};
 /// Ops that rebuild a link deleted by apply, as it was observed before: the
 /// device (with its veth peer), its master and state, addresses and routes.
 /// A team's port is taken back by its teamd, restarted with the setup from
-/// before (the driver refuses a port over rtnetlink from netloom, and one
-/// that is up); it opens the port, which goes down again if it was down.
+/// before (netloom's kernel layer leaves team ports to teamd, and the driver
+/// refuses a port that is up); the driver opens each port it takes.
 pub(super) fn link(before: &Network, node: &str, name: &str) -> Vec<Op> {
     let Some(n) = before.nodes.get(node) else {
         return Vec::new();
@@ -42,35 +42,36 @@ pub(super) fn link(before: &Network, node: &str, name: &str) -> Vec<Op> {
         link: made,
         peer: peer.clone(),
     }];
-    // (node, team, port, whether the port was up) of team ports remade.
-    let mut team_ports: Vec<(String, String, String, Option<bool>)> = Vec::new();
     let mut restore = |node: &str, l: &crate::model::Link, routes: &[Route]| {
-        let team = l.master.as_ref().filter(|m| {
-            before
-                .nodes
-                .get(node)
-                .and_then(|n| n.links.get(*m))
-                .is_some_and(|t| matches!(t.kind, LinkKind::Team(_)))
+        let teamd = l.master.as_ref().and_then(|m| {
+            let setup = TeamdSetup::of(before.nodes.get(node)?, m)?;
+            Some(Op::StartTeamd {
+                node: node.to_string(),
+                dev: m.clone(),
+                setup,
+                prior: None,
+            })
         });
-        let change = match team {
-            Some(t) => {
-                team_ports.push((node.to_string(), t.clone(), l.name.clone(), l.up));
-                LinkChange::default()
-            }
-            None => LinkChange {
+        // A team's port: its teamd takes it (and opens it) before its
+        // addresses and routes come back, as up does; a port that was down
+        // is closed again by the undo (see ports::closed_again).
+        if let Some(start) = teamd {
+            ops.push(start);
+        } else {
+            let change = LinkChange {
                 up: l.up,
                 master: l.master.clone().map(Some),
                 port: l.port.clone(),
                 ..LinkChange::default()
-            },
-        };
-        if !change.is_empty() {
-            ops.push(Op::SetLink {
-                node: node.to_string(),
-                name: l.name.clone(),
-                change,
-                prior: LinkChange::default(),
-            });
+            };
+            if !change.is_empty() {
+                ops.push(Op::SetLink {
+                    node: node.to_string(),
+                    name: l.name.clone(),
+                    change,
+                    prior: LinkChange::default(),
+                });
+            }
         }
         for addr in &l.addresses {
             ops.push(Op::AddAddress {
@@ -98,32 +99,6 @@ pub(super) fn link(before: &Network, node: &str, name: &str) -> Vec<Op> {
                 .map(|x| x.routes.clone())
                 .unwrap_or_default();
             restore(&pref.node, p, &routes);
-        }
-    }
-    for (node, team, port, up) in team_ports {
-        let Some(setup) = before
-            .nodes
-            .get(&node)
-            .and_then(|n| TeamdSetup::of(n, &team))
-        else {
-            continue;
-        };
-        ops.push(Op::StartTeamd {
-            node: node.clone(),
-            dev: team,
-            setup,
-            prior: None,
-        });
-        if up == Some(false) {
-            ops.push(Op::SetLink {
-                node,
-                name: port,
-                change: LinkChange {
-                    up: Some(false),
-                    ..LinkChange::default()
-                },
-                prior: LinkChange::default(),
-            });
         }
     }
     // A team comes back with its teamd, which enslaves its ports again.
@@ -174,8 +149,7 @@ mod tests {
         };
         assert_eq!(dev, "team0");
         assert_eq!(setup.ports.keys().collect::<Vec<_>>(), ["eth0", "eth1"]);
-        // Down again after teamd opened it; never enslaved over rtnetlink.
-        assert_eq!(lines[2], "a: link set eth1 down", "{lines:#?}");
-        assert_eq!(ops.len(), 3, "{lines:#?}");
+        // Never enslaved over rtnetlink (the undo closes it again: ports::closed_again).
+        assert_eq!(ops.len(), 2, "{lines:#?}");
     }
 }

@@ -94,6 +94,27 @@ pub struct Network {
     pub nodes: BTreeMap<String, Node>,
 }
 
+impl Network {
+    /// The links stacked directly on `lower` (its `lower` or vxlan `dev`), in any node.
+    pub fn stacked_on<'a>(
+        &'a self,
+        lower: &'a IfRef,
+    ) -> impl Iterator<Item = (IfRef, &'a Link)> + 'a {
+        self.nodes.iter().flat_map(move |(node, n)| {
+            n.links
+                .values()
+                .filter(move |l| l.kind.lower() == Some(lower))
+                .map(move |l| {
+                    let r = IfRef {
+                        node: node.clone(),
+                        name: l.name.clone(),
+                    };
+                    (r, l)
+                })
+        })
+    }
+}
+
 /// One network namespace and what it holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -242,6 +263,21 @@ impl LinkKind {
             LinkKind::Other(k) => k.as_str(),
             LinkKind::Loopback | LinkKind::External => return None,
         })
+    }
+
+    /// An ipvlan or ipvtap: the kernel gives it its lower's MTU on every
+    /// change of the lower's, in both directions (ipvlan_device_event).
+    pub fn takes_lower_mtu(&self) -> bool {
+        matches!(self, LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_))
+    }
+
+    /// A vlan, macvlan or macvtap: the kernel shrinks it when its lower's
+    /// MTU falls below its own (vlan_device_event, macvlan_device_event).
+    pub fn shrinks_with_lower(&self) -> bool {
+        matches!(
+            self,
+            LinkKind::Vlan(_) | LinkKind::Macvlan(_) | LinkKind::Macvtap(_)
+        )
     }
 
     /// The lower device this kind is stacked on, if any (macvlan, ipvlan, vlan, vxlan dev).

@@ -6,7 +6,7 @@
 //! (ipvlan_device_event), so its own MTU is set after its lower's, even
 //! when unchanged. A bond or team sets its ports to its own MTU (a team
 //! refuses any other change of a port's MTU): ports get no MTU op.
-use super::effect::{iref, Ctx};
+use super::effect::Ctx;
 use super::graph::{Key, Pending, Phase};
 use super::op::LinkChange;
 use crate::model::{IfRef, Link, LinkKind};
@@ -59,10 +59,9 @@ pub(crate) fn split(
     Some((rank, Pending::new(phase, op, needs, gives)))
 }
 
-/// An ipvlan or ipvtap: the kernel sets its MTU to its lower's on every
-/// change of the lower's, in both directions.
+/// An ipvlan or ipvtap, whose MTU the kernel sets to its lower's.
 fn follows_lower(l: &Link) -> bool {
-    matches!(l.kind, LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_))
+    l.kind.takes_lower_mtu()
 }
 
 /// Whether this plan changes the MTU of `l`'s lower.
@@ -84,12 +83,7 @@ fn stacked_on<'a>(
     net: &'a crate::model::Network,
     me: &'a IfRef,
 ) -> impl Iterator<Item = IfRef> + 'a {
-    net.nodes.iter().flat_map(move |(node, n)| {
-        n.links
-            .iter()
-            .filter(move |(_, l): &(&String, &Link)| {
-                l.kind.lower() == Some(me) && !follows_lower(l)
-            })
-            .map(move |(name, _)| iref(node, name))
-    })
+    net.stacked_on(me)
+        .filter(|(_, l)| !follows_lower(l))
+        .map(|(r, _)| r)
 }
