@@ -32,9 +32,10 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
 # Binaries whose tests cannot tell two kernels apart are not re-run in the VM
 # (TCG is ~20x slower): pure logic (spec, plan, packet views, the fuzz corpus)
 # and the host-only stress runs (fault injection at every step, kill -9
-# loops), which exercise netloom's journal, not drivers. Everything that
+# loops), which exercise netloom's journal, not drivers, and the progress
+# bar on a terminal (script(1), which the guest lacks). Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|scale)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
