@@ -282,18 +282,15 @@ where
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
     let mut out = Rollback::default();
-    let removed: std::collections::BTreeSet<_> = done_order
-        .iter()
-        .flat_map(|&i| ports::removed(&plan.steps[i].op, before))
-        .collect();
     // Links removed by steps not undone yet (those done before the one
-    // being undone), with how many such steps removed each.
+    // being undone), with how many such steps removed each; at first, all.
     let mut gone: std::collections::BTreeMap<crate::model::IfRef, usize> = Default::default();
     for &i in done_order {
         for r in ports::removed(&plan.steps[i].op, before) {
             *gone.entry(r).or_default() += 1;
         }
     }
+    let removed: std::collections::BTreeSet<_> = gone.keys().cloned().collect();
     for &i in done_order.iter().rev() {
         let op = &plan.steps[i].op;
         for r in ports::removed(op, before) {

@@ -44,15 +44,8 @@ pub fn followers(op: &Op, before: &Network, gone: &dyn Fn(&IfRef) -> bool) -> Ve
                     continue;
                 }
                 if let Some(mtu) = l.mtu {
-                    out.push(Op::SetLink {
-                        node: me.node.clone(),
-                        name: me.name.clone(),
-                        change: LinkChange {
-                            mtu: Some(mtu),
-                            ..LinkChange::default()
-                        },
-                        prior: LinkChange::default(),
-                    });
+                    let change = LinkChange::only_mtu(Some(mtu));
+                    out.push(Op::set_link(&me, change, LinkChange::default()));
                 }
                 next.push(me);
             }

@@ -43,24 +43,25 @@ pub fn back(op: &Op, before: &Network, removed: &BTreeSet<IfRef>) -> Vec<Op> {
     n.links
         .values()
         .filter(|l| l.master.as_deref() == Some(name.as_str()))
-        .filter(|l| {
-            !removed.contains(&IfRef {
+        .map(|l| {
+            let r = IfRef {
                 node: node.clone(),
                 name: l.name.clone(),
-            })
+            };
+            (r, l)
         })
-        .map(|l| Op::SetLink {
-            node: node.clone(),
-            name: l.name.clone(),
-            change: LinkChange {
+        .filter(|(r, _)| !removed.contains(r))
+        .map(|(r, l)| {
+            let change = LinkChange {
                 master: Some(Some(name.clone())),
                 port: l.port.clone(),
                 ..LinkChange::default()
-            },
-            prior: LinkChange {
+            };
+            let prior = LinkChange {
                 master: Some(None),
                 ..LinkChange::default()
-            },
+            };
+            Op::set_link(&r, change, prior)
         })
         .collect()
 }
@@ -83,15 +84,8 @@ pub fn closed_again(ops: Vec<Op>, before: &Network, gone: &dyn Fn(&IfRef) -> boo
                     name: port.clone(),
                 };
                 if was_down && !gone(&me) {
-                    downs.push(Op::SetLink {
-                        node: node.clone(),
-                        name: port.clone(),
-                        change: LinkChange {
-                            up: Some(false),
-                            ..LinkChange::default()
-                        },
-                        prior: LinkChange::default(),
-                    });
+                    let change = LinkChange::only_up(Some(false));
+                    downs.push(Op::set_link(&me, change, LinkChange::default()));
                 }
             }
         }

@@ -545,7 +545,7 @@ fn changes(
 fn set_link(me: &IfRef, change: LinkChange, prior: LinkChange, mut needs: Vec<Key>) -> Pending {
     needs.push(Key::Netns(me.node.clone()));
     needs.push(Key::Link(me.clone()));
-    let op = set_link_op(me, change, prior);
+    let op = Op::set_link(me, change, prior);
     Pending::new(Phase::Config, op, needs, vec![Key::Config(me.clone())])
 }
 
@@ -562,30 +562,20 @@ fn down_to_enslave(me: &IfRef) -> Pending {
 
 /// The SetLink of the administrative state alone.
 fn up_op(me: &IfRef, up: bool, prior: Option<bool>) -> Op {
-    let only = |up| LinkChange {
-        up,
-        ..LinkChange::default()
-    };
-    set_link_op(me, only(Some(up)), only(prior))
+    Op::set_link(
+        me,
+        LinkChange::only_up(Some(up)),
+        LinkChange::only_up(prior),
+    )
 }
 
 /// The SetLink of the MTU alone.
 pub(super) fn mtu_op(me: &IfRef, mtu: u32, prior: Option<u32>) -> Op {
-    let only = |mtu| LinkChange {
-        mtu,
-        ..LinkChange::default()
-    };
-    set_link_op(me, only(Some(mtu)), only(prior))
-}
-
-/// A SetLink of `me` from `prior` to `change`.
-fn set_link_op(me: &IfRef, change: LinkChange, prior: LinkChange) -> Op {
-    Op::SetLink {
-        node: me.node.clone(),
-        name: me.name.clone(),
-        change,
-        prior,
-    }
+    Op::set_link(
+        me,
+        LinkChange::only_mtu(Some(mtu)),
+        LinkChange::only_mtu(prior),
+    )
 }
 
 /// A SetLink of the administrative state, after the node's sysctls and the link's own settings.

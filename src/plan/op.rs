@@ -2,7 +2,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::kind::kind_word;
-use crate::model::{Address, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, TeamdSetup};
+use crate::model::{
+    Address, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, TeamdSetup,
+};
 
 /// One change to the kernel. Every op names the node it acts in.
 // AddLink carries whole links; plans hold tens of ops, so size does not matter
@@ -158,6 +160,34 @@ impl LinkChange {
     /// True when nothing would change.
     pub fn is_empty(&self) -> bool {
         self == &LinkChange::default()
+    }
+
+    /// The administrative state alone.
+    pub fn only_up(up: Option<bool>) -> LinkChange {
+        LinkChange {
+            up,
+            ..LinkChange::default()
+        }
+    }
+
+    /// The MTU alone.
+    pub fn only_mtu(mtu: Option<u32>) -> LinkChange {
+        LinkChange {
+            mtu,
+            ..LinkChange::default()
+        }
+    }
+}
+
+impl Op {
+    /// A SetLink of `link` from `prior` to `change`.
+    pub fn set_link(link: &IfRef, change: LinkChange, prior: LinkChange) -> Op {
+        Op::SetLink {
+            node: link.node.clone(),
+            name: link.name.clone(),
+            change,
+            prior,
+        }
     }
 }
 

@@ -27,13 +27,11 @@ pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                     cx.err(at, format!("mtu {mtu} of `{me}` is larger than {why}"), Some(format!("the kernel refuses it: give `{name}` an mtu of at most {limit}, or raise the lower's")));
                 }
             }
-            if let Some(m) = l.master.as_deref().and_then(|m| n.links.get(m)) {
-                if matches!(m.kind, LinkKind::Bond(_) | LinkKind::Team(_)) {
-                    let own = m.mtu.unwrap_or(ETH_DATA_LEN);
-                    if mtu != own {
-                        let at = cx.loc(&format!("{me}#mtu"), &me);
-                        cx.err(at, format!("mtu {mtu} of port `{me}` differs from its master `{}` ({own})", m.name), Some(format!("a {} sets each port it takes to its own MTU: drop `mtu` here, or set `mtu: {mtu}` on `{}`", m.kind.kernel_kind().unwrap_or("master"), m.name)));
-                    }
+            if let Some(m) = super::validate::aggregating_master(n, l) {
+                let own = m.mtu.unwrap_or(ETH_DATA_LEN);
+                if mtu != own {
+                    let at = cx.loc(&format!("{me}#mtu"), &me);
+                    cx.err(at, format!("mtu {mtu} of port `{me}` differs from its master `{}` ({own})", m.name), Some(format!("a {} sets each port it takes to its own MTU: drop `mtu` here, or set `mtu: {mtu}` on `{}`", m.kind.kernel_kind().unwrap_or("master"), m.name)));
                 }
             }
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::decode::{suggest, Ctx};
-use crate::model::{IfRef, LinkKind, Node};
+use crate::model::{IfRef, Link, LinkKind, Node};
 
 /// Runs every cross-reference check; errors go to `cx`.
 pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
@@ -58,17 +58,10 @@ fn unknown_iface(
 fn port_addresses(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     for (node, n) in nodes {
         for (name, l) in &n.links {
-            let Some(m) = l.master.as_deref().and_then(|m| n.links.get(m)) else {
+            let Some(m) = aggregating_master(n, l).filter(|_| !l.addresses.is_empty()) else {
                 continue;
             };
-            let kind = match m.kind {
-                LinkKind::Bond(_) => "bond",
-                LinkKind::Team(_) => "team",
-                _ => continue,
-            };
-            if l.addresses.is_empty() {
-                continue;
-            }
+            let kind = m.kind.kernel_kind().unwrap_or("master");
             let me = format!("{node}/{name}");
             let at = cx.loc(&format!("{me}#addresses"), &me);
             cx.err(
@@ -78,6 +71,13 @@ fn port_addresses(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
             );
         }
     }
+}
+
+/// `l`'s master when it is a bond or team, which takes its ports over
+/// (their MTU, their traffic) rather than bridging them.
+pub(super) fn aggregating_master<'a>(n: &'a Node, l: &Link) -> Option<&'a Link> {
+    let m = n.links.get(l.master.as_deref()?)?;
+    matches!(m.kind, LinkKind::Bond(_) | LinkKind::Team(_)).then_some(m)
 }
 
 /// A chain of lower devices that comes back to where it started (vx0 over
