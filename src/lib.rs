@@ -14,4 +14,5 @@ pub mod plan;
 pub mod sandbox;
 pub mod spec;
 pub mod state;
+pub mod timing;
 pub mod verify;

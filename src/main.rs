@@ -101,7 +101,7 @@ impl From<EngineError> for Failure {
 fn load(file: &Path) -> Result<Topology, Failure> {
     let start = std::time::Instant::now();
     let topo = spec::load(file).map_err(|e| Failure::Spec(Box::new(e)));
-    netloom::kernel::timing::record("load", start.elapsed());
+    netloom::timing::record("load", start.elapsed());
     topo
 }
 
@@ -141,10 +141,10 @@ fn main() -> ExitCode {
     };
     let start = std::time::Instant::now();
     let result = rt.block_on(run(cli.verb));
-    netloom::kernel::timing::record("run", start.elapsed());
+    netloom::timing::record("run", start.elapsed());
     drop(rt);
-    netloom::kernel::timing::record("run and runtime shutdown", start.elapsed());
-    netloom::kernel::timing::report();
+    netloom::timing::record("run and runtime shutdown", start.elapsed());
+    netloom::timing::report();
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {

@@ -8,7 +8,7 @@ use netloom::model::{
     BridgeOptions, BridgePort, Link, LinkKind, MacAddr, MacvlanOptions, PortOptions, TunOptions,
     VxlanOptions,
 };
-use netloom::plan::{LinkChange, Op};
+use netloom::model::{LinkChange, Op};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn veth_across_nodes_with_mtu_mac_and_mark() {
@@ -559,7 +559,7 @@ async fn kernel_refusal_carries_its_message_and_the_object() {
         &Op::SetLink {
             node: "a".into(),
             name: "nope0".into(),
-            change: netloom::plan::LinkChange {
+            change: netloom::model::LinkChange {
                 mtu: Some(1400),
                 ..Default::default()
             },

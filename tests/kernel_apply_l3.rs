@@ -6,7 +6,7 @@ use std::process::Command;
 
 use apply_support::*;
 use netloom::model::{Address, Masquerade, Route};
-use netloom::plan::{LinkChange, Op};
+use netloom::model::{LinkChange, Op};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

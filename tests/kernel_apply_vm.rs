@@ -11,7 +11,7 @@ use netloom::model::{
     BondOptions, BondPort, BridgeOptions, BridgePort, BridgeVlan, IpvlanOptions, Link, LinkKind,
     PortOptions, VlanOptions,
 };
-use netloom::plan::{LinkChange, Op};
+use netloom::model::{LinkChange, Op};
 use serde_json::Value;
 
 /// A bond with `o`.

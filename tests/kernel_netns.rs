@@ -48,7 +48,7 @@ async fn create_runs_f_inside_and_the_thread_goes_home() {
 async fn kernel_nodes_connect_inside_their_namespace() {
     netloom::sandboxed!("kernel_nodes_connect_inside_their_namespace");
     use futures::TryStreamExt;
-    let k = Kernel::new("t").unwrap();
+    let k = Kernel::new("t", std::env::temp_dir().join("netloom-test-teamd")).unwrap();
     assert!(k.node("a").await.unwrap().is_none());
     let a = k.create_node("a").await.unwrap();
     assert_eq!(a.netns.name(), Some("netloom-t.a"));
@@ -96,7 +96,7 @@ async fn kernel_nodes_connect_inside_their_namespace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_request_carries_the_kernels_text() {
     netloom::sandboxed!("refused_request_carries_the_kernels_text");
-    let k = Kernel::new("t").unwrap();
+    let k = Kernel::new("t", std::env::temp_dir().join("netloom-test-teamd")).unwrap();
     let a = k.create_node("a").await.unwrap();
     // VXLAN with an IPv4 local and an IPv6 remote: the kernel refuses with an extack text.
     let msg = rtnetlink::LinkVxlan::new("vx0", 5)

@@ -95,7 +95,7 @@ async fn observe_bridge_veth_addresses_routes_sysctls() {
     use netloom::model::*;
     use observe::*;
     use std::collections::BTreeMap;
-    let k = Kernel::new("t").unwrap();
+    let k = Kernel::new("t", std::env::temp_dir().join("netloom-test-teamd")).unwrap();
     k.create_node("a").await.unwrap();
     k.create_node("b").await.unwrap();
     let (a, b) = ("netloom-t.a", "netloom-t.b");
@@ -334,7 +334,7 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
     use netloom::model::*;
     use observe::*;
     use std::collections::BTreeMap;
-    let k = Kernel::new("t").unwrap();
+    let k = Kernel::new("t", std::env::temp_dir().join("netloom-test-teamd")).unwrap();
     k.create_node("a").await.unwrap();
     k.create_node("b").await.unwrap();
     let (a, b) = ("netloom-t.a", "netloom-t.b");
@@ -590,7 +590,7 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
 async fn port_states_name_every_port() {
     netloom::sandboxed!("port_states_name_every_port");
     use observe::ip;
-    let k = Kernel::new("t").unwrap();
+    let k = Kernel::new("t", std::env::temp_dir().join("netloom-test-teamd")).unwrap();
     ip(&["link", "add", "br0", "type", "bridge", "stp_state", "0"]);
     ip(&["link", "add", "a0", "type", "veth", "peer", "name", "a1"]);
     ip(&["link", "add", "b0", "type", "veth", "peer", "name", "b1"]);
@@ -630,7 +630,7 @@ async fn veths_into_located_nodes_name_their_node() {
     use netloom::model::*;
     use observe::ip;
     use std::collections::{BTreeMap, BTreeSet};
-    let k = Kernel::new("t").unwrap();
+    let k = Kernel::new("t", std::env::temp_dir().join("netloom-test-teamd")).unwrap();
     let nodes: Vec<String> = (1..=3).map(|i| format!("c{i}")).collect();
     for (i, n) in nodes.iter().enumerate() {
         k.create_node(n).await.unwrap();

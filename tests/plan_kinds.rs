@@ -1,8 +1,9 @@
 //! Planner per-kind rules: which option changes are made in place and which recreate.
 mod plan_util;
 
+use netloom::model::Op;
 use netloom::model::*;
-use netloom::plan::{self, Op, Owned};
+use netloom::plan::{self, Owned};
 use plan_util::*;
 
 /// A network with one host link of `kind` (up, addressed) and a bare host kernel that has it.

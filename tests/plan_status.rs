@@ -1,8 +1,9 @@
 //! Planner status and down: per-object sync state, and tearing everything down.
 mod plan_util;
 
+use netloom::model::Op;
 use netloom::model::*;
-use netloom::plan::{self, FieldDiff, Op, SyncState};
+use netloom::plan::{self, FieldDiff, SyncState};
 use plan_util::*;
 
 fn built(desired: &Network) -> Kernel {
@@ -192,11 +193,11 @@ fn display_lines_read_like_iproute2() {
     let set = Op::SetLink {
         node: "host".into(),
         name: "br0".into(),
-        change: plan::LinkChange {
+        change: netloom::model::LinkChange {
             up: Some(true),
             ..Default::default()
         },
-        prior: plan::LinkChange {
+        prior: netloom::model::LinkChange {
             up: Some(false),
             ..Default::default()
         },

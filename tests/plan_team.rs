@@ -3,8 +3,9 @@
 mod plan_util;
 
 use netloom::apply::journal;
+use netloom::model::Op;
 use netloom::model::*;
-use netloom::plan::{self, Op};
+use netloom::plan;
 use plan_util::*;
 
 /// Node `a` with team0 over eth0/eth1, veths to node `sw`.
@@ -145,8 +146,8 @@ fn a_team_without_teamd_gets_it_started_and_a_start_is_undone_by_a_stop() {
     let mut k = Kernel::new(bare_host("t"));
     k.apply(&plan::up(&net, &k.net, &k.owned).unwrap());
     // teamd died: observe reports the team with no runner.
-    k.apply(&netloom::plan::Plan {
-        steps: vec![netloom::plan::Step {
+    k.apply(&netloom::model::Plan {
+        steps: vec![netloom::model::Step {
             op: Op::StopTeamd {
                 node: "a".into(),
                 dev: "team0".into(),

@@ -1,8 +1,9 @@
 //! Planner scenarios: full plans from nothing, minimal changes, recreation, conflicts.
 mod plan_util;
 
+use netloom::model::Op;
 use netloom::model::*;
-use netloom::plan::{self, Op, Owned};
+use netloom::plan::{self, Owned};
 use plan_util::*;
 
 /// Kernel state after applying `desired` onto a bare host.
@@ -297,7 +298,7 @@ fn vxlan_vni_change_recreates_it_and_its_dependents() {
 
 #[test]
 fn links_wait_for_default_sysctls_they_would_miss() {
-    let position = |p: &plan::Plan, start: &str| {
+    let position = |p: &netloom::model::Plan, start: &str| {
         p.steps
             .iter()
             .position(|s| s.op.to_string().starts_with(start))
@@ -577,7 +578,7 @@ fn lxc_bond() -> Network {
 }
 
 /// Apply `p` to `k`: then `want` plans to nothing.
-fn converges(want: &Network, mut k: Kernel, p: &plan::Plan) {
+fn converges(want: &Network, mut k: Kernel, p: &netloom::model::Plan) {
     k.apply(p);
     assert!(plan::up(want, &k.net, &k.owned).unwrap().steps.is_empty());
 }

@@ -6,7 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::Lab;
-use netloom::kernel::support::{self, Need};
+use netloom::kernel::support;
+use netloom::model::Need;
 
 fn kinds(words: &[&str]) -> BTreeSet<Need> {
     words.iter().map(|k| Need::Kind(k.to_string())).collect()

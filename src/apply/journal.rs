@@ -1,8 +1,8 @@
 //! The journal: how to undo each op, and what to write in the records before
 //! an op runs (write-ahead), so that rollback and crash recovery know the
 //! prior state.
+use crate::model::Op;
 use crate::model::{IfRef, Network};
-use crate::plan::Op;
 use crate::state::Records;
 
 /// The ops that undo `op`, computed from the state observed before apply.
@@ -295,8 +295,8 @@ fn link_names(node: &str, link: &crate::model::Link) -> Vec<IfRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::LinkChange;
     use crate::model::{Address, Link, LinkKind, Node};
-    use crate::plan::LinkChange;
 
     fn veth(name: &str, peer: (&str, &str)) -> Link {
         let mut l = Link::veth(name, peer.0, peer.1);
@@ -525,7 +525,7 @@ mod tests {
     #[test]
     fn a_quiet_bridge_is_recorded_until_its_snooping_is_on() {
         use crate::model::BridgeOptions;
-        use crate::plan::LinkChange;
+        use crate::model::LinkChange;
         let snooping = |on: bool| LinkChange {
             kind: Some(LinkKind::Bridge(BridgeOptions {
                 mcast_snooping: Some(on),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::model::Network;
-use crate::plan::{Op, Plan};
+use crate::model::{Op, Plan};
 use crate::state::{Records, StateError, Store};
 
 /// Any error a step can fail with (kernel errors, injected faults).
@@ -378,7 +378,7 @@ fn already_so(inv: &Op, e: &BoxError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Step;
+    use crate::model::Step;
     use std::sync::{Arc, Mutex};
 
     fn netns(node: &str) -> Op {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::{IfRef, Link, Network};
-use crate::plan::{LinkChange, Op};
+use crate::model::{LinkChange, Op};
 
 /// Whether the kernel may change `l`'s MTU when its lower's changes.
 fn follows(l: &Link) -> bool {

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::{IfRef, LinkKind, Network};
-use crate::plan::{LinkChange, Op};
+use crate::model::{LinkChange, Op};
 
 /// The links `op` removes, as they were `before`: a DelLink's link and,
 /// for a veth, its peer.

@@ -1,7 +1,7 @@
 //! Rebuilding a link that apply deleted, as it was observed before, for
 //! rollback.
+use crate::model::{LinkChange, Op};
 use crate::model::{LinkKind, Network, Route, TeamdSetup};
-use crate::plan::{LinkChange, Op};
 
 /// Ops that rebuild a link deleted by apply, as it was observed before: the
 /// device (with its veth peer), its master and state, addresses and routes.

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use crate::apply::{self, ApplyError, Report};
 use crate::kernel::{self, Kernel, KernelError};
+use crate::model::Plan;
 use crate::model::{IfRef, LinkKind, Network, HOST};
-use crate::plan::{self, Conflict, ObjectStatus, Owned, Plan};
+use crate::plan::{self, Conflict, ObjectStatus, Owned};
 use crate::state::{Lock, Records, StateError, Store};
 
 /// Why a verb failed.
@@ -72,7 +73,7 @@ impl Engine {
     /// An engine for topology `name`, with records in `store`.
     pub fn new(name: &str, store: Store) -> Result<Engine, EngineError> {
         Ok(Engine {
-            kernel: Arc::new(Kernel::new(name)?.with_teamd_root(store.dir().join("teamd"))),
+            kernel: Arc::new(Kernel::new(name, store.dir().join("teamd"))?),
             store,
             name: name.to_string(),
         })
@@ -147,7 +148,7 @@ impl Engine {
             k.sort();
             k.dedup();
         }
-        let mut observed = kernel::timing::timed(
+        let mut observed = crate::timing::timed(
             "observe",
             kernel::observe::network_with(&self.kernel, &nodes, &keys, located),
         )
@@ -212,12 +213,12 @@ impl Engine {
     pub async fn plan_up(&self, desired: &Network) -> Result<Planned, EngineError> {
         let start = std::time::Instant::now();
         let rec = self.records()?;
-        kernel::timing::record("records", start.elapsed());
+        crate::timing::record("records", start.elapsed());
         let (observed, mut conflicts) = self.observe_all(desired, &rec, &BTreeSet::new()).await?;
         let owned = Self::owned(&rec);
         let start = std::time::Instant::now();
         let plan = plan::up(desired, &observed, &owned);
-        kernel::timing::record("plan", start.elapsed());
+        crate::timing::record("plan", start.elapsed());
         // Name every foreign object at once; touch nothing.
         if let Err(more) = &plan {
             conflicts.extend(more.iter().cloned());
@@ -303,7 +304,7 @@ impl Engine {
     /// device kind `plan` creates (tried in a throwaway namespace; see
     /// [`kernel::support`]). [`Engine::apply`] calls it first.
     pub async fn preflight(&self, plan: &Plan) -> Result<(), EngineError> {
-        let needs = kernel::support::needs(plan);
+        let needs = plan::needs(plan);
         if needs.is_empty() {
             return Ok(());
         }
@@ -313,7 +314,7 @@ impl Engine {
             .map_err(|_| KernelError::Thread {
                 object: "preflight".into(),
             })??;
-        kernel::timing::record("preflight", start.elapsed());
+        crate::timing::record("preflight", start.elapsed());
         if missing.is_empty() {
             Ok(())
         } else {
@@ -342,7 +343,7 @@ impl Engine {
                     .plan
                     .steps
                     .iter()
-                    .any(|s| matches!(&s.op, plan::Op::AddNetns { node } if node == n));
+                    .any(|s| matches!(&s.op, crate::model::Op::AddNetns { node } if node == n));
             if !keep {
                 stale.push(n.clone());
             }
@@ -387,16 +388,16 @@ impl Engine {
         // another node) must wait until that is gone.
         let awaited = Arc::new(settle::awaited(planned));
         let kernel = self.kernel.clone();
-        let exec = move |op: plan::Op| {
+        let exec = move |op: crate::model::Op| {
             let k = kernel.clone();
             let awaited = awaited.clone();
             async move {
-                let label = kernel::timing::op_label(&op);
-                kernel::timing::timed(label, kernel::apply::run(&k, &op))
+                let label = op.label();
+                crate::timing::timed(label, kernel::apply::run(&k, &op))
                     .await
                     .map_err(|e| Box::new(e) as apply::BoxError)?;
                 match &op {
-                    plan::Op::DelNetns { node } => match awaited.get(node) {
+                    crate::model::Op::DelNetns { node } => match awaited.get(node) {
                         Some(w) => settle::namespace_gone(&k, w.clone())
                             .await
                             .map_err(|e| Box::new(e) as apply::BoxError),
@@ -406,7 +407,7 @@ impl Engine {
                 }
             }
         };
-        let report = kernel::timing::timed(
+        let report = crate::timing::timed(
             "apply",
             apply::run(
                 &planned.plan,
@@ -433,11 +434,12 @@ impl Engine {
         // A deleted link can take others along (a veth's peer): ask for the
         // links of the sysctls still recorded, but only after deletions, and
         // each link once however many of its keys are recorded.
-        let deleted = planned
-            .plan
-            .steps
-            .iter()
-            .any(|s| matches!(s.op, plan::Op::DelLink { .. } | plan::Op::DelNetns { .. }));
+        let deleted = planned.plan.steps.iter().any(|s| {
+            matches!(
+                s.op,
+                crate::model::Op::DelLink { .. } | crate::model::Op::DelNetns { .. }
+            )
+        });
         let mut dead = Vec::new();
         let mut asked = BTreeSet::new();
         for (node, m) in rec.sysctls.iter().filter(|_| deleted) {

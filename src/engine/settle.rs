@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use super::Planned;
 use crate::kernel::{self, Kernel, KernelError};
 use crate::model::{IfRef, LinkKind};
-use crate::plan;
 
 /// Links that linger until namespaces die: node -> name -> the ifindex
 /// they had, when known; see [`lingering`].
@@ -38,7 +37,7 @@ pub(super) async fn ports(k: &Kernel, planned: &Planned) -> Result<(), KernelErr
     // those that turn out not to be bridge ports have no port state.
     let mut ports: Vec<(&str, &str)> = Vec::new();
     for s in &planned.plan.steps {
-        let plan::Op::SetLink {
+        let crate::model::Op::SetLink {
             node, name, change, ..
         } = &s.op
         else {
@@ -95,7 +94,7 @@ pub(super) async fn ports(k: &Kernel, planned: &Planned) -> Result<(), KernelErr
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    kernel::timing::record("settle ports", start.elapsed());
+    crate::timing::record("settle ports", start.elapsed());
     Ok(())
 }
 
@@ -107,9 +106,8 @@ fn gone_nodes(planned: &Planned, rolled_back: bool) -> BTreeSet<&str> {
         .steps
         .iter()
         .filter_map(|s| match (&s.op, rolled_back) {
-            (plan::Op::DelNetns { node }, false) | (plan::Op::AddNetns { node }, true) => {
-                Some(node.as_str())
-            }
+            (crate::model::Op::DelNetns { node }, false)
+            | (crate::model::Op::AddNetns { node }, true) => Some(node.as_str()),
             _ => None,
         })
         .collect()
@@ -124,7 +122,7 @@ fn lingering(planned: &Planned, gone: &BTreeSet<&str>, rolled_back: bool) -> Lin
     let mut candidates: Vec<(&str, &crate::model::Link)> = Vec::new();
     if rolled_back {
         for s in &planned.plan.steps {
-            if let plan::Op::AddLink { node, link, peer } = &s.op {
+            if let crate::model::Op::AddLink { node, link, peer } = &s.op {
                 candidates.push((node.as_str(), link));
                 if let (Some(p), LinkKind::Veth(v)) = (peer, &link.kind) {
                     if let Some(r) = &v.peer {
@@ -206,7 +204,7 @@ pub(super) async fn deletions(
     let start = Instant::now();
     let waiting = lingering(planned, &gone, rolled_back);
     let (vanished, _) = until_gone(k, waiting).await?;
-    kernel::timing::record("settle deletions", start.elapsed());
+    crate::timing::record("settle deletions", start.elapsed());
     Ok(vanished)
 }
 
@@ -219,7 +217,7 @@ pub(super) fn awaited(planned: &Planned) -> BTreeMap<String, Lingering> {
     let deleted = gone_nodes(planned, false);
     let mut out = BTreeMap::new();
     for (i, s) in steps.iter().enumerate() {
-        if let plan::Op::DelNetns { node } = &s.op {
+        if let crate::model::Op::DelNetns { node } = &s.op {
             if needed.contains(&i) {
                 let mut w = lingering(planned, &BTreeSet::from([node.as_str()]), false);
                 w.retain(|n, _| !deleted.contains(n.as_str()));

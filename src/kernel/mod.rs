@@ -17,7 +17,6 @@ pub mod rtnl;
 pub mod support;
 pub mod sysctl;
 pub mod teamd;
-pub mod timing;
 pub mod tun;
 
 use std::collections::HashMap;
@@ -163,8 +162,9 @@ impl std::fmt::Debug for PendingSysctl {
 }
 
 impl Kernel {
-    /// Access for topology `topo`; remembers the namespace the caller runs in as `host`.
-    pub fn new(topo: &str) -> Result<Kernel, KernelError> {
+    /// Access for topology `topo`; remembers the namespace the caller runs in
+    /// as `host`. Each node's teamd directory lives under `teamd_root`.
+    pub fn new(topo: &str, teamd_root: PathBuf) -> Result<Kernel, KernelError> {
         Ok(Kernel {
             loc: Locator {
                 topo: topo.to_string(),
@@ -176,15 +176,8 @@ impl Kernel {
             sysctl_lane: Mutex::new(()),
             epoch: Arc::default(),
             spares: std::sync::Mutex::default(),
-            teamd_root: crate::state::Store::from_env().dir().join("teamd"),
+            teamd_root,
         })
-    }
-
-    /// The same access with teamd directories under `root` instead of
-    /// `<$NETLOOM_STATE_DIR or /run/netloom>/teamd`.
-    pub fn with_teamd_root(mut self, root: PathBuf) -> Kernel {
-        self.teamd_root = root;
-        self
     }
 
     /// The directory holding teamd's socket, pid file, config and log for

@@ -15,19 +15,7 @@ use rtnetlink::Handle;
 
 use super::conn;
 use super::error::KernelError;
-use crate::model::LinkKind;
-use crate::plan::{Op, Plan};
-
-/// Something a plan needs from the kernel.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Need {
-    /// Devices of this kernel kind (`bond`, `vlan`, `tun`...).
-    Kind(String),
-    /// Bridges with VLAN filtering on.
-    BridgeVlanFiltering,
-    /// The teamd program, which drives team devices.
-    Teamd,
-}
+use crate::model::Need;
 
 /// A need the kernel (or the system) cannot meet, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,41 +52,6 @@ fn driver(kind: &str) -> &str {
         "vlan" => "8021q",
         other => other,
     }
-}
-
-/// What `plan` needs: each kind it creates (veth peers included), bridge
-/// VLAN filtering when turned on, teamd when a team is made or restarted.
-pub fn needs(plan: &Plan) -> BTreeSet<Need> {
-    let mut out = BTreeSet::new();
-    let kind = |k: &LinkKind, out: &mut BTreeSet<Need>| {
-        if let Some(word) = k.kernel_kind() {
-            if !matches!(k, LinkKind::Other(_)) {
-                out.insert(Need::Kind(word.to_string()));
-            }
-        }
-        if let LinkKind::Bridge(b) = k {
-            if b.vlan_filtering == Some(true) {
-                out.insert(Need::BridgeVlanFiltering);
-            }
-        }
-    };
-    for s in &plan.steps {
-        match &s.op {
-            Op::AddLink { link, .. } => kind(&link.kind, &mut out),
-            Op::SetLink { change, .. } => {
-                if let Some(LinkKind::Bridge(b)) = &change.kind {
-                    if b.vlan_filtering == Some(true) {
-                        out.insert(Need::BridgeVlanFiltering);
-                    }
-                }
-            }
-            Op::StartTeamd { .. } => {
-                out.insert(Need::Teamd);
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Try every need; return those that failed (empty: all supported).
@@ -279,60 +232,6 @@ async fn index(handle: &Handle, name: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BridgeOptions, Link, TeamdSetup};
-    use crate::plan::Step;
-
-    fn step(op: Op) -> Step {
-        Step { op, after: vec![] }
-    }
-
-    #[test]
-    fn needs_lists_created_kinds_vlan_filtering_and_teamd_only() {
-        let veth = Link::veth("v0", "b", "v1");
-        let br = Link::new(
-            "br0",
-            LinkKind::Bridge(BridgeOptions {
-                vlan_filtering: Some(true),
-                ..BridgeOptions::default()
-            }),
-        );
-        let plan = Plan {
-            steps: vec![
-                step(Op::AddNetns { node: "a".into() }),
-                step(Op::AddLink {
-                    node: "a".into(),
-                    link: veth,
-                    peer: None,
-                }),
-                step(Op::AddLink {
-                    node: "a".into(),
-                    link: br,
-                    peer: None,
-                }),
-                step(Op::StartTeamd {
-                    node: "a".into(),
-                    dev: "team0".into(),
-                    setup: TeamdSetup::default(),
-                    prior: None,
-                }),
-                step(Op::DelLink {
-                    node: "a".into(),
-                    name: "bond0".into(),
-                }),
-            ],
-        };
-        let got: Vec<Need> = needs(&plan).into_iter().collect();
-        assert_eq!(
-            got,
-            vec![
-                Need::Kind("bridge".into()),
-                Need::Kind("veth".into()),
-                Need::BridgeVlanFiltering,
-                Need::Teamd
-            ]
-        );
-        assert!(needs(&Plan::default()).is_empty());
-    }
 
     #[test]
     fn messages_name_the_driver() {

@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod expect;
 pub mod ipvlan;
 pub mod macvlan;
+pub mod op;
 pub mod team;
 pub mod tun;
 pub mod veth;
@@ -27,6 +28,7 @@ pub use bridge::{BridgeOptions, BridgePort, BridgeVlan};
 pub use expect::{Claim, Endpoint, Expectation, Probe, Target};
 pub use ipvlan::IpvlanOptions;
 pub use macvlan::MacvlanOptions;
+pub use op::{LinkChange, Need, Op, Plan, Step};
 pub use team::{TeamOptions, TeamPort, TeamdSetup};
 pub use tun::TunOptions;
 pub use veth::VethOptions;
@@ -265,6 +267,15 @@ impl LinkKind {
         })
     }
 
+    /// The word iproute2 uses for this kind (`loopback`/`external` for those without one).
+    pub fn word(&self) -> &str {
+        match self {
+            LinkKind::Loopback => "loopback",
+            LinkKind::External => "external",
+            other => other.kernel_kind().unwrap_or("unknown"),
+        }
+    }
+
     /// An ipvlan or ipvtap: the kernel gives it its lower's MTU on every
     /// change of the lower's, in both directions (ipvlan_device_event).
     pub fn takes_lower_mtu(&self) -> bool {
@@ -328,6 +339,30 @@ impl Route {
         let own = self.table_id();
         let ruled = own == RT_TABLE_MAIN || (own == RT_TABLE_DEFAULT && via.is_ipv4());
         self.via.is_none() && (ruled || own == table) && self.to.contains(&via)
+    }
+}
+
+impl std::fmt::Display for Route {
+    /// The route in iproute2 words (`default via 10.0.0.1 dev eth0 metric 5 table 10`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.to.prefix_len() == 0 {
+            write!(f, "default")?;
+        } else {
+            write!(f, "{}", self.to)?;
+        }
+        if let Some(v) = self.via {
+            write!(f, " via {v}")?;
+        }
+        if let Some(d) = &self.dev {
+            write!(f, " dev {d}")?;
+        }
+        if let Some(m) = self.metric {
+            write!(f, " metric {m}")?;
+        }
+        if let Some(t) = self.table {
+            write!(f, " table {t}")?;
+        }
+        Ok(())
     }
 }
 

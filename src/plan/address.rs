@@ -3,7 +3,7 @@
 use ipnet::IpNet;
 
 use super::graph::{Key, Pending, Phase};
-use super::op::Op;
+use crate::model::Op;
 use crate::model::{Address, IfRef, Link, LinkKind};
 
 /// Addresses the kernel makes by itself, which netloom never removes: IPv6

@@ -2,9 +2,9 @@
 //! network that wants nothing: owned namespaces go (with all inside them),
 //! and in `host` our links (a veth once), our nft table and changed sysctls.
 use super::effect::Ctx;
-use super::op::Plan;
 use super::Owned;
 use crate::model::Network;
+use crate::model::Plan;
 
 /// The plan removing everything `owned` and the ownership marks in `observed` name.
 pub fn down(observed: &Network, owned: &Owned) -> Plan {
@@ -18,8 +18,9 @@ pub fn down(observed: &Network, owned: &Owned) -> Plan {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::Op;
     use crate::model::{IfRef, Link, Network, Node, HOST};
-    use crate::plan::{Op, Owned};
+    use crate::plan::Owned;
 
     /// host/h1's peer lives in c1, whose links `down` did not read (the
     /// observer names such a peer by its ifindex): deleting c1 takes h1

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use ipnet::IpNet;
 
-use super::op::{Op, Plan, Step};
 use crate::model::IfRef;
+use crate::model::{Op, Plan, Step};
 
 /// Coarse serial order of op families. Deletions come first so names can be
 /// reused; within a phase, ops keep the order they were pushed in.

@@ -8,12 +8,12 @@ use super::effect::{iref, Cause, Ctx};
 use super::graph::{Key, Pending, Phase};
 use super::kind::{self, KindDiff};
 use super::mtu;
-use super::op::{LinkChange, Op};
 use super::status::FieldDiff;
 use super::sysctl;
 use super::teamd;
 use super::Conflict;
 use crate::model::{Address, IfRef, Link, LinkKind};
+use crate::model::{LinkChange, Op};
 
 /// How an existing link differs from the desired one.
 #[derive(Debug, Default)]

@@ -8,8 +8,8 @@ mod kind;
 mod link;
 mod mtu;
 mod nat;
+mod needs;
 mod node;
-pub mod op;
 mod route;
 mod status;
 mod sysctl;
@@ -19,11 +19,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Network;
+use crate::model::{Network, Plan};
 
 pub use down::down;
 pub use kind::bridge::snooping_turned_on;
-pub use op::{LinkChange, Op, Plan, Step};
+pub use needs::needs;
 pub use status::{status, FieldDiff, ObjectStatus, SyncState};
 pub(crate) use sysctl::{default_of as sysctl_default_of, interface as sysctl_interface};
 

@@ -8,7 +8,7 @@
 //! refuses any other change of a port's MTU): ports get no MTU op.
 use super::effect::Ctx;
 use super::graph::{Key, Pending, Phase};
-use super::op::LinkChange;
+use crate::model::LinkChange;
 use crate::model::{IfRef, Link, LinkKind};
 
 /// Takes the MTU out of a link's in-place changes (`config`, `prior`) into an

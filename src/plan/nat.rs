@@ -2,8 +2,8 @@
 //! differ, and deleted when the file wants none.
 use super::effect::Ctx;
 use super::graph::{Key, Pending, Phase};
-use super::op::Op;
 use super::Conflict;
+use crate::model::Op;
 use crate::model::{nft_table, HOST};
 
 /// A host table with netloom's name that this topology's records do not own.

@@ -2,8 +2,8 @@
 //! file, and refuse to touch a namespace netloom did not create.
 use super::effect::{Cause, Ctx};
 use super::graph::{Key, Pending, Phase};
-use super::op::Op;
 use super::Conflict;
+use crate::model::Op;
 use crate::model::{netns_name, HOST};
 
 /// Desired nodes whose namespace exists but is not netloom's.

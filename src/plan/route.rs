@@ -5,7 +5,7 @@ use ipnet::IpNet;
 
 use super::effect::{iref, Ctx};
 use super::graph::{Key, Pending, Phase};
-use super::op::Op;
+use crate::model::Op;
 use crate::model::{Node, Route, HOST};
 
 /// The local table, filled by the kernel for every address.

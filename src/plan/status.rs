@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use super::effect::Ctx;
 use super::kind::show;
 use super::{address, link, route, Owned};
-use crate::model::{Link, LinkKind, Network, Route, HOST};
+use crate::model::{Link, LinkKind, Network, HOST};
 
 /// One differing field of an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +82,7 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
             } else {
                 SyncState::Missing
             };
-            push(format!("{node} route {}", route_words(r)), state);
+            push(format!("{node} route {}", r), state);
         }
         for (key, value) in &want.sysctls {
             let state = match have {
@@ -119,10 +119,7 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
             if route::ours(&ctx, &node, have, r)
                 && !want.routes.iter().any(|w| route::matches(w, r))
             {
-                push(
-                    format!("{node} route {}", route_words(r)),
-                    SyncState::Orphaned,
-                );
+                push(format!("{node} route {}", r), SyncState::Orphaned);
             }
         }
         if want.nat.is_empty() && !have.nat.is_empty() {
@@ -182,26 +179,4 @@ fn drift(field: &str, want: &str, have: &str) -> SyncState {
             have: have.to_string(),
         }],
     }
-}
-
-/// A route in iproute2 words, without the leading verb.
-pub(crate) fn route_words(r: &Route) -> String {
-    let mut s = if r.to.prefix_len() == 0 {
-        "default".to_string()
-    } else {
-        r.to.to_string()
-    };
-    if let Some(v) = r.via {
-        s += &format!(" via {v}");
-    }
-    if let Some(d) = &r.dev {
-        s += &format!(" dev {d}");
-    }
-    if let Some(m) = r.metric {
-        s += &format!(" metric {m}");
-    }
-    if let Some(t) = r.table {
-        s += &format!(" table {t}");
-    }
-    s
 }

@@ -4,7 +4,7 @@
 //! only once their link does, so they wait for it.
 use super::effect::{iref, Ctx};
 use super::graph::{Key, Pending, Phase};
-use super::op::Op;
+use crate::model::Op;
 use crate::model::HOST;
 
 /// SetSysctl ops. `restore_unknown`: also restore keys whose current value was
@@ -185,8 +185,9 @@ fn set(node: &str, key: &str, value: &str, prior: Option<String>, after_cascade:
 #[cfg(test)]
 mod tests {
     use super::default_of;
+    use crate::model::Op;
     use crate::model::{Network, Node, HOST};
-    use crate::plan::{up, Op, Owned};
+    use crate::plan::{up, Owned};
 
     /// The SetSysctl steps of a plan as (node, key, value, after).
     fn writes(desired: &Network, observed: &Network) -> Vec<(String, String, String, Vec<usize>)> {

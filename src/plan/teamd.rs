@@ -5,7 +5,7 @@
 //! teamd enslaves those in its config, which the link step leaves to it.
 use super::effect::{iref, Ctx};
 use super::graph::{Key, Pending, Phase};
-use super::op::Op;
+use crate::model::Op;
 use crate::model::{LinkKind, TeamdSetup};
 
 /// StartTeamd for every team whose teamd must (re)start.

@@ -72,10 +72,10 @@ impl Report {
 pub fn run(network: &Network, expect: &[Expectation], bound: Duration) -> Report {
     let t = std::time::Instant::now();
     let readiness = readiness(network, expect, bound);
-    crate::kernel::timing::record("verify readiness", t.elapsed());
+    crate::timing::record("verify readiness", t.elapsed());
     let t = std::time::Instant::now();
     let mut outcomes = judge(network, expect);
-    crate::kernel::timing::record("verify judge", t.elapsed());
+    crate::timing::record("verify judge", t.elapsed());
     if !readiness.ready {
         for (o, e) in outcomes.iter_mut().zip(expect) {
             if o.ok && matches!(e.claim, Claim::Isolated) {

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use netloom::kernel::{apply, Kernel};
 use netloom::model::{IfRef, Link, LinkKind, MacAddr, MacvlanOptions, VethOptions};
-use netloom::plan::{LinkChange, Op};
+use netloom::model::{LinkChange, Op};
 use serde_json::Value;
 
 /// Topology name of every test.
@@ -15,7 +15,7 @@ pub const MARK: &str = "netloom:t";
 
 /// A kernel handle for topology `t` with these nodes created.
 pub async fn lab(nodes: &[&str]) -> Kernel {
-    let k = Kernel::new(TOPO).unwrap();
+    let k = Kernel::new(TOPO, std::env::temp_dir().join("netloom-test-teamd")).unwrap();
     for n in nodes {
         run(
             &k,

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use netloom::model::*;
-use netloom::plan::{Op, Owned, Plan};
+use netloom::model::{Op, Plan};
+use netloom::plan::Owned;
 
 /// Interface reference shorthand.
 pub fn r(node: &str, name: &str) -> IfRef {

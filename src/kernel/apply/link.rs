@@ -15,8 +15,8 @@ use super::{
 };
 use crate::kernel::error::KernelError;
 use crate::kernel::{conn, Kernel, NodeHandle};
+use crate::model::LinkChange;
 use crate::model::{self, BridgeVlan, Link, LinkKind, PortOptions};
-use crate::plan::LinkChange;
 
 /// Create `link` in `node` with its kind options, MTU, MAC and ownership mark
 /// (for a veth also its `peer` end, in the peer's node).

@@ -21,7 +21,7 @@ use rtnetlink::Handle;
 
 use crate::kernel::error::KernelError;
 use crate::kernel::{conn, nft, Kernel, NodeHandle};
-use crate::plan::Op;
+use crate::model::Op;
 
 /// Execute one plan op against the kernel.
 pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {

@@ -218,7 +218,7 @@ mod tests {
             "kernel::observe::devconf::tests::every_taken_field_reads_as_proc_sys_does"
         );
         use crate::kernel::{rtnl::Rtnl, sysctl, Kernel};
-        let k = Kernel::new("t").unwrap();
+        let k = Kernel::new("t", std::env::temp_dir().join("netloom-test-teamd")).unwrap();
         let h = k.node("host").await.unwrap().unwrap();
         h.handle
             .link()

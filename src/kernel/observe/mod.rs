@@ -46,7 +46,7 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::Socket;
 
 use super::rtnl::Rtnl;
-use super::{netns, sysctl, timing, Kernel, KernelError, Locator, Netns};
+use super::{netns, sysctl, Kernel, KernelError, Locator, Netns};
 use crate::model::{BridgeVlan, IfRef, LinkKind, Network, Node, PortOptions};
 
 /// Everything read from one namespace, before cross-namespace resolution.
@@ -123,7 +123,7 @@ pub async fn network_with(
     // host usually holds one end of every link to the nodes, so it costs
     // as much as many nodes together: read it first (see run_in_each).
     asked.sort_by_key(|a| a.node != crate::model::HOST);
-    timing::record("observe locate", t.elapsed());
+    crate::timing::record("observe locate", t.elapsed());
     let unread: Vec<String> = found.keys().cloned().collect();
     let loc = k.locator();
     let (mut nodes, spares) = tokio::task::spawn_blocking(move || read_all(&loc, asked, &found))
@@ -140,7 +140,7 @@ pub async fn network_with(
     for (name, node) in &mut nodes {
         team::fill(k, name, node)?;
     }
-    timing::record("observe adopt+teams", t.elapsed());
+    crate::timing::record("observe adopt+teams", t.elapsed());
     Ok(Network {
         name: k.topo().to_string(),
         nodes: nodes.into_iter().collect(),
@@ -175,7 +175,7 @@ fn read_all(
             let t = Instant::now();
             let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(ns.label(), e))?;
             let r = read(&a.node, &a.netns, &mut rtnl, &a.keys)?;
-            timing::record("observe read", t.elapsed());
+            crate::timing::record("observe read", t.elapsed());
             Ok::<_, KernelError>((r, rtnl))
         });
         // Only a shortcut: what it could not tell, resolve asks itself.
@@ -185,7 +185,7 @@ fn read_all(
             .unwrap_or_default();
         Ok::<_, KernelError>((reads?, prefetched))
     })?;
-    timing::record("observe reads", t.elapsed());
+    crate::timing::record("observe reads", t.elapsed());
     let (mut dumps, mut sockets) = (Vec::with_capacity(reads.len()), Vec::new());
     for r in reads {
         let (d, rtnl) = r??;
@@ -216,7 +216,7 @@ fn read_all(
         .collect();
     let resolved = netnsid::resolve(loc, &dumped, &mut sockets, located, &prefetched)?;
     drop(dumped);
-    timing::record("observe nsids", t.elapsed());
+    crate::timing::record("observe nsids", t.elapsed());
     let mut spares = Vec::with_capacity(sockets.len());
     for (a, rtnl) in asked.into_iter().zip(sockets) {
         // A socket that cannot be made non-blocking is just not kept.
@@ -410,7 +410,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn bridge_vlan_dump_is_accepted() {
         crate::sandboxed!("kernel::observe::tests::bridge_vlan_dump_is_accepted");
-        let k = Kernel::new("t").unwrap();
+        let k = Kernel::new("t", std::env::temp_dir().join("netloom-test-teamd")).unwrap();
         let h = k.node("host").await.unwrap().unwrap();
         let link = h.handle.link();
         link.add(rtnetlink::LinkBridge::new("br0").build())

@@ -2,9 +2,9 @@
 //! built with many ports gets multicast snooping only once they are up.
 use super::Diffs;
 use crate::model::{BridgeOptions, BridgePort, IfRef, Link, LinkKind};
+use crate::model::{LinkChange, Op};
 use crate::plan::effect::{iref, Ctx};
 use crate::plan::graph::{Key, Pending, Phase};
-use crate::plan::op::{LinkChange, Op};
 
 /// Compare bridge options; all are changeable in place.
 pub(super) fn compare(w: &BridgeOptions, h: &BridgeOptions, d: &mut Diffs) -> BridgeOptions {

@@ -144,20 +144,11 @@ pub(crate) fn compare(want: &LinkKind, have: &LinkKind) -> KindDiff {
         | (LinkKind::External, _) => return KindDiff::Same,
         (LinkKind::Other(w), LinkKind::Other(h)) if w == h => return KindDiff::Same,
         _ => {
-            d.push("kind", &kind_word(want), &kind_word(have), true);
+            d.push("kind", &want.word(), &have.word(), true);
             return d.finish(want.clone());
         }
     };
     d.finish(partial)
-}
-
-/// The word iproute2 uses for a kind (`loopback`/`external` for those without one).
-pub(crate) fn kind_word(kind: &LinkKind) -> String {
-    match kind {
-        LinkKind::Loopback => "loopback".to_string(),
-        LinkKind::External => "external".to_string(),
-        other => other.kernel_kind().unwrap_or("unknown").to_string(),
-    }
 }
 
 /// Compare desired port options with observed ones: `None` when nothing the

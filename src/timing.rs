@@ -50,24 +50,3 @@ pub fn report() {
         );
     }
 }
-
-/// A short label for the kind of `op`, to sum operations by kind.
-pub fn op_label(op: &crate::plan::Op) -> &'static str {
-    use crate::plan::Op;
-    match op {
-        Op::AddNetns { .. } => "op AddNetns",
-        Op::DelNetns { .. } => "op DelNetns",
-        Op::SetSysctl { .. } => "op SetSysctl",
-        Op::AddLink { .. } => "op AddLink",
-        Op::DelLink { .. } => "op DelLink",
-        Op::SetLink { .. } => "op SetLink",
-        Op::AddAddress { .. } => "op AddAddress",
-        Op::DelAddress { .. } => "op DelAddress",
-        Op::AddRoute { .. } => "op AddRoute",
-        Op::DelRoute { .. } => "op DelRoute",
-        Op::SetNat { .. } => "op SetNat",
-        Op::DelNat { .. } => "op DelNat",
-        Op::StartTeamd { .. } => "op StartTeamd",
-        Op::StopTeamd { .. } => "op StopTeamd",
-    }
-}

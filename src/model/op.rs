@@ -1,10 +1,7 @@
 //! Operations: the steps of a plan, each one kernel change the apply layer performs.
 use serde::{Deserialize, Serialize};
 
-use super::kind::kind_word;
-use crate::model::{
-    Address, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, TeamdSetup,
-};
+use super::{Address, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, TeamdSetup};
 
 /// One change to the kernel. Every op names the node it acts in.
 // AddLink carries whole links; plans hold tens of ops, so size does not matter
@@ -180,6 +177,46 @@ impl LinkChange {
 }
 
 impl Op {
+    /// A short label for the kind of op, to sum operations by kind.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Op::AddNetns { .. } => "op AddNetns",
+            Op::DelNetns { .. } => "op DelNetns",
+            Op::SetSysctl { .. } => "op SetSysctl",
+            Op::AddLink { .. } => "op AddLink",
+            Op::DelLink { .. } => "op DelLink",
+            Op::SetLink { .. } => "op SetLink",
+            Op::AddAddress { .. } => "op AddAddress",
+            Op::DelAddress { .. } => "op DelAddress",
+            Op::AddRoute { .. } => "op AddRoute",
+            Op::DelRoute { .. } => "op DelRoute",
+            Op::SetNat { .. } => "op SetNat",
+            Op::DelNat { .. } => "op DelNat",
+            Op::StartTeamd { .. } => "op StartTeamd",
+            Op::StopTeamd { .. } => "op StopTeamd",
+        }
+    }
+
+    /// The node the op acts in.
+    pub fn node(&self) -> &str {
+        match self {
+            Op::AddNetns { node }
+            | Op::DelNetns { node }
+            | Op::SetSysctl { node, .. }
+            | Op::AddLink { node, .. }
+            | Op::DelLink { node, .. }
+            | Op::SetLink { node, .. }
+            | Op::AddAddress { node, .. }
+            | Op::DelAddress { node, .. }
+            | Op::AddRoute { node, .. }
+            | Op::DelRoute { node, .. }
+            | Op::SetNat { node, .. }
+            | Op::DelNat { node }
+            | Op::StartTeamd { node, .. }
+            | Op::StopTeamd { node, .. } => node,
+        }
+    }
+
     /// A SetLink of `link` from `prior` to `change`.
     pub fn set_link(link: &IfRef, change: LinkChange, prior: LinkChange) -> Op {
         Op::SetLink {
@@ -189,6 +226,17 @@ impl Op {
             prior,
         }
     }
+}
+
+/// Something a plan needs from the kernel (or the system) before it runs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Need {
+    /// Devices of this kernel kind (`bond`, `vlan`, `tun`...).
+    Kind(String),
+    /// Bridges with VLAN filtering on.
+    BridgeVlanFiltering,
+    /// The teamd program, which drives team devices.
+    Teamd,
 }
 
 /// An op with its position in the plan's dependency graph.
@@ -244,11 +292,7 @@ fn route_line(
     verb: &str,
     route: &Route,
 ) -> std::fmt::Result {
-    write!(
-        f,
-        "{node}: route {verb} {}",
-        super::status::route_words(route)
-    )
+    write!(f, "{node}: route {verb} {route}")
 }
 
 impl std::fmt::Display for Op {
@@ -273,7 +317,7 @@ impl std::fmt::Display for Op {
                     f,
                     "{node}: link add {} type {}",
                     link.name,
-                    kind_word(&link.kind)
+                    link.kind.word()
                 )?;
                 match (&link.kind, peer) {
                     (LinkKind::Veth(v), _) => {
@@ -315,7 +359,7 @@ impl std::fmt::Display for Op {
                     write!(f, " address {m}")?;
                 }
                 if let Some(k) = &change.kind {
-                    write!(f, " type {}{}", kind_word(k), option_words(k))?;
+                    write!(f, " type {}{}", k.word(), option_words(k))?;
                 }
                 match change.up {
                     Some(true) => write!(f, " up"),
