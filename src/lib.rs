@@ -2,8 +2,13 @@
 //!
 //! The path is straight: [`spec`] (file -> resolved topology) -> [`kernel`]
 //! (observe the kernel as plain [`model`] data) -> [`plan`] (diff as a graph of
-//! ops) -> [`kernel`] apply (with a journal for rollback) -> [`verify`] (traffic).
-//! Lower layers never import higher ones: `model` imports nothing of netloom.
+//! ops) -> [`apply`] (run it through the kernel with a journal for rollback)
+//! -> [`verify`] (traffic); [`engine`] composes them into the verbs.
+//!
+//! Lower layers never import higher ones (tests/architecture.rs holds the
+//! code to this line):
+//!
+//! Layers, lowest first: timing, model, state, spec, kernel, plan, apply, verify, engine, sandbox.
 #![warn(missing_docs)]
 
 pub mod apply;
