@@ -8,10 +8,11 @@
 //! Lower layers never import higher ones (tests/architecture.rs holds the
 //! code to this line):
 //!
-//! Layers, lowest first: timing, model, state, spec, kernel, plan, apply, verify, engine, sandbox.
+//! Layers, lowest first: timing, model, effects, state, spec, kernel, plan, apply, verify, engine, sandbox.
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod effects;
 pub mod engine;
 pub mod kernel;
 pub mod model;

@@ -27,10 +27,12 @@ async fn addresses_v4_and_v6() {
     let v4 = Address {
         net: "10.0.3.1/24".parse().unwrap(),
         dad: false,
+        secondary: false,
     };
     let v6 = Address {
         net: "fd00::1/64".parse().unwrap(),
         dad: false,
+        secondary: false,
     };
     for addr in [v4, v6] {
         run(
@@ -100,6 +102,7 @@ async fn routes_with_via_dev_metric_table() {
                 addr: Address {
                     net: a.parse().unwrap(),
                     dad: false,
+                    secondary: false,
                 },
             },
         )
@@ -112,6 +115,7 @@ async fn routes_with_via_dev_metric_table() {
             dev: None,
             metric: Some(100),
             table: None,
+            src: None,
         },
         Route {
             to: "192.168.7.0/24".parse().unwrap(),
@@ -119,6 +123,7 @@ async fn routes_with_via_dev_metric_table() {
             dev: Some("e0".into()),
             metric: None,
             table: Some(1000),
+            src: None,
         },
         Route {
             to: "fd01::/64".parse().unwrap(),
@@ -126,6 +131,7 @@ async fn routes_with_via_dev_metric_table() {
             dev: Some("e0".into()),
             metric: Some(7),
             table: Some(100),
+            src: None,
         },
     ];
     for r in &routes {

@@ -66,6 +66,7 @@ mod observe {
         Address {
             net: s.parse().unwrap(),
             dad,
+            secondary: false,
         }
     }
 
@@ -260,6 +261,7 @@ async fn observe_bridge_veth_addresses_routes_sysctls() {
                     dev: Some("br0".into()),
                     metric: Some(5),
                     table: None,
+                    src: None,
                 },
                 Route {
                     to: "0.0.0.0/0".parse().unwrap(),
@@ -267,6 +269,7 @@ async fn observe_bridge_veth_addresses_routes_sysctls() {
                     dev: Some("br0".into()),
                     metric: None,
                     table: Some(100),
+                    src: None,
                 },
                 Route {
                     to: "2001:db8:9::/48".parse().unwrap(),
@@ -274,6 +277,7 @@ async fn observe_bridge_veth_addresses_routes_sysctls() {
                     dev: Some("br0".into()),
                     metric: Some(1024),
                     table: None,
+                    src: None,
                 },
             ];
             r.sort();

@@ -145,17 +145,16 @@ fn a_team_without_teamd_gets_it_started_and_a_start_is_undone_by_a_stop() {
     let net = team_net(10);
     let mut k = Kernel::new(bare_host("t"));
     k.apply(&plan::up(&net, &k.net, &k.owned).unwrap());
-    // teamd died: observe reports the team with no runner.
-    k.apply(&netloom::model::Plan {
-        steps: vec![netloom::model::Step {
-            op: Op::StopTeamd {
-                node: "a".into(),
-                dev: "team0".into(),
-                prior: None,
-            },
-            after: vec![],
-        }],
-    });
+    // teamd died (killed: it removed no port): observe reports the team
+    // with no runner, its ports still in it.
+    k.net
+        .nodes
+        .get_mut("a")
+        .unwrap()
+        .links
+        .get_mut("team0")
+        .unwrap()
+        .kind = LinkKind::Team(Default::default());
     let p = plan::up(&net, &k.net, &k.owned).unwrap();
     assert_eq!(p.steps.len(), 1, "{p}");
     assert!(matches!(&p.steps[0].op, Op::StartTeamd { prior: None, .. }));

@@ -127,11 +127,14 @@ fn address_change_deletes_old_adds_new() {
         .addresses = vec![a("10.0.3.79/24")];
     let p = plan::up(&want, &k.net, &k.owned).unwrap();
     let lines: Vec<String> = p.steps.iter().map(|s| s.op.to_string()).collect();
+    // The default route goes with the link's last IPv4 address and comes
+    // back after the new one (issue 17: it used to be lost).
     assert_eq!(
         lines,
         [
             "c1: addr del 10.0.3.78/24 dev eth0",
-            "c1: addr add 10.0.3.79/24 dev eth0"
+            "c1: addr add 10.0.3.79/24 dev eth0",
+            "c1: route add default via 10.0.3.1"
         ]
     );
 }
@@ -733,5 +736,68 @@ fn a_link_set_down_drops_its_routes_first_and_gets_its_ipv6_back() {
     let readd = find(&p, "c1: addr add fd00:3::78/64 dev eth0");
     assert!(depends(&p, down, del) && depends(&p, down, unadd), "{p}");
     assert!(depends(&p, readd, down), "{p}");
+    converges(&want, k, &p);
+}
+
+/// Issue 17, defect 1: changing a container's only address must not lose
+/// its default route (the kernel flushes a link's IPv4 routes with its last
+/// IPv4 address) nor the address (added before the old one went, it would
+/// be the old one's secondary and go with it). The model kernel applies
+/// the plan in the most adversarial order the dependencies allow.
+#[test]
+fn an_address_change_keeps_the_address_and_the_routes_through_the_link() {
+    let mut want = lxc();
+    let k = built(&want);
+    let eth0 = want
+        .nodes
+        .get_mut("c1")
+        .unwrap()
+        .links
+        .get_mut("eth0")
+        .unwrap();
+    eth0.addresses = vec![a("10.0.3.79/24")];
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    check_shape(&p);
+    let add = find(&p, "c1: addr add 10.0.3.79/24 dev eth0");
+    let del = find(&p, "c1: addr del 10.0.3.78/24 dev eth0");
+    let route = find(&p, "c1: route add default via 10.0.3.1");
+    assert!(depends(&p, add, del) && depends(&p, route, del), "{p}");
+    converges(&want, k, &p);
+}
+
+/// Replacing a primary address keeps a secondary the file still lists:
+/// deleted before the primary (which would take it along unless
+/// promote_secondaries is on) and added again after.
+#[test]
+fn replacing_a_primary_keeps_the_secondaries_the_file_lists() {
+    let mut want = lxc();
+    want.nodes
+        .get_mut("c1")
+        .unwrap()
+        .links
+        .get_mut("eth0")
+        .unwrap()
+        .addresses = vec![a("10.0.3.78/24"), a("10.0.3.90/24")];
+    let k = built(&want);
+    // Which of the two came first (the primary) depends on the order the
+    // model kernel ran the additions in.
+    let have = &k.net.nodes["c1"].links["eth0"].addresses;
+    let secondary = have.iter().find(|x| x.secondary).expect("a secondary");
+    let primary = have.iter().find(|x| !x.secondary).expect("a primary");
+    let (keep, old) = (secondary.net.to_string(), primary.net.to_string());
+    want.nodes
+        .get_mut("c1")
+        .unwrap()
+        .links
+        .get_mut("eth0")
+        .unwrap()
+        .addresses = vec![a(&keep), a("10.0.3.91/24")];
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    check_shape(&p);
+    let keep_del = find(&p, &format!("c1: addr del {keep} dev eth0"));
+    let primary_del = find(&p, &format!("c1: addr del {old} dev eth0"));
+    let keep_add = find(&p, &format!("c1: addr add {keep} dev eth0"));
+    assert!(depends(&p, primary_del, keep_del), "{p}");
+    assert!(depends(&p, keep_add, primary_del), "{p}");
     converges(&want, k, &p);
 }

@@ -397,6 +397,7 @@ fn wait_ready_names_what_is_not_ready() {
         .push(Address {
             net: "fd00::9/64".parse().expect("cidr"),
             dad: true,
+            secondary: false,
         });
     let err = verify::wait_ready(&net, &exps, Duration::from_millis(50)).expect_err("tentative");
     assert!(err.contains("tentative"), "{err}");

@@ -272,7 +272,7 @@ pub fn forget_sysctls_of(rec: &mut Records, node: &str, gone: impl Fn(&str) -> b
         return false;
     };
     let before = m.len();
-    m.retain(|k, _| !crate::plan::sysctl_interface(k).is_some_and(|l| gone(&l)));
+    m.retain(|k, _| !crate::effects::sysctl::interface(k).is_some_and(|l| gone(&l)));
     let changed = m.len() != before;
     if m.is_empty() {
         rec.sysctls.remove(node);
@@ -314,6 +314,7 @@ mod tests {
         a.addresses.push(Address {
             net: "10.0.0.1/24".parse().unwrap(),
             dad: false,
+            secondary: false,
         });
         before.nodes.insert(
             "a".into(),
@@ -445,6 +446,7 @@ mod tests {
             l.addresses.push(Address {
                 net: a.parse().unwrap(),
                 dad: false,
+                secondary: false,
             });
         }
         before.nodes.insert(

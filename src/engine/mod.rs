@@ -136,7 +136,7 @@ impl Engine {
             k.extend(
                 node.sysctls
                     .keys()
-                    .filter_map(|k| plan::sysctl_default_of(k)),
+                    .filter_map(|k| crate::effects::sysctl::default_of(k)),
             );
         }
         for (name, m) in &rec.sysctls {
@@ -364,7 +364,7 @@ impl Engine {
             let seen = planned.observed.nodes.get(node);
             m.retain(|k, original| {
                 let value = seen.and_then(|n| n.sysctls.get(k));
-                let alive = match plan::sysctl_interface(k) {
+                let alive = match crate::effects::sysctl::interface(k) {
                     Some(l) => seen.is_some_and(|n| n.links.contains_key(&l)),
                     None => true,
                 };
@@ -443,7 +443,10 @@ impl Engine {
         let mut dead = Vec::new();
         let mut asked = BTreeSet::new();
         for (node, m) in rec.sysctls.iter().filter(|_| deleted) {
-            for l in m.keys().filter_map(|k| plan::sysctl_interface(k)) {
+            for l in m
+                .keys()
+                .filter_map(|k| crate::effects::sysctl::interface(k))
+            {
                 if asked.insert((node.clone(), l.clone()))
                     && !settle::link_exists(&self.kernel, node, &l).await?
                 {

@@ -198,6 +198,11 @@ pub struct Address {
     /// Run IPv6 duplicate address detection (default false: IFA_F_NODAD,
     /// so the address is usable as soon as `up` returns).
     pub dad: bool,
+    /// Observed only: an IPv4 address the kernel keeps as a secondary of
+    /// another in its subnet (IFA_F_SECONDARY), which goes with that
+    /// primary (see [`crate::effects`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secondary: bool,
 }
 
 /// Port options; which variant applies follows the master's kind.
@@ -316,6 +321,10 @@ pub struct Route {
     pub metric: Option<u32>,
     /// Routing table id (main = 254 when unset).
     pub table: Option<u32>,
+    /// Preferred source address (RTA_PREFSRC, iproute2's `src`): must be
+    /// an address of the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<IpAddr>,
 }
 
 /// The kernel's main routing table (RT_TABLE_MAIN): routes without `table`,
@@ -361,6 +370,9 @@ impl std::fmt::Display for Route {
         }
         if let Some(t) = self.table {
             write!(f, " table {t}")?;
+        }
+        if let Some(s) = self.src {
+            write!(f, " src {s}")?;
         }
         Ok(())
     }

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::graph::Key;
 use super::kind::{self, KindDiff};
-use super::sysctl;
 use super::Owned;
 use crate::model::{owner_mark, IfRef, Link, LinkKind, Network, Node, HOST};
 
@@ -28,6 +27,9 @@ pub(crate) struct Ctx<'a> {
     pub eff: Network,
     /// What each deletion op takes away with it (links and their routes).
     pub vanish: BTreeMap<Cause, Vec<Key>>,
+    /// Routes the address deletions on each link take along (see
+    /// [`super::address`]): missing in `eff`, added again if wanted.
+    pub flushed: BTreeMap<IfRef, Vec<crate::model::Route>>,
     empty: Node,
 }
 
@@ -46,6 +48,7 @@ impl<'a> Ctx<'a> {
             gone: BTreeSet::new(),
             eff: Network::default(),
             vanish: BTreeMap::new(),
+            flushed: BTreeMap::new(),
             empty: Node::default(),
         };
         for name in observed.nodes.keys() {
@@ -61,6 +64,7 @@ impl<'a> Ctx<'a> {
         }
         ctx.find_gone();
         ctx.eff = ctx.effective();
+        ctx.flush_routes();
         ctx.vanish = ctx.vanishing();
         ctx
     }
@@ -255,7 +259,8 @@ impl<'a> Ctx<'a> {
             }
             // Per-interface sysctls of a recreated link start from the kernel's defaults.
             node.sysctls.retain(|k, _| {
-                sysctl::interface(k).is_none_or(|l| !self.gone.contains(&iref(name, &l)))
+                crate::effects::sysctl::interface(k)
+                    .is_none_or(|l| !self.gone.contains(&iref(name, &l)))
             });
             node.routes.retain(|r| {
                 r.dev
@@ -275,6 +280,53 @@ impl<'a> Ctx<'a> {
             name: self.observed.name.clone(),
             nodes,
         }
+    }
+}
+
+impl Ctx<'_> {
+    /// Take out of `eff` the routes that the address changes of kept links
+    /// flush (see [`super::address::flushed`]), remembering them by link.
+    fn flush_routes(&mut self) {
+        let mut flushed = BTreeMap::new();
+        for (name, node) in self.eff.nodes.iter_mut() {
+            let Some(want) = self.desired.nodes.get(name) else {
+                continue;
+            };
+            if !(self.owned.namespaces.contains(name)
+                || name == HOST
+                || self.new_nodes.contains(name))
+            {
+                continue;
+            }
+            let mut gone: Vec<crate::model::Route> = Vec::new();
+            for (lname, link) in &node.links {
+                let Some(w) = want
+                    .links
+                    .get(lname)
+                    .filter(|w| w.kind != LinkKind::External)
+                else {
+                    continue;
+                };
+                let c = super::address::change(w, &link.addresses);
+                if c.del.is_empty() {
+                    continue;
+                }
+                let routes: Vec<_> = super::address::flushed(&node.routes, lname, &c)
+                    .cloned()
+                    .collect();
+                if !routes.is_empty() {
+                    gone.extend(routes.iter().cloned());
+                    flushed.insert(iref(name, lname), routes);
+                }
+            }
+            node.routes.retain(|r| !gone.contains(r));
+        }
+        self.flushed = flushed;
+    }
+
+    /// The routes the address changes of link `me` flush.
+    pub fn flushed_by(&self, me: &IfRef) -> &[crate::model::Route] {
+        self.flushed.get(me).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -413,7 +413,7 @@ fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
     if want.up == Some(false) && opened() {
         out.push(set_up(me, false, Some(true)));
     }
-    address::plan_link(me, want, &[], out);
+    address::plan_link(me, &[], &address::change(want, &[]), &[], out);
     if want.up == Some(true) {
         out.push(set_up(me, true, Some(false)));
     }
@@ -517,7 +517,8 @@ fn changes(
             .copied()
             .collect();
         let from = out.len();
-        address::plan_link(me, want, &rest, out);
+        let c = address::change(want, &rest);
+        address::plan_link(me, &rest, &c, ctx.flushed_by(me), out);
         for p in &mut out[from..] {
             if matches!(&p.op, Op::AddAddress { addr, .. } if addr.net.addr().is_ipv6()) {
                 p.phase = Phase::Readd;
@@ -526,7 +527,8 @@ fn changes(
         }
         out.extend(kept.iter().map(|h| address::del(me, h)));
     } else {
-        address::plan_link(me, want, &have.addresses, out);
+        let c = address::change(want, &have.addresses);
+        address::plan_link(me, &have.addresses, &c, ctx.flushed_by(me), out);
     }
     if let Some(up) = diff.up {
         let mut step = set_up(me, up, have.up);

@@ -25,7 +25,6 @@ pub use down::down;
 pub use kind::bridge::snooping_turned_on;
 pub use needs::needs;
 pub use status::{status, FieldDiff, ObjectStatus, SyncState};
-pub(crate) use sysctl::{default_of as sysctl_default_of, interface as sysctl_interface};
 
 /// What this topology owns, from netloom's records plus observed ownership marks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ pub(crate) fn matches(want: &Route, have: &Route) -> bool {
             .as_ref()
             .is_none_or(|d| have.dev.as_ref() == Some(d))
         && want.metric.is_none_or(|m| have.metric == Some(m))
+        && want.src.is_none_or(|s| have.src == Some(s))
 }
 
 /// Routes the kernel adds by itself (local table, IPv6 link-local and

@@ -4,6 +4,7 @@
 //! only once their link does, so they wait for it.
 use super::effect::{iref, Ctx};
 use super::graph::{Key, Pending, Phase};
+use crate::effects::sysctl::{cascade, cascaded_from, default_of, interface};
 use crate::model::Op;
 use crate::model::HOST;
 
@@ -86,18 +87,6 @@ pub(crate) fn plan(ctx: &Ctx, restore_unknown: bool, out: &mut Vec<Pending>) {
     }
 }
 
-/// For a key whose write the kernel cascades, the `default` key it sets too.
-fn cascade(key: &str) -> Option<String> {
-    const CASCADING: [&str; 3] = [
-        "net.ipv6.conf.all.disable_ipv6",
-        "net.ipv6.conf.all.forwarding",
-        "net.ipv4.conf.all.forwarding",
-    ];
-    CASCADING
-        .contains(&key)
-        .then(|| key.replace(".all.", ".default."))
-}
-
 /// Whether links created in `node` wait for its sysctl writes: the file sets
 /// a `default` key there, which a link takes only when it is created (e.g.
 /// `net.ipv6.conf.default.accept_dad`), and no write of the same value to a
@@ -115,43 +104,6 @@ pub(crate) fn shapes_new_links(ctx: &Ctx, node: &str) -> bool {
             .is_some_and(|all| want.get(&all) == Some(value) && have.get(&all) != Some(value));
         is_default && !cascaded
     })
-}
-
-/// For a `default` or interface key of a cascading family, the `all` key
-/// whose write sets it too (so it must be written after that one).
-fn cascaded_from(key: &str) -> Option<String> {
-    let parts: Vec<&str> = key.split('.').collect();
-    match parts.as_slice() {
-        ["net", family @ ("ipv4" | "ipv6"), "conf", name, last] if *name != "all" => {
-            let all = format!("net.{family}.conf.all.{last}");
-            cascade(&all).map(|_| all)
-        }
-        _ => None,
-    }
-}
-
-/// The interface a per-interface key names (`net.ipv4.conf.eth0/2.rp_filter`
-/// names `eth0.2`: sysctl writes dots inside names as slashes); `None` for
-/// node-wide keys and for `all` / `default`.
-pub(crate) fn interface(key: &str) -> Option<String> {
-    let parts: Vec<&str> = key.split('.').collect();
-    match parts.as_slice() {
-        ["net", "ipv4" | "ipv6", "conf" | "neigh", name, _, ..]
-            if *name != "all" && *name != "default" =>
-        {
-            Some(name.replace('/', "."))
-        }
-        _ => None,
-    }
-}
-
-/// The `default` key a per-interface key starts from when its link is
-/// created (`net.ipv6.conf.p0.disable_ipv6` -> `net.ipv6.conf.default.disable_ipv6`).
-pub(crate) fn default_of(key: &str) -> Option<String> {
-    interface(key)?;
-    let mut parts: Vec<&str> = key.split('.').collect();
-    parts[3] = "default";
-    Some(parts.join("."))
 }
 
 /// A SetSysctl; `after_cascade`: it waits for the node's other sysctl writes
@@ -184,7 +136,7 @@ fn set(node: &str, key: &str, value: &str, prior: Option<String>, after_cascade:
 
 #[cfg(test)]
 mod tests {
-    use super::default_of;
+    use crate::effects::sysctl::default_of;
     use crate::model::Op;
     use crate::model::{Network, Node, HOST};
     use crate::plan::{up, Owned};

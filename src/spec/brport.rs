@@ -93,6 +93,7 @@ mod tests {
         n.links.get_mut("p1").unwrap().addresses = vec![crate::model::Address {
             net: "2001:db8::1/64".parse().unwrap(),
             dad: false,
+            secondary: false,
         }];
         quiet_ports(&mut n);
         assert_eq!(n.sysctls.len(), 1);

@@ -223,6 +223,7 @@ mod tests {
             l.addresses.push(crate::model::Address {
                 net: "10.0.0.1/24".parse().unwrap(),
                 dad: false,
+                secondary: false,
             });
             node.links.insert("eth0".into(), l);
             m.insert(n.to_string(), node);

@@ -313,9 +313,17 @@ fn address(cx: &mut Ctx, y: &Yaml) -> Option<Address> {
                 cx.err(d.at, "`dad` applies to IPv6 addresses only", None);
             }
         }
-        return Some(Address { net, dad });
+        return Some(Address {
+            net,
+            dad,
+            secondary: false,
+        });
     }
-    net_of(cx, y).map(|net| Address { net, dad: false })
+    net_of(cx, y).map(|net| Address {
+        net,
+        dad: false,
+        secondary: false,
+    })
 }
 
 fn port_list(
@@ -440,7 +448,12 @@ fn apply_ports(cx: &mut Ctx, node: &str, n: &mut Node, ports: Vec<PortDecl>) {
 }
 
 fn route(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Route> {
-    let f = Fields::new(cx, y, "a route", &["to", "via", "dev", "metric", "table"])?;
+    let f = Fields::new(
+        cx,
+        y,
+        "a route",
+        &["to", "via", "dev", "metric", "table", "src"],
+    )?;
     let via = f.ip(cx, "via");
     let to_y = f.need(cx, "to")?;
     let to = match str_of(cx, to_y)? {
@@ -468,7 +481,18 @@ fn route(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Route> {
             );
         }
     }
-    for key in ["via", "dev"] {
+    let src = f.ip(cx, "src");
+    if let Some(s) = src {
+        if s.is_ipv4() != to.addr().is_ipv4() {
+            let at = f.get("src").map_or(f.at, |y| y.at);
+            cx.err(
+                at,
+                format!("source `{s}` is not of the same IP family as `{to}`"),
+                None,
+            );
+        }
+    }
+    for key in ["via", "dev", "src"] {
         if let Some(v) = f.get(key) {
             cx.locs.insert(format!("{node}#route{i}.{key}"), v.at);
         }
@@ -489,6 +513,7 @@ fn route(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Route> {
         dev,
         metric: f.u32(cx, "metric"),
         table,
+        src,
     })
 }
 

@@ -166,6 +166,7 @@ mod tests {
         l.addresses.push(Address {
             net: addr.parse().unwrap(),
             dad: false,
+            secondary: false,
         });
         l.up = up;
         l
@@ -178,6 +179,7 @@ mod tests {
             dev: dev.map(str::to_string),
             metric: None,
             table: None,
+            src: None,
         }
     }
 
@@ -297,6 +299,7 @@ mod tests {
         d0.addresses.push(Address {
             net: "2001:db8::1/64".parse().unwrap(),
             dad: false,
+            secondary: false,
         });
         let errs = errors(
             vec![d0],

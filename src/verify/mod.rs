@@ -390,6 +390,7 @@ mod tests {
         let addr = |s: &str| Address {
             net: s.parse().expect("prefix"),
             dad: false,
+            secondary: false,
         };
         let mut a = Node::default();
         let mut l = Link::veth("eth0", "b", "eth0");

@@ -1,10 +1,10 @@
-//! Test helpers for the planner: hand-built networks and a symbolic kernel
-//! that applies plan ops to a `model::Network` and refuses impossible ones.
+//! Test helpers for the planner: hand-built networks, and netloom's model
+//! kernel (`effects::sim`) applying plans in the most adversarial order.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
+use netloom::effects::sim;
 use netloom::model::*;
 use netloom::model::{Op, Plan};
 use netloom::plan::Owned;
@@ -22,6 +22,7 @@ pub fn a(s: &str) -> Address {
     Address {
         net: s.parse().expect("test address"),
         dad: false,
+        secondary: false,
     }
 }
 
@@ -33,6 +34,7 @@ pub fn route(to: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>
         dev: dev.map(String::from),
         metric,
         table: None,
+        src: None,
     }
 }
 
@@ -154,442 +156,35 @@ impl Kernel {
         }
     }
 
-    fn mark(&self) -> String {
-        owner_mark(&self.net.name)
-    }
-
-    fn node(&mut self, node: &str) -> Result<&mut Node, String> {
-        self.net
-            .nodes
-            .get_mut(node)
-            .ok_or(format!("no netns {node}"))
-    }
-
-    fn link(&mut self, node: &str, name: &str) -> Result<&mut Link, String> {
-        self.node(node)?
-            .links
-            .get_mut(name)
-            .ok_or(format!("no link {node}/{name}"))
-    }
-
-    /// Like the kernel: a vlan or macvlan may not outgrow its lower; when a
-    /// lower's MTU changes, those shrink to fit and an ipvlan takes it.
-    fn set_mtu(&mut self, node: &str, name: &str, mtu: u32) -> Result<(), String> {
-        let kind = self.link(node, name)?.kind.clone();
-        self.fits(&kind, mtu)?;
-        self.link(node, name)?.mtu = Some(mtu);
-        // A bond or team sets its ports to its own MTU.
-        if matches!(kind, LinkKind::Bond(_) | LinkKind::Team(_)) {
-            for l in self.node(node)?.links.values_mut() {
-                if l.master.as_deref() == Some(name) {
-                    l.mtu = Some(mtu);
-                }
-            }
-        }
-        let me = r(node, name);
-        for l in self
-            .net
-            .nodes
-            .values_mut()
-            .flat_map(|n| n.links.values_mut())
-        {
-            if l.kind.lower() != Some(&me) {
-                continue;
-            }
-            match l.kind {
-                LinkKind::Vlan(_) | LinkKind::Macvlan(_) | LinkKind::Macvtap(_)
-                    if l.mtu.unwrap_or(1500) > mtu =>
-                {
-                    l.mtu = Some(mtu)
-                }
-                LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_) => l.mtu = Some(mtu),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// EINVAL for a vlan or macvlan MTU larger than its lower's.
-    fn fits(&mut self, kind: &LinkKind, mtu: u32) -> Result<(), String> {
-        let strict = matches!(
-            kind,
-            LinkKind::Vlan(_) | LinkKind::Macvlan(_) | LinkKind::Macvtap(_)
-        );
-        if let (true, Some(lower)) = (strict, kind.lower()) {
-            let below = self.link(&lower.node, &lower.name)?.mtu.unwrap_or(1500);
-            if mtu > below {
-                return Err(format!("mtu {mtu} larger than lower {lower} ({below})"));
-            }
-        }
-        Ok(())
-    }
-
-    fn exists(&self, i: &IfRef) -> bool {
-        self.net
-            .nodes
-            .get(&i.node)
-            .is_some_and(|n| n.links.contains_key(&i.name))
-    }
-
-    fn insert(&mut self, node: &str, link: &Link) -> Result<(), String> {
-        let mark = self.mark();
-        let n = self.node(node)?;
-        if n.links.contains_key(&link.name) {
-            return Err(format!("{node}/{} exists", link.name));
-        }
-        let mut l = link.clone();
-        l.alias = Some(mark);
-        l.up = Some(false);
-        l.mtu = l.mtu.or(Some(1500));
-        n.links.insert(l.name.clone(), l);
-        Ok(())
-    }
-
-    /// Remove a link and everything the kernel removes with it.
-    fn remove(&mut self, i: &IfRef) {
-        let Some(link) = self
-            .net
-            .nodes
-            .get_mut(&i.node)
-            .and_then(|n| n.links.remove(&i.name))
-        else {
-            return;
-        };
-        if let Some(n) = self.net.nodes.get_mut(&i.node) {
-            n.sysctls
-                .retain(|k, _| sysctl_interface(k).as_deref() != Some(i.name.as_str()));
-            n.routes
-                .retain(|r| r.dev.as_deref() != Some(i.name.as_str()));
-            for l in n.links.values_mut() {
-                if l.master.as_deref() == Some(i.name.as_str()) {
-                    l.master = None;
-                    l.port = None;
-                    // A bond or a team closes the ports it releases.
-                    if matches!(link.kind, LinkKind::Bond(_) | LinkKind::Team(_)) {
-                        l.up = Some(false);
-                    }
-                }
-            }
-        }
-        if let LinkKind::Veth(VethOptions { peer: Some(p) }) = &link.kind {
-            self.remove(p);
-        }
-        let uppers: Vec<IfRef> = self
-            .net
-            .nodes
-            .iter()
-            .flat_map(|(n, node)| {
-                node.links
-                    .values()
-                    .filter(|l| l.kind.lower() == Some(i))
-                    .map(move |l| r(n, &l.name))
-            })
-            .collect();
-        for u in uppers {
-            self.remove(&u);
-        }
-    }
-
-    /// Apply one op, refusing what the kernel would refuse.
+    /// Apply one op through the model kernel (netloom::effects::sim),
+    /// keeping netloom's records of what it owns as `up` would.
     pub fn op(&mut self, op: &Op) -> Result<(), String> {
+        if let Op::SetSysctl { node, key, .. } = op {
+            if let Some(old) = self.net.nodes.get(node).and_then(|n| n.sysctls.get(key)) {
+                self.owned
+                    .sysctls
+                    .entry((node.clone(), key.clone()))
+                    .or_insert(old.clone());
+            }
+        }
+        sim::apply(op, &mut self.net).map_err(|e| e.to_string())?;
         match op {
             Op::AddNetns { node } => {
-                if self.net.nodes.contains_key(node) {
-                    return Err(format!("netns {node} exists"));
-                }
-                let mut n = Node::default();
-                let mut lo = Link::new("lo", LinkKind::Loopback);
-                lo.up = Some(false);
-                n.links.insert("lo".into(), lo);
-                self.net.nodes.insert(node.clone(), n);
                 self.owned.namespaces.insert(node.clone());
             }
             Op::DelNetns { node } => {
-                let n = self
-                    .net
-                    .nodes
-                    .get(node)
-                    .ok_or(format!("no netns {node}"))?
-                    .clone();
-                for name in n.links.keys() {
-                    self.remove(&r(node, name));
-                }
-                self.net.nodes.remove(node);
                 self.owned.namespaces.remove(node);
             }
-            Op::SetSysctl {
-                node, key, value, ..
-            } => {
-                if let Some(link) = sysctl_interface(key) {
-                    self.link(node, &link)?;
-                }
-                let old = self.node(node)?.sysctls.insert(key.clone(), value.clone());
-                if let Some(old) = old {
-                    self.owned
-                        .sysctls
-                        .entry((node.clone(), key.clone()))
-                        .or_insert(old);
-                }
-            }
-            Op::AddLink { node, link, peer } => {
-                if let Some(l) = link.kind.lower() {
-                    if !self.exists(l) {
-                        return Err(format!("lower {l} missing"));
-                    }
-                }
-                if let Some(mtu) = link.mtu {
-                    self.fits(&link.kind, mtu)?;
-                }
-                // A new team has no teamd yet: observe reports no runner.
-                let mut link = link.clone();
-                if let LinkKind::Team(_) = link.kind {
-                    link.kind = LinkKind::Team(TeamOptions::default());
-                }
-                let link = &link;
-                self.insert(node, link)?;
-                if let LinkKind::Veth(VethOptions { peer: Some(p) }) = &link.kind {
-                    let other = peer.as_ref().ok_or("veth without peer link")?;
-                    if let Err(e) = self.insert(&p.node, other) {
-                        self.net
-                            .nodes
-                            .get_mut(node)
-                            .map(|n| n.links.remove(&link.name));
-                        return Err(e);
-                    }
-                }
-            }
-            Op::DelLink { node, name } => {
-                self.link(node, name)?;
-                self.remove(&r(node, name));
-            }
-            Op::SetLink {
-                node, name, change, ..
-            } => {
-                if let Some(mtu) = change.mtu {
-                    self.set_mtu(node, name, mtu)?;
-                }
-                // Like the kernel: a bond refuses a port that is up, and
-                // opens it once enslaved.
-                let mut to_bond = false;
-                if let Some(Some(m)) = &change.master {
-                    to_bond = matches!(self.link(node, m)?.kind, LinkKind::Bond(_));
-                }
-                // A bond or a team closes a port it releases.
-                let old = self.link(node, name)?.master.clone();
-                let mut released = false;
-                if let (Some(old), Some(new)) = (old, &change.master) {
-                    let closes = matches!(
-                        self.link(node, &old)?.kind,
-                        LinkKind::Bond(_) | LinkKind::Team(_)
-                    );
-                    released = closes && new.as_deref() != Some(old.as_str());
-                }
-                let l = self.link(node, name)?;
-                let was_up = l.up == Some(true);
-                if released {
-                    l.up = Some(false);
-                }
-                if to_bond && l.up == Some(true) {
-                    return Err(format!(
-                        "{node}/{name}: device can not be enslaved while up"
-                    ));
-                }
-                if let Some(up) = change.up {
-                    l.up = Some(up);
-                }
-                if to_bond {
-                    l.up = Some(true);
-                }
-                if change.mac.is_some() {
-                    l.mac = change.mac;
-                }
-                if let Some(m) = &change.master {
-                    l.master = m.clone();
-                    l.port = None;
-                }
-                if let Some(p) = &change.port {
-                    if matches!(p, PortOptions::Team(_)) {
-                        return Err(format!("team port options on {node}/{name} are teamd's"));
-                    }
-                    if l.master.is_none() {
-                        return Err(format!("port options on {node}/{name} without master"));
-                    }
-                    l.port = Some(match &l.port {
-                        Some(old) => merge(old, p),
-                        None => p.clone(),
-                    });
-                }
-                if let Some(k) = &change.kind {
-                    l.kind = merge(&l.kind, k);
-                }
-                // Down takes the link's routes and IPv6 addresses along; up
-                // brings back the prefix routes of its IPv4 addresses.
-                let is_up = l.up == Some(true);
-                let v4: Vec<Address> = l
-                    .addresses
-                    .iter()
-                    .filter(|a| a.net.addr().is_ipv4())
-                    .copied()
-                    .collect();
-                if was_up && !is_up {
-                    l.addresses = v4;
-                    let n = self.node(node)?;
-                    n.routes.retain(|r| r.dev.as_deref() != Some(name.as_str()));
-                } else if !was_up && is_up {
-                    let n = self.node(node)?;
-                    for a in v4 {
-                        let prefix = route(&a.net.trunc().to_string(), None, Some(name), None);
-                        if !n.routes.contains(&prefix) {
-                            n.routes.push(prefix);
-                        }
-                    }
-                }
-            }
-            Op::AddAddress { node, link, addr } => {
-                let l = self.link(node, link)?;
-                if l.addresses.iter().any(|x| x.net == addr.net) {
-                    return Err(format!("address {} exists", addr.net));
-                }
-                l.addresses.push(*addr);
-                // The kernel's prefix route for the new address.
-                let prefix = route(&addr.net.trunc().to_string(), None, Some(link), None);
-                self.node(node)?.routes.push(prefix);
-            }
-            Op::DelAddress { node, link, addr } => {
-                let l = self.link(node, link)?;
-                let before = l.addresses.len();
-                l.addresses.retain(|x| x.net != addr.net);
-                if before == l.addresses.len() {
-                    return Err(format!("no address {}", addr.net));
-                }
-                let prefix = addr.net.trunc();
-                self.node(node)?.routes.retain(|r| {
-                    !(r.to == prefix && r.via.is_none() && r.dev.as_deref() == Some(link))
-                });
-            }
-            Op::AddRoute { node, route: want } => {
-                let n = self.node(node)?.clone();
-                let mut have = want.clone();
-                // The kernel resolves the device from the gateway, which needs an up link with an address in its subnet.
-                // A gateway is on link through an up link's address or a
-                // device route already added (in main or the route's table).
-                let on_link = |dev: &str, via: IpAddr| {
-                    n.links.get(dev).is_some_and(|l| {
-                        l.up == Some(true) && l.addresses.iter().any(|x| x.net.contains(&via))
-                    }) || n.routes.iter().any(|d| {
-                        d.dev.as_deref() == Some(dev) && d.puts_on_link(via, want.table_id())
-                    })
-                };
-                let dev = match (&want.dev, want.via) {
-                    (Some(d), _) => d.clone(),
-                    (None, Some(via)) => n
-                        .links
-                        .keys()
-                        .find(|name| on_link(name, via))
-                        .cloned()
-                        .ok_or(format!("gateway {via} unreachable"))?,
-                    (None, None) => return Err("route without dev or via".into()),
-                };
-                let l = n.links.get(&dev).ok_or(format!("no dev {dev}"))?;
-                if l.up != Some(true) {
-                    return Err(format!("dev {dev} is down"));
-                }
-                if let Some(via) = want.via {
-                    let link_local = matches!(via, IpAddr::V6(v6) if v6.is_unicast_link_local());
-                    if !link_local && !on_link(&dev, via) {
-                        return Err(format!("gateway {via} not on {dev}"));
-                    }
-                }
-                have.dev = Some(dev);
-                if have.metric.is_none() && have.to.addr().is_ipv6() {
-                    have.metric = Some(1024);
-                }
-                if n.routes
-                    .iter()
-                    .any(|x| x.to == have.to && x.table == have.table && x.metric == have.metric)
-                {
-                    return Err(format!("route to {} exists", have.to));
-                }
-                self.node(node)?.routes.push(have);
-            }
-            Op::DelRoute { node, route: want } => {
-                let n = self.node(node)?;
-                let before = n.routes.len();
-                n.routes.retain(|x| x != want);
-                if before == n.routes.len() {
-                    return Err(format!("no route {want:?}"));
-                }
-            }
-            Op::SetNat { node, rules } => {
-                self.node(node)?.nat = rules.clone();
+            Op::SetNat { node, .. } => {
                 self.owned.nat.insert(node.clone());
             }
             Op::DelNat { node } => {
-                self.node(node)?.nat.clear();
                 self.owned.nat.remove(node);
             }
-            // The team driver refuses an up port, which teamd's apply step
-            // sets down itself only for ports that exist: a port must exist.
-            Op::StartTeamd {
-                node, dev, setup, ..
-            } => {
-                self.link(node, dev)?.kind = LinkKind::Team(setup.options.clone());
-                for (port, opts) in &setup.ports {
-                    let l = self.link(node, port)?;
-                    l.master = Some(dev.clone());
-                    l.port = Some(PortOptions::Team(opts.clone()));
-                    l.up = Some(true);
-                }
-            }
-            Op::StopTeamd { node, dev, .. } => {
-                self.link(node, dev)?.kind = LinkKind::Team(TeamOptions::default());
-                for l in self.node(node)?.links.values_mut() {
-                    if l.master.as_deref() == Some(dev.as_str()) {
-                        l.master = None;
-                        l.port = None;
-                    }
-                }
-            }
+            _ => {}
         }
         Ok(())
     }
-}
-
-/// The interface a per-interface sysctl key names (`/` in the key is `.` in the name).
-pub fn sysctl_interface(key: &str) -> Option<String> {
-    let parts: Vec<&str> = key.split('.').collect();
-    (parts.len() >= 5
-        && parts[0] == "net"
-        && (parts[2] == "conf" || parts[2] == "neigh")
-        && parts[3] != "all"
-        && parts[3] != "default")
-        .then(|| parts[3].replace('/', "."))
-}
-
-/// Overwrite the set fields of `old` with those of `new` (same enum variant), via JSON.
-pub fn merge<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(old: &T, new: &T) -> T {
-    fn walk(old: &mut serde_json::Value, new: &serde_json::Value) {
-        match (old, new) {
-            (serde_json::Value::Object(o), serde_json::Value::Object(n)) => {
-                for (k, v) in n {
-                    match o.get_mut(k) {
-                        Some(slot) if v.is_object() => walk(slot, v),
-                        Some(slot)
-                            if !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()) =>
-                        {
-                            *slot = v.clone()
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            (slot, v) => *slot = v.clone(),
-        }
-    }
-    let mut o = serde_json::to_value(old).expect("serialize");
-    let n = serde_json::to_value(new).expect("serialize");
-    walk(&mut o, &n);
-    serde_json::from_value(o).expect("deserialize merged")
 }
 
 /// Check the structural invariants every plan must keep.

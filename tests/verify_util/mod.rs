@@ -72,6 +72,7 @@ pub fn link(name: &str, kind: LinkKind, master: Option<&str>, addrs: &[&str]) ->
         .map(|a| Address {
             net: a.parse().expect("cidr"),
             dad: false,
+            secondary: false,
         })
         .collect();
     l

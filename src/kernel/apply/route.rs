@@ -82,6 +82,9 @@ async fn message(
     if let Some(m) = r.metric {
         msg.attributes.push(RouteAttribute::Priority(m));
     }
+    if let Some(s) = r.src {
+        msg.attributes.push(RouteAttribute::PrefSource(addr(s)));
+    }
     Ok(msg)
 }
 

@@ -38,7 +38,18 @@ pub(super) fn parse(msg: &AddressMessage) -> Option<(u32, Address)> {
         None => msg.header.flags.contains(AddressHeaderFlags::Nodad),
     };
     let dad = ip.is_ipv6() && !nodad;
-    Some((msg.header.index, Address { net, dad }))
+    let secondary = match flags {
+        Some(f) => f.contains(AddressFlags::Secondary),
+        None => msg.header.flags.contains(AddressHeaderFlags::Secondary),
+    };
+    Some((
+        msg.header.index,
+        Address {
+            net,
+            dad,
+            secondary,
+        },
+    ))
 }
 
 /// Whether `a` is one of the addresses the kernel gives the loopback device
@@ -98,7 +109,8 @@ mod tests {
                 3,
                 Address {
                     net: "10.0.0.1/24".parse().unwrap(),
-                    dad: false
+                    dad: false,
+                    secondary: false,
                 }
             ))
         );
@@ -120,15 +132,18 @@ mod tests {
     fn loopback_defaults_are_recognised() {
         assert!(is_loopback_default(&Address {
             net: "127.0.0.1/8".parse().unwrap(),
-            dad: false
+            dad: false,
+            secondary: false,
         }));
         assert!(is_loopback_default(&Address {
             net: "::1/128".parse().unwrap(),
-            dad: true
+            dad: true,
+            secondary: false,
         }));
         assert!(!is_loopback_default(&Address {
             net: "127.0.0.2/8".parse().unwrap(),
-            dad: false
+            dad: false,
+            secondary: false,
         }));
     }
 

@@ -41,7 +41,7 @@ pub(super) fn parse(msg: &RouteMessage, names: &HashMap<u32, String>) -> Option<
         return None;
     }
     let mut table = u32::from(h.table);
-    let (mut dst, mut via, mut oif, mut metric) = (None, None, None, None);
+    let (mut dst, mut via, mut oif, mut metric, mut src) = (None, None, None, None, None);
     for a in &msg.attributes {
         match a {
             RouteAttribute::Table(t) => table = *t,
@@ -51,6 +51,7 @@ pub(super) fn parse(msg: &RouteMessage, names: &HashMap<u32, String>) -> Option<
             RouteAttribute::Via(RouteVia::Inet6(v)) => via = Some(IpAddr::V6(*v)),
             RouteAttribute::Oif(i) => oif = Some(*i),
             RouteAttribute::Priority(p) => metric = Some(*p),
+            RouteAttribute::PrefSource(s) => src = ip_of(s),
             RouteAttribute::MultiPath(_) => return None,
             _ => {}
         }
@@ -78,6 +79,7 @@ pub(super) fn parse(msg: &RouteMessage, names: &HashMap<u32, String>) -> Option<
         dev: oif.and_then(|i| names.get(&i).cloned()),
         metric,
         table: (table != RT_TABLE_MAIN).then_some(table),
+        src,
     })
 }
 
@@ -126,6 +128,7 @@ mod tests {
                 dev: Some("eth0".into()),
                 metric: None,
                 table: Some(100),
+                src: None,
             }
         );
         let r = parse(
