@@ -1,9 +1,8 @@
 //! Apply: run a plan's steps in dependency order, many at once, with a
 //! write-ahead journal; when a step fails, undo the finished steps in reverse.
 pub mod journal;
-pub mod mtu;
-pub mod ports;
 mod recreate;
+pub mod undo;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -286,14 +285,14 @@ where
     // being undone), with how many such steps removed each; at first, all.
     let mut gone: std::collections::BTreeMap<crate::model::IfRef, usize> = Default::default();
     for &i in done_order {
-        for r in ports::removed(&plan.steps[i].op, before) {
+        for r in undo::removed(&plan.steps[i].op, before) {
             *gone.entry(r).or_default() += 1;
         }
     }
     let removed: std::collections::BTreeSet<_> = gone.keys().cloned().collect();
     for &i in done_order.iter().rev() {
         let op = &plan.steps[i].op;
-        for r in ports::removed(op, before) {
+        for r in undo::removed(op, before) {
             if let Some(n) = gone.get_mut(&r) {
                 *n -= 1;
                 if *n == 0 {
@@ -302,16 +301,10 @@ where
             }
         }
         let gone_now = |r: &crate::model::IfRef| gone.contains_key(r);
-        let Some(mut inverse) = journal::inverse(op, before) else {
+        let Some(inverse) = undo::ops(op, before, &gone_now, &removed) else {
             out.errors.push(format!("step {i} ({op}) cannot be undone"));
             continue;
         };
-        // A master made anew takes back the ports it had.
-        inverse.extend(ports::back(op, before, &removed));
-        // Devices on a link whose MTU changed were changed with it.
-        inverse.extend(mtu::followers(op, before, &gone_now));
-        // A teamd started again opens its ports, also those meant to be down.
-        let inverse = ports::closed_again(inverse, before, &gone_now);
         let mut ok = true;
         for inv in inverse {
             // An undo is a change like any other: journal it first, so that

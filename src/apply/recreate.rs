@@ -54,7 +54,7 @@ pub(super) fn link(before: &Network, node: &str, name: &str) -> Vec<Op> {
         });
         // A team's port: its teamd takes it (and opens it) before its
         // addresses and routes come back, as up does; a port that was down
-        // is closed again by the undo (see ports::closed_again).
+        // is closed again by the undo (see undo::closed_again).
         if let Some(start) = teamd {
             ops.push(start);
         } else {
@@ -149,7 +149,7 @@ mod tests {
         };
         assert_eq!(dev, "team0");
         assert_eq!(setup.ports.keys().collect::<Vec<_>>(), ["eth0", "eth1"]);
-        // Never enslaved over rtnetlink (the undo closes it again: ports::closed_again).
+        // Never enslaved over rtnetlink (the undo closes it again: undo::closed_again).
         assert_eq!(ops.len(), 2, "{lines:#?}");
     }
 }

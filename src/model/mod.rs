@@ -281,21 +281,6 @@ impl LinkKind {
         }
     }
 
-    /// An ipvlan or ipvtap: the kernel gives it its lower's MTU on every
-    /// change of the lower's, in both directions (ipvlan_device_event).
-    pub fn takes_lower_mtu(&self) -> bool {
-        matches!(self, LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_))
-    }
-
-    /// A vlan, macvlan or macvtap: the kernel shrinks it when its lower's
-    /// MTU falls below its own (vlan_device_event, macvlan_device_event).
-    pub fn shrinks_with_lower(&self) -> bool {
-        matches!(
-            self,
-            LinkKind::Vlan(_) | LinkKind::Macvlan(_) | LinkKind::Macvtap(_)
-        )
-    }
-
     /// The lower device this kind is stacked on, if any (macvlan, ipvlan, vlan, vxlan dev).
     pub fn lower(&self) -> Option<&IfRef> {
         match self {

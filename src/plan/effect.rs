@@ -245,10 +245,10 @@ impl<'a> Ctx<'a> {
                 });
                 // A bond or a team closes a port it releases (deleted, or
                 // the port leaves it).
-                let closes = matches!(
-                    obs.links.get(&m).map(|b| &b.kind),
-                    Some(LinkKind::Bond(_) | LinkKind::Team(_))
-                );
+                let closes = obs
+                    .links
+                    .get(&m)
+                    .is_some_and(|b| crate::effects::link::closes_released_port(&b.kind));
                 if closes && (master_gone || leaves) {
                     link.up = Some(false);
                 }

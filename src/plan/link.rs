@@ -12,6 +12,7 @@ use super::status::FieldDiff;
 use super::sysctl;
 use super::teamd;
 use super::Conflict;
+use crate::effects::link as link_facts;
 use crate::model::{Address, IfRef, Link, LinkKind};
 use crate::model::{LinkChange, Op};
 
@@ -419,13 +420,16 @@ fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
     }
 }
 
-/// True when `master` in `node` is a bond in the file: it refuses a port
-/// that is up, and opens a port it takes.
+/// True when `master` in `node` takes its ports over rtnetlink and, as
+/// the kernel does for a bond, refuses a port that is up and opens each
+/// port it takes (see [`crate::effects::link`]); a team's ports are
+/// teamd's (see `teamd`).
 fn is_bond(ctx: &Ctx, node: &str, master: &str) -> bool {
-    ctx.want(node)
-        .links
-        .get(master)
-        .is_some_and(|b| matches!(b.kind, LinkKind::Bond(_)))
+    ctx.want(node).links.get(master).is_some_and(|b| {
+        link_facts::refuses_up_port(&b.kind)
+            && link_facts::opens_enslaved_port(&b.kind)
+            && !teamd::is_team(ctx, node, master)
+    })
 }
 
 /// In-place changes of an existing link.
@@ -482,7 +486,7 @@ fn changes(
             needs.push(Key::Link(iref(&me.node, m)));
             // Moving from a master that goes: after it went, so that
             // rollback gives the port back to it only once this change is
-            // undone (see apply::ports).
+            // undone (see apply::undo).
             needs.extend(old_master.clone().map(Key::LinkGone));
             // A bond refuses a port that is up ("Device can not be
             // enslaved while up") and opens it itself once enslaved.

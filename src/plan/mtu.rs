@@ -9,7 +9,7 @@
 use super::effect::Ctx;
 use super::graph::{Key, Pending, Phase};
 use crate::model::LinkChange;
-use crate::model::{IfRef, Link, LinkKind};
+use crate::model::{IfRef, Link};
 
 /// Takes the MTU out of a link's in-place changes (`config`, `prior`) into an
 /// op of its own, with its rank among MTU ops: lowers first for increases,
@@ -23,7 +23,7 @@ pub(crate) fn split(
 ) -> Option<(isize, Pending)> {
     let node = ctx.desired.nodes.get(&me.node)?;
     let master = want.master.as_deref().and_then(|m| node.links.get(m));
-    if master.is_some_and(|m| matches!(m.kind, LinkKind::Bond(_) | LinkKind::Team(_))) {
+    if master.is_some_and(|m| crate::effects::link::sets_port_mtu(&m.kind)) {
         config.mtu = None;
         prior.mtu = None;
         return None;
@@ -61,7 +61,7 @@ pub(crate) fn split(
 
 /// An ipvlan or ipvtap, whose MTU the kernel sets to its lower's.
 fn follows_lower(l: &Link) -> bool {
-    l.kind.takes_lower_mtu()
+    crate::effects::mtu::takes_lower_mtu(&l.kind)
 }
 
 /// Whether this plan changes the MTU of `l`'s lower.

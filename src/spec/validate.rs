@@ -77,7 +77,7 @@ fn port_addresses(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
 /// (their MTU, their traffic) rather than bridging them.
 pub(super) fn aggregating_master<'a>(n: &'a Node, l: &Link) -> Option<&'a Link> {
     let m = n.links.get(l.master.as_deref()?)?;
-    matches!(m.kind, LinkKind::Bond(_) | LinkKind::Team(_)).then_some(m)
+    crate::effects::link::sets_port_mtu(&m.kind).then_some(m)
 }
 
 /// A chain of lower devices that comes back to where it started (vx0 over
