@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use netloom::engine::{fault_from_env, Engine, EngineError};
+use netloom::apply::exec::Faults;
+use netloom::engine::{Engine, EngineError, Options};
 use netloom::plan::SyncState;
 use netloom::spec::{self, SpecErrors, Topology};
 use netloom::state::Store;
@@ -168,7 +169,7 @@ fn report(f: Failure, json: bool) {
                 print_json(&serde_json::json!({ "error": e.to_string() }));
             } else {
                 eprintln!("error: {e}");
-                if let EngineError::Apply(netloom::apply::ApplyError::Step { rollback, .. }) = &e {
+                if let Some(rollback) = e.rollback() {
                     if rollback.errors.is_empty() {
                         eprintln!(
                             "rolled back: {} finished step(s) undone; the machine is as before",
@@ -221,7 +222,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
         Verb::Plan { file, json } => {
             let topo = load(&file)?;
             let engine = Engine::new(&topo.network.name, Store::from_env())?;
-            let planned = engine.plan_up(&topo.network).await?;
+            let planned = engine.plan(&topo.network).await?;
             if json {
                 print_json(&planned.plan);
             } else if planned.plan.steps.is_empty() {
@@ -237,41 +238,39 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
         Verb::Up { file, verify, json } => {
             let topo = load(&file)?;
             let engine = Engine::new(&topo.network.name, Store::from_env())?;
-            let _lock = engine.lock(&format!("netloom up {}", file.display()))?;
-            let planned = engine.plan_up(&topo.network).await?;
-            let opts = netloom::apply::Options {
-                fault_at: fault_from_env(),
-                progress: progress_bar(planned.plan.steps.len(), json),
-                ..Default::default()
-            };
             let abs = std::fs::canonicalize(&file).unwrap_or(file.clone());
-            let report = engine
-                .apply(&planned, Some(&abs.to_string_lossy()), &opts)
-                .await?;
+            let opts = Options {
+                file: Some(abs.to_string_lossy().into_owned()),
+                verify,
+                faults: Faults::from_env(),
+                progress: progress_bar(json),
+            };
+            let report = engine.up(&topo, opts).await;
             clear_progress(json);
-            if json && !verify {
+            let report = report?;
+            if json && report.verify.is_none() {
                 print_json(&report);
             } else if !json {
                 println!(
                     "{}: {} operation(s) in {:.3} s",
-                    topo.network.name,
+                    report.name,
                     report.done,
                     report.elapsed.as_secs_f64()
                 );
             }
-            if verify {
-                let code = verify_topology(&topo, json).await?;
-                if code != 0 && !json {
-                    // Verify never rolls back: the network is what the file asked for,
-                    // left in place to be inspected (`exec`) or removed (`down`).
-                    eprintln!(
-                        "verification failed; the network stays applied: inspect it with `netloom exec`, remove it with `netloom down {}`",
-                        file.display()
-                    );
-                }
-                return Ok(code);
+            let Some(proof) = &report.verify else {
+                return Ok(0);
+            };
+            let code = render_verify(proof, json);
+            if code != 0 && !json {
+                // Verify never rolls back: the network is what the file asked for,
+                // left in place to be inspected (`exec`) or removed (`down`).
+                eprintln!(
+                    "verification failed; the network stays applied: inspect it with `netloom exec`, remove it with `netloom down {}`",
+                    file.display()
+                );
             }
-            Ok(0)
+            Ok(code)
         }
         Verb::Status { file, json } => {
             let topo = load(&file)?;
@@ -303,15 +302,14 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                 }
             };
             let engine = Engine::new(&name, Store::from_env())?;
-            let _lock = engine.lock(&format!("netloom down {name}"))?;
-            let planned = engine.plan_down().await?;
-            let opts = netloom::apply::Options {
-                fault_at: fault_from_env(),
-                progress: progress_bar(planned.plan.steps.len(), json),
-                ..Default::default()
+            let opts = Options {
+                faults: Faults::from_env(),
+                progress: progress_bar(json),
+                ..Options::default()
             };
-            let report = engine.apply(&planned, None, &opts).await?;
+            let report = engine.down(opts).await;
             clear_progress(json);
+            let report = report?;
             if json {
                 print_json(&report);
             } else {
@@ -325,7 +323,9 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
         }
         Verb::Verify { file, json } => {
             let topo = load(&file)?;
-            verify_topology(&topo, json).await
+            let engine = Engine::new(&topo.network.name, Store::from_env())?;
+            let proof = engine.verify(&topo).await?;
+            Ok(render_verify(&proof, json))
         }
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
@@ -335,28 +335,22 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                     file.display()
                 )));
             }
-            let status = netloom::kernel::exec::run(&topo.network.name, &node, &cmd)
-                .map_err(|e| Failure::Other(e.to_string()))?;
+            let engine = Engine::new(&topo.network.name, Store::from_env())?;
+            let status = engine.exec(&node, &cmd)?;
             Ok(status.code().map_or(1, |c| c as u8))
         }
     }
 }
 
-async fn verify_topology(topo: &Topology, json: bool) -> Result<u8, Failure> {
-    let network = topo.network.clone();
-    let expect = topo.expect.clone();
-    let bound = netloom::verify::default_bound(&network);
-    let report =
-        tokio::task::spawn_blocking(move || netloom::verify::run(&network, &expect, bound))
-            .await
-            .map_err(|e| Failure::Other(e.to_string()))?;
+/// Print a proof by traffic; its exit code (1 when a claim failed).
+fn render_verify(report: &netloom::verify::Report, json: bool) -> u8 {
     if json {
-        print_json(&report);
+        print_json(report);
     } else {
         println!("{}", report.readiness);
         print!("{}", netloom::verify::table(&report.outcomes));
     }
-    Ok(if report.ok() { 0 } else { 1 })
+    u8::from(!report.ok())
 }
 
 fn status_table(st: &netloom::engine::StatusReport) -> String {
@@ -399,12 +393,16 @@ fn status_table(st: &netloom::engine::StatusReport) -> String {
     out
 }
 
-fn progress_bar(total: usize, json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {
-    // Only people watching a terminal want a bar; logs and pipes stay quiet.
-    if json || total < 50 || !std::io::stderr().is_terminal() {
+fn progress_bar(json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {
+    // Only people watching a terminal want a bar, and only for long runs;
+    // logs and pipes stay quiet.
+    if json || !std::io::stderr().is_terminal() {
         return None;
     }
     Some(Box::new(|done, total| {
+        if total < 50 {
+            return;
+        }
         if done == total || done % 16 == 0 {
             let width = 40;
             let filled = done * width / total.max(1);

@@ -43,12 +43,17 @@ fn up_killed_at_random_moments_converges_and_tears_down() {
     let lab = Lab::from_text("txn.yaml", &topology("txn", 2));
     let n = pending_ops(&lab);
     assert!(n >= 30, "only {n} operations");
-    // How long a whole `up` takes here, so kills land inside it.
-    let t = Instant::now();
-    lab.expect("up", &[], 0);
-    let full = t.elapsed();
-    lab.expect("down", &[], 0);
-    lab.assert_no_residue();
+    // How long a whole `up` takes here, so kills land inside it: the
+    // fastest of three, as a machine busy during one of them would make
+    // most kills land after the ups that follow.
+    let mut full = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        lab.expect("up", &[], 0);
+        full = full.min(t.elapsed());
+        lab.expect("down", &[], 0);
+        lab.assert_no_residue();
+    }
 
     let seed = std::env::var("NETLOOM_CRASH_SEED")
         .ok()

@@ -1,26 +1,26 @@
-//! Apply: run a plan's steps in dependency order, many at once, with a
-//! write-ahead journal; when a step fails, undo the finished steps in reverse.
+//! Apply: a transaction that runs plans through an [`Executor`], in
+//! dependency order, many steps at once, with a write-ahead journal. When
+//! a step fails, every finished step of the transaction (of all the plans
+//! it ran) is undone in reverse, with what the kernel did along with it
+//! (see [`undo`]).
+pub mod exec;
 pub mod journal;
 mod recreate;
+pub mod settle;
 pub mod undo;
 
-use std::future::Future;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::model::Network;
-use crate::model::{Op, Plan};
-use crate::state::{Records, StateError, Store};
+pub use exec::{Executor, StepError};
 
-/// Any error a step can fail with (kernel errors, injected faults).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::model::{IfRef, Network, Op, Plan};
+use crate::state::{Records, StateError, Store};
 
 /// How to apply.
 pub struct Options {
-    /// Fail the step launched as number N (0-based) instead of running it: a
-    /// fault-injection hook for testing rollback against the real kernel.
-    pub fault_at: Option<usize>,
     /// Steps in flight at once (sysctl writes, which wait in a queue of
     /// their own, not counted).
     pub max_in_flight: usize,
@@ -31,7 +31,6 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            fault_at: None,
             max_in_flight: 64,
             progress: None,
         }
@@ -68,7 +67,7 @@ pub enum ApplyError {
         op: String,
         /// The kernel's (or the fault injector's) error.
         #[source]
-        source: BoxError,
+        source: StepError,
         /// What rollback achieved.
         rollback: Rollback,
     },
@@ -77,299 +76,280 @@ pub enum ApplyError {
     State(#[from] StateError),
 }
 
-/// An error standing for an injected fault.
-#[derive(Debug, thiserror::Error)]
-#[error("injected fault (NETLOOM_FAULT_AT={0})")]
-pub struct InjectedFault(pub usize);
-
-/// Apply `plan` with `exec` running one op. `before` is the network observed
-/// before planning (to undo deletions); `rec` is updated and saved in `store`
-/// before each change (write-ahead) and after deletions.
-///
-/// Steps that cannot be undone (namespace deletion) run only after every other
-/// step has succeeded, so a failure can always be rolled back completely.
-pub async fn run<E, Fut>(
-    plan: &Plan,
-    before: &Network,
-    rec: &mut Records,
-    store: &Store,
-    opts: &Options,
-    exec: E,
-) -> Result<Report, ApplyError>
-where
-    E: Fn(Op) -> Fut,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
-    let start = Instant::now();
-    // What the records said before: a complete rollback puts them back, so
-    // that nothing (not even a sysctl prior) is left that was not there.
-    let original = rec.clone();
-    let n = plan.steps.len();
-    // Phase 2 holds irreversible steps and whatever depends on them.
-    let mut late = vec![false; n];
-    for (i, s) in plan.steps.iter().enumerate() {
-        late[i] = journal::inverse(&s.op, before).is_none() || s.after.iter().any(|&d| late[d]);
-    }
-    let mut done_order: Vec<usize> = Vec::with_capacity(n);
-    let mut launched = 0usize;
-    for phase in [false, true] {
-        let members: Vec<usize> = (0..n).filter(|&i| late[i] == phase).collect();
-        if let Err((index, source)) = run_phase(
-            plan,
-            &members,
-            rec,
-            store,
-            opts,
-            &exec,
-            &mut done_order,
-            &mut launched,
-        )
-        .await?
-        {
-            let mut rollback = undo(plan, before, &done_order, rec, store, &exec).await;
-            if rollback.errors.is_empty() {
-                // The failed step itself may have half-happened in the kernel
-                // (an injected fault never runs): keep what it wrote ahead, so
-                // a leftover is still recognized as ours; the engine prunes
-                // records of objects that do not exist.
-                let mut back = original;
-                if !source.is::<InjectedFault>() {
-                    journal::write_ahead(&mut back, &plan.steps[index].op);
-                }
-                *rec = back;
-                if let Err(e) = store.save(rec) {
-                    rollback
-                        .errors
-                        .push(format!("saving records after rollback: {e}"));
-                }
-            }
-            return Err(ApplyError::Step {
-                index,
-                op: plan.steps[index].op.to_string(),
-                source,
-                rollback,
-            });
-        }
-    }
-    store.save(rec)?;
-    Ok(Report {
-        done: done_order.len(),
-        elapsed: start.elapsed(),
-    })
+/// A finished step: the op, and which network it ran on (an index into
+/// the transaction's `befores`), to undo it from.
+struct Done {
+    op: Op,
+    before: usize,
 }
 
-/// Run `members` (a dependency-closed subset of the plan) to completion or first failure.
-#[allow(clippy::too_many_arguments)]
-async fn run_phase<E, Fut>(
-    plan: &Plan,
-    members: &[usize],
-    rec: &mut Records,
-    store: &Store,
-    opts: &Options,
-    exec: &E,
-    done_order: &mut Vec<usize>,
-    launched: &mut usize,
-) -> Result<Result<(), (usize, BoxError)>, StateError>
-where
-    E: Fn(Op) -> Fut,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
-    let n = plan.steps.len();
-    let mut member = vec![false; n];
-    for &i in members {
-        member[i] = true;
-    }
-    let mut waiting = vec![0usize; n];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &i in members {
-        for &d in &plan.steps[i].after {
-            if member[d] {
-                waiting[i] += 1;
-                dependents[d].push(i);
-            }
+/// One transaction: plans run through `exec`, journaled in `store`.
+pub struct Txn<'s, E> {
+    exec: E,
+    store: &'s Store,
+    rec: Records,
+    /// The records from before the transaction: a complete rollback puts
+    /// them back, so that nothing (not even a sysctl prior) is left that
+    /// was not there.
+    original: Records,
+    opts: Options,
+    befores: Vec<Network>,
+    done: Vec<Done>,
+    /// Steps finished by the plan running now (for progress).
+    finished: usize,
+}
+
+impl<'s, E: Executor> Txn<'s, E> {
+    /// A transaction starting from records `rec`.
+    pub fn new(exec: E, store: &'s Store, rec: Records, opts: Options) -> Self {
+        Txn {
+            exec,
+            store,
+            original: rec.clone(),
+            rec,
+            opts,
+            befores: Vec::new(),
+            done: Vec::new(),
+            finished: 0,
         }
     }
-    let mut ready: std::collections::VecDeque<usize> = members
-        .iter()
-        .copied()
-        .filter(|&i| waiting[i] == 0)
-        .collect();
-    // Write the whole phase ahead in one save rather than one save per
-    // launched batch (with 64 in flight that is a save per finished step,
-    // each rewriting every record: quadratic in a 1000-container up). A
-    // record of something not yet created names nothing that exists; the
-    // engine prunes such records on the next run.
-    let mut dirty = false;
-    for &i in members {
-        dirty |= journal::write_ahead(rec, &plan.steps[i].op);
+
+    /// The records as they stand.
+    pub fn records(&mut self) -> &mut Records {
+        &mut self.rec
     }
-    if dirty {
-        store.save(rec)?;
+
+    /// Save the records as they stand.
+    pub fn save(&self) -> Result<(), StateError> {
+        self.store.save(&self.rec)
     }
-    let mut in_flight = FuturesUnordered::new();
-    // Steps counted against max_in_flight: a sysctl write mostly waits in
-    // the kernel layer's batch queue, and counting it starved the rest (a
-    // third of the slots of a 1000-container up held waiting writes).
-    let mut busy = 0usize;
-    let counts = |i: usize| !matches!(plan.steps[i].op, Op::SetSysctl { .. });
-    let mut failure: Option<(usize, BoxError)> = None;
-    let total = n;
-    loop {
-        // Launch a batch (its records were written ahead with the phase).
-        if failure.is_none() && !ready.is_empty() && busy < opts.max_in_flight {
-            while busy < opts.max_in_flight {
-                let Some(i) = ready.pop_front() else {
-                    break;
-                };
-                busy += usize::from(counts(i));
-                let nth = *launched;
-                *launched += 1;
-                let fut: std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> =
-                    if opts.fault_at == Some(nth) {
-                        Box::pin(async move { Err(Box::new(InjectedFault(nth)) as BoxError) })
-                    } else {
-                        Box::pin(exec(plan.steps[i].op.clone()))
-                    };
-                in_flight.push(async move { (i, tokio::spawn(fut).await) });
-            }
-            continue;
+
+    /// The records, once the transaction is over.
+    pub fn into_records(self) -> Records {
+        self.rec
+    }
+
+    /// Run `plan`, made against `before` (the network as observed). Steps
+    /// that cannot be undone (namespace deletion) run only after every
+    /// other step has succeeded, so a failure can always be rolled back
+    /// completely. A failing step rolls back the whole transaction.
+    pub async fn run(&mut self, plan: &Plan, before: Network) -> Result<Report, ApplyError> {
+        let start = Instant::now();
+        self.befores.push(before);
+        let b = self.befores.len() - 1;
+        let n = plan.steps.len();
+        // Phase 2 holds irreversible steps and whatever depends on them.
+        let mut late = vec![false; n];
+        for (i, s) in plan.steps.iter().enumerate() {
+            late[i] = journal::inverse(&s.op, &self.befores[b]).is_none()
+                || s.after.iter().any(|&d| late[d]);
         }
-        let Some((i, res)) = in_flight.next().await else {
-            break;
-        };
-        busy -= usize::from(counts(i));
-        let res = res.unwrap_or_else(|join| Err(Box::new(join) as BoxError));
-        match res {
-            Ok(()) => {
-                done_order.push(i);
-                // Forgetting needs no save of its own: a record left stale by
-                // a crash names only something that no longer exists or is
-                // already marked, and the next run prunes it. The change
-                // rides along with the final save.
-                journal::settle(rec, &plan.steps[i].op);
-                if let Some(p) = &opts.progress {
-                    p(done_order.len(), total);
+        let first = self.done.len();
+        self.finished = 0;
+        for phase in [false, true] {
+            let members: Vec<usize> = (0..n).filter(|&i| late[i] == phase).collect();
+            if let Err((index, source)) = self.phase(plan, b, &members).await? {
+                let mut rollback = self.rollback().await;
+                if rollback.errors.is_empty() {
+                    // The failed step itself may have half-happened in the
+                    // kernel (an injected fault never runs): keep what it
+                    // wrote ahead, so a leftover is still recognized as
+                    // ours; the next run prunes records of what does not exist.
+                    let mut back = self.original.clone();
+                    if !matches!(source, StepError::Injected(_)) {
+                        journal::write_ahead(&mut back, &plan.steps[index].op);
+                    }
+                    self.rec = back;
+                    if let Err(e) = self.store.save(&self.rec) {
+                        rollback
+                            .errors
+                            .push(format!("saving records after rollback: {e}"));
+                    }
                 }
-                for &d in &dependents[i] {
-                    waiting[d] -= 1;
-                    if waiting[d] == 0 {
-                        ready.push_back(d);
+                return Err(ApplyError::Step {
+                    index,
+                    op: plan.steps[index].op.to_string(),
+                    source,
+                    rollback,
+                });
+            }
+        }
+        self.store.save(&self.rec)?;
+        Ok(Report {
+            done: self.done.len() - first,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    /// Run `members` (a dependency-closed subset of `plan`, made against
+    /// `befores[b]`) to completion or first failure.
+    async fn phase(
+        &mut self,
+        plan: &Plan,
+        b: usize,
+        members: &[usize],
+    ) -> Result<Result<(), (usize, StepError)>, StateError> {
+        let n = plan.steps.len();
+        let mut member = vec![false; n];
+        for &i in members {
+            member[i] = true;
+        }
+        let mut waiting = vec![0usize; n];
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for &i in members {
+            for &d in &plan.steps[i].after {
+                if member[d] {
+                    waiting[i] += 1;
+                    dependents[d].push(i);
+                }
+            }
+        }
+        let mut ready: VecDeque<usize> = members
+            .iter()
+            .copied()
+            .filter(|&i| waiting[i] == 0)
+            .collect();
+        // Write the whole phase ahead in one save rather than one save per
+        // launched batch (with 64 in flight that is a save per finished
+        // step, each rewriting every record: quadratic in a 1000-container
+        // up). A record of something not yet created names nothing that
+        // exists; the next run prunes such records.
+        let mut dirty = false;
+        for &i in members {
+            dirty |= journal::write_ahead(&mut self.rec, &plan.steps[i].op);
+        }
+        if dirty {
+            self.store.save(&self.rec)?;
+        }
+        let mut in_flight = FuturesUnordered::new();
+        // Steps counted against max_in_flight: a sysctl write mostly waits
+        // in the kernel layer's batch queue, and counting it starved the
+        // rest (a third of the slots of a 1000-container up held waiting
+        // writes).
+        let mut busy = 0usize;
+        let counts = |i: usize| !matches!(plan.steps[i].op, Op::SetSysctl { .. });
+        let mut failure: Option<(usize, StepError)> = None;
+        loop {
+            if failure.is_none() && !ready.is_empty() && busy < self.opts.max_in_flight {
+                while busy < self.opts.max_in_flight {
+                    let Some(i) = ready.pop_front() else {
+                        break;
+                    };
+                    busy += usize::from(counts(i));
+                    let fut = self.exec.run(plan.steps[i].op.clone());
+                    in_flight.push(async move { (i, tokio::spawn(fut).await) });
+                }
+                continue;
+            }
+            let Some((i, res)) = in_flight.next().await else {
+                break;
+            };
+            busy -= usize::from(counts(i));
+            match res.unwrap_or_else(|join| Err(StepError::Task(join.to_string()))) {
+                Ok(()) => {
+                    self.done.push(Done {
+                        op: plan.steps[i].op.clone(),
+                        before: b,
+                    });
+                    self.finished += 1;
+                    // Forgetting needs no save of its own: a record left
+                    // stale by a crash names only something that no longer
+                    // exists or is already marked, and the next run prunes
+                    // it. The change rides along with the final save.
+                    journal::forget(&mut self.rec, &plan.steps[i].op);
+                    if let Some(p) = &self.opts.progress {
+                        p(self.finished, n);
+                    }
+                    for &d in &dependents[i] {
+                        waiting[d] -= 1;
+                        if waiting[d] == 0 {
+                            ready.push_back(d);
+                        }
+                    }
+                }
+                Err(e) => {
+                    if failure.is_none() {
+                        failure = Some((i, e));
                     }
                 }
             }
-            Err(e) => {
-                if failure.is_none() {
-                    failure = Some((i, e));
-                }
-            }
         }
+        Ok(failure.map_or(Ok(()), Err))
     }
-    Ok(failure.map_or(Ok(()), Err))
-}
 
-/// Undo finished steps, newest first, one at a time.
-async fn undo<E, Fut>(
-    plan: &Plan,
-    before: &Network,
-    done_order: &[usize],
-    rec: &mut Records,
-    store: &Store,
-    exec: &E,
-) -> Rollback
-where
-    E: Fn(Op) -> Fut,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
-    let mut out = Rollback::default();
-    // Links removed by steps not undone yet (those done before the one
-    // being undone), with how many such steps removed each; at first, all.
-    let mut gone: std::collections::BTreeMap<crate::model::IfRef, usize> = Default::default();
-    for &i in done_order {
-        for r in undo::removed(&plan.steps[i].op, before) {
-            *gone.entry(r).or_default() += 1;
+    /// Undo every finished step of the transaction, newest first, one at a
+    /// time, each from the network it ran on.
+    pub async fn rollback(&mut self) -> Rollback {
+        let mut out = Rollback::default();
+        let done = std::mem::take(&mut self.done);
+        // Links removed by steps not undone yet (those done before the one
+        // being undone), with how many such steps removed each; at first, all.
+        let removed_by: Vec<Vec<IfRef>> = done
+            .iter()
+            .map(|d| undo::removed(&d.op, &self.befores[d.before]))
+            .collect();
+        let mut gone: BTreeMap<IfRef, usize> = BTreeMap::new();
+        for r in removed_by.iter().flatten() {
+            *gone.entry(r.clone()).or_default() += 1;
         }
-    }
-    let removed: std::collections::BTreeSet<_> = gone.keys().cloned().collect();
-    for &i in done_order.iter().rev() {
-        let op = &plan.steps[i].op;
-        for r in undo::removed(op, before) {
-            if let Some(n) = gone.get_mut(&r) {
-                *n -= 1;
-                if *n == 0 {
-                    gone.remove(&r);
+        let removed: BTreeSet<IfRef> = gone.keys().cloned().collect();
+        for (i, d) in done.iter().enumerate().rev() {
+            for r in &removed_by[i] {
+                if let Some(n) = gone.get_mut(r) {
+                    *n -= 1;
+                    if *n == 0 {
+                        gone.remove(r);
+                    }
                 }
             }
-        }
-        let gone_now = |r: &crate::model::IfRef| gone.contains_key(r);
-        let Some(inverse) = undo::ops(op, before, &gone_now, &removed) else {
-            out.errors.push(format!("step {i} ({op}) cannot be undone"));
-            continue;
-        };
-        let mut ok = true;
-        for inv in inverse {
-            // An undo is a change like any other: journal it first, so that
-            // an undo that fails or is killed half-way is still known to `down`.
-            if journal::write_ahead(rec, &inv) {
-                if let Err(e) = store.save(rec) {
-                    out.errors.push(format!("saving records before undo: {e}"));
+            let op = &d.op;
+            let gone_now = |r: &IfRef| gone.contains_key(r);
+            let Some(inverse) = undo::ops(op, &self.befores[d.before], &gone_now, &removed) else {
+                out.errors.push(format!("step {i} ({op}) cannot be undone"));
+                continue;
+            };
+            let mut ok = true;
+            for inv in inverse {
+                // An undo is a change like any other: journal it first, so
+                // that an undo that fails or is killed half-way is still
+                // known to `down`.
+                if journal::write_ahead(&mut self.rec, &inv) {
+                    if let Err(e) = self.store.save(&self.rec) {
+                        out.errors.push(format!("saving records before undo: {e}"));
+                    }
+                }
+                let res = tokio::spawn(self.exec.run(inv.clone()))
+                    .await
+                    .unwrap_or_else(|join| Err(StepError::Task(join.to_string())));
+                match res {
+                    Ok(()) => {
+                        journal::forget(&mut self.rec, &inv);
+                    }
+                    Err(e) if e.already_so(&inv) => {
+                        journal::forget(&mut self.rec, &inv);
+                    }
+                    Err(e) => {
+                        ok = false;
+                        out.errors
+                            .push(format!("undo of step {i} ({op}): {inv}: {e}"));
+                    }
                 }
             }
-            match tokio::spawn(exec(inv.clone())).await {
-                Ok(Ok(())) => {
-                    journal::settle(rec, &inv);
-                }
-                Ok(Err(e)) if already_so(&inv, &e) => {
-                    journal::settle(rec, &inv);
-                }
-                Ok(Err(e)) => {
-                    ok = false;
-                    out.errors
-                        .push(format!("undo of step {i} ({op}): {inv}: {e}"));
-                }
-                Err(e) => {
-                    ok = false;
-                    out.errors
-                        .push(format!("undo of step {i} ({op}): {inv}: {e}"));
-                }
+            if ok {
+                out.undone += 1;
             }
         }
-        if ok {
-            out.undone += 1;
+        if let Err(e) = self.store.save(&self.rec) {
+            out.errors
+                .push(format!("saving records after rollback: {e}"));
         }
-    }
-    if let Err(e) = store.save(rec) {
-        out.errors
-            .push(format!("saving records after rollback: {e}"));
-    }
-    out
-}
-
-/// True when an undo op failed only because its goal already holds: the
-/// address, route or link to remove is gone (the kernel flushes IPv6
-/// addresses and routes of a link set down), or the one to restore is there.
-fn already_so(inv: &Op, e: &BoxError) -> bool {
-    let Some(k) = e.downcast_ref::<crate::kernel::KernelError>() else {
-        return false;
-    };
-    let errno = k.errno();
-    let gone = matches!(k, crate::kernel::KernelError::Invalid { message, .. } if message == "no such interface")
-        || errno == Some(libc::ENODEV);
-    match inv {
-        Op::DelAddress { .. } => {
-            gone || matches!(
-                errno,
-                Some(libc::EADDRNOTAVAIL | libc::ENOENT | libc::ESRCH)
-            )
-        }
-        Op::DelRoute { .. } => gone || matches!(errno, Some(libc::ESRCH | libc::ENOENT)),
-        Op::DelLink { .. } => gone,
-        Op::AddAddress { .. } | Op::AddRoute { .. } => errno == Some(libc::EEXIST),
-        _ => false,
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::exec::{self, FaultAt, Running};
     use super::*;
     use crate::model::Step;
     use std::sync::{Arc, Mutex};
@@ -394,13 +374,29 @@ mod tests {
     }
 
     /// Records every op it is asked to run; fails ops whose node is "bad".
-    fn recorder(
-        log: Arc<Mutex<Vec<String>>>,
-    ) -> impl Fn(Op) -> std::future::Ready<Result<(), BoxError>> {
-        move |op: Op| {
-            log.lock().unwrap().push(op.to_string());
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl Executor for Recorder {
+        fn run(&self, op: Op) -> Running {
+            self.0.lock().unwrap().push(op.to_string());
             let bad = matches!(&op, Op::AddNetns { node } if node == "bad");
-            std::future::ready(if bad { Err("refused".into()) } else { Ok(()) })
+            Box::pin(async move {
+                if bad {
+                    Err(StepError::Kernel(crate::kernel::KernelError::Invalid {
+                        object: "bad".into(),
+                        message: "refused".into(),
+                    }))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
+    fn records() -> Records {
+        Records {
+            name: "t".into(),
+            ..Records::default()
         }
     }
 
@@ -413,20 +409,8 @@ mod tests {
         ]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let st = store("rb");
-        let mut rec = Records {
-            name: "t".into(),
-            ..Records::default()
-        };
-        let err = run(
-            &p,
-            &Network::default(),
-            &mut rec,
-            &st,
-            &Options::default(),
-            recorder(log.clone()),
-        )
-        .await
-        .unwrap_err();
+        let mut txn = Txn::new(Recorder(log.clone()), &st, records(), Options::default());
+        let err = txn.run(&p, Network::default()).await.unwrap_err();
         let ApplyError::Step {
             index, rollback, ..
         } = err
@@ -441,6 +425,7 @@ mod tests {
         assert!(pos("b: netns del") < pos("a: netns del"), "{log:?}");
         // A complete rollback restores the records, except what the failed
         // step wrote ahead (it may have half-happened).
+        let rec = txn.into_records();
         assert!(
             rec.namespaces.contains("bad") && !rec.namespaces.contains("a"),
             "{rec:?}"
@@ -458,24 +443,15 @@ mod tests {
         ]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let st = store("fault");
-        let mut rec = Records {
-            name: "t".into(),
-            ..Records::default()
-        };
-        let opts = Options {
-            fault_at: Some(1),
-            ..Options::default()
-        };
-        let err = run(
-            &p,
-            &Network::default(),
-            &mut rec,
-            &st,
-            &opts,
-            recorder(log.clone()),
-        )
-        .await
-        .unwrap_err();
+        let exec = FaultAt::new(
+            Recorder(log.clone()),
+            exec::Faults {
+                fail_at: Some(1),
+                ..Default::default()
+            },
+        );
+        let mut txn = Txn::new(exec, &st, records(), Options::default());
+        let err = txn.run(&p, Network::default()).await.unwrap_err();
         assert!(matches!(err, ApplyError::Step { index: 1, .. }), "{err}");
         assert!(!log
             .lock()
@@ -493,25 +469,38 @@ mod tests {
         ]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let st = store("late");
-        let mut rec = Records {
-            name: "t".into(),
-            ..Records::default()
-        };
-        run(
-            &p,
-            &Network::default(),
-            &mut rec,
-            &st,
-            &Options::default(),
-            recorder(log.clone()),
-        )
-        .await
-        .unwrap();
+        let mut txn = Txn::new(Recorder(log.clone()), &st, records(), Options::default());
+        txn.run(&p, Network::default()).await.unwrap();
         let log = log.lock().unwrap().clone();
         assert!(
             log[0].contains("a: netns add") && log[1].contains("old: netns del"),
             "{log:?}"
         );
+        let _ = std::fs::remove_dir_all(st.dir());
+    }
+
+    /// A second plan's failure rolls back the first plan's steps too.
+    #[tokio::test]
+    async fn a_failure_in_a_later_pass_rolls_back_the_whole_transaction() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let st = store("passes");
+        let mut txn = Txn::new(Recorder(log.clone()), &st, records(), Options::default());
+        txn.run(&plan(vec![(netns("a"), vec![])]), Network::default())
+            .await
+            .unwrap();
+        let err = txn
+            .run(&plan(vec![(netns("bad"), vec![])]), Network::default())
+            .await
+            .unwrap_err();
+        let ApplyError::Step { rollback, .. } = err else {
+            panic!("wrong error")
+        };
+        assert_eq!(rollback.undone, 1);
+        assert!(log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("a: netns del")));
         let _ = std::fs::remove_dir_all(st.dir());
     }
 }

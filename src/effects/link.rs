@@ -39,6 +39,16 @@ pub fn find<'a>(net: &'a Network, r: &IfRef) -> Option<&'a Link> {
     net.nodes.get(&r.node).and_then(|n| n.links.get(&r.name))
 }
 
+/// The links whose deletion takes `l` along: its veth peer and the lower
+/// it is stacked on (see [`vanishing_with`]).
+pub fn goes_with(l: &Link) -> impl Iterator<Item = &IfRef> {
+    let peer = match &l.kind {
+        LinkKind::Veth(v) => v.peer.as_ref(),
+        _ => None,
+    };
+    peer.into_iter().chain(l.kind.lower())
+}
+
 /// The links that vanish with `start` (not `start` itself), to a fixed
 /// point: a veth's peer (veth_dellink unregisters both ends), the devices
 /// stacked on a link (macvlan_device_event, vlan_device_event and
@@ -154,12 +164,26 @@ pub(super) fn deleted(before: &Network, me: &IfRef, e: &mut Effects) {
 /// peers, devices stacked on them) go later: cleanup_net tears the
 /// namespace down from a workqueue after the deletion returned.
 pub(super) fn netns_deleted(before: &Network, node: &str, e: &mut Effects) {
-    let Some(n) = before.nodes.get(node) else {
-        return;
-    };
-    let inside: Vec<IfRef> = n.links.keys().map(|l| iref(node, l)).collect();
+    let inside: Vec<IfRef> = before
+        .nodes
+        .get(node)
+        .map(|n| n.links.keys().map(|l| iref(node, l)).collect())
+        .unwrap_or_default();
+    // The links elsewhere that go with one inside, found from their own
+    // side too: a namespace that goes whole need not have been read.
+    let mut start = inside.clone();
+    for (other, n) in before.nodes.iter().filter(|(o, _)| *o != node) {
+        for l in n.links.values() {
+            if goes_with(l).any(|r| r.node == node) {
+                start.push(iref(other, &l.name));
+            }
+        }
+    }
     let mut sub = Effects::default();
-    links_gone(before, &Stacks::of(before), &inside, &mut sub);
+    links_gone(before, &Stacks::of(before), &start, &mut sub);
+    // The ones found from their side are not the op's target: they vanish.
+    sub.links
+        .extend(start.into_iter().filter(|r| r.node != node));
     for r in &sub.links {
         if r.node != node {
             e.later.push(Later::Vanishes {

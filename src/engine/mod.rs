@@ -1,17 +1,26 @@
-//! The engine: composes the layers into netloom's verbs (plan, up, status,
-//! down), so the CLI and other programs share one straight path:
-//! spec -> observe -> plan -> apply.
-mod settle;
+//! The engine: each of netloom's verbs end to end, over the layers below
+//! (spec -> observe -> plan -> apply -> verify), returning typed reports.
+//! The CLI, a CNI plugin or a test only parse, call and render.
+mod observe;
+mod status;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::apply::{self, ApplyError, Report};
+use crate::apply::exec::{FaultAt, Faults, KernelExec, Timed};
+use crate::apply::journal::repair;
+use crate::apply::{self, settle, ApplyError, Rollback, Txn};
 use crate::kernel::{self, Kernel, KernelError};
-use crate::model::Plan;
-use crate::model::{IfRef, LinkKind, Network, HOST};
-use crate::plan::{self, Conflict, ObjectStatus, Owned};
+use crate::model::{Network, Plan};
+use crate::plan::{self, Conflict, Owned};
+use crate::spec::Topology;
 use crate::state::{Lock, Records, StateError, Store};
+use crate::verify;
+
+pub use status::StatusReport;
+
+/// How many times `up` applies what is still pending after reading the
+/// kernel back, before it gives up (see [`Engine::up`]).
+pub const MAX_PASSES: usize = 3;
 
 /// Why a verb failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,20 +45,71 @@ pub enum EngineError {
     },
     /// Applying failed (and was rolled back).
     #[error(transparent)]
-    Apply(#[from] ApplyError),
+    Apply(Box<ApplyError>),
+    /// After applying, the kernel still differed from the file, pass after
+    /// pass; everything was rolled back.
+    #[error("the kernel did not converge to the file after {passes} passes; still pending:\n{}", pending.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    NotConverged {
+        /// Passes applied.
+        passes: usize,
+        /// The operations still pending, one line each.
+        pending: Vec<String>,
+        /// What rollback achieved.
+        rollback: Rollback,
+    },
+    /// A helper task failed.
+    #[error("{0}")]
+    Task(String),
 }
 
-/// The answer of `status`.
+impl From<ApplyError> for EngineError {
+    fn from(e: ApplyError) -> Self {
+        EngineError::Apply(Box::new(e))
+    }
+}
+
+impl EngineError {
+    /// What rollback achieved, when the verb rolled back.
+    pub fn rollback(&self) -> Option<&Rollback> {
+        match self {
+            EngineError::Apply(e) => match &**e {
+                ApplyError::Step { rollback, .. } => Some(rollback),
+                ApplyError::State(_) => None,
+            },
+            EngineError::NotConverged { rollback, .. } => Some(rollback),
+            _ => None,
+        }
+    }
+}
+
+/// How to run `up` or `down`.
+#[derive(Default)]
+pub struct Options {
+    /// Recorded for `down --name` (the file's absolute path).
+    pub file: Option<String>,
+    /// After applying, prove the expectations by traffic.
+    pub verify: bool,
+    /// Faults to inject (see [`apply::exec::Faults`]).
+    pub faults: Faults,
+    /// Called after each finished step with (finished, total).
+    pub progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
+}
+
+/// What `up` or `down` did.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct StatusReport {
-    /// Per object: in sync, missing, drifted or orphaned.
-    pub objects: Vec<ObjectStatus>,
-    /// Character devices of tap-like links (`node/iface` -> `/dev/tapN`).
-    pub devices: BTreeMap<String, String>,
-    /// What each desired team's teamd reports (`node/iface` -> runner,
-    /// active port, port link states); a team whose teamd does not answer
-    /// is absent.
-    pub teams: BTreeMap<String, kernel::teamd::TeamState>,
+pub struct Report {
+    /// Topology name.
+    pub name: String,
+    /// Operations performed, over all passes.
+    pub done: usize,
+    /// Wall time of applying (passes, waits and read-backs included).
+    pub elapsed: std::time::Duration,
+    /// Passes applied (`up` reads the kernel back after each; 0 when
+    /// nothing was to do).
+    pub passes: usize,
+    /// The proof by traffic, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<verify::Report>,
 }
 
 /// One topology's handle on the machine: kernel access and records.
@@ -79,14 +139,9 @@ impl Engine {
         })
     }
 
-    /// The kernel access, for verbs such as exec and verify.
+    /// The kernel access.
     pub fn kernel(&self) -> &Arc<Kernel> {
         &self.kernel
-    }
-
-    /// Take the machine-wide lock for a changing verb.
-    pub fn lock(&self, what: &str) -> Result<Lock, EngineError> {
-        Ok(self.store.lock(what)?)
     }
 
     /// This topology's records.
@@ -94,107 +149,9 @@ impl Engine {
         Ok(self.store.load(&self.name)?)
     }
 
-    /// Observe every node the file or the records name (and always `host`,
-    /// where links carry ownership marks).
-    pub async fn observe(&self, desired: &Network, rec: &Records) -> Result<Network, EngineError> {
-        self.observe_scoped(desired, rec, &BTreeSet::new()).await
-    }
-
-    /// [`Engine::observe`], only locating the nodes in `located` (see
-    /// [`kernel::observe::network_with`]).
-    async fn observe_scoped(
-        &self,
-        desired: &Network,
-        rec: &Records,
-        located: &BTreeSet<String>,
-    ) -> Result<Network, EngineError> {
-        let (observed, foreign) = self.observe_all(desired, rec, located).await?;
-        if !foreign.is_empty() {
-            return Err(EngineError::Conflicts { conflicts: foreign });
-        }
-        Ok(observed)
-    }
-
-    /// Observe, returning foreign nft tables as conflicts beside the network
-    /// (so `up` can name them together with every other foreign object).
-    async fn observe_all(
-        &self,
-        desired: &Network,
-        rec: &Records,
-        located: &BTreeSet<String>,
-    ) -> Result<(Network, Vec<Conflict>), EngineError> {
-        let mut nodes: Vec<String> = desired.nodes.keys().cloned().collect();
-        nodes.extend(rec.namespaces.iter().cloned());
-        nodes.push(HOST.to_string());
-        nodes.sort();
-        nodes.dedup();
-        let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (name, node) in &desired.nodes {
-            let k = keys.entry(name.clone()).or_default();
-            k.extend(node.sysctls.keys().cloned());
-            // What a link created now starts with (see plan::sysctl).
-            k.extend(
-                node.sysctls
-                    .keys()
-                    .filter_map(|k| crate::effects::sysctl::default_of(k)),
-            );
-        }
-        for (name, m) in &rec.sysctls {
-            keys.entry(name.clone())
-                .or_default()
-                .extend(m.keys().cloned());
-        }
-        for k in keys.values_mut() {
-            k.sort();
-            k.dedup();
-        }
-        let mut observed = crate::timing::timed(
-            "observe",
-            kernel::observe::network_with(&self.kernel, &nodes, &keys, located),
-        )
-        .await?;
-        observed.name = self.name.clone();
-        // NAT lives in nftables, read only where the file or the records put
-        // it (each read is one `nft` process).
-        let mut foreign = Vec::new();
-        for name in nodes {
-            let wants = desired.nodes.get(&name).is_some_and(|n| !n.nat.is_empty());
-            let owned = rec.nat.contains(&name);
-            if !(wants || owned) || !observed.nodes.contains_key(&name) {
-                continue;
-            }
-            let Some(h) = self.kernel.node(&name).await? else {
-                continue;
-            };
-            let topo = self.name.clone();
-            let rules = tokio::task::spawn_blocking(move || kernel::nft::read_nat(&h.netns, &topo))
-                .await
-                .map_err(|_| KernelError::Thread {
-                    object: format!("nft in {name}"),
-                })??;
-            match rules {
-                Some(_) if wants && !owned => foreign.push(Conflict {
-                    object: format!(
-                        "nft table inet {} in {name}",
-                        crate::model::nft_table(&self.name)
-                    ),
-                    reason: "it exists, but netloom's records do not say this topology made it"
-                        .into(),
-                }),
-                Some(r) => {
-                    if let Some(n) = observed.nodes.get_mut(&name) {
-                        n.nat = r;
-                    }
-                }
-                None => {}
-            }
-        }
-        Ok((observed, foreign))
-    }
-
     /// What this topology owns according to its records.
     pub fn owned(rec: &Records) -> Owned {
-        let mut sysctls = BTreeMap::new();
+        let mut sysctls = std::collections::BTreeMap::new();
         for (node, m) in &rec.sysctls {
             for (k, v) in m {
                 sysctls.insert((node.clone(), k.clone()), v.clone());
@@ -209,13 +166,18 @@ impl Engine {
         }
     }
 
-    /// Observe and plan `up` for `desired`.
-    pub async fn plan_up(&self, desired: &Network) -> Result<Planned, EngineError> {
+    /// `plan`: observe and plan `up` for `desired`, touching nothing.
+    pub async fn plan(&self, desired: &Network) -> Result<Planned, EngineError> {
         let start = std::time::Instant::now();
         let rec = self.records()?;
         crate::timing::record("records", start.elapsed());
-        let (observed, mut conflicts) = self.observe_all(desired, &rec, &BTreeSet::new()).await?;
-        let owned = Self::owned(&rec);
+        self.plan_with(desired, &rec).await
+    }
+
+    /// Observe and plan `up` against records `rec`.
+    async fn plan_with(&self, desired: &Network, rec: &Records) -> Result<Planned, EngineError> {
+        let (observed, mut conflicts) = self.observe_all(desired, rec, &Default::default()).await?;
+        let owned = Self::owned(rec);
         let start = std::time::Instant::now();
         let plan = plan::up(desired, &observed, &owned);
         crate::timing::record("plan", start.elapsed());
@@ -234,9 +196,109 @@ impl Engine {
         })
     }
 
-    /// Observe and plan `down`: remove everything this topology created.
-    pub async fn plan_down(&self) -> Result<Planned, EngineError> {
-        let rec = self.records()?;
+    /// `up`: make the kernel match `topo`, and prove it when asked.
+    ///
+    /// After applying, the kernel is read back and planned again: what the
+    /// kernel did on its own that the planner did not foresee is applied
+    /// in a further pass, at most [`MAX_PASSES`] in all; when something is
+    /// still pending then, everything is rolled back and the pending
+    /// operations are named. `up` never returns success with changes pending.
+    pub async fn up(&self, topo: &Topology, opts: Options) -> Result<Report, EngineError> {
+        let start = std::time::Instant::now();
+        let _lock = self.lock(&format!(
+            "netloom up {}",
+            opts.file.as_deref().unwrap_or(&self.name)
+        ))?;
+        let desired = &topo.network;
+        let mut rec = self.records()?;
+        if let Some(f) = &opts.file {
+            rec.file = Some(f.clone());
+        }
+        let mut planned = self.plan_with(desired, &rec).await?;
+        self.preflight(&planned.plan).await?;
+        repair::recover(&self.kernel, &mut rec, &planned.plan, &planned.observed)?;
+        let exec = Timed(FaultAt::new(
+            KernelExec::new(
+                self.kernel.clone(),
+                settle::awaited(&planned.plan, &planned.observed),
+            ),
+            opts.faults.clone(),
+        ));
+        let apply_opts = apply::Options {
+            progress: opts.progress,
+            ..Default::default()
+        };
+        let mut txn = Txn::new(exec, &self.store, rec, apply_opts);
+        let (mut done, mut passes) = (0, 0);
+        while !planned.plan.steps.is_empty() {
+            if passes == MAX_PASSES {
+                let pending = planned
+                    .plan
+                    .steps
+                    .iter()
+                    .map(|s| s.op.to_string())
+                    .collect();
+                let rollback = txn.rollback().await;
+                return Err(EngineError::NotConverged {
+                    passes,
+                    pending,
+                    rollback,
+                });
+            }
+            passes += 1;
+            done += self.pass(&mut txn, &planned).await?;
+            // Read back what was touched, as `plan` would.
+            let read_back = std::time::Instant::now();
+            let rec = txn.records().clone();
+            planned = self.plan_with(desired, &rec).await?;
+            crate::timing::record("read back", read_back.elapsed());
+        }
+        // Records pruned by recover are kept even when nothing was to do.
+        txn.save()?;
+        drop(txn);
+        let verify = if opts.verify {
+            Some(self.verify(topo).await?)
+        } else {
+            None
+        };
+        Ok(Report {
+            name: self.name.clone(),
+            done,
+            elapsed: start.elapsed(),
+            passes,
+            verify,
+        })
+    }
+
+    /// Run one plan in the transaction, then wait for what the kernel
+    /// finishes later and tidy the records; returns the steps done.
+    async fn pass<E: apply::Executor>(
+        &self,
+        txn: &mut Txn<'_, E>,
+        planned: &Planned,
+    ) -> Result<usize, EngineError> {
+        let expected = settle::expected(&planned.plan, &planned.observed);
+        let run =
+            crate::timing::timed("apply", txn.run(&planned.plan, planned.observed.clone())).await;
+        if matches!(run, Err(ApplyError::Step { .. })) {
+            // Rollback deleted the namespaces this plan made: wait for them too.
+            settle::deletions(&self.kernel, &planned.plan, &expected.after, true).await?;
+        }
+        let report = run?;
+        let vanished =
+            settle::deletions(&self.kernel, &planned.plan, &planned.observed, false).await?;
+        settle::ports(&self.kernel, expected.forwards).await?;
+        if repair::tidy(&self.kernel, txn.records(), &planned.plan, &vanished).await? {
+            txn.save()?;
+        }
+        Ok(report.done)
+    }
+
+    /// `down`: remove everything this topology created, and nothing else.
+    pub async fn down(&self, opts: Options) -> Result<Report, EngineError> {
+        let start = std::time::Instant::now();
+        let _lock = self.lock(&format!("netloom down {}", self.name))?;
+        let mut rec = self.records()?;
         let empty = Network {
             name: self.name.clone(),
             ..Network::default()
@@ -246,64 +308,62 @@ impl Engine {
         let observed = self.observe_scoped(&empty, &rec, &rec.namespaces).await?;
         let owned = Self::owned(&rec);
         let plan = plan::down(&observed, &owned);
-        Ok(Planned {
+        let planned = Planned {
             observed,
             owned,
             plan,
+        };
+        repair::recover(&self.kernel, &mut rec, &planned.plan, &planned.observed)?;
+        let exec = Timed(FaultAt::new(
+            KernelExec::new(
+                self.kernel.clone(),
+                settle::awaited(&planned.plan, &planned.observed),
+            ),
+            opts.faults.clone(),
+        ));
+        let apply_opts = apply::Options {
+            progress: opts.progress,
+            ..Default::default()
+        };
+        let mut txn = Txn::new(exec, &self.store, rec, apply_opts);
+        let done = self.pass(&mut txn, &planned).await?;
+        Ok(Report {
+            name: self.name.clone(),
+            done,
+            elapsed: start.elapsed(),
+            passes: usize::from(!planned.plan.steps.is_empty()),
+            verify: None,
         })
     }
 
-    /// Per-object status of the file against the kernel.
-    pub async fn status(&self, desired: &Network) -> Result<StatusReport, EngineError> {
-        let rec = self.records()?;
-        let observed = self.observe(desired, &rec).await?;
-        let objects = plan::status(desired, &observed, &Self::owned(&rec));
-        let mut devices = BTreeMap::new();
-        for (node, n) in &observed.nodes {
-            for (name, l) in &n.links {
-                let tap = match &l.kind {
-                    LinkKind::Macvtap(o) => o.tap_path.clone(),
-                    LinkKind::Ipvtap(o) => o.tap_path.clone(),
-                    _ => None,
-                };
-                if let (Some(tap), true) = (
-                    tap,
-                    desired
-                        .nodes
-                        .get(node)
-                        .is_some_and(|d| d.links.contains_key(name)),
-                ) {
-                    devices.insert(format!("{node}/{name}"), tap);
-                }
-            }
-        }
-        let mut teams = BTreeMap::new();
-        for (node, n) in &desired.nodes {
-            for (name, l) in &n.links {
-                if !matches!(l.kind, LinkKind::Team(_)) {
-                    continue;
-                }
-                let dir = self.kernel.teamd_dir(node);
-                if kernel::teamd::running(&dir, name)?.is_none() {
-                    continue;
-                }
-                // A teamd that stops between the two calls is just not reported.
-                if let Ok(state) = kernel::teamd::state(&dir, name) {
-                    teams.insert(format!("{node}/{name}"), state);
-                }
-            }
-        }
-        Ok(StatusReport {
-            objects,
-            devices,
-            teams,
-        })
+    /// `verify`: prove the expectations of `topo` by traffic.
+    pub async fn verify(&self, topo: &Topology) -> Result<verify::Report, EngineError> {
+        let network = topo.network.clone();
+        let expect = topo.expect.clone();
+        let bound = verify::default_bound(&network);
+        tokio::task::spawn_blocking(move || verify::run(&network, &expect, bound))
+            .await
+            .map_err(|e| EngineError::Task(e.to_string()))
+    }
+
+    /// `exec`: run `cmd` inside `node`'s namespace; its exit status.
+    pub fn exec(
+        &self,
+        node: &str,
+        cmd: &[String],
+    ) -> Result<std::process::ExitStatus, EngineError> {
+        Ok(kernel::exec::run(&self.name, node, cmd)?)
+    }
+
+    /// Take the machine-wide lock for a changing verb.
+    fn lock(&self, what: &str) -> Result<Lock, EngineError> {
+        Ok(self.store.lock(what)?)
     }
 
     /// Fail before anything is touched when this kernel cannot make every
     /// device kind `plan` creates (tried in a throwaway namespace; see
-    /// [`kernel::support`]). [`Engine::apply`] calls it first.
-    pub async fn preflight(&self, plan: &Plan) -> Result<(), EngineError> {
+    /// [`kernel::support`]).
+    async fn preflight(&self, plan: &Plan) -> Result<(), EngineError> {
         let needs = plan::needs(plan);
         if needs.is_empty() {
             return Ok(());
@@ -321,177 +381,4 @@ impl Engine {
             Err(EngineError::Unsupported { missing })
         }
     }
-
-    /// Apply a plan made by [`Engine::plan_up`] or [`Engine::plan_down`].
-    /// `file` is recorded for `down` by name.
-    pub async fn apply(
-        &self,
-        planned: &Planned,
-        file: Option<&str>,
-        opts: &apply::Options,
-    ) -> Result<Report, EngineError> {
-        self.preflight(&planned.plan).await?;
-        let mut rec = self.records()?;
-        if let Some(f) = file {
-            rec.file = Some(f.to_string());
-        }
-        // Records of namespaces that do not exist (a crash before creation) are stale.
-        let mut stale = Vec::new();
-        rec.namespaces.retain(|n| {
-            let keep = planned.observed.nodes.contains_key(n)
-                || planned
-                    .plan
-                    .steps
-                    .iter()
-                    .any(|s| matches!(&s.op, crate::model::Op::AddNetns { node } if node == n));
-            if !keep {
-                stale.push(n.clone());
-            }
-            keep
-        });
-        // A kill inside netns::create can leave its placeholder: a plain file
-        // under /run/netns holding no namespace (open() says "none"). It is
-        // ours (the name was written ahead): remove it.
-        for n in stale {
-            if let Some(name) = self.kernel.netns_name(&n) {
-                kernel::netns::delete(&name)?;
-            }
-        }
-        // A sysctl written ahead whose value is (still or again) the original
-        // needs no restoring: a crash came before the write, or it was undone.
-        // A per-interface sysctl whose link is gone died with it.
-        for (node, m) in rec.sysctls.iter_mut() {
-            let seen = planned.observed.nodes.get(node);
-            m.retain(|k, original| {
-                let value = seen.and_then(|n| n.sysctls.get(k));
-                let alive = match crate::effects::sysctl::interface(k) {
-                    Some(l) => seen.is_some_and(|n| n.links.contains_key(&l)),
-                    None => true,
-                };
-                alive && value != Some(original)
-            });
-        }
-        rec.sysctls.retain(|_, m| !m.is_empty());
-        // Links written ahead but never created are stale too, and so are
-        // quiet bridges that are gone.
-        let exists = |l: &IfRef| {
-            planned
-                .observed
-                .nodes
-                .get(&l.node)
-                .is_some_and(|n| n.links.contains_key(&l.name))
-        };
-        rec.links.retain(exists);
-        rec.quiet_bridges.retain(exists);
-        // The kernel tears a deleted namespace down after the deletion
-        // returned; a step reusing what dies with it (a veth end's name in
-        // another node) must wait until that is gone.
-        let awaited = Arc::new(settle::awaited(planned));
-        let kernel = self.kernel.clone();
-        let exec = move |op: crate::model::Op| {
-            let k = kernel.clone();
-            let awaited = awaited.clone();
-            async move {
-                let label = op.label();
-                crate::timing::timed(label, kernel::apply::run(&k, &op))
-                    .await
-                    .map_err(|e| Box::new(e) as apply::BoxError)?;
-                match &op {
-                    crate::model::Op::DelNetns { node } => match awaited.get(node) {
-                        Some(w) => settle::namespace_gone(&k, w.clone())
-                            .await
-                            .map_err(|e| Box::new(e) as apply::BoxError),
-                        None => Ok(()),
-                    },
-                    _ => Ok(()),
-                }
-            }
-        };
-        let report = crate::timing::timed(
-            "apply",
-            apply::run(
-                &planned.plan,
-                &planned.observed,
-                &mut rec,
-                &self.store,
-                opts,
-                exec,
-            ),
-        )
-        .await;
-        if matches!(report, Err(ApplyError::Step { .. })) {
-            // Rollback deleted the namespaces this plan made: wait for them too.
-            settle::deletions(&self.kernel, planned, true).await?;
-        }
-        let report = report?;
-        let vanished = settle::deletions(&self.kernel, planned, false).await?;
-        settle::ports(&self.kernel, planned).await?;
-        // Per-interface sysctls of links that went with a deleted peer or
-        // namespace (no DelLink of their own settled them): forget them.
-        let vanished: Vec<(String, String)> =
-            vanished.into_iter().map(|r| (r.node, r.name)).collect();
-        forget_sysctls_of_links(&mut rec, &vanished);
-        // A deleted link can take others along (a veth's peer): ask for the
-        // links of the sysctls still recorded, but only after deletions, and
-        // each link once however many of its keys are recorded.
-        let deleted = planned.plan.steps.iter().any(|s| {
-            matches!(
-                s.op,
-                crate::model::Op::DelLink { .. } | crate::model::Op::DelNetns { .. }
-            )
-        });
-        let mut dead = Vec::new();
-        let mut asked = BTreeSet::new();
-        for (node, m) in rec.sysctls.iter().filter(|_| deleted) {
-            for l in m
-                .keys()
-                .filter_map(|k| crate::effects::sysctl::interface(k))
-            {
-                if asked.insert((node.clone(), l.clone()))
-                    && !settle::link_exists(&self.kernel, node, &l).await?
-                {
-                    dead.push((node.clone(), l));
-                }
-            }
-        }
-        forget_sysctls_of_links(&mut rec, &dead);
-        if !vanished.is_empty() || !dead.is_empty() {
-            self.store.save(&rec)?;
-        }
-        // Written-ahead link names whose device went with a deleted peer or
-        // namespace (no DelLink of their own settled them): forget them.
-        if !rec.links.is_empty() {
-            let before = rec.links.len();
-            let mut keep = std::collections::BTreeSet::new();
-            for l in &rec.links {
-                if settle::link_exists(&self.kernel, &l.node, &l.name).await? {
-                    keep.insert(l.clone());
-                }
-            }
-            rec.links = keep;
-            if rec.links.len() != before {
-                self.store.save(&rec)?;
-            }
-        }
-        Ok(report)
-    }
-}
-
-/// Forget the recorded per-interface sysctls of the links `dead` names
-/// (node, link): one pass over each node's keys.
-fn forget_sysctls_of_links(rec: &mut Records, dead: &[(String, String)]) {
-    let mut by_node: BTreeMap<&str, std::collections::HashSet<&str>> = BTreeMap::new();
-    for (node, l) in dead {
-        by_node.entry(node).or_default().insert(l);
-    }
-    for (node, links) in by_node {
-        apply::journal::forget_sysctls_of(rec, node, |l| links.contains(l));
-    }
-}
-
-/// The fault-injection hook: NETLOOM_FAULT_AT=N fails the N-th launched step.
-pub fn fault_from_env() -> Option<usize> {
-    std::env::var("NETLOOM_FAULT_AT")
-        .ok()
-        .and_then(|v| v.parse().ok())
 }

@@ -90,10 +90,16 @@ impl Lab {
 
     /// Run `netloom ARGS...` inside the sandbox.
     pub fn netloom(&self, args: &[&str]) -> Run {
+        self.netloom_with(args, &[])
+    }
+
+    /// Run `netloom ARGS...` inside the sandbox with environment `env`.
+    pub fn netloom_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out = self
             .sb
             .command(netloom_bin())
             .args(args)
+            .envs(env.iter().copied())
             .output()
             .expect("run netloom");
         Run::from(out)

@@ -5,22 +5,50 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use super::Planned;
+use crate::effects::{self, Later};
 use crate::kernel::{self, Kernel, KernelError};
-use crate::model::{IfRef, LinkKind};
+use crate::model::{IfRef, Network, Op, Plan};
 
 /// Links that linger until namespaces die: node -> name -> the ifindex
 /// they had, when known; see [`lingering`].
-pub(super) type Lingering = BTreeMap<String, BTreeMap<String, Option<u32>>>;
+pub type Lingering = BTreeMap<String, BTreeMap<String, Option<u32>>>;
 
 /// How long a verb waits for the kernel to finish.
 const BOUND: Duration = Duration::from_secs(10);
 
 /// True when interface `name` exists in `node`.
-pub(super) async fn link_exists(k: &Kernel, node: &str, name: &str) -> Result<bool, KernelError> {
+pub async fn link_exists(k: &Kernel, node: &str, name: &str) -> Result<bool, KernelError> {
     Ok(kernel::observe::link_by_name(k, node, name)
         .await?
         .is_some())
+}
+
+/// What the model says a plan leaves for the kernel to finish: the state
+/// after it (for what a rollback's namespace deletions take along), and
+/// the bridge ports that forward only later. Simulated over the plan's
+/// serial order from `observed`; an op the model refuses is passed over
+/// (the kernel did it: the model is only asked what comes later).
+pub struct Expected {
+    /// The network after the plan, as the model sees it.
+    pub after: Network,
+    /// Bridge ports the plan brings up or enslaves.
+    pub forwards: Vec<IfRef>,
+}
+
+/// See [`Expected`].
+pub fn expected(plan: &Plan, observed: &Network) -> Expected {
+    let mut after = observed.clone();
+    let mut forwards = Vec::new();
+    for s in &plan.steps {
+        if let Ok(e) = effects::sim::apply(&s.op, &mut after) {
+            for l in e.later {
+                if let Later::Forwards { port } = l {
+                    forwards.push(port);
+                }
+            }
+        }
+    }
+    Expected { after, forwards }
 }
 
 /// A bridge port forwards only once the kernel's linkwatch worker has
@@ -31,30 +59,8 @@ pub(super) async fn link_exists(k: &Kernel, node: &str, name: &str) -> Result<bo
 /// kernel's ARP retransmission time). Ports without carrier (a veth
 /// whose peer is down) stay disabled; the wait gives up on them after
 /// a bound, and `verify` explains them.
-pub(super) async fn ports(k: &Kernel, planned: &Planned) -> Result<(), KernelError> {
+pub async fn ports(k: &Kernel, mut ports: Vec<IfRef>) -> Result<(), KernelError> {
     const BR_STATE_DISABLED: u8 = 0;
-    // Links this plan enslaves, or brings up while they have a master;
-    // those that turn out not to be bridge ports have no port state.
-    let mut ports: Vec<(&str, &str)> = Vec::new();
-    for s in &planned.plan.steps {
-        let crate::model::Op::SetLink {
-            node, name, change, ..
-        } = &s.op
-        else {
-            continue;
-        };
-        let enslaved = matches!(change.master, Some(Some(_)));
-        let has_master = change.up == Some(true)
-            && planned
-                .observed
-                .nodes
-                .get(node)
-                .and_then(|n| n.links.get(name))
-                .is_some_and(|l| l.master.is_some());
-        if enslaved || has_master {
-            ports.push((node, name));
-        }
-    }
     ports.sort();
     ports.dedup();
     let start = Instant::now();
@@ -63,14 +69,15 @@ pub(super) async fn ports(k: &Kernel, planned: &Planned) -> Result<(), KernelErr
     // only while it is disabled.
     while !ports.is_empty() && Instant::now() < deadline {
         // One dump per node with ports still to settle.
-        let mut nodes: Vec<&str> = ports.iter().map(|(n, _)| *n).collect();
+        let mut nodes: Vec<String> = ports.iter().map(|p| p.node.clone()).collect();
         nodes.dedup();
         let mut states = BTreeMap::new();
         for node in nodes {
-            states.insert(node, kernel::observe::bridge::port_states(k, node).await?);
+            let s = kernel::observe::bridge::port_states(k, &node).await?;
+            states.insert(node, s);
         }
-        ports.retain(|(node, name)| {
-            states.get(node).and_then(|s| s.get(*name)) == Some(&BR_STATE_DISABLED)
+        ports.retain(|p| {
+            states.get(&p.node).and_then(|s| s.get(&p.name)) == Some(&BR_STATE_DISABLED)
         });
         if ports.is_empty() {
             break;
@@ -84,7 +91,7 @@ pub(super) async fn ports(k: &Kernel, planned: &Planned) -> Result<(), KernelErr
         let asked: Vec<Result<_, KernelError>> = futures::stream::iter(
             ports
                 .iter()
-                .map(|&(node, name)| kernel::observe::link_by_name(k, node, name)),
+                .map(|p| kernel::observe::link_by_name(k, &p.node, &p.name)),
         )
         .buffered(64)
         .collect()
@@ -100,10 +107,8 @@ pub(super) async fn ports(k: &Kernel, planned: &Planned) -> Result<(), KernelErr
 
 /// The namespaces whose teardown a verb waits for: after a success those
 /// the plan deleted; after a rollback those the plan created.
-fn gone_nodes(planned: &Planned, rolled_back: bool) -> BTreeSet<&str> {
-    planned
-        .plan
-        .steps
+fn gone_nodes(plan: &Plan, rolled_back: bool) -> BTreeSet<&str> {
+    plan.steps
         .iter()
         .filter_map(|s| match (&s.op, rolled_back) {
             (crate::model::Op::DelNetns { node }, false)
@@ -118,36 +123,23 @@ fn gone_nodes(planned: &Planned, rolled_back: bool) -> BTreeSet<&str> {
 /// after a success those observed before (with their ifindex: a link the
 /// plan made anew under the same name is another one); after a rollback
 /// those the plan created.
-fn lingering(planned: &Planned, gone: &BTreeSet<&str>, rolled_back: bool) -> Lingering {
-    let mut candidates: Vec<(&str, &crate::model::Link)> = Vec::new();
-    if rolled_back {
-        for s in &planned.plan.steps {
-            if let crate::model::Op::AddLink { node, link, peer } = &s.op {
-                candidates.push((node.as_str(), link));
-                if let (Some(p), LinkKind::Veth(v)) = (peer, &link.kind) {
-                    if let Some(r) = &v.peer {
-                        candidates.push((r.node.as_str(), p));
-                    }
+fn lingering(net: &Network, gone: &BTreeSet<&str>, rolled_back: bool) -> Lingering {
+    let mut waiting = Lingering::new();
+    for node in gone {
+        let op = Op::DelNetns {
+            node: node.to_string(),
+        };
+        for l in effects::of(&op, net).later {
+            if let Later::Vanishes { link, ifindex } = l {
+                if !gone.contains(link.node.as_str()) {
+                    // After a rollback the links are the ones the plan made.
+                    let ifindex = if rolled_back { None } else { ifindex };
+                    waiting
+                        .entry(link.node)
+                        .or_default()
+                        .insert(link.name, ifindex);
                 }
             }
-        }
-    } else {
-        for (node, n) in &planned.observed.nodes {
-            candidates.extend(n.links.values().map(|l| (node.as_str(), l)));
-        }
-    }
-    let mut waiting = Lingering::new();
-    for (node, l) in candidates.into_iter().filter(|(n, _)| !gone.contains(n)) {
-        let other = match &l.kind {
-            LinkKind::Veth(v) => v.peer.as_ref().map(|p| p.node.as_str()),
-            k => k.lower().map(|r| r.node.as_str()),
-        };
-        if other.is_some_and(|o| gone.contains(o)) {
-            let ifindex = if rolled_back { None } else { l.ifindex };
-            waiting
-                .entry(node.to_string())
-                .or_default()
-                .insert(l.name.clone(), ifindex);
         }
     }
     waiting
@@ -192,17 +184,21 @@ async fn until_gone(
 /// The kernel destroys a deleted namespace asynchronously; the veth ends
 /// and stacked devices it takes along in other nodes linger for a moment.
 /// Wait (bounded) until they are gone; returns those gone.
-pub(super) async fn deletions(
+/// `net` is the network the deletions happened in: as observed before
+/// the plan after a success, as the plan left it (see [`expected`]) after
+/// a rollback.
+pub async fn deletions(
     k: &Kernel,
-    planned: &Planned,
+    plan: &Plan,
+    net: &Network,
     rolled_back: bool,
 ) -> Result<Vec<IfRef>, KernelError> {
-    let gone = gone_nodes(planned, rolled_back);
+    let gone = gone_nodes(plan, rolled_back);
     if gone.is_empty() {
         return Ok(Vec::new());
     }
     let start = Instant::now();
-    let waiting = lingering(planned, &gone, rolled_back);
+    let waiting = lingering(net, &gone, rolled_back);
     let (vanished, _) = until_gone(k, waiting).await?;
     crate::timing::record("settle deletions", start.elapsed());
     Ok(vanished)
@@ -211,15 +207,15 @@ pub(super) async fn deletions(
 /// For each namespace the plan deletes while later steps depend on its
 /// deletion (a new pair taking a veth end's name in another node), the
 /// links dying with it in the nodes that stay.
-pub(super) fn awaited(planned: &Planned) -> BTreeMap<String, Lingering> {
-    let steps = &planned.plan.steps;
+pub fn awaited(plan: &Plan, observed: &Network) -> BTreeMap<String, Lingering> {
+    let steps = &plan.steps;
     let needed: BTreeSet<usize> = steps.iter().flat_map(|s| s.after.iter().copied()).collect();
-    let deleted = gone_nodes(planned, false);
+    let deleted = gone_nodes(plan, false);
     let mut out = BTreeMap::new();
     for (i, s) in steps.iter().enumerate() {
-        if let crate::model::Op::DelNetns { node } = &s.op {
+        if let Op::DelNetns { node } = &s.op {
             if needed.contains(&i) {
-                let mut w = lingering(planned, &BTreeSet::from([node.as_str()]), false);
+                let mut w = lingering(observed, &BTreeSet::from([node.as_str()]), false);
                 w.retain(|n, _| !deleted.contains(n.as_str()));
                 out.insert(node.clone(), w);
             }
@@ -232,6 +228,6 @@ pub(super) fn awaited(planned: &Planned) -> BTreeMap<String, Lingering> {
 /// bound it returns all the same: the namespace is deleted either way (a
 /// failure here would make rollback think it was not), and the step that
 /// needs a name still taken fails with the kernel's own error.
-pub(super) async fn namespace_gone(k: &Kernel, waiting: Lingering) -> Result<(), KernelError> {
+pub async fn namespace_gone(k: &Kernel, waiting: Lingering) -> Result<(), KernelError> {
     until_gone(k, waiting).await.map(drop)
 }

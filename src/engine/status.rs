@@ -1,0 +1,70 @@
+//! `status`: per object in sync, missing, drifted or orphaned, with what
+//! the kernel and teamd report beside it.
+use std::collections::BTreeMap;
+
+use super::{Engine, EngineError};
+use crate::kernel;
+use crate::model::{LinkKind, Network};
+use crate::plan::{self, ObjectStatus};
+
+/// The answer of `status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatusReport {
+    /// Per object: in sync, missing, drifted or orphaned.
+    pub objects: Vec<ObjectStatus>,
+    /// Character devices of tap-like links (`node/iface` -> `/dev/tapN`).
+    pub devices: BTreeMap<String, String>,
+    /// What each desired team's teamd reports (`node/iface` -> runner,
+    /// active port, port link states); a team whose teamd does not answer
+    /// is absent.
+    pub teams: BTreeMap<String, kernel::teamd::TeamState>,
+}
+
+impl Engine {
+    /// Per-object status of the file against the kernel.
+    pub async fn status(&self, desired: &Network) -> Result<StatusReport, EngineError> {
+        let rec = self.records()?;
+        let observed = self.observe(desired, &rec).await?;
+        let objects = plan::status(desired, &observed, &Self::owned(&rec));
+        let mut devices = BTreeMap::new();
+        for (node, n) in &observed.nodes {
+            for (name, l) in &n.links {
+                let tap = match &l.kind {
+                    LinkKind::Macvtap(o) => o.tap_path.clone(),
+                    LinkKind::Ipvtap(o) => o.tap_path.clone(),
+                    _ => None,
+                };
+                if let (Some(tap), true) = (
+                    tap,
+                    desired
+                        .nodes
+                        .get(node)
+                        .is_some_and(|d| d.links.contains_key(name)),
+                ) {
+                    devices.insert(format!("{node}/{name}"), tap);
+                }
+            }
+        }
+        let mut teams = BTreeMap::new();
+        for (node, n) in &desired.nodes {
+            for (name, l) in &n.links {
+                if !matches!(l.kind, LinkKind::Team(_)) {
+                    continue;
+                }
+                let dir = self.kernel.teamd_dir(node);
+                if kernel::teamd::running(&dir, name)?.is_none() {
+                    continue;
+                }
+                // A teamd that stops between the two calls is just not reported.
+                if let Ok(state) = kernel::teamd::state(&dir, name) {
+                    teams.insert(format!("{node}/{name}"), state);
+                }
+            }
+        }
+        Ok(StatusReport {
+            objects,
+            devices,
+            teams,
+        })
+    }
+}
