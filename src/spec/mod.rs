@@ -51,6 +51,29 @@ pub fn topology_name_ok(name: &str) -> bool {
     name.len() <= 24 && node::node_name_ok(name)
 }
 
+/// What a topology name must look like, for messages.
+const NAME_RULE: &str =
+    "names are 1-24 characters: lowercase letters, digits, `_` and `-`, starting with a letter or digit";
+
+/// A topology name given outside a file (`down --name`) that breaks the
+/// grammar of the file's `name`: it becomes file and namespace names, so it
+/// is refused before anything is read or made with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid topology name {name:?}: {NAME_RULE}")]
+pub struct NameError {
+    /// The name as given.
+    pub name: String,
+}
+
+/// `name` when it is a valid topology name (the rule of the file's `name`).
+pub fn checked_name(name: String) -> Result<String, NameError> {
+    if topology_name_ok(&name) {
+        Ok(name)
+    } else {
+        Err(NameError { name })
+    }
+}
+
 /// Reads and validates the topology file at `path`.
 pub fn load(path: &Path) -> Result<Topology, SpecErrors> {
     let (shown, text) = read(path)?;
@@ -184,7 +207,11 @@ fn decode_root(cx: &mut Ctx, root: &Yaml) -> Option<Topology> {
     let name = f.need(cx, "name").and_then(|y| {
         let n = decode::str_of(cx, y)?;
         if !topology_name_ok(n) {
-            cx.err(y.at, format!("invalid topology name `{n}`"), Some("names are 1-24 characters: lowercase letters, digits, `_` and `-`, starting with a letter or digit".into()));
+            cx.err(
+                y.at,
+                format!("invalid topology name `{n}`"),
+                Some(NAME_RULE.into()),
+            );
         }
         Some(n.to_string())
     });
@@ -289,5 +316,18 @@ expect:
         assert!(topology_name_ok("lxc"));
         assert!(!topology_name_ok(&"a".repeat(25)));
         assert!(!topology_name_ok("Lab"));
+        assert_eq!(checked_name("lab-1".into()), Ok("lab-1".into()));
+        for bad in [
+            "",
+            "..",
+            "../../tmp/x",
+            "a/b",
+            &"a".repeat(25),
+            "läb",
+            "lab\n",
+        ] {
+            let e = checked_name(bad.into()).unwrap_err();
+            assert!(e.to_string().contains("1-24 characters"), "{e}");
+        }
     }
 }
