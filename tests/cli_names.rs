@@ -58,7 +58,11 @@ fn down_refuses_a_name_outside_the_grammar_before_reading_anything() {
         .args(["-c", "ls -A /run"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "", "/run changed");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "",
+        "/run changed"
+    );
     assert_eq!(
         std::fs::read_to_string(&bait_file).unwrap(),
         "{ not records",
