@@ -60,10 +60,10 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BondOptions {
     let mut targets = Vec::new();
     for y in f.list(cx, "arp_ip_target") {
         match ip_of(cx, y) {
-            Some(IpAddr::V4(a)) if a.octets()[0] == 0 || a.is_broadcast() => cx.err(
+            Some(IpAddr::V4(a)) if a.is_unspecified() || a.is_broadcast() => cx.err(
                 y.at,
                 format!("`arp_ip_target` {a} is not a target the kernel takes"),
-                Some("0.0.0.0/8 and 255.255.255.255 are refused (bond_is_ip_target_ok: EINVAL)".into()),
+                Some("0.0.0.0 and 255.255.255.255 are refused (bond_is_ip_target_ok: EINVAL)".into()),
             ),
             Some(IpAddr::V4(a)) if targets.contains(&a) => cx.err(
                 y.at,
