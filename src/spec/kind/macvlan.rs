@@ -100,14 +100,10 @@ pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
         // In file order, so the error points at the later of two.
         devs.sort_by_key(|(me, _, _)| cx.loc(&format!("{me}#lower"), &me.to_string()).offset);
         let passthru = |o: &MacvlanOptions| o.mode.as_deref() == Some("passthru");
-        if let Some((p, _, _)) = devs.iter().find(|d| passthru(d.2)) {
-            for (me, _, _) in devs.iter().filter(|d| d.0 != *p) {
-                let (later, other) =
-                    if devs.iter().position(|d| d.0 == *me) > devs.iter().position(|d| d.0 == *p) {
-                        (me, p)
-                    } else {
-                        (p, me)
-                    };
+        if let Some(pi) = devs.iter().position(|d| passthru(d.2)) {
+            let p = &devs[pi].0;
+            for (i, (me, _, _)) in devs.iter().enumerate().filter(|(i, _)| *i != pi) {
+                let (later, other) = if i > pi { (me, p) } else { (p, me) };
                 let at = cx.loc(&format!("{later}#lower"), &later.to_string());
                 cx.err(
                     at,
