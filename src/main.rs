@@ -296,7 +296,9 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
         Verb::Down { file, name, json } => {
             let name = match (file, name) {
                 (Some(f), _) => spec::load_name(&f).map_err(|e| Failure::Spec(Box::new(e)))?,
-                (None, Some(n)) => n,
+                (None, Some(n)) => {
+                    spec::checked_name(n).map_err(|e| Failure::Other(e.to_string()))?
+                }
                 (None, None) => {
                     return Err(Failure::Other("give a topology file or --name NAME".into()))
                 }

@@ -83,6 +83,34 @@ pub struct Process {
 }
 
 impl Records {
+    /// Whether these records, read as topology `topo`'s, name only what the
+    /// file's grammar allows: node names become namespace names and teamd
+    /// directories, so a damaged or planted records file must not lead
+    /// `down` outside netloom's own (`../x`).
+    fn check_names(&self, topo: &str) -> Result<(), String> {
+        if self.name != topo {
+            return Err(format!("they are named {:?}, not {topo:?}", self.name));
+        }
+        let nodes = self
+            .namespaces
+            .iter()
+            .chain(&self.nat)
+            .chain(self.sysctls.keys())
+            .chain(self.processes.iter().map(|p| &p.node))
+            .chain(
+                self.links
+                    .iter()
+                    .chain(&self.quiet_bridges)
+                    .map(|l| &l.node),
+            );
+        for node in nodes {
+            if node != crate::model::HOST && !crate::spec::node::node_name_ok(node) {
+                return Err(format!("{node:?} is not a node name"));
+            }
+        }
+        Ok(())
+    }
+
     /// True when the records name nothing left to clean.
     pub fn is_empty(&self) -> bool {
         self.namespaces.is_empty()
@@ -134,10 +162,16 @@ impl Store {
     pub fn load(&self, topo: &str) -> Result<Records, StateError> {
         let path = self.path(topo);
         match fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| StateError::Damaged {
-                path: path.clone(),
-                message: e.to_string(),
-            }),
+            Ok(text) => {
+                let rec: Records =
+                    serde_json::from_str(&text).map_err(|e| StateError::Damaged {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                rec.check_names(topo)
+                    .map_err(|message| StateError::Damaged { path, message })?;
+                Ok(rec)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Records {
                 name: topo.to_string(),
                 ..Records::default()
@@ -286,6 +320,26 @@ mod tests {
         fs::create_dir_all(store.dir()).unwrap();
         fs::write(store.dir().join("lab.json"), "{not json").unwrap();
         assert!(matches!(store.load("lab"), Err(StateError::Damaged { .. })));
+        let _ = fs::remove_dir_all(store.dir());
+    }
+
+    #[test]
+    fn records_naming_what_no_file_can_are_damaged() {
+        let store = Store::at(tmpdir("names"));
+        fs::create_dir_all(store.dir()).unwrap();
+        let planted = [
+            r#"{"name":"lab","file":null,"namespaces":["../../x"],"nat":[],"sysctls":{},"processes":[]}"#,
+            r#"{"name":"lab","file":null,"namespaces":[],"nat":[],"sysctls":{},"processes":[{"node":"a/../b","what":"teamd t0","pid":1}]}"#,
+            r#"{"name":"other","file":null,"namespaces":["a"],"nat":[],"sysctls":{},"processes":[]}"#,
+        ];
+        for text in planted {
+            fs::write(store.dir().join("lab.json"), text).unwrap();
+            let e = store.load("lab").unwrap_err();
+            assert!(matches!(e, StateError::Damaged { .. }), "{text}: {e}");
+        }
+        let fine = r#"{"name":"lab","file":null,"namespaces":["a","host"],"nat":[],"sysctls":{},"processes":[]}"#;
+        fs::write(store.dir().join("lab.json"), fine).unwrap();
+        assert_eq!(store.load("lab").unwrap().namespaces.len(), 2);
         let _ = fs::remove_dir_all(store.dir());
     }
 

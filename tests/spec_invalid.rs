@@ -14,6 +14,11 @@ fn invalid_files() -> Vec<PathBuf> {
     files
 }
 
+/// A file's text; some hold bytes that are not UTF-8, on purpose.
+fn read(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).expect("readable")).into_owned()
+}
+
 /// (line, column, message part) from the `# expect:` comment.
 fn expectation(path: &Path, text: &str) -> (usize, usize, String) {
     let first = text.lines().next().unwrap_or_default();
@@ -38,7 +43,7 @@ fn each_invalid_file_reports_its_mistake_first() {
     assert!(files.len() >= 25, "only {} invalid files", files.len());
     let mut failures = Vec::new();
     for path in &files {
-        let text = std::fs::read_to_string(path).expect("readable");
+        let text = read(path);
         let (line, col, msg) = expectation(path, &text);
         let errs = match netloom::spec::load(path) {
             Ok(_) => {
@@ -79,7 +84,7 @@ fn each_invalid_file_reports_its_mistake_first() {
 fn no_invalid_file_panics_even_when_cut_short() {
     // Every prefix of every invalid file is another invalid (or valid) input.
     for path in invalid_files() {
-        let text = std::fs::read_to_string(&path).expect("readable");
+        let text = read(&path);
         let mut cut = 0;
         while cut <= text.len() {
             if text.is_char_boundary(cut) {
@@ -116,4 +121,30 @@ fn a_missing_file_is_one_renderable_error() {
         .render_report(&mut out, &errs)
         .expect("renders");
     assert!(out.contains("cannot read"), "{out}");
+}
+
+#[test]
+fn a_bom_at_the_start_is_accepted_and_columns_count_after_it() {
+    let dir = std::env::temp_dir().join(format!("netloom-bom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.yaml");
+    std::fs::write(&good, "\u{feff}name: bom\nnodes:\n  a: {}\n").unwrap();
+    let t = netloom::spec::load(&good).expect("a leading BOM is allowed");
+    assert_eq!(t.network.name, "bom");
+    assert_eq!(netloom::spec::load_name(&good).unwrap(), "bom");
+    // A mistake on the first line is located as if the BOM were not there.
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "\u{feff}name: Bom\nnodes:\n  a: {}\n").unwrap();
+    let e = netloom::spec::load(&bad).unwrap_err();
+    assert_eq!((e.errors[0].at.line, e.errors[0].at.column), (1, 7));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn down_by_file_reads_no_name_from_a_file_cut_short() {
+    // `down FILE` reads only the name; before the NUL check it read one
+    // from the part of the file before a NUL and called the file fine.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid/nul-byte.yaml");
+    let e = netloom::spec::load_name(&path).unwrap_err();
+    assert_eq!((e.errors[0].at.line, e.errors[0].at.column), (4, 8));
 }

@@ -181,6 +181,28 @@ impl<'a> Fields<'a> {
             .and_then(|v| u32::try_from(v).ok())
     }
 
+    /// A whole-number field the kernel takes only in `min..=max`: out of
+    /// range, the error says so and `why` (the kernel rule) is its help.
+    pub fn kernel_range(
+        &self,
+        cx: &mut Ctx,
+        key: &str,
+        (min, max): (u64, u64),
+        why: &str,
+    ) -> Option<u64> {
+        let y = self.get(key)?;
+        let v = uint_of(cx, y, key, 0, u64::MAX)?;
+        if !(min..=max).contains(&v) {
+            cx.err(
+                y.at,
+                format!("`{key}` {v} is out of range: the kernel takes {min}..={max}"),
+                Some(why.to_string()),
+            );
+            return None;
+        }
+        Some(v)
+    }
+
     /// A u16 field within `min..=max`.
     pub fn u16(&self, cx: &mut Ctx, key: &str, min: u16, max: u16) -> Option<u16> {
         self.uint(cx, key, min.into(), max.into())
@@ -387,16 +409,33 @@ pub fn net_of(cx: &mut Ctx, y: &Yaml) -> Option<IpNet> {
     }
 }
 
-/// A MAC address.
+/// A MAC address a device can have: the kernel refuses a multicast one
+/// (broadcast included) and all zeros, as `is_valid_ether_addr` says, with
+/// EADDRNOTAVAIL (each kind's `validate`, eth_mac_addr, eth_validate_addr).
 pub fn mac_of(cx: &mut Ctx, y: &Yaml) -> Option<MacAddr> {
     let t = str_of(cx, y)?;
-    match t.parse() {
-        Ok(m) => Some(m),
+    let m: MacAddr = match t.parse() {
+        Ok(m) => m,
         Err(e) => {
             cx.err(y.at, e, None);
-            None
+            return None;
         }
-    }
+    };
+    let what = if m.0 == [0; 6] {
+        "all zeros"
+    } else if m.0 == [0xff; 6] {
+        "the broadcast address"
+    } else if m.0[0] & 1 == 1 {
+        "a multicast address (the low bit of its first byte is set)"
+    } else {
+        return Some(m);
+    };
+    cx.err(
+        y.at,
+        format!("MAC address `{t}` is {what}, which no device may have"),
+        Some("the kernel refuses it (is_valid_ether_addr: EADDRNOTAVAIL); use a unicast address such as 02:00:00:00:00:01, whose first byte is even".into()),
+    );
+    None
 }
 
 /// A duration written with `ms` or `s`, in milliseconds (at most one hour).
@@ -432,7 +471,14 @@ pub fn duration_ms(cx: &mut Ctx, y: &Yaml) -> Option<u32> {
     }
 }
 
-/// Checks an interface name against the kernel's rules (IFNAMSIZ, no `/`, `:` or spaces).
+/// Bytes the kernel's `isspace` (lib/ctype.c) calls space: `\t \n \v \f \r`,
+/// space and 0xA0 (Latin-1's no-break space, also a byte of UTF-8 `à`, `Ġ`...).
+fn kernel_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ' | 0xa0)
+}
+
+/// Checks an interface name against the kernel's rules (`dev_valid_name`:
+/// below IFNAMSIZ bytes, not `.` or `..`, no `/`, `:` or byte `isspace` holds for).
 pub fn iface_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         Some("an interface name cannot be empty".into())
@@ -443,9 +489,9 @@ pub fn iface_name_problem(name: &str) -> Option<String> {
         ))
     } else if name == "." || name == ".." {
         Some(format!("`{name}` cannot be an interface name"))
-    } else if name.contains(['/', ':']) || name.chars().any(char::is_whitespace) {
+    } else if name.contains(['/', ':']) || name.bytes().any(kernel_space) {
         Some(format!(
-            "interface name `{name}` contains `/`, `:` or whitespace, which the kernel refuses"
+            "interface name `{}` contains `/`, `:` or whitespace (to the kernel: tab, line breaks, space, or byte 0xA0, which UTF-8 `à` holds), which the kernel refuses", name.escape_debug()
         ))
     } else {
         None
@@ -533,5 +579,10 @@ mod tests {
         assert!(iface_name_problem("a/b").is_some());
         assert!(iface_name_problem("a b").is_some());
         assert!(iface_name_problem("..").is_some());
+        // The kernel's isspace, byte by byte: 0xA0 is space, U+2003 is not.
+        assert!(iface_name_problem("eth\u{e0}").is_some());
+        assert!(iface_name_problem("a\u{a0}").is_some());
+        assert!(iface_name_problem("a\u{2003}b").is_none());
+        assert!(iface_name_problem("a\u{e9}").is_none());
     }
 }

@@ -16,6 +16,16 @@ pub struct Location {
     pub len: usize,
 }
 
+impl Location {
+    /// The start of the file, for problems with the file as a whole.
+    pub const START: Location = Location {
+        line: 1,
+        column: 1,
+        offset: 0,
+        len: 0,
+    };
+}
+
 /// One problem in a topology file: where, what is wrong, and what would be right.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -107,12 +117,21 @@ impl SourceCode for SpecErrors {
         after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
         let inner = self.source.read_span(span, before, after)?;
+        // miette counts the column of a span's start in bytes; the header
+        // `[path:line:column]` shows it, so count characters, as Location does.
+        let column = match self.source.get(..span.offset()) {
+            Some(head) if before == 0 => {
+                let line_start = head.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+                head[line_start..].chars().count()
+            }
+            _ => inner.column(),
+        };
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.path.clone(),
             inner.data(),
             *inner.span(),
             inner.line(),
-            inner.column(),
+            column,
             inner.line_count(),
         )))
     }

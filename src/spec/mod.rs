@@ -13,6 +13,7 @@ pub mod link;
 pub mod mtu;
 pub mod node;
 pub mod route;
+pub mod text;
 pub mod validate;
 pub mod yaml;
 
@@ -50,6 +51,29 @@ pub fn topology_name_ok(name: &str) -> bool {
     name.len() <= 24 && node::node_name_ok(name)
 }
 
+/// What a topology name must look like, for messages.
+const NAME_RULE: &str =
+    "names are 1-24 characters: lowercase letters, digits, `_` and `-`, starting with a letter or digit";
+
+/// A topology name given outside a file (`down --name`) that breaks the
+/// grammar of the file's `name`: it becomes file and namespace names, so it
+/// is refused before anything is read or made with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid topology name {name:?}: {NAME_RULE}")]
+pub struct NameError {
+    /// The name as given.
+    pub name: String,
+}
+
+/// `name` when it is a valid topology name (the rule of the file's `name`).
+pub fn checked_name(name: String) -> Result<String, NameError> {
+    if topology_name_ok(&name) {
+        Ok(name)
+    } else {
+        Err(NameError { name })
+    }
+}
+
 /// Reads and validates the topology file at `path`.
 pub fn load(path: &Path) -> Result<Topology, SpecErrors> {
     let (shown, text) = read(path)?;
@@ -62,7 +86,8 @@ pub fn load(path: &Path) -> Result<Topology, SpecErrors> {
 /// found that way, the whole file is loaded, so the errors are located.
 pub fn load_name(path: &Path) -> Result<String, SpecErrors> {
     let (shown, text) = read(path)?;
-    match yaml::top_level_name(&text) {
+    // A file cut short by a NUL (or otherwise refused) gets its located error.
+    match text::check(&text).ok().and_then(yaml::top_level_name) {
         Some(name) if topology_name_ok(&name) => Ok(name),
         _ => parse_str(&shown, &text).map(|t| t.network.name),
     }
@@ -72,55 +97,38 @@ pub fn load_name(path: &Path) -> Result<String, SpecErrors> {
 /// its path as shown in messages.
 fn read(path: &Path) -> Result<(String, String), SpecErrors> {
     let shown = path.display().to_string();
-    let fail = |message: String, help: Option<String>| SpecErrors {
+    let fail = |message: String| SpecErrors {
         path: shown.clone(),
         source: String::new(),
-        errors: vec![SpecError::new(
-            Location {
-                line: 1,
-                column: 1,
-                offset: 0,
-                len: 0,
-            },
-            message,
-            help,
-        )],
+        errors: vec![SpecError::new(Location::START, message, None)],
     };
-    let meta =
-        std::fs::metadata(path).map_err(|e| fail(format!("cannot read {shown}: {e}"), None))?;
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read {shown}: {e}")))?;
     if meta.len() > MAX_FILE_BYTES as u64 {
-        return Err(fail(
-            format!(
-                "the file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
-                meta.len()
-            ),
-            None,
-        ));
+        return Err(fail(format!(
+            "the file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
+            meta.len()
+        )));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read {shown}: {e}"), None))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        fail(
-            format!(
-                "the file is not UTF-8 (byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-            None,
-        )
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read {shown}: {e}")))?;
+    let text = text::decode(bytes).map_err(|(source, e)| SpecErrors {
+        path: shown.clone(),
+        source,
+        errors: vec![e],
     })?;
     Ok((shown, text))
 }
 
 /// Parses and validates a topology given as text; `path` is only used in messages.
 pub fn parse_str(path: &str, text: &str) -> Result<Topology, SpecErrors> {
+    let text = text::check(text).map_err(|(body, e)| SpecErrors {
+        path: path.to_string(),
+        source: body.to_string(),
+        errors: vec![e],
+    })?;
     let mut cx = Ctx::default();
     let topo = if text.len() > MAX_FILE_BYTES {
         cx.err(
-            Location {
-                line: 1,
-                column: 1,
-                offset: 0,
-                len: 0,
-            },
+            Location::START,
             format!(
                 "the file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
                 text.len()
@@ -144,12 +152,7 @@ pub fn parse_str(path: &str, text: &str) -> Result<Topology, SpecErrors> {
             if errors.is_empty() {
                 // Decoding gave up without saying why: never return an empty list.
                 errors.push(SpecError::new(
-                    Location {
-                        line: 1,
-                        column: 1,
-                        offset: 0,
-                        len: 0,
-                    },
+                    Location::START,
                     "the file is not a valid topology",
                     None,
                 ));
@@ -204,7 +207,11 @@ fn decode_root(cx: &mut Ctx, root: &Yaml) -> Option<Topology> {
     let name = f.need(cx, "name").and_then(|y| {
         let n = decode::str_of(cx, y)?;
         if !topology_name_ok(n) {
-            cx.err(y.at, format!("invalid topology name `{n}`"), Some("names are 1-24 characters: lowercase letters, digits, `_` and `-`, starting with a letter or digit".into()));
+            cx.err(
+                y.at,
+                format!("invalid topology name `{n}`"),
+                Some(NAME_RULE.into()),
+            );
         }
         Some(n.to_string())
     });
@@ -309,5 +316,18 @@ expect:
         assert!(topology_name_ok("lxc"));
         assert!(!topology_name_ok(&"a".repeat(25)));
         assert!(!topology_name_ok("Lab"));
+        assert_eq!(checked_name("lab-1".into()), Ok("lab-1".into()));
+        for bad in [
+            "",
+            "..",
+            "../../tmp/x",
+            "a/b",
+            &"a".repeat(25),
+            "läb",
+            "lab\n",
+        ] {
+            let e = checked_name(bad.into()).unwrap_err();
+            assert!(e.to_string().contains("1-24 characters"), "{e}");
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! MTU checks across devices, as the kernel enforces them: a vlan, macvlan or
-//! macvtap may not be larger than its lower (EINVAL or ERANGE), a vxlan not
+//! MTU checks, as the kernel enforces them: each kind's own range (its
+//! dev->min_mtu and max_mtu, checked by dev_validate_mtu), a vlan, macvlan
+//! or macvtap no larger than its lower (EINVAL or ERANGE), a vxlan not
 //! larger than its `dev` less the encapsulation (the kernel clamps it at
-//! creation and refuses a change), and a bond or team sets every port to its
-//! own MTU when it takes the port, so a port's own `mtu` would never hold.
+//! creation and refuses a change), a bond or team sets every port to its
+//! own MTU when it takes the port, so a port's own `mtu` would never hold,
+//! and IP needs a large enough MTU (68 for IPv4, 1280 for IPv6).
 use std::collections::BTreeMap;
 
 use super::decode::Ctx;
@@ -15,8 +17,41 @@ const VXLAN_HEADROOM: u32 = 50;
 /// The same over IPv6.
 const VXLAN6_HEADROOM: u32 = 70;
 
+/// The smallest MTU the kernel runs IPv4 on (inetdev_valid_mtu; below it
+/// a device loses its IPv4 configuration, addresses included).
+const IPV4_MIN_MTU: u32 = 68;
+/// The smallest MTU the kernel runs IPv6 on (ipv6_add_dev refuses the
+/// device, and addrconf_notify takes its addresses, below it).
+const IPV6_MIN_MTU: u32 = 1280;
+
+/// The MTUs the kernel lets a new device of `kind` (a `kind` word; empty
+/// for a veth end) have: its dev->min_mtu..=max_mtu as the driver's setup
+/// sets them (dev_validate_mtu checks both, at creation and on change), and
+/// where that is, for the error's help.
+pub fn range(kind: &str) -> ((u64, u64), &'static str) {
+    match kind {
+        // min_mtu and max_mtu 0: no limit but dev_validate_mtu's `int`.
+        "dummy" => ((0, i32::MAX as u64), "a dummy has no MTU limits of its own (dummy_setup sets min_mtu and max_mtu to 0), only dev_validate_mtu's: a positive int"),
+        "vlan" => ((0, 65535), "a vlan's MTU is 0..=65535 (vlan_setup), and at most its lower's (vlan_dev_change_mtu)"),
+        "tap" => ((68, 65521), "a tap's MTU is 68 up to 65535 less its 14-byte Ethernet header (tun_net_initialize: MAX_MTU - hard_header_len)"),
+        "tun" => ((68, 65535), "a tun's MTU is 68..=65535 (tun_net_initialize)"),
+        "vxlan" => ((68, 65535), "a vxlan's MTU is 68..=65535 (vxlan_setup, vxlan_validate)"),
+        "macvlan" | "macvtap" => ((68, 65535), "a macvlan's MTU is 68..=65535 at creation (macvlan_common_setup), and at most its lower's"),
+        "ipvlan" | "ipvtap" => ((68, 65535), "an ipvlan's MTU is 68..=65535 (ipvlan_link_setup)"),
+        "bridge" => ((68, 65535), "a bridge's MTU is 68..=65535 (br_dev_setup)"),
+        "bond" => ((68, 65535), "a bond's MTU is 68..=65535 (bond_setup)"),
+        "team" => ((68, 65535), "a team's MTU is 68..=65535 (team_setup)"),
+        _ => ((68, 65535), "a veth's MTU is 68..=65535 (veth_setup)"),
+    }
+}
+
 /// Checks every declared MTU against the devices it depends on; errors go to `cx`.
 pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    for (node, n) in nodes {
+        for l in n.links.values() {
+            ip_needs(cx, nodes, node, l);
+        }
+    }
     for (node, n) in nodes {
         for (name, l) in &n.links {
             let Some(mtu) = l.mtu else { continue };
@@ -35,6 +70,34 @@ pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
                 }
             }
         }
+    }
+}
+
+/// IPv4 needs an MTU of 68 and IPv6 one of 1280: below, the kernel refuses
+/// the address (ENOBUFS, EINVAL) or takes it away when the MTU drops.
+fn ip_needs(cx: &mut Ctx, nodes: &BTreeMap<String, Node>, node: &str, l: &Link) {
+    let me = IfRef {
+        node: node.to_string(),
+        name: l.name.clone(),
+    };
+    let Some(mtu) = effective(nodes, &me, 0) else {
+        return;
+    };
+    for (v6, min, family) in [(false, IPV4_MIN_MTU, "IPv4"), (true, IPV6_MIN_MTU, "IPv6")] {
+        if mtu >= min || !l.addresses.iter().any(|a| a.net.addr().is_ipv6() == v6) {
+            continue;
+        }
+        let at = cx.loc(&format!("{me}#addresses"), &me.to_string());
+        let whose = if l.mtu.is_some() {
+            "its"
+        } else {
+            "the inherited"
+        };
+        cx.err(
+            at,
+            format!("`{me}` has an {family} address but {whose} MTU {mtu} is below {min}, the least the kernel runs {family} on"),
+            Some(format!("give `{}` an mtu of at least {min}, or drop its {family} addresses", l.name)),
+        );
     }
 }
 
@@ -188,6 +251,44 @@ mod tests {
         // Reported as a cycle elsewhere; here it must only not recurse forever.
         let errs = errors(vec![vx("vx0", "vx1"), vx("vx1", "vx0"), v5]);
         assert_eq!(errs, Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_kind_has_the_kernels_range_and_ip_needs_its_minimum() {
+        use crate::spec::kind::test_util::file_errors;
+        for ok in [
+            "d0: { kind: dummy, mtu: 0 }",
+            "d0: { kind: dummy, mtu: 2147483647 }",
+            "t0: { kind: tap, mtu: 65521, addresses: [10.0.0.1/24, '2001:db8::1/64'] }",
+            "t0: { kind: tun, mtu: 68, addresses: [10.0.0.1/24] }",
+        ] {
+            assert_eq!(file_errors(&[ok]), Vec::<String>::new(), "{ok}");
+        }
+        for (bad, part) in [
+            ("d0: { kind: dummy, mtu: 2147483648 }", "0..=2147483647"),
+            ("t0: { kind: tap, mtu: 65522 }", "68..=65521"),
+            ("b0: { kind: bridge, mtu: 67 }", "68..=65535"),
+            (
+                "d0: { kind: dummy, mtu: 67, addresses: [10.0.0.1/24] }",
+                "below 68",
+            ),
+            (
+                "d0: { kind: dummy, mtu: 1279, addresses: ['2001:db8::1/64'] }",
+                "below 1280",
+            ),
+        ] {
+            let e = file_errors(&[bad]);
+            assert!(e.len() == 1 && e[0].contains(part), "{bad}: {e:?}");
+        }
+        // A vlan takes its lower's MTU, and with it the IPv6 minimum.
+        let e = file_errors(&[
+            "d0: { kind: dummy, mtu: 1000 }",
+            "v0: { kind: vlan, lower: d0, id: 2, addresses: ['2001:db8::1/64'] }",
+        ]);
+        assert!(
+            e.len() == 1 && e[0].contains("the inherited MTU 1000"),
+            "{e:?}"
+        );
     }
 
     #[test]

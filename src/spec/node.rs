@@ -204,24 +204,17 @@ fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link
         f.word(cx, "state", &["up", "down"])
             .is_none_or(|s| s == "up"),
     );
+    let (range, why) = super::mtu::range(&kind);
     link.mtu = f
-        .uint(cx, "mtu", 68, 65535)
+        .kernel_range(cx, "mtu", range, why)
         .and_then(|v| u32::try_from(v).ok());
     link.mac = f.get("mac").and_then(|m| mac_of(cx, m));
     for a in f.list(cx, "addresses") {
         link.addresses.extend(address(cx, a));
     }
     // Where later checks point (validation of lowers, ipvlan mode and flag,
-    // MTUs, addresses of bond and team ports).
-    for key in [
-        "lower",
-        "dev",
-        "primary",
-        "mode",
-        "flag",
-        "mtu",
-        "addresses",
-    ] {
+    // MTUs, addresses of bond and team ports, MACs, vlan ids, VNIs).
+    for key in "lower dev primary mode flag mtu addresses mac id vni".split(' ') {
         if let Some(v) = f.get(key) {
             cx.locs.insert(format!("{node}/{name}#{key}"), v.at);
         }

@@ -8,6 +8,10 @@ use crate::model::{IfRef, Link, LinkKind, Node};
 /// Runs every cross-reference check; errors go to `cx`.
 pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     lowers(cx, nodes);
+    super::kind::macvlan::check(cx, nodes);
+    super::kind::bond::check(cx, nodes);
+    super::kind::vlan::check(cx, nodes);
+    super::kind::vxlan::check(cx, nodes);
     master_cycles(cx, nodes);
     lower_cycles(cx, nodes);
     port_addresses(cx, nodes);
@@ -171,6 +175,21 @@ fn lowers(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
             };
             let is_mac = matches!(l.kind, LinkKind::Macvlan(_) | LinkKind::Macvtap(_));
             let is_ip = matches!(l.kind, LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_));
+            if let (true, LinkKind::Tun(t)) = (
+                is_mac || is_ip || matches!(l.kind, LinkKind::Vlan(_)),
+                &low.kind,
+            ) {
+                if t.mode == "tun" {
+                    let at = cx.loc(&key, &fallback);
+                    let kind = l.kind.kernel_kind().unwrap_or("device");
+                    cx.err(
+                        at,
+                        format!("lower `{lower}` is a tun, which carries IP packets, not Ethernet frames; the kernel refuses a {kind} on it"),
+                        Some(format!("a {kind} needs an Ethernet lower (macvlan_port_create, ipvlan_link_new: EINVAL; vlan_check_real_dev: EOPNOTSUPP): use `kind: tap` for `{}`", lower.name)),
+                    );
+                    continue;
+                }
+            }
             if let (true, Some(m)) = (is_mac || is_ip, &low.master) {
                 let at = cx.loc(&key, &fallback);
                 cx.err(

@@ -1,7 +1,24 @@
-//! bond: `kind: bond` with every bonding option, enumerations in iproute2's words.
-use crate::model::{BondOptions, BondPort};
-use crate::spec::decode::{ip_of, Ctx, Fields};
+//! bond: `kind: bond` with every bonding option, enumerations in iproute2's
+//! words, each within what the bonding driver takes (bond_options.c).
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+use crate::model::{BondOptions, BondPort, LinkKind, Node, PortOptions};
+use crate::spec::decode::{ip_of, Ctx, Fields};
+
+/// Modes that may use ARP monitoring (bond_mode_uses_arp); the others run
+/// the MII monitor, every 100 ms unless `miimon` says otherwise.
+const ARP_MODES: &[&str] = &["balance-rr", "active-backup", "balance-xor", "broadcast"];
+/// Modes with a primary and per-port priorities.
+const PRIMARY_MODES: &[&str] = &["active-backup", "balance-tlb", "balance-alb"];
+/// A bond's transmit queues (BOND_DEFAULT_TX_QUEUES, the `tx_queues`
+/// module parameter's default): a port's `queue_id` is at most this.
+const TX_QUEUES: u64 = 16;
+/// ARP targets a bond holds (BOND_MAX_ARP_TARGETS).
+const MAX_ARP_TARGETS: usize = 16;
+/// Where the options' limits come from, for the errors' help.
+const INTMAX: &str =
+    "the bonding driver takes 0..=2147483647 (bond_intmax_tbl, checked by bond_opt_check_range)";
 
 /// Bond fields.
 pub const FIELDS: &[&str] = &[
@@ -43,18 +60,37 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BondOptions {
     let mut targets = Vec::new();
     for y in f.list(cx, "arp_ip_target") {
         match ip_of(cx, y) {
+            Some(IpAddr::V4(a)) if a.is_unspecified() || a.is_broadcast() => cx.err(
+                y.at,
+                format!("`arp_ip_target` {a} is not a target the kernel takes"),
+                Some("0.0.0.0 and 255.255.255.255 are refused (bond_is_ip_target_ok: EINVAL)".into()),
+            ),
+            Some(IpAddr::V4(a)) if targets.contains(&a) => cx.err(
+                y.at,
+                format!("`arp_ip_target` {a} is listed twice"),
+                Some("the kernel refuses a target it holds already (EINVAL)".into()),
+            ),
+            Some(IpAddr::V4(a)) if targets.len() == MAX_ARP_TARGETS => cx.err(
+                y.at,
+                format!("more than {MAX_ARP_TARGETS} ARP targets"),
+                Some(format!("a bond holds at most {MAX_ARP_TARGETS} (BOND_MAX_ARP_TARGETS: \"ARP target table is full\", EINVAL); drop {a}")),
+            ),
             Some(IpAddr::V4(a)) => targets.push(a),
             Some(IpAddr::V6(_)) => cx.err(y.at, "`arp_ip_target` takes IPv4 addresses", None),
             None => {}
         }
     }
-    BondOptions {
+    let int = |cx: &mut Ctx, key: &str| {
+        f.kernel_range(cx, key, (0, i32::MAX as u64), INTMAX)
+            .and_then(|v| u32::try_from(v).ok())
+    };
+    let o = BondOptions {
         mode: f.word(cx, "mode", MODES),
-        miimon: f.u32(cx, "miimon"),
-        updelay: f.u32(cx, "updelay"),
-        downdelay: f.u32(cx, "downdelay"),
+        miimon: int(cx, "miimon"),
+        updelay: int(cx, "updelay"),
+        downdelay: int(cx, "downdelay"),
         use_carrier: f.bool(cx, "use_carrier"),
-        arp_interval: f.u32(cx, "arp_interval"),
+        arp_interval: int(cx, "arp_interval"),
         arp_ip_target: targets,
         arp_validate: f.word(
             cx,
@@ -87,8 +123,81 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BondOptions {
         ),
         lacp_rate: f.word(cx, "lacp_rate", &["slow", "fast"]),
         ad_select: f.word(cx, "ad_select", &["stable", "bandwidth", "count"]),
-        min_links: f.u32(cx, "min_links"),
+        min_links: int(cx, "min_links"),
         all_slaves_active: f.bool(cx, "all_slaves_active"),
+    };
+    modes(cx, f, &o);
+    monitors(cx, f, &o);
+    o
+}
+
+/// Options the driver refuses in some modes (the `unsuppmodes` of their
+/// bond_option: EACCES), whatever their value.
+fn modes(cx: &mut Ctx, f: &Fields, o: &BondOptions) {
+    let mode = o.mode.as_deref().unwrap_or("balance-rr");
+    for (key, only) in [
+        ("arp_interval", ARP_MODES),
+        ("arp_validate", ARP_MODES),
+        ("lacp_rate", &["802.3ad"][..]),
+        ("primary", PRIMARY_MODES),
+    ] {
+        if let (Some(e), false) = (f.entry(key), only.contains(&mode)) {
+            cx.err(
+                e.key_at,
+                format!("`{key}` does not apply to mode {mode}"),
+                Some(format!(
+                    "the kernel takes it only in mode {} (EACCES): drop it, or change `mode`",
+                    only.join(", ")
+                )),
+            );
+        }
+    }
+}
+
+/// The MII and ARP monitors exclude each other (bond_changelink: EINVAL),
+/// and `updelay`/`downdelay` count in MII intervals: the kernel refuses them
+/// without the MII monitor (EPERM) and rounds them down to a multiple of
+/// `miimon` (_bond_option_delay_set), which `status` would never match.
+fn monitors(cx: &mut Ctx, f: &Fields, o: &BondOptions) {
+    let mode = o.mode.as_deref().unwrap_or("balance-rr");
+    let miimon = o
+        .miimon
+        .unwrap_or(if ARP_MODES.contains(&mode) { 0 } else { 100 });
+    let arp = o.arp_interval.unwrap_or(0) > 0;
+    let validate = o.arp_validate.as_deref().is_some_and(|v| v != "none");
+    if o.miimon.unwrap_or(0) > 0 && (arp || validate) {
+        let key = if arp { "arp_interval" } else { "arp_validate" };
+        let at = f.get(key).map_or(f.at, |y| y.at);
+        cx.err(
+            at,
+            format!("`{key}` turns on the ARP monitor, but `miimon` turns on the MII monitor"),
+            Some("a bond runs one monitor (bond_changelink: EINVAL): drop `miimon`, or the ARP options".into()),
+        );
+    }
+    for key in ["updelay", "downdelay"] {
+        let (Some(y), Some(v)) = (
+            f.get(key),
+            if key == "updelay" {
+                o.updelay
+            } else {
+                o.downdelay
+            },
+        ) else {
+            continue;
+        };
+        if miimon == 0 {
+            cx.err(
+                y.at,
+                format!("`{key}` needs the MII monitor, which is off"),
+                Some(format!("set `miimon` (the kernel refuses `{key}` without it: EPERM; in mode {mode} it is off unless set)")),
+            );
+        } else if v % miimon != 0 {
+            cx.err(
+                y.at,
+                format!("`{key}` {v} is not a multiple of `miimon` {miimon}: the kernel would round it down to {}", v / miimon * miimon),
+                Some(format!("use a multiple of {miimon}")),
+            );
+        }
     }
 }
 
@@ -96,14 +205,131 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BondOptions {
 pub fn decode_port(cx: &mut Ctx, f: &Fields) -> BondPort {
     BondPort {
         prio: f.i32(cx, "prio"),
-        queue_id: f.u16(cx, "queue_id", 0, u16::MAX),
+        queue_id: f
+            .kernel_range(cx, "queue_id", (0, TX_QUEUES), "a bond has 16 transmit queues (BOND_DEFAULT_TX_QUEUES); bond_option_queue_id_set refuses a larger id (EPERM)")
+            .and_then(|v| u16::try_from(v).ok()),
+    }
+}
+
+/// Port options that depend on the bond: `prio` only in the modes with a
+/// primary (bond_opt_check_deps: EACCES), and a non-zero `queue_id` used by
+/// one port only (bond_option_queue_id_set: EPERM).
+pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    for (node, n) in nodes {
+        for (name, l) in &n.links {
+            let LinkKind::Bond(b) = &l.kind else { continue };
+            let mode = b.mode.as_deref().unwrap_or("balance-rr");
+            let mut queues: BTreeMap<u16, &str> = BTreeMap::new();
+            for (port, p) in n
+                .links
+                .iter()
+                .filter(|(_, p)| p.master.as_deref() == Some(name))
+            {
+                let Some(PortOptions::Bond(o)) = &p.port else {
+                    continue;
+                };
+                let me = format!("{node}/{port}");
+                let at = cx.loc(&format!("{me}#master"), &me);
+                if o.prio.is_some() && !PRIMARY_MODES.contains(&mode) {
+                    cx.err(
+                        at,
+                        format!("port `{me}` has `prio`, which does not apply to mode {mode}"),
+                        Some(format!(
+                            "the kernel takes `prio` only in mode {} (EACCES)",
+                            PRIMARY_MODES.join(", ")
+                        )),
+                    );
+                }
+                let Some(q) = o.queue_id.filter(|q| *q > 0) else {
+                    continue;
+                };
+                if let Some(first) = queues.insert(q, port) {
+                    cx.err(
+                        at,
+                        format!("port `{me}` has queue_id {q}, as `{first}` has"),
+                        Some("the kernel gives a non-zero queue id to one port of a bond only (EPERM)".into()),
+                    );
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::model::LinkKind;
-    use crate::spec::kind::test_util::decode;
+    use crate::spec::kind::test_util::{decode, file_errors};
+
+    #[test]
+    fn bond_options_follow_the_driver() {
+        for ok in [
+            "{ mode: active-backup, miimon: 2147483647 }",
+            "{ mode: 802.3ad, updelay: 200, lacp_rate: slow }", // miimon 100 by default
+            "{ mode: balance-xor, arp_interval: 100, arp_validate: all, arp_ip_target: [10.0.0.1] }",
+            "{ mode: active-backup, miimon: 100, updelay: 300, downdelay: 0 }",
+            "{ arp_ip_target: [0.1.2.3] }", // 0/8 is no longer refused (since 5.3)
+        ] {
+            assert!(decode("bond", ok).1.is_empty(), "{ok}: {:?}", decode("bond", ok).1);
+        }
+        for (bad, part) in [
+            ("{ miimon: 2147483648 }", "the kernel takes 0..=2147483647"),
+            (
+                "{ mode: active-backup, updelay: 100 }",
+                "needs the MII monitor",
+            ),
+            (
+                "{ miimon: 100, arp_interval: 100 }",
+                "turns on the ARP monitor",
+            ),
+            (
+                "{ mode: 802.3ad, arp_interval: 100 }",
+                "does not apply to mode 802.3ad",
+            ),
+            (
+                "{ mode: balance-rr, primary: eth0 }",
+                "does not apply to mode balance-rr",
+            ),
+            (
+                "{ arp_ip_target: [0.0.0.0] }",
+                "not a target the kernel takes",
+            ),
+            ("{ arp_ip_target: [10.0.0.1, 10.0.0.1] }", "listed twice"),
+        ] {
+            let (_, e) = decode("bond", bad);
+            assert_eq!(e.len(), 1, "{bad}: {e:?}");
+            assert!(e[0].contains(part), "{bad}: {e:?}");
+        }
+        let many: Vec<String> = (1..=17).map(|i| format!("10.0.0.{i}")).collect();
+        let (_, e) = decode(
+            "bond",
+            &format!("{{ arp_ip_target: [{}] }}", many.join(", ")),
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("more than 16"), "{e:?}");
+    }
+
+    #[test]
+    fn bond_port_options_depend_on_the_bond() {
+        let e = file_errors(&[
+            "bond0: { kind: bond, mode: balance-rr, ports: { d0: { prio: 1, queue_id: 16 }, d1: { queue_id: 0 }, d2: { queue_id: 0 } } }",
+            "d0: { kind: dummy }",
+            "d1: { kind: dummy }",
+            "d2: { kind: dummy }",
+        ]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("has `prio`, which does not apply to mode balance-rr"),
+            "{e:?}"
+        );
+        let e = file_errors(&[
+            "bond0: { kind: bond, ports: { d0: { queue_id: 17 } } }",
+            "d0: { kind: dummy }",
+        ]);
+        assert!(
+            e.len() == 1 && e[0].contains("the kernel takes 0..=16"),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn bond_words_and_numbers() {

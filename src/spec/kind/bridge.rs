@@ -32,15 +32,22 @@ pub fn vlan_protocol(word: &str) -> u16 {
     }
 }
 
-/// Decodes a bridge's options.
+/// Decodes a bridge's options, within the kernel's limits (see `time`).
 pub fn decode(cx: &mut Ctx, f: &Fields) -> BridgeOptions {
+    let stp = f.bool(cx, "stp");
+    // br_set_forward_delay refuses 2..30 s only while STP runs; at creation
+    // the delay is set before STP starts, and br_stp_start clamps it then.
+    let fd_range = match stp {
+        Some(true) => (200, 3000),
+        _ => (0, u64::from(u32::MAX)),
+    };
     BridgeOptions {
-        stp: f.bool(cx, "stp"),
-        forward_delay: f.u32(cx, "forward_delay"),
-        hello_time: f.u32(cx, "hello_time"),
-        max_age: f.u32(cx, "max_age"),
+        stp,
+        forward_delay: time(cx, f, "forward_delay", fd_range, "with `stp: true` the forward delay is 2 to 30 s (br_set_forward_delay, BR_MIN/MAX_FORWARD_DELAY; br_stp_start clamps one set before STP starts)"),
+        hello_time: time(cx, f, "hello_time", (100, 1000), "the hello time is 1 to 10 s (br_set_hello_time, BR_MIN/MAX_HELLO_TIME)"),
+        max_age: time(cx, f, "max_age", (600, 4000), "the max age is 6 to 40 s (br_set_max_age, BR_MIN/MAX_MAX_AGE)"),
         priority: f.u16(cx, "priority", 0, u16::MAX),
-        ageing_time: f.u32(cx, "ageing_time"),
+        ageing_time: time(cx, f, "ageing_time", (0, u64::from(u32::MAX)), "the ageing time is a 32-bit number of centiseconds"),
         mcast_snooping: f.bool(cx, "mcast_snooping"),
         vlan_filtering: f.bool(cx, "vlan_filtering"),
         vlan_protocol: f
@@ -51,11 +58,34 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BridgeOptions {
     }
 }
 
+/// A bridge time in centiseconds, within `range`. The kernel keeps these
+/// times in jiffies and reports them rounded down to centiseconds
+/// (clock_t_to_jiffies, jiffies_to_clock_t): at CONFIG_HZ=250, the Debian
+/// kernels' (the VM's 6.1 and the host's 6.18), a jiffy is 0.4 cs, so an odd
+/// value reads back one less and `status` would never call it in sync.
+fn time(cx: &mut Ctx, f: &Fields, key: &str, range: (u64, u64), why: &str) -> Option<u32> {
+    let v = f.kernel_range(cx, key, range, why)?;
+    if v % 2 == 1 {
+        let at = f.get(key).map_or(f.at, |y| y.at);
+        cx.err(
+            at,
+            format!("`{key}` {v} would read back as {}: the kernel keeps bridge times in clock ticks of 4 ms (CONFIG_HZ=250) and rounds them down to centiseconds", v - 1),
+            Some(format!("use an even number of centiseconds, e.g. {}", v - 1)),
+        );
+        return None;
+    }
+    u32::try_from(v).ok()
+}
+
 /// Decodes a bridge port's options.
 pub fn decode_port(cx: &mut Ctx, f: &Fields) -> BridgePort {
     BridgePort {
-        cost: f.u32(cx, "cost"),
-        priority: f.u16(cx, "priority", 0, 63),
+        cost: f
+            .kernel_range(cx, "cost", (1, 65535), "a port's path cost is 1..=65535 (br_stp_set_path_cost, BR_MIN/MAX_PATH_COST)")
+            .and_then(|v| u32::try_from(v).ok()),
+        priority: f
+            .kernel_range(cx, "priority", (0, 63), "a port's priority is 0..=63: the top 6 bits of its 16-bit port id (br_stp_set_port_priority, BR_MAX_PORT_PRIORITY)")
+            .and_then(|v| u16::try_from(v).ok()),
         learning: f.bool(cx, "learning"),
         flood: f.bool(cx, "flood"),
         hairpin: f.bool(cx, "hairpin"),
@@ -112,5 +142,31 @@ mod tests {
         assert!(b.vlans[1].pvid);
         let (_, e) = decode("bridge", "{ vlans: [0, 4095], priority: 70000 }");
         assert_eq!(e.len(), 3, "{e:?}");
+    }
+
+    #[test]
+    fn bridge_times_follow_the_kernel() {
+        let ok = "{ stp: true, forward_delay: 3000, hello_time: 100, max_age: 4000, ageing_time: 4294967294 }";
+        assert!(decode("bridge", ok).1.is_empty());
+        // Without STP the kernel takes any forward delay.
+        assert!(decode("bridge", "{ forward_delay: 0 }").1.is_empty());
+        for (text, part) in [
+            (
+                "{ hello_time: 50 }",
+                "`hello_time` 50 is out of range: the kernel takes 100..=1000",
+            ),
+            ("{ hello_time: 1002 }", "100..=1000"),
+            ("{ max_age: 598 }", "600..=4000"),
+            ("{ stp: true, forward_delay: 100 }", "200..=3000"),
+            ("{ hello_time: 101 }", "would read back as 100"),
+            (
+                "{ ageing_time: 4294967295 }",
+                "would read back as 4294967294",
+            ),
+        ] {
+            let (_, e) = decode("bridge", text);
+            assert_eq!(e.len(), 1, "{text}: {e:?}");
+            assert!(e[0].contains(part), "{text}: {e:?}");
+        }
     }
 }

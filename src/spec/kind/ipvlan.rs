@@ -7,6 +7,13 @@ pub const FIELDS: &[&str] = &["lower", "mode", "flag"];
 
 /// Decodes ipvlan/ipvtap options; mode defaults to `l3`.
 pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> IpvlanOptions {
+    if let Some(e) = f.entry("mac") {
+        cx.err(
+            e.key_at,
+            "an ipvlan or ipvtap has its lower's MAC address, not one of its own",
+            Some("the kernel sets it to the lower's when it creates the device (ipvlan_link_new) and refuses to change it (EOPNOTSUPP): drop `mac`, or use a macvlan".into()),
+        );
+    }
     IpvlanOptions {
         lower: f
             .need(cx, "lower")

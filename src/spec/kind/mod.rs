@@ -90,4 +90,17 @@ pub(crate) mod test_util {
         let k = super::decode(&mut cx, kind, &f, "n");
         (k, cx.errors.into_iter().map(|e| e.message).collect())
     }
+
+    /// The errors of a whole file whose node `a` has these interfaces (one
+    /// `name: { ... }` per line), for rules across interfaces.
+    pub fn file_errors(interfaces: &[&str]) -> Vec<String> {
+        let mut text = String::from("name: t\nnodes:\n  a:\n    interfaces:\n");
+        for i in interfaces {
+            text.push_str(&format!("      {i}\n"));
+        }
+        match crate::spec::parse_str("t.yaml", &text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors.into_iter().map(|e| e.message).collect(),
+        }
+    }
 }

@@ -15,10 +15,23 @@ pub fn decode(cx: &mut Ctx, f: &Fields, kind: &str) -> TunOptions {
             Some("netloom creates the device and exits, so it must outlive netloom's file descriptor; remove `persist` or set it true".into()),
         );
     }
+    if let (true, Some(e)) = (kind == "tun", f.entry("mac")) {
+        cx.err(
+            e.key_at,
+            "a tun device has no MAC address",
+            Some("a tun carries IP packets, not Ethernet frames (the kernel answers EOPNOTSUPP): drop `mac`, or use `kind: tap`".into()),
+        );
+    }
+    // make_kuid/make_kgid of (uid_t)-1 is INVALID_UID: TUNSETOWNER and
+    // TUNSETGROUP answer EINVAL (tun_chr_ioctl).
+    let id = |cx: &mut Ctx, key: &str| {
+        f.kernel_range(cx, key, (0, u64::from(u32::MAX - 1)), "the kernel takes any id but 4294967295, which is (uid_t)-1, no one (tun_chr_ioctl: TUNSETOWNER, TUNSETGROUP)")
+            .and_then(|v| u32::try_from(v).ok())
+    };
     TunOptions {
         mode: kind.to_string(),
-        owner: f.u32(cx, "owner"),
-        group: f.u32(cx, "group"),
+        owner: id(cx, "owner"),
+        group: id(cx, "group"),
         multi_queue: f.bool(cx, "multi_queue"),
         persist,
     }
@@ -36,5 +49,8 @@ mod tests {
         assert!(matches!(k, LinkKind::Tun(t) if t.mode == "tap" && t.owner == Some(1000)));
         let (_, e) = decode("tun", "{ persist: false }");
         assert!(e[0].contains("persist"), "{e:?}");
+        let (_, e) = decode("tap", "{ owner: 4294967295, group: 4294967294 }");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("the kernel takes 0..=4294967294"), "{e:?}");
     }
 }

@@ -1,5 +1,7 @@
 //! vlan: `kind: vlan` on a lower device in the same node.
-use crate::model::VlanOptions;
+use std::collections::BTreeMap;
+
+use crate::model::{IfRef, LinkKind, Node, VlanOptions};
 use crate::spec::decode::{ifref_of, str_of, Ctx, Fields};
 
 use super::bridge::vlan_protocol;
@@ -38,6 +40,34 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> VlanOptions {
         loose_binding: f.bool(cx, "loose_binding"),
         ingress_qos_map: qos_map(cx, f, "ingress_qos_map"),
         egress_qos_map: qos_map(cx, f, "egress_qos_map"),
+    }
+}
+
+/// The kernel lets a lower carry one vlan per protocol and id
+/// (vlan_check_real_dev: EEXIST).
+pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    let mut seen: BTreeMap<(IfRef, u16, u16), String> = BTreeMap::new();
+    for (node, n) in nodes {
+        for (name, l) in &n.links {
+            let LinkKind::Vlan(o) = &l.kind else { continue };
+            let Some(lower) = &o.lower else { continue };
+            let proto = o.protocol.unwrap_or(0x8100);
+            let me = format!("{node}/{name}");
+            match seen.get(&(lower.clone(), proto, o.id)) {
+                None => {
+                    seen.insert((lower.clone(), proto, o.id), me);
+                }
+                Some(first) => {
+                    let at = cx.loc(&format!("{me}#id"), &me);
+                    let word = if proto == 0x88a8 { "802.1ad" } else { "802.1Q" };
+                    cx.err(
+                        at,
+                        format!("vlan {} ({word}) on `{lower}` is already `{first}`; the kernel allows one vlan per id and protocol on a lower (EEXIST)", o.id),
+                        Some("give one of them another `id`, `protocol` or `lower`".into()),
+                    );
+                }
+            }
+        }
     }
 }
 
