@@ -8,7 +8,7 @@
 //! Lower layers never import higher ones (tests/architecture.rs holds the
 //! code to this line):
 //!
-//! Layers, lowest first: timing, model, effects, state, spec, kernel, plan, apply, verify, engine, sandbox.
+//! Layers, lowest first: timing, model, effects, spec, state, kernel, plan, apply, verify, engine, sandbox.
 #![warn(missing_docs)]
 
 pub mod apply;
