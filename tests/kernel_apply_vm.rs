@@ -287,7 +287,7 @@ async fn ipvlan_and_ipvtap_modes_and_flags() {
 async fn dummy_with_mtu_and_mac() {
     netloom::sandboxed!("dummy_with_mtu_and_mac");
     let k = lab(&["a"]).await;
-    let mut l = Link::new("d0", LinkKind::Dummy);
+    let mut l = Link::new("d0", LinkKind::Dummy(Default::default()));
     l.mtu = Some(9000);
     l.mac = Some(mac("02:00:00:00:d0:01"));
     add(&k, "a", l).await;

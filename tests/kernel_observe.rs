@@ -445,9 +445,15 @@ async fn observe_macvlan_macvtap_vxlan_tun_and_host_peer() {
         1500,
     );
     up0.addresses = vec![addr("192.0.2.1/24", false)];
-    let mt1_index = expect(Some(a), "mt1", LinkKind::Dummy, false, 1500)
-        .ifindex
-        .unwrap();
+    let mt1_index = expect(
+        Some(a),
+        "mt1",
+        LinkKind::Dummy(Default::default()),
+        false,
+        1500,
+    )
+    .ifindex
+    .unwrap();
     let want_a = Node {
         links: links(vec![
             expect(Some(a), "lo", LinkKind::Loopback, true, 65536),

@@ -17,7 +17,7 @@ fn one(kind: LinkKind) -> (Network, Kernel) {
     l.up = Some(true);
     l.addresses = vec![a("10.5.0.1/24")];
     host.links.insert("d0".into(), l);
-    let mut lower = Link::new("low0", LinkKind::Dummy);
+    let mut lower = Link::new("low0", LinkKind::Dummy(Default::default()));
     lower.up = Some(true);
     host.links.insert("low0".into(), lower);
     net.nodes.insert("host".into(), host);
@@ -94,15 +94,14 @@ fn macvlan_mode_changes_in_place_but_lower_recreates() {
         .unwrap()
         .links
         .insert("low1".into(), {
-            let mut l = Link::new("low1", LinkKind::Dummy);
+            let mut l = Link::new("low1", LinkKind::Dummy(Default::default()));
             l.alias = Some(owner_mark("k"));
             l
         });
-    net.nodes
-        .get_mut("host")
-        .unwrap()
-        .links
-        .insert("low1".into(), Link::new("low1", LinkKind::Dummy));
+    net.nodes.get_mut("host").unwrap().links.insert(
+        "low1".into(),
+        Link::new("low1", LinkKind::Dummy(Default::default())),
+    );
     set_kind(&mut net, mv("low1", "bridge"));
     assert!(recreates(&lines(&net, &k)));
 }
@@ -151,7 +150,7 @@ fn vlan_flags_change_in_place() {
 
 #[test]
 fn changing_kind_recreates() {
-    let (mut net, k) = one(LinkKind::Dummy);
+    let (mut net, k) = one(LinkKind::Dummy(Default::default()));
     set_kind(&mut net, LinkKind::Bridge(BridgeOptions::default()));
     let l = lines(&net, &k);
     assert!(recreates(&l), "{l:?}");

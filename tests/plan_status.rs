@@ -39,7 +39,7 @@ fn status_reports_in_sync_missing_drifted_and_orphaned() {
         .unwrap()
         .routes
         .retain(|r| r.via.is_none());
-    let mut extra = Link::new("dummy9", LinkKind::Dummy);
+    let mut extra = Link::new("dummy9", LinkKind::Dummy(Default::default()));
     extra.alias = Some(owner_mark("lxc"));
     k.net
         .nodes

@@ -357,7 +357,7 @@ fn a_bond_port_gets_its_mtu_from_the_bond_and_an_ipvlan_keeps_its_own() {
         mode: Some("active-backup".into()),
         ..Default::default()
     });
-    let mut low = Link::new("low0", LinkKind::Dummy);
+    let mut low = Link::new("low0", LinkKind::Dummy(Default::default()));
     low.mtu = Some(1500);
     let mut ipv = Link::new(
         "ipv0",

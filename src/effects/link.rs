@@ -74,33 +74,6 @@ pub fn vanishing_with(net: &Network, stacks: &Stacks, start: &[IfRef]) -> Vec<If
     out
 }
 
-/// True when a master of this kind closes a port it releases:
-/// __bond_release_one and team_port_del call dev_close on it; a bridge
-/// (del_nbp) leaves its state alone.
-pub fn closes_released_port(master: &LinkKind) -> bool {
-    matches!(master, LinkKind::Bond(_) | LinkKind::Team(_))
-}
-
-/// True when a master of this kind opens a port it takes: bond_enslave and
-/// team_port_add call dev_open on it; a bridge (br_add_if) does not.
-pub fn opens_enslaved_port(master: &LinkKind) -> bool {
-    matches!(master, LinkKind::Bond(_) | LinkKind::Team(_))
-}
-
-/// True when a master of this kind refuses a port that is up: bond_enslave
-/// ("Device can not be enslaved while up", EPERM) and team_port_add
-/// ("Device is up. Set it down before adding it as a team port", EBUSY).
-pub fn refuses_up_port(master: &LinkKind) -> bool {
-    matches!(master, LinkKind::Bond(_) | LinkKind::Team(_))
-}
-
-/// True when a master of this kind gives its ports its own MTU, on enslave
-/// and on every change of its own (bond_enslave and bond_change_mtu,
-/// team_port_add and team_change_mtu call dev_set_mtu on each port).
-pub fn sets_port_mtu(master: &LinkKind) -> bool {
-    matches!(master, LinkKind::Bond(_) | LinkKind::Team(_))
-}
-
 /// The ports of master `m` in `net`.
 pub fn ports_of<'a>(
     net: &'a Network,
@@ -142,7 +115,7 @@ fn links_gone(before: &Network, stacks: &Stacks, target: &[IfRef], e: &mut Effec
                 master: r.name.clone(),
                 port: port.port.clone(),
             });
-            if closes_released_port(&l.kind) && port.up == Some(true) {
+            if l.kind.facts().closes_released_port() && port.up == Some(true) {
                 e.follows.push(Follow::Up {
                     link: p,
                     from: port.up,
@@ -219,15 +192,21 @@ pub(super) fn master_changed(before: &Network, me: &IfRef, master: Option<&str>,
     let kind_of = |m: &str| find(before, &iref(&me.node, m)).map(|x| &x.kind);
     let mut up = l.up;
     if let Some(old) = l.master.as_deref().and_then(kind_of) {
-        if closes_released_port(old) && up == Some(true) {
+        if old.facts().closes_released_port() && up == Some(true) {
             up = Some(false);
         }
     }
     if let Some(new) = master.and_then(|m| find(before, &iref(&me.node, m))) {
-        if opens_enslaved_port(&new.kind) {
+        if new.kind.facts().opens_enslaved_port() {
             up = Some(true);
         }
-        if sets_port_mtu(&new.kind) {
+        // vrf_add_slave cycles the port (down and up) to move its routes to
+        // the VRF's table: its routes and IPv6 addresses go (see
+        // model::kind::Kind::cycles_enslaved_port).
+        if new.kind.facts().cycles_enslaved_port() && l.up == Some(true) {
+            super::address::link_down(before, me, e);
+        }
+        if new.kind.facts().sets_port_mtu() {
             if let Some(to) = new.mtu.filter(|m| l.mtu != Some(*m)) {
                 e.follows.push(Follow::Mtu {
                     link: me.clone(),

@@ -1,36 +1,20 @@
 //! MTUs the kernel changes along with a link's.
-use super::link::{find, ports_of, sets_port_mtu, Stacks};
+use super::link::{find, ports_of, Stacks};
 use super::{Effects, Follow};
 use crate::model::{IfRef, LinkKind, Network};
 
-/// An ipvlan or ipvtap: the kernel gives it its lower's MTU on every change
-/// of the lower's, in both directions (ipvlan_device_event, NETDEV_CHANGEMTU).
-pub fn takes_lower_mtu(kind: &LinkKind) -> bool {
-    matches!(kind, LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_))
-}
-
-/// A vlan, macvlan or macvtap: the kernel shrinks it when its lower's MTU
-/// falls below its own (vlan_device_event, macvlan_device_event), and
-/// refuses to make it larger than its lower's.
-pub fn shrinks_with_lower(kind: &LinkKind) -> bool {
-    matches!(
-        kind,
-        LinkKind::Vlan(_) | LinkKind::Macvlan(_) | LinkKind::Macvtap(_)
-    )
-}
-
 /// Whether the kernel may change a link's MTU when its lower's changes.
 pub fn follows_lower(kind: &LinkKind) -> bool {
-    takes_lower_mtu(kind) || shrinks_with_lower(kind)
+    kind.facts().takes_lower_mtu() || kind.facts().shrinks_with_lower()
 }
 
 /// The MTU a link stacked on a lower gets when the lower's becomes `lower`,
 /// or `None` when it keeps its own (`own`, unknown as the default 1500).
 pub fn follower_mtu(kind: &LinkKind, own: Option<u32>, lower: u32) -> Option<u32> {
     let own_or_default = own.unwrap_or(1500);
-    if takes_lower_mtu(kind) {
+    if kind.facts().takes_lower_mtu() {
         (own != Some(lower)).then_some(lower)
-    } else if shrinks_with_lower(kind) && own_or_default > lower {
+    } else if kind.facts().shrinks_with_lower() && own_or_default > lower {
         Some(lower)
     } else {
         None
@@ -43,7 +27,7 @@ pub fn follower_mtu(kind: &LinkKind, own: Option<u32>, lower: u32) -> Option<u32
 pub(super) fn changed(before: &Network, me: &IfRef, mtu: u32, e: &mut Effects) {
     let stacks = Stacks::of(before);
     if let Some(l) = find(before, me) {
-        if sets_port_mtu(&l.kind) {
+        if l.kind.facts().sets_port_mtu() {
             for (p, port) in ports_of(before, me) {
                 if port.mtu != Some(mtu) {
                     e.follows.push(Follow::Mtu {

@@ -3,8 +3,7 @@
 //! kernel tests (tests/effects_kernel.rs) check it against the real one.
 use std::net::IpAddr;
 
-use super::link::{find, refuses_up_port};
-use super::mtu::shrinks_with_lower;
+use super::link::find;
 use super::{iref, Effects, Follow};
 use crate::model::{
     owner_mark, Address, IfRef, Link, LinkKind, Network, Node, Op, PortOptions, Route, TeamOptions,
@@ -132,7 +131,7 @@ fn set_up(net: &mut Network, r: &IfRef, up: bool) {
 
 /// EINVAL for a vlan, macvlan or macvtap larger than its lower.
 fn fits(net: &Network, kind: &LinkKind, mtu: u32) -> Result<(), Refused> {
-    if let (true, Some(lower)) = (shrinks_with_lower(kind), kind.lower()) {
+    if let (true, Some(lower)) = (kind.facts().shrinks_with_lower(), kind.lower()) {
         let Some(below) = find(net, lower) else {
             return refuse(format!("lower {lower} missing"));
         };
@@ -304,12 +303,13 @@ fn set_link(
         // A port the old master closes on release is down by then.
         let old = l.master.clone();
         let closed_by_old = match old.as_deref() {
-            Some(o) if o != m => find(net, &iref(node, o))
-                .is_some_and(|x| super::link::closes_released_port(&x.kind)),
+            Some(o) if o != m => {
+                find(net, &iref(node, o)).is_some_and(|x| x.kind.facts().closes_released_port())
+            }
             _ => false,
         };
         let l = existing(net, node, name)?;
-        if refuses_up_port(&master) && l.up == Some(true) && !closed_by_old {
+        if master.facts().refuses_up_port() && l.up == Some(true) && !closed_by_old {
             return refuse(format!(
                 "{node}/{name}: device can not be enslaved while up"
             ));

@@ -29,11 +29,7 @@ impl Engine {
         let mut devices = BTreeMap::new();
         for (node, n) in &observed.nodes {
             for (name, l) in &n.links {
-                let tap = match &l.kind {
-                    LinkKind::Macvtap(o) => o.tap_path.clone(),
-                    LinkKind::Ipvtap(o) => o.tap_path.clone(),
-                    _ => None,
-                };
+                let tap = l.kind.facts().tap_path().map(str::to_string);
                 if let (Some(tap), true) = (
                     tap,
                     desired

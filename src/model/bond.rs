@@ -3,6 +3,8 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use super::kind::Kind;
+
 /// Bond options with iproute2's names; enumerated values are kept as the
 /// iproute2 words (`active-backup`, `layer3+4`, `fast`) for readability.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,4 +52,30 @@ pub struct BondPort {
     pub prio: Option<i32>,
     /// `queue_id`.
     pub queue_id: Option<u16>,
+}
+
+impl Kind for BondOptions {
+    fn takes_ports(&self) -> bool {
+        true
+    }
+
+    /// __bond_release_one calls dev_close on the port it releases.
+    fn closes_released_port(&self) -> bool {
+        true
+    }
+
+    /// bond_enslave calls dev_open on the port it takes.
+    fn opens_enslaved_port(&self) -> bool {
+        true
+    }
+
+    /// bond_enslave: "Device can not be enslaved while up" (EPERM).
+    fn refuses_up_port(&self) -> bool {
+        true
+    }
+
+    /// bond_enslave and bond_change_mtu call dev_set_mtu on each port.
+    fn sets_port_mtu(&self) -> bool {
+        true
+    }
 }

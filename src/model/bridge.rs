@@ -1,6 +1,8 @@
 //! bridge: the Linux software bridge (IFLA_BR_*) and its ports (IFLA_BRPORT_*).
 use serde::{Deserialize, Serialize};
 
+use super::kind::Kind;
+
 /// Bridge device options; times are in hundredths of a second, as iproute2 prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BridgeOptions {
@@ -56,4 +58,16 @@ pub struct BridgeVlan {
     pub pvid: bool,
     /// Egress untagged.
     pub untagged: bool,
+}
+
+impl Kind for BridgeOptions {
+    fn takes_ports(&self) -> bool {
+        true
+    }
+
+    /// br_mtu_auto_adjust: the bridge takes its ports' smallest MTU unless
+    /// its own was set (BROPT_MTU_SET_BY_USER).
+    fn mtu_follows_ports(&self) -> bool {
+        true
+    }
 }

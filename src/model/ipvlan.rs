@@ -1,6 +1,8 @@
 //! ipvlan and ipvtap: IP-addressed sub-devices of a lower device (IFLA_IPVLAN_*).
 use serde::{Deserialize, Serialize};
 
+use super::kind::Kind;
+
 use super::IfRef;
 
 /// IPVLAN / IPVTAP options.
@@ -14,4 +16,24 @@ pub struct IpvlanOptions {
     pub flag: Option<String>,
     /// Observed only (ipvtap): the character device path, e.g. /dev/tap12.
     pub tap_path: Option<String>,
+}
+
+impl Kind for IpvlanOptions {
+    fn lower(&self) -> Option<&IfRef> {
+        self.lower.as_ref()
+    }
+
+    fn link_ref_mut(&mut self) -> Option<&mut Option<IfRef>> {
+        Some(&mut self.lower)
+    }
+
+    /// ipvlan_device_event (NETDEV_CHANGEMTU) gives every ipvlan its
+    /// lower's MTU, in both directions.
+    fn takes_lower_mtu(&self) -> bool {
+        true
+    }
+
+    fn tap_path(&self) -> Option<&str> {
+        self.tap_path.as_deref()
+    }
 }

@@ -7,8 +7,10 @@
 
 pub mod bond;
 pub mod bridge;
+pub mod dummy;
 pub mod expect;
 pub mod ipvlan;
+pub mod kind;
 pub mod macvlan;
 pub mod op;
 pub mod team;
@@ -25,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bond::{BondOptions, BondPort};
 pub use bridge::{BridgeOptions, BridgePort, BridgeVlan};
+pub use dummy::DummyOptions;
 pub use expect::{Claim, Endpoint, Expectation, Probe, Target};
 pub use ipvlan::IpvlanOptions;
 pub use macvlan::MacvlanOptions;
@@ -216,62 +219,36 @@ pub enum PortOptions {
     Team(TeamPort),
 }
 
-/// A device kind and its options. Kernel kind strings are given by [`LinkKind::kernel_kind`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum LinkKind {
+// The kinds of device netloom makes: one row per kind (its options live in
+// model/<kind>.rs, with what the kernel does with it: `kind::Kind`).
+crate::link_kinds! {
     /// One end of a veth pair.
-    Veth(VethOptions),
+    Veth(VethOptions) = "veth",
     /// A Linux bridge.
-    Bridge(BridgeOptions),
+    Bridge(BridgeOptions) = "bridge",
     /// A bonding device.
-    Bond(BondOptions),
+    Bond(BondOptions) = "bond",
     /// A team device driven by teamd.
-    Team(TeamOptions),
+    Team(TeamOptions) = "team",
     /// An 802.1Q / 802.1ad VLAN device.
-    Vlan(VlanOptions),
+    Vlan(VlanOptions) = "vlan",
     /// A VXLAN tunnel endpoint.
-    Vxlan(VxlanOptions),
+    Vxlan(VxlanOptions) = "vxlan",
     /// A MACVLAN device.
-    Macvlan(MacvlanOptions),
+    Macvlan(MacvlanOptions) = "macvlan",
     /// A MACVTAP device (a macvlan with a /dev/tapN character device).
-    Macvtap(MacvlanOptions),
+    Macvtap(MacvlanOptions) = "macvtap",
     /// An IPVLAN device.
-    Ipvlan(IpvlanOptions),
+    Ipvlan(IpvlanOptions) = "ipvlan",
     /// An IPVTAP device (an ipvlan with a /dev/tapN character device).
-    Ipvtap(IpvlanOptions),
+    Ipvtap(IpvlanOptions) = "ipvtap",
     /// A tun or tap device.
-    Tun(TunOptions),
+    Tun(TunOptions) = "tun",
     /// A dummy device.
-    Dummy,
-    /// The loopback device of a namespace.
-    Loopback,
-    /// A device netloom did not create and never changes; only referenced.
-    External,
-    /// Observed only: a kind netloom does not model, by its kernel name.
-    Other(String),
+    Dummy(DummyOptions) = "dummy",
 }
 
 impl LinkKind {
-    /// The kernel's IFLA_INFO_KIND string for this kind (`None` for kinds without one).
-    pub fn kernel_kind(&self) -> Option<&str> {
-        Some(match self {
-            LinkKind::Veth(_) => "veth",
-            LinkKind::Bridge(_) => "bridge",
-            LinkKind::Bond(_) => "bond",
-            LinkKind::Team(_) => "team",
-            LinkKind::Vlan(_) => "vlan",
-            LinkKind::Vxlan(_) => "vxlan",
-            LinkKind::Macvlan(_) => "macvlan",
-            LinkKind::Macvtap(_) => "macvtap",
-            LinkKind::Ipvlan(_) => "ipvlan",
-            LinkKind::Ipvtap(_) => "ipvtap",
-            LinkKind::Tun(_) => "tun",
-            LinkKind::Dummy => "dummy",
-            LinkKind::Other(k) => k.as_str(),
-            LinkKind::Loopback | LinkKind::External => return None,
-        })
-    }
-
     /// The word iproute2 uses for this kind (`loopback`/`external` for those without one).
     pub fn word(&self) -> &str {
         match self {
@@ -281,15 +258,9 @@ impl LinkKind {
         }
     }
 
-    /// The lower device this kind is stacked on, if any (macvlan, ipvlan, vlan, vxlan dev).
+    /// The lower device this kind is stacked on, if any (see [`kind::Kind::lower`]).
     pub fn lower(&self) -> Option<&IfRef> {
-        match self {
-            LinkKind::Macvlan(o) | LinkKind::Macvtap(o) => o.lower.as_ref(),
-            LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o) => o.lower.as_ref(),
-            LinkKind::Vlan(o) => o.lower.as_ref(),
-            LinkKind::Vxlan(o) => o.dev.as_ref(),
-            _ => None,
-        }
+        self.facts().lower()
     }
 }
 

@@ -1,6 +1,8 @@
 //! team: a team device whose runner and link watchers teamd drives.
 use serde::{Deserialize, Serialize};
 
+use super::kind::Kind;
+
 /// Team options: turned into teamd's JSON config. Field names follow teamd.conf(5).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TeamOptions {
@@ -117,5 +119,32 @@ impl TeamdSetup {
             options: options.clone(),
             ports,
         })
+    }
+}
+
+impl Kind for TeamOptions {
+    fn takes_ports(&self) -> bool {
+        true
+    }
+
+    /// team_port_del calls dev_close on the port it releases.
+    fn closes_released_port(&self) -> bool {
+        true
+    }
+
+    /// team_port_add calls dev_open on the port it takes.
+    fn opens_enslaved_port(&self) -> bool {
+        true
+    }
+
+    /// team_port_add: "Device is up. Set it down before adding it as a
+    /// team port" (EBUSY).
+    fn refuses_up_port(&self) -> bool {
+        true
+    }
+
+    /// team_port_add and team_change_mtu call dev_set_mtu on each port.
+    fn sets_port_mtu(&self) -> bool {
+        true
     }
 }

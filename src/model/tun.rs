@@ -1,6 +1,8 @@
 //! tun: a tun (layer 3) or tap (layer 2) device made with the TUNSETIFF ioctl.
 use serde::{Deserialize, Serialize};
 
+use super::kind::Kind;
+
 /// tun/tap options.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TunOptions {
@@ -16,3 +18,5 @@ pub struct TunOptions {
     /// always creates persistent devices; `false` is refused by validation.
     pub persist: Option<bool>,
 }
+
+impl Kind for TunOptions {}

@@ -1,6 +1,8 @@
 //! vlan: an 802.1Q or 802.1ad VLAN device on a lower device (IFLA_VLAN_*).
 use serde::{Deserialize, Serialize};
 
+use super::kind::Kind;
+
 use super::IfRef;
 
 /// VLAN options.
@@ -24,4 +26,20 @@ pub struct VlanOptions {
     pub ingress_qos_map: Vec<(u32, u32)>,
     /// `egress-qos-map` FROM:TO pairs.
     pub egress_qos_map: Vec<(u32, u32)>,
+}
+
+impl Kind for VlanOptions {
+    fn lower(&self) -> Option<&IfRef> {
+        self.lower.as_ref()
+    }
+
+    fn link_ref_mut(&mut self) -> Option<&mut Option<IfRef>> {
+        Some(&mut self.lower)
+    }
+
+    /// vlan_device_event (NETDEV_CHANGEMTU) shrinks it; vlan_dev_change_mtu
+    /// refuses more than the lower's.
+    fn shrinks_with_lower(&self) -> bool {
+        true
+    }
 }

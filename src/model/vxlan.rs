@@ -3,6 +3,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::kind::Kind;
+
 use super::IfRef;
 
 /// VXLAN options.
@@ -24,4 +26,27 @@ pub struct VxlanOptions {
     pub ttl: Option<u8>,
     /// `learning`.
     pub learning: Option<bool>,
+}
+
+impl Kind for VxlanOptions {
+    /// The underlay `dev`: vxlan_handle_lowerdev_unregister deletes the
+    /// vxlan with it.
+    fn lower(&self) -> Option<&IfRef> {
+        self.dev.as_ref()
+    }
+
+    /// IFLA_VXLAN_LINK, not IFLA_LINK, names the underlay.
+    fn lower_by_ifla_link(&self) -> bool {
+        false
+    }
+
+    /// Outer IP, UDP, VXLAN and Ethernet headers: 50 bytes over IPv4, 70
+    /// over IPv6 (vxlan_config_apply clamps the MTU to the lower's less these).
+    fn headroom(&self) -> Option<u32> {
+        let v6 = [self.local, self.remote, self.group]
+            .iter()
+            .flatten()
+            .any(|a| a.is_ipv6());
+        Some(if v6 { 70 } else { 50 })
+    }
 }

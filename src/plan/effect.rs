@@ -248,7 +248,7 @@ impl<'a> Ctx<'a> {
                 let closes = obs
                     .links
                     .get(&m)
-                    .is_some_and(|b| crate::effects::link::closes_released_port(&b.kind));
+                    .is_some_and(|b| b.kind.facts().closes_released_port());
                 if closes && (master_gone || leaves) {
                     link.up = Some(false);
                 }

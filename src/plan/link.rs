@@ -12,7 +12,6 @@ use super::status::FieldDiff;
 use super::sysctl;
 use super::teamd;
 use super::Conflict;
-use crate::effects::link as link_facts;
 use crate::model::{Address, IfRef, Link, LinkKind};
 use crate::model::{LinkChange, Op};
 
@@ -426,8 +425,8 @@ fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
 /// teamd's (see `teamd`).
 fn is_bond(ctx: &Ctx, node: &str, master: &str) -> bool {
     ctx.want(node).links.get(master).is_some_and(|b| {
-        link_facts::refuses_up_port(&b.kind)
-            && link_facts::opens_enslaved_port(&b.kind)
+        b.kind.facts().refuses_up_port()
+            && b.kind.facts().opens_enslaved_port()
             && !teamd::is_team(ctx, node, master)
     })
 }

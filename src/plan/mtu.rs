@@ -23,7 +23,7 @@ pub(crate) fn split(
 ) -> Option<(isize, Pending)> {
     let node = ctx.desired.nodes.get(&me.node)?;
     let master = want.master.as_deref().and_then(|m| node.links.get(m));
-    if master.is_some_and(|m| crate::effects::link::sets_port_mtu(&m.kind)) {
+    if master.is_some_and(|m| m.kind.facts().sets_port_mtu()) {
         config.mtu = None;
         prior.mtu = None;
         return None;
@@ -61,7 +61,7 @@ pub(crate) fn split(
 
 /// An ipvlan or ipvtap, whose MTU the kernel sets to its lower's.
 fn follows_lower(l: &Link) -> bool {
-    crate::effects::mtu::takes_lower_mtu(&l.kind)
+    l.kind.facts().takes_lower_mtu()
 }
 
 /// Whether this plan changes the MTU of `l`'s lower.

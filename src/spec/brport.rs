@@ -64,7 +64,7 @@ mod tests {
             Link::new("bond0", LinkKind::Bond(Default::default())),
         );
         for (name, master) in ports {
-            let mut l = Link::new(*name, LinkKind::Dummy);
+            let mut l = Link::new(*name, LinkKind::Dummy(Default::default()));
             l.master = Some(master.to_string());
             n.links.insert(name.to_string(), l);
         }

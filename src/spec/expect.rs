@@ -219,7 +219,7 @@ mod tests {
         let mut m = BTreeMap::new();
         for n in ["a", "b"] {
             let mut node = Node::default();
-            let mut l = Link::new("eth0", LinkKind::Dummy);
+            let mut l = Link::new("eth0", LinkKind::Dummy(Default::default()));
             l.addresses.push(crate::model::Address {
                 net: "10.0.0.1/24".parse().unwrap(),
                 dad: false,

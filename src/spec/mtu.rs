@@ -12,10 +12,6 @@ use crate::model::{IfRef, Link, LinkKind, Node};
 
 /// The MTU a new device gets without `mtu` (ether_setup).
 const ETH_DATA_LEN: u32 = 1500;
-/// Bytes a vxlan adds over IPv4 (outer IP, UDP, vxlan and Ethernet headers).
-const VXLAN_HEADROOM: u32 = 50;
-/// The same over IPv6.
-const VXLAN6_HEADROOM: u32 = 70;
 
 /// The smallest MTU the kernel runs IPv4 on (inetdev_valid_mtu; below it
 /// a device loses its IPv4 configuration, addresses included).
@@ -106,24 +102,16 @@ fn ip_needs(cx: &mut Ctx, nodes: &BTreeMap<String, Node>, node: &str, l: &Link) 
 fn ceiling(nodes: &BTreeMap<String, Node>, l: &Link, level: usize) -> Option<(u32, String)> {
     let lower = l.kind.lower()?;
     let below = effective(nodes, lower, level + 1)?;
-    match &l.kind {
-        LinkKind::Vlan(_) | LinkKind::Macvlan(_) | LinkKind::Macvtap(_) => {
-            Some((below, format!("its lower `{lower}` ({below})")))
-        }
-        LinkKind::Vxlan(o) => {
-            let v6 = [o.local, o.remote, o.group]
-                .iter()
-                .flatten()
-                .any(|a| a.is_ipv6());
-            let room = if v6 { VXLAN6_HEADROOM } else { VXLAN_HEADROOM };
-            Some((
-                below.saturating_sub(room).max(68),
-                format!("its dev `{lower}` ({below}) less {room} bytes of encapsulation"),
-            ))
-        }
-        // ipvlan and ipvtap follow their lower's MTU and accept any.
-        _ => None,
+    let facts = l.kind.facts();
+    if facts.shrinks_with_lower() {
+        return Some((below, format!("its lower `{lower}` ({below})")));
     }
+    // A device that follows its lower's MTU (ipvlan) accepts any.
+    let room = facts.headroom()?;
+    Some((
+        below.saturating_sub(room).max(68),
+        format!("its dev `{lower}` ({below}) less {room} bytes of encapsulation"),
+    ))
 }
 
 /// The MTU `r` will have: declared, or what its kind starts with; `None`
@@ -138,13 +126,11 @@ fn effective(nodes: &BTreeMap<String, Node>, r: &IfRef, level: usize) -> Option<
         return Some(m);
     }
     match &l.kind {
-        LinkKind::External | LinkKind::Bridge(_) | LinkKind::Other(_) => None,
+        LinkKind::External | LinkKind::Other(_) => None,
         LinkKind::Loopback => Some(65536),
-        LinkKind::Vxlan(_) => match l.kind.lower() {
-            Some(_) => ceiling(nodes, l, level).map(|c| c.0),
-            None => Some(ETH_DATA_LEN),
-        },
+        k if k.facts().mtu_follows_ports() => None,
         k => match k.lower() {
+            Some(_) if k.facts().headroom().is_some() => ceiling(nodes, l, level).map(|c| c.0),
             Some(lower) => effective(nodes, lower, level + 1),
             None => Some(ETH_DATA_LEN),
         },
@@ -195,8 +181,11 @@ mod tests {
             with_mtu(Link::new(name, LinkKind::Vlan(o)), mtu)
         };
         let errs = errors(vec![
-            with_mtu(Link::new("d0", LinkKind::Dummy), None),
-            with_mtu(Link::new("d1", LinkKind::Dummy), Some(9000)),
+            with_mtu(Link::new("d0", LinkKind::Dummy(Default::default())), None),
+            with_mtu(
+                Link::new("d1", LinkKind::Dummy(Default::default())),
+                Some(9000),
+            ),
             mv("mv0", "d0", Some(9000)),
             mv("mv1", "d1", Some(9000)),
             vlan("v1", "d1", None),
@@ -224,7 +213,7 @@ mod tests {
             with_mtu(Link::new(name, LinkKind::Vxlan(o)), mtu)
         };
         let errs = errors(vec![
-            with_mtu(Link::new("d0", LinkKind::Dummy), None),
+            with_mtu(Link::new("d0", LinkKind::Dummy(Default::default())), None),
             vx("vx4", "192.0.2.1", Some(1450)),
             vx("vx6", "2001:db8::1", Some(1450)),
         ]);
@@ -293,9 +282,15 @@ mod tests {
 
     #[test]
     fn bond_ports_take_the_bond_mtu() {
-        let mut p0 = with_mtu(Link::new("p0", LinkKind::Dummy), Some(9000));
+        let mut p0 = with_mtu(
+            Link::new("p0", LinkKind::Dummy(Default::default())),
+            Some(9000),
+        );
         p0.master = Some("bond0".into());
-        let mut p1 = with_mtu(Link::new("p1", LinkKind::Dummy), Some(1500));
+        let mut p1 = with_mtu(
+            Link::new("p1", LinkKind::Dummy(Default::default())),
+            Some(1500),
+        );
         p1.master = Some("bond0".into());
         let bond = Link::new("bond0", LinkKind::Bond(BondOptions::default()));
         let errs = errors(vec![p0, p1, bond]);

@@ -162,7 +162,7 @@ mod tests {
     use crate::model::{Address, Link, LinkKind};
 
     fn link(name: &str, addr: &str, up: Option<bool>) -> Link {
-        let mut l = Link::new(name, LinkKind::Dummy);
+        let mut l = Link::new(name, LinkKind::Dummy(Default::default()));
         l.addresses.push(Address {
             net: addr.parse().unwrap(),
             dad: false,

@@ -81,7 +81,7 @@ fn port_addresses(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
 /// (their MTU, their traffic) rather than bridging them.
 pub(super) fn aggregating_master<'a>(n: &'a Node, l: &Link) -> Option<&'a Link> {
     let m = n.links.get(l.master.as_deref()?)?;
-    crate::effects::link::sets_port_mtu(&m.kind).then_some(m)
+    m.kind.facts().sets_port_mtu().then_some(m)
 }
 
 /// A chain of lower devices that comes back to where it started (vx0 over
@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn macvlan_on_a_bridge_port_is_refused() {
-        let mut port = Link::new("d0", LinkKind::Dummy);
+        let mut port = Link::new("d0", LinkKind::Dummy(Default::default()));
         port.master = Some("br0".into());
         let mv = Link::new(
             "mv0",
@@ -382,7 +382,7 @@ mod tests {
         let nodes = BTreeMap::from([
             (
                 "w".to_string(),
-                node(vec![Link::new("eth0", LinkKind::Dummy)]),
+                node(vec![Link::new("eth0", LinkKind::Dummy(Default::default()))]),
             ),
             ("a".to_string(), node(vec![mv])),
             ("b".to_string(), node(vec![ip])),
@@ -405,7 +405,11 @@ mod tests {
         };
         let nodes = BTreeMap::from([(
             "a".to_string(),
-            node(vec![Link::new("eth0", LinkKind::Dummy), mv("m1"), mv("m2")]),
+            node(vec![
+                Link::new("eth0", LinkKind::Dummy(Default::default())),
+                mv("m1"),
+                mv("m2"),
+            ]),
         )]);
         assert!(run(&nodes).is_empty());
         let nodes = BTreeMap::from([("a".to_string(), node(vec![mv("m1")]))]);
@@ -427,8 +431,8 @@ mod tests {
         };
         let net = |links: Vec<Link>| {
             let mut all = vec![
-                Link::new("d0", LinkKind::Dummy),
-                Link::new("d1", LinkKind::Dummy),
+                Link::new("d0", LinkKind::Dummy(Default::default())),
+                Link::new("d1", LinkKind::Dummy(Default::default())),
             ];
             all.extend(links);
             BTreeMap::from([("a".to_string(), node(all))])

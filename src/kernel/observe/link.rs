@@ -157,7 +157,7 @@ fn kind(
         }
         (InfoKind::IpVtap, _) => LinkKind::Ipvtap(ipvlan::ipvtap(&[], ifindex)),
         (InfoKind::Tun, d) => LinkKind::Tun(tun::options(&tun::raw_attrs(d), is_ether)),
-        (InfoKind::Dummy, _) => LinkKind::Dummy,
+        (InfoKind::Dummy, _) => LinkKind::Dummy(Default::default()),
         (InfoKind::Other(s), _) => LinkKind::Other(s.clone()),
         (other, _) => LinkKind::Other(other.to_string()),
     }

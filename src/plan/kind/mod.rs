@@ -139,7 +139,7 @@ pub(crate) fn compare(want: &LinkKind, have: &LinkKind) -> KindDiff {
             LinkKind::Ipvtap(ipvlan::compare(w, h, &mut d))
         }
         (LinkKind::Tun(w), LinkKind::Tun(h)) => LinkKind::Tun(tun::compare(w, h, &mut d)),
-        (LinkKind::Dummy, LinkKind::Dummy)
+        (LinkKind::Dummy(_), LinkKind::Dummy(_))
         | (LinkKind::Loopback, LinkKind::Loopback)
         | (LinkKind::External, _) => return KindDiff::Same,
         (LinkKind::Other(w), LinkKind::Other(h)) if w == h => return KindDiff::Same,

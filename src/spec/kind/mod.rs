@@ -51,7 +51,7 @@ pub fn decode(cx: &mut Ctx, kind: &str, f: &Fields, node: &str) -> LinkKind {
         "ipvlan" => LinkKind::Ipvlan(ipvlan::decode(cx, f, node)),
         "ipvtap" => LinkKind::Ipvtap(ipvlan::decode(cx, f, node)),
         "tun" | "tap" => LinkKind::Tun(tun::decode(cx, f, kind)),
-        "dummy" => LinkKind::Dummy,
+        "dummy" => LinkKind::Dummy(Default::default()),
         "external" => LinkKind::External,
         // veth (written or implied): the peer is filled in from `links`.
         _ => LinkKind::Veth(VethOptions { peer: None }),
