@@ -21,24 +21,11 @@ const IPV4_MIN_MTU: u32 = 68;
 const IPV6_MIN_MTU: u32 = 1280;
 
 /// The MTUs the kernel lets a new device of `kind` (a `kind` word; empty
-/// for a veth end) have: its dev->min_mtu..=max_mtu as the driver's setup
-/// sets them (dev_validate_mtu checks both, at creation and on change), and
-/// where that is, for the error's help.
+/// for a veth end) have, and where that is (see [`super::kind::KindSpec::mtu`]).
 pub fn range(kind: &str) -> ((u64, u64), &'static str) {
-    match kind {
-        // min_mtu and max_mtu 0: no limit but dev_validate_mtu's `int`.
-        "dummy" => ((0, i32::MAX as u64), "a dummy has no MTU limits of its own (dummy_setup sets min_mtu and max_mtu to 0), only dev_validate_mtu's: a positive int"),
-        "vlan" => ((0, 65535), "a vlan's MTU is 0..=65535 (vlan_setup), and at most its lower's (vlan_dev_change_mtu)"),
-        "tap" => ((68, 65521), "a tap's MTU is 68 up to 65535 less its 14-byte Ethernet header (tun_net_initialize: MAX_MTU - hard_header_len)"),
-        "tun" => ((68, 65535), "a tun's MTU is 68..=65535 (tun_net_initialize)"),
-        "vxlan" => ((68, 65535), "a vxlan's MTU is 68..=65535 (vxlan_setup, vxlan_validate)"),
-        "macvlan" | "macvtap" => ((68, 65535), "a macvlan's MTU is 68..=65535 at creation (macvlan_common_setup), and at most its lower's"),
-        "ipvlan" | "ipvtap" => ((68, 65535), "an ipvlan's MTU is 68..=65535 (ipvlan_link_setup)"),
-        "bridge" => ((68, 65535), "a bridge's MTU is 68..=65535 (br_dev_setup)"),
-        "bond" => ((68, 65535), "a bond's MTU is 68..=65535 (bond_setup)"),
-        "team" => ((68, 65535), "a team's MTU is 68..=65535 (team_setup)"),
-        _ => ((68, 65535), "a veth's MTU is 68..=65535 (veth_setup)"),
-    }
+    super::kind::find(kind)
+        .unwrap_or(&super::kind::veth::SPEC)
+        .mtu
 }
 
 /// Checks every declared MTU against the devices it depends on; errors go to `cx`.

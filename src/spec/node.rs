@@ -22,8 +22,9 @@ pub struct PortDecl {
     pub master: String,
     /// The port's name.
     pub name: String,
-    /// Per-port options (by the master's kind).
-    pub opts: PortOptions,
+    /// Per-port options (by the master's kind; `None` for a kind that
+    /// keeps none per port).
+    pub opts: Option<PortOptions>,
     /// Where the port is named.
     pub at: Location,
 }
@@ -147,13 +148,13 @@ fn kind_word(cx: &mut Ctx, y: &Yaml) -> Result<Option<String>, ()> {
     let Some(t) = str_of(cx, &k.value) else {
         return Err(());
     };
-    if kind::KINDS.contains(&t) {
+    if kind::words().any(|w| w == t) {
         return Ok(Some(t.to_string()));
     }
     cx.err(
         k.value.at,
         format!("unknown kind `{t}`"),
-        Some(suggest(t, kind::KINDS, "kinds")),
+        Some(suggest(t, &kind::words().collect::<Vec<_>>(), "kinds")),
     );
     Err(())
 }
@@ -236,24 +237,16 @@ fn forgotten_kind<'a>(cx: &mut Ctx, y: &'a Yaml, allowed: &mut Vec<&'a str>) -> 
     };
     let keys: Vec<&Entry> = m
         .iter()
-        .filter(|e| {
-            !allowed.contains(&e.key.as_str()) && kind::KINDS.iter().any(|k| takes(k, &e.key))
-        })
+        .filter(|e| !allowed.contains(&e.key.as_str()) && kind::words().any(|k| takes(k, &e.key)))
         .collect();
     let Some(first) = keys.first() else {
         return false;
     };
-    let mut kinds: Vec<&str> = kind::KINDS
-        .iter()
-        .copied()
+    let mut kinds: Vec<&str> = kind::words()
         .filter(|k| keys.iter().all(|e| takes(k, &e.key)))
         .collect();
     if kinds.is_empty() {
-        kinds = kind::KINDS
-            .iter()
-            .copied()
-            .filter(|k| takes(k, &first.key))
-            .collect();
+        kinds = kind::words().filter(|k| takes(k, &first.key)).collect();
     }
     let names: Vec<String> = keys.iter().map(|e| format!("`{}`", e.key)).collect();
     cx.err(
@@ -417,7 +410,7 @@ fn apply_ports(cx: &mut Ctx, node: &str, n: &mut Node, ports: Vec<PortDecl>) {
         }
         cx.locs.insert(format!("{node}/{}#master", p.name), p.at);
         link.master = Some(p.master);
-        link.port = Some(p.opts);
+        link.port = p.opts;
     }
     // A bond's primary must be one of its ports.
     for (name, link) in &n.links {

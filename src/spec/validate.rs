@@ -8,10 +8,7 @@ use crate::model::{IfRef, Link, LinkKind, Node};
 /// Runs every cross-reference check; errors go to `cx`.
 pub fn validate(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
     lowers(cx, nodes);
-    super::kind::macvlan::check(cx, nodes);
-    super::kind::bond::check(cx, nodes);
-    super::kind::vlan::check(cx, nodes);
-    super::kind::vxlan::check(cx, nodes);
+    super::kind::check(cx, nodes);
     master_cycles(cx, nodes);
     lower_cycles(cx, nodes);
     port_addresses(cx, nodes);

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use super::{KindSpec, PortSpec};
 use crate::model::{BondOptions, BondPort, LinkKind, Node, PortOptions};
 use crate::spec::decode::{ip_of, Ctx, Fields};
 
@@ -254,6 +255,19 @@ pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
         }
     }
 }
+
+/// The bond kind in the file.
+pub const SPEC: KindSpec = KindSpec {
+    word: "bond",
+    fields: FIELDS,
+    decode: |cx, f, _, _| LinkKind::Bond(decode(cx, f)),
+    mtu: ((68, 65535), "a bond's MTU is 68..=65535 (bond_setup)"),
+    ports: Some(PortSpec {
+        fields: PORT_FIELDS,
+        decode: |cx, f| Some(PortOptions::Bond(decode_port(cx, f))),
+    }),
+    check: Some(check),
+};
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,7 @@
 //! bridge: `kind: bridge` and its ports' options.
+use super::{KindSpec, PortSpec};
 use crate::model::{BridgeOptions, BridgePort, BridgeVlan};
+use crate::model::{LinkKind, PortOptions};
 use crate::spec::decode::{uint_of, Ctx, Fields};
 use crate::spec::yaml::{Value, Yaml};
 
@@ -124,6 +126,19 @@ fn vlan(cx: &mut Ctx, y: &Yaml) -> Option<BridgeVlan> {
         untagged: false,
     })
 }
+
+/// The bridge kind in the file.
+pub const SPEC: KindSpec = KindSpec {
+    word: "bridge",
+    fields: FIELDS,
+    decode: |cx, f, _, _| LinkKind::Bridge(decode(cx, f)),
+    mtu: ((68, 65535), "a bridge's MTU is 68..=65535 (br_dev_setup)"),
+    ports: Some(PortSpec {
+        fields: PORT_FIELDS,
+        decode: |cx, f| Some(PortOptions::Bridge(decode_port(cx, f))),
+    }),
+    check: None,
+};
 
 #[cfg(test)]
 mod tests {

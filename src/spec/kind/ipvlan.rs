@@ -1,5 +1,7 @@
 //! ipvlan and ipvtap: IP-addressed sub-devices; the lower may be in another node.
+use super::KindSpec;
 use crate::model::IpvlanOptions;
+use crate::model::LinkKind;
 use crate::spec::decode::{ifref_of, Ctx, Fields};
 
 /// IPVLAN / IPVTAP fields.
@@ -26,6 +28,26 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> IpvlanOptions {
         tap_path: None,
     }
 }
+
+/// The ipvlan kind in the file.
+pub const IPVLAN: KindSpec = KindSpec {
+    word: "ipvlan",
+    fields: FIELDS,
+    decode: |cx, f, node, _| LinkKind::Ipvlan(decode(cx, f, node)),
+    mtu: (
+        (68, 65535),
+        "an ipvlan's MTU is 68..=65535 (ipvlan_link_setup)",
+    ),
+    ports: None,
+    check: None,
+};
+
+/// The ipvtap kind in the file (an ipvlan with a character device).
+pub const IPVTAP: KindSpec = KindSpec {
+    word: "ipvtap",
+    decode: |cx, f, node, _| LinkKind::Ipvtap(decode(cx, f, node)),
+    ..IPVLAN
+};
 
 #[cfg(test)]
 mod tests {

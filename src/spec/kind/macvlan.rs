@@ -1,6 +1,7 @@
 //! macvlan and macvtap: MAC-addressed sub-devices; the lower may be in another node.
 use std::collections::BTreeMap;
 
+use super::KindSpec;
 use crate::model::{IfRef, Link, LinkKind, MacvlanOptions, Node};
 use crate::spec::decode::{ifref_of, mac_of, Ctx, Fields};
 
@@ -135,6 +136,27 @@ pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
         }
     }
 }
+
+/// The macvlan kind in the file.
+pub const MACVLAN: KindSpec = KindSpec {
+    word: "macvlan",
+    fields: FIELDS,
+    decode: |cx, f, node, _| LinkKind::Macvlan(decode(cx, f, node)),
+    mtu: (
+        (68, 65535),
+        "a macvlan's MTU is 68..=65535 at creation (macvlan_common_setup), and at most its lower's",
+    ),
+    ports: None,
+    check: Some(check),
+};
+
+/// The macvtap kind in the file (a macvlan with a character device).
+pub const MACVTAP: KindSpec = KindSpec {
+    word: "macvtap",
+    decode: |cx, f, node, _| LinkKind::Macvtap(decode(cx, f, node)),
+    check: None,
+    ..MACVLAN
+};
 
 #[cfg(test)]
 mod tests {

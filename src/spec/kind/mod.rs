@@ -1,78 +1,114 @@
-//! One decoder per device kind: its fields (iproute2's names) and how they map
-//! onto the model. Adding a kind means adding one file here and one row below.
+//! One decoder per device kind: its fields (iproute2's names), how they map
+//! onto the model, the MTUs the kernel lets it have, its ports' options and
+//! the rules across devices it needs. Adding a kind means adding one file
+//! here and one row in [`KINDS`].
 pub mod bond;
 pub mod bridge;
+pub mod dummy;
 pub mod ipvlan;
 pub mod macvlan;
 pub mod team;
 pub mod tun;
+pub mod veth;
 pub mod vlan;
 pub mod vxlan;
 
-use super::decode::{Ctx, Fields};
-use crate::model::{LinkKind, PortOptions, VethOptions};
+use std::collections::BTreeMap;
 
-/// Every `kind` word the file accepts.
-pub const KINDS: &[&str] = &[
-    "veth", "bridge", "bond", "team", "vlan", "vxlan", "macvlan", "macvtap", "ipvlan", "ipvtap",
-    "tun", "tap", "dummy", "external",
+use super::decode::{Ctx, Fields};
+use crate::model::{LinkKind, Node, PortOptions};
+
+/// A kind as the file writes it.
+pub struct KindSpec {
+    /// The `kind:` word.
+    pub word: &'static str,
+    /// Fields it adds to the common interface fields.
+    pub fields: &'static [&'static str],
+    /// Decodes its options: the fields, the node the interface is declared
+    /// in, and the `kind:` word written.
+    pub decode: fn(&mut Ctx, &Fields, &str, &str) -> LinkKind,
+    /// The MTUs the kernel lets a new device of the kind have (its
+    /// dev->min_mtu..=max_mtu as the driver's setup sets them, checked by
+    /// dev_validate_mtu), and where that is, for the error's help.
+    pub mtu: ((u64, u64), &'static str),
+    /// For a kind that takes ports: its ports' options.
+    pub ports: Option<PortSpec>,
+    /// Rules across the devices of every node, run once all is decoded.
+    pub check: Option<fn(&mut Ctx, &BTreeMap<String, Node>)>,
+}
+
+/// The per-port options of a kind that takes ports.
+pub struct PortSpec {
+    /// Per-port option fields.
+    pub fields: &'static [&'static str],
+    /// Decodes them (`None`: the kind keeps no options per port).
+    pub decode: fn(&mut Ctx, &Fields) -> Option<PortOptions>,
+}
+
+/// Every kind the file can make: one row per kind.
+pub const KINDS: &[KindSpec] = &[
+    veth::SPEC,
+    bridge::SPEC,
+    bond::SPEC,
+    team::SPEC,
+    vlan::SPEC,
+    vxlan::SPEC,
+    macvlan::MACVLAN,
+    macvlan::MACVTAP,
+    ipvlan::IPVLAN,
+    ipvlan::IPVTAP,
+    tun::TUN,
+    tun::TAP,
+    dummy::SPEC,
 ];
+
+/// The kind written `word`, if the file knows it.
+pub fn find(word: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().find(|k| k.word == word)
+}
+
+/// Every `kind` word the file accepts (`external` names a device netloom
+/// does not make).
+pub fn words() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().map(|k| k.word).chain(["external"])
+}
 
 /// Fields a kind adds to the common interface fields.
 pub fn fields(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "bridge" => bridge::FIELDS,
-        "bond" => bond::FIELDS,
-        "team" => team::FIELDS,
-        "vlan" => vlan::FIELDS,
-        "vxlan" => vxlan::FIELDS,
-        "macvlan" | "macvtap" => macvlan::FIELDS,
-        "ipvlan" | "ipvtap" => ipvlan::FIELDS,
-        "tun" | "tap" => tun::FIELDS,
-        _ => &[],
-    }
+    find(kind).map_or(&[], |k| k.fields)
 }
 
 /// Whether interfaces of this kind take `ports`.
 pub fn is_master(kind: &str) -> bool {
-    matches!(kind, "bridge" | "bond" | "team")
+    find(kind).is_some_and(|k| k.ports.is_some())
 }
 
 /// Decodes a kind's options; `node` is where the interface is declared.
+/// An unknown word (reported already) decodes as a veth.
 pub fn decode(cx: &mut Ctx, kind: &str, f: &Fields, node: &str) -> LinkKind {
-    match kind {
-        "bridge" => LinkKind::Bridge(bridge::decode(cx, f)),
-        "bond" => LinkKind::Bond(bond::decode(cx, f)),
-        "team" => LinkKind::Team(team::decode(cx, f)),
-        "vlan" => LinkKind::Vlan(vlan::decode(cx, f, node)),
-        "vxlan" => LinkKind::Vxlan(vxlan::decode(cx, f, node)),
-        "macvlan" => LinkKind::Macvlan(macvlan::decode(cx, f, node)),
-        "macvtap" => LinkKind::Macvtap(macvlan::decode(cx, f, node)),
-        "ipvlan" => LinkKind::Ipvlan(ipvlan::decode(cx, f, node)),
-        "ipvtap" => LinkKind::Ipvtap(ipvlan::decode(cx, f, node)),
-        "tun" | "tap" => LinkKind::Tun(tun::decode(cx, f, kind)),
-        "dummy" => LinkKind::Dummy(Default::default()),
-        "external" => LinkKind::External,
-        // veth (written or implied): the peer is filled in from `links`.
-        _ => LinkKind::Veth(VethOptions { peer: None }),
+    if kind == "external" {
+        return LinkKind::External;
     }
+    let spec = find(kind).unwrap_or(&veth::SPEC);
+    (spec.decode)(cx, f, node, kind)
 }
 
 /// Per-port option fields for ports of a master of kind `kind`.
 pub fn port_fields(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "bridge" => bridge::PORT_FIELDS,
-        "bond" => bond::PORT_FIELDS,
-        _ => team::PORT_FIELDS,
-    }
+    find(kind)
+        .and_then(|k| k.ports.as_ref())
+        .map_or(&[], |p| p.fields)
 }
 
 /// Decodes per-port options for a master of kind `kind`.
-pub fn decode_port(cx: &mut Ctx, kind: &str, f: &Fields) -> PortOptions {
-    match kind {
-        "bridge" => PortOptions::Bridge(bridge::decode_port(cx, f)),
-        "bond" => PortOptions::Bond(bond::decode_port(cx, f)),
-        _ => PortOptions::Team(team::decode_port(cx, f)),
+pub fn decode_port(cx: &mut Ctx, kind: &str, f: &Fields) -> Option<PortOptions> {
+    (find(kind)?.ports.as_ref()?.decode)(cx, f)
+}
+
+/// Runs every kind's rules across devices.
+pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
+    for c in KINDS.iter().filter_map(|k| k.check) {
+        c(cx, nodes);
     }
 }
 

@@ -1,5 +1,7 @@
 //! team: `kind: team`, turned into teamd's config (runner and link watchers).
+use super::{KindSpec, PortSpec};
 use crate::model::team::{LinkWatch, PingWatch};
+use crate::model::{LinkKind, PortOptions};
 use crate::model::{TeamOptions, TeamPort};
 use crate::spec::decode::{list_of, str_of, word_of, Ctx, Fields};
 use crate::spec::yaml::{Value, Yaml};
@@ -181,6 +183,19 @@ pub fn decode_port(cx: &mut Ctx, f: &Fields) -> TeamPort {
         lacp_key: f.u32(cx, "lacp_key"),
     }
 }
+
+/// The team kind in the file.
+pub const SPEC: KindSpec = KindSpec {
+    word: "team",
+    fields: FIELDS,
+    decode: |cx, f, _, _| LinkKind::Team(decode(cx, f)),
+    mtu: ((68, 65535), "a team's MTU is 68..=65535 (team_setup)"),
+    ports: Some(PortSpec {
+        fields: PORT_FIELDS,
+        decode: |cx, f| Some(PortOptions::Team(decode_port(cx, f))),
+    }),
+    check: None,
+};
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,6 @@
 //! tun and tap: `kind: tun` / `kind: tap`, always persistent devices.
+use super::KindSpec;
+use crate::model::LinkKind;
 use crate::model::TunOptions;
 use crate::spec::decode::{Ctx, Fields};
 
@@ -36,6 +38,26 @@ pub fn decode(cx: &mut Ctx, f: &Fields, kind: &str) -> TunOptions {
         persist,
     }
 }
+
+/// The tun kind in the file.
+pub const TUN: KindSpec = KindSpec {
+    word: "tun",
+    fields: FIELDS,
+    decode: |cx, f, _, word| LinkKind::Tun(decode(cx, f, word)),
+    mtu: (
+        (68, 65535),
+        "a tun's MTU is 68..=65535 (tun_net_initialize)",
+    ),
+    ports: None,
+    check: None,
+};
+
+/// The tap kind in the file (a tun device carrying Ethernet frames).
+pub const TAP: KindSpec = KindSpec {
+    word: "tap",
+    mtu: ((68, 65521), "a tap's MTU is 68 up to 65535 less its 14-byte Ethernet header (tun_net_initialize: MAX_MTU - hard_header_len)"),
+    ..TUN
+};
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@ use crate::model::{IfRef, LinkKind, Node, VlanOptions};
 use crate::spec::decode::{ifref_of, str_of, Ctx, Fields};
 
 use super::bridge::vlan_protocol;
+use super::KindSpec;
 
 /// VLAN fields.
 pub const FIELDS: &[&str] = &[
@@ -90,6 +91,19 @@ fn qos_map(cx: &mut Ctx, f: &Fields, key: &str) -> Vec<(u32, u32)> {
     }
     out
 }
+
+/// The vlan kind in the file.
+pub const SPEC: KindSpec = KindSpec {
+    word: "vlan",
+    fields: FIELDS,
+    decode: |cx, f, node, _| LinkKind::Vlan(decode(cx, f, node)),
+    mtu: (
+        (0, 65535),
+        "a vlan's MTU is 0..=65535 (vlan_setup), and at most its lower's (vlan_dev_change_mtu)",
+    ),
+    ports: None,
+    check: Some(check),
+};
 
 #[cfg(test)]
 mod tests {

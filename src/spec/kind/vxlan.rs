@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use super::KindSpec;
 use crate::model::{LinkKind, Node, VxlanOptions};
 use crate::spec::decode::{ifref_of, Ctx, Fields};
 
@@ -150,6 +151,19 @@ pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
         }
     }
 }
+
+/// The vxlan kind in the file.
+pub const SPEC: KindSpec = KindSpec {
+    word: "vxlan",
+    fields: FIELDS,
+    decode: |cx, f, node, _| LinkKind::Vxlan(decode(cx, f, node)),
+    mtu: (
+        (68, 65535),
+        "a vxlan's MTU is 68..=65535 (vxlan_setup, vxlan_validate)",
+    ),
+    ports: None,
+    check: Some(check),
+};
 
 #[cfg(test)]
 mod tests {
