@@ -49,9 +49,11 @@ use serde_json::Value;
 use super::error::KernelError;
 use super::netns::Netns;
 
+pub mod active;
 mod config;
 pub mod usock;
 
+pub use active::settle;
 pub use config::config;
 pub use usock::{TeamPortState, TeamState};
 

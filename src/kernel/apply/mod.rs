@@ -26,8 +26,10 @@ use crate::model::Op;
 /// Execute one plan op against the kernel.
 pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
     // Sysctl writes take their own, exclusive turn (see Kernel::write_sysctl).
+    // A teamd start takes none: it waits for its ports' carriers, which
+    // other steps (a peer's sysctl, then its up) bring while it waits.
     let _turn = match op {
-        Op::SetSysctl { .. } => None,
+        Op::SetSysctl { .. } | Op::StartTeamd { .. } => None,
         _ => Some(k.turn().await),
     };
     match op {

@@ -66,7 +66,7 @@ pub(super) async fn start(
     let config = teamd::config(dev, &setup.options, &ports);
     let (ns, dev) = (h.netns.clone(), dev.to_string());
     blocking(format!("start teamd {obj}"), move || {
-        teamd::start(&ns, &dir, &dev, &config).map(drop)
+        teamd::start(&ns, &dir, &dev, &config).and_then(|_| teamd::settle(&ns, &dir, &dev, &config))
     })
     .await
 }

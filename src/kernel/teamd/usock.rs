@@ -191,6 +191,14 @@ pub fn state_dump(sock: &Path) -> Result<TeamState, KernelError> {
     parse_state(&object, &dump)
 }
 
+/// Ask the teamd at socket `sock` to make `port` its activebackup active
+/// port (teamdctl's `state item set runner.active_port PORT`). teamd
+/// answers before it makes the change (in a work item): read the state to
+/// see it done.
+pub fn set_active_port(sock: &Path, port: &str) -> Result<(), KernelError> {
+    call(sock, "StateItemValueSet", &["runner.active_port", port]).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +320,29 @@ mod tests {
         let err = state_dump(&sock).unwrap_err().to_string();
         server.join().unwrap();
         assert!(err.contains("StateDumpFail"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn set_active_port_sends_teamdctls_state_item_set() {
+        let dir = std::env::temp_dir().join(format!("netloom-usock-set-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("team0.sock");
+        let _ = std::fs::remove_file(&sock);
+        let expect = "REQUEST\nStateItemValueSet\nrunner.active_port\neth0\n";
+        let server = fake_teamd(&sock, expect, "REPLY_SUCCESS\n".into());
+        set_active_port(&sock, "eth0").unwrap();
+        server.join().unwrap();
+
+        let _ = std::fs::remove_file(&sock);
+        let server = fake_teamd(
+            &sock,
+            expect,
+            "REPLY_ERROR\nItemValueSetFail\nFailed to set item value.\n".into(),
+        );
+        let err = set_active_port(&sock, "eth0").unwrap_err().to_string();
+        server.join().unwrap();
+        assert!(err.contains("ItemValueSetFail"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
