@@ -105,6 +105,23 @@ pub async fn ports(k: &Kernel, mut ports: Vec<IfRef>) -> Result<(), KernelError>
     Ok(())
 }
 
+/// The teams the plan (re)started teamd for get their first active port,
+/// once every other step ran: an activebackup teamd takes whichever port
+/// came up first (see kernel::teamd::active).
+pub async fn teams(k: &Kernel, plan: &Plan) -> Result<(), KernelError> {
+    let start = Instant::now();
+    for s in &plan.steps {
+        if let Op::StartTeamd {
+            node, dev, setup, ..
+        } = &s.op
+        {
+            kernel::apply::first_choice(k, node, dev, setup).await?;
+        }
+    }
+    crate::timing::record("settle teams", start.elapsed());
+    Ok(())
+}
+
 /// The namespaces whose teardown a verb waits for: after a success those
 /// the plan deleted; after a rollback those the plan created.
 fn gone_nodes(plan: &Plan, rolled_back: bool) -> BTreeSet<&str> {

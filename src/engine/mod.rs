@@ -288,6 +288,7 @@ impl Engine {
         let vanished =
             settle::deletions(&self.kernel, &planned.plan, &planned.observed, false).await?;
         settle::ports(&self.kernel, expected.forwards).await?;
+        settle::teams(&self.kernel, &planned.plan).await?;
         if repair::tidy(&self.kernel, txn.records(), &planned.plan, &vanished).await? {
             txn.save()?;
         }

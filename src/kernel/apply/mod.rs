@@ -11,6 +11,8 @@ mod link;
 mod macvlan;
 mod route;
 mod team;
+
+pub use team::first_choice;
 mod tun;
 mod veth;
 mod vlan;
@@ -26,10 +28,8 @@ use crate::model::Op;
 /// Execute one plan op against the kernel.
 pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
     // Sysctl writes take their own, exclusive turn (see Kernel::write_sysctl).
-    // A teamd start takes none: it waits for its ports' carriers, which
-    // other steps (a peer's sysctl, then its up) bring while it waits.
     let _turn = match op {
-        Op::SetSysctl { .. } | Op::StartTeamd { .. } => None,
+        Op::SetSysctl { .. } => None,
         _ => Some(k.turn().await),
     };
     match op {

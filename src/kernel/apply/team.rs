@@ -66,8 +66,34 @@ pub(super) async fn start(
     let config = teamd::config(dev, &setup.options, &ports);
     let (ns, dev) = (h.netns.clone(), dev.to_string());
     blocking(format!("start teamd {obj}"), move || {
-        teamd::start(&ns, &dir, &dev, &config).and_then(|_| teamd::settle(&ns, &dir, &dev, &config))
+        teamd::start(&ns, &dir, &dev, &config).map(drop)
     })
+    .await
+}
+
+/// After a (re)start of the teamd of team `dev` in `node` with `setup`,
+/// once the other steps of the plan have run (they bring the ports' peers
+/// up): make the highest-prio port with carrier the active one (see
+/// kernel::teamd::active). Other runners: nothing to do.
+pub async fn first_choice(
+    k: &Kernel,
+    node: &str,
+    dev: &str,
+    setup: &TeamdSetup,
+) -> Result<(), KernelError> {
+    let h = node_handle(k, node).await?;
+    let dir = k.teamd_dir(node);
+    let ports: Vec<_> = setup
+        .ports
+        .iter()
+        .map(|(n, p)| (n.clone(), p.clone()))
+        .collect();
+    let config = teamd::config(dev, &setup.options, &ports);
+    let (ns, dev) = (h.netns.clone(), dev.to_string());
+    blocking(
+        format!("choose the active port of {}", object(node, &dev)),
+        move || teamd::settle(&ns, &dir, &dev, &config),
+    )
     .await
 }
 

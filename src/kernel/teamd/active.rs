@@ -185,7 +185,7 @@ pub fn settle(ns: &Netns, node_dir: &Path, dev: &str, config: &Value) -> Result<
     };
     let start = Instant::now();
     let chosen = choose_and_confirm(ns, node_dir, dev, &rules);
-    crate::kernel::timing::record("teamd first choice", start.elapsed());
+    crate::timing::record("teamd first choice", start.elapsed());
     chosen
 }
 

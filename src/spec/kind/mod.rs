@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 use super::decode::{Ctx, Fields};
 use crate::model::{LinkKind, Node, PortOptions};
 
+/// A rule across the devices of every node: errors go to the context.
+pub type Check = fn(&mut Ctx, &BTreeMap<String, Node>);
+
 /// A kind as the file writes it.
 pub struct KindSpec {
     /// The `kind:` word.
@@ -34,7 +37,7 @@ pub struct KindSpec {
     /// For a kind that takes ports: its ports' options.
     pub ports: Option<PortSpec>,
     /// Rules across the devices of every node, run once all is decoded.
-    pub check: Option<fn(&mut Ctx, &BTreeMap<String, Node>)>,
+    pub check: Option<Check>,
 }
 
 /// The per-port options of a kind that takes ports.
