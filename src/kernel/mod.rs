@@ -15,6 +15,8 @@ pub mod nft;
 pub mod observe;
 pub mod rtnl;
 pub mod support;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod sysctl;
 pub mod teamd;
 pub mod timing;
