@@ -13,6 +13,7 @@ pub mod fdtable;
 pub mod netns;
 pub mod nft;
 pub mod observe;
+pub mod query;
 pub mod rtnl;
 pub mod support;
 #[allow(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod sysctl;
 pub mod teamd;
 pub mod timing;
 pub mod tun;
+pub mod updown;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
