@@ -4,6 +4,7 @@
 //! (observe the kernel as plain [`model`] data) -> [`plan`] (diff as a graph of
 //! ops) -> [`kernel`] apply (with a journal for rollback) -> [`verify`] (traffic).
 //! Lower layers never import higher ones: `model` imports nothing of netloom.
+//! [`wire`] (packet bytes for the probes, no I/O) stands on `model` alone.
 #![warn(missing_docs)]
 
 pub mod apply;
@@ -15,3 +16,4 @@ pub mod sandbox;
 pub mod spec;
 pub mod state;
 pub mod verify;
+pub mod wire;

@@ -6,7 +6,6 @@
 //! with the kernel's neighbour table.
 pub mod arp;
 pub mod icmp;
-pub mod ip;
 pub mod tcp;
 pub mod udp;
 
@@ -22,17 +21,6 @@ use serde::Serialize;
 
 use super::{netns, nl};
 use crate::model::{MacAddr, Probe};
-
-/// Why bytes could not be read as a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum WireError {
-    /// The buffer is shorter than the fields it must hold.
-    #[error("packet truncated")]
-    Truncated,
-    /// A field has a value this code does not accept.
-    #[error("malformed packet: {0}")]
-    Malformed(&'static str),
-}
 
 /// What one probe packet (or connect) produced.
 #[derive(Debug, Clone, PartialEq)]
