@@ -1,62 +1,12 @@
-//! ARP probes: a who-has prober on an AF_PACKET socket bound to one
-//! interface (packets from [`crate::wire::arp`]).
+//! ARP probes: a who-has broadcast on one interface, answered by an is-at
+//! (packets from [`crate::wire::arp`], socket from [`super::packet`]).
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use super::packet::PacketSocket;
 use super::{wait_readable, Attempt};
 use crate::model::MacAddr;
-use crate::wire::arp::{Operation, Packet, Repr, ETHERTYPE as ETH_P_ARP, LEN};
-
-/// A link-layer socket address for `ifindex`, optionally aimed at `dst`.
-fn sockaddr_ll(ifindex: u32, dst: Option<MacAddr>) -> libc::sockaddr_ll {
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-    let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sa.sll_family = libc::AF_PACKET as u16;
-    sa.sll_protocol = ETH_P_ARP.to_be();
-    sa.sll_ifindex = ifindex as i32;
-    if let Some(m) = dst {
-        sa.sll_halen = 6;
-        sa.sll_addr[..6].copy_from_slice(&m.0);
-    }
-    sa
-}
-
-/// Open an AF_PACKET datagram socket for ARP on `ifindex` (the kernel adds the Ethernet header).
-fn open(ifindex: u32) -> Result<OwnedFd, String> {
-    // SAFETY: plain socket(2); the fd is owned right away.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            i32::from(ETH_P_ARP.to_be()),
-        )
-    };
-    if raw < 0 {
-        return Err(format!(
-            "AF_PACKET socket: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: raw is a fresh, valid fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let sa = sockaddr_ll(ifindex, None);
-    // SAFETY: sa is a valid sockaddr_ll of the given length.
-    let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sa as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if r != 0 {
-        return Err(format!(
-            "bind AF_PACKET: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(fd)
-}
+use crate::wire::arp::{self, Operation, Packet, Repr};
 
 /// Broadcast who-has `target` from (`mac`, `src`) on `ifindex` and wait for its is-at.
 pub fn who_has(
@@ -66,9 +16,9 @@ pub fn who_has(
     target: Ipv4Addr,
     timeout: Duration,
 ) -> Attempt {
-    let fd = match open(ifindex) {
-        Ok(fd) => fd,
-        Err(e) => return Attempt::Failed(e),
+    let socket = match PacketSocket::open(ifindex, arp::ETHERTYPE) {
+        Ok(s) => s,
+        Err(e) => return Attempt::Failed(e.to_string()),
     };
     let req = Repr {
         operation: Operation::Request,
@@ -77,45 +27,29 @@ pub fn who_has(
         tha: MacAddr([0; 6]),
         tpa: target,
     };
-    let mut buf = [0u8; LEN];
+    let mut buf = [0u8; arp::LEN];
     match Packet::new_checked(&mut buf[..]) {
         Ok(mut p) => req.emit(&mut p),
         Err(e) => return Attempt::Failed(format!("cannot build ARP request: {e}")),
     }
-    let to = sockaddr_ll(ifindex, Some(MacAddr([0xff; 6])));
     let sent = Instant::now();
-    // SAFETY: buf and `to` are valid for the lengths given.
-    let r = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            0,
-            (&to as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if r < 0 {
-        return Attempt::Failed(format!("send ARP: {}", std::io::Error::last_os_error()));
+    if let Err(e) = socket.send_to(&buf, MacAddr([0xff; 6])) {
+        return Attempt::Failed(format!("send ARP: {e}"));
     }
     let deadline = sent + timeout;
     let mut rbuf = [0u8; 128];
     loop {
-        match wait_readable(&fd, deadline) {
+        match wait_readable(&socket, deadline) {
             Ok(true) => {}
             Ok(false) => return Attempt::Timeout,
             Err(e) => return Attempt::Failed(format!("poll: {e}")),
         }
-        // SAFETY: rbuf is valid for its length.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), rbuf.as_mut_ptr().cast(), rbuf.len(), 0) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Attempt::Failed(format!("recv ARP: {e}"));
-        }
-        let Ok(p) = Packet::new_checked(&rbuf[..n as usize]) else {
+        let n = match socket.recv(&mut rbuf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Attempt::Failed(format!("recv ARP: {e}")),
+        };
+        let Ok(p) = Packet::new_checked(&rbuf[..n]) else {
             continue;
         };
         match Repr::parse(&p) {

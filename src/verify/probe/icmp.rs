@@ -11,6 +11,7 @@ use nix::sys::socket::{
 };
 
 use super::{wait_readable, Attempt};
+use crate::verify::Error;
 use crate::wire::icmp::{Family, Packet, Repr};
 use crate::wire::ipv4;
 
@@ -28,16 +29,17 @@ pub struct Pinger {
 
 impl Pinger {
     /// Open a raw ICMP socket for `dst` in the current namespace, bound to `iface` if given.
-    pub fn new(dst: IpAddr, iface: Option<&str>, ident: u16) -> Result<Pinger, String> {
+    pub fn new(dst: IpAddr, iface: Option<&str>, ident: u16) -> Result<Pinger, Error> {
         let (af, proto, family) = match dst {
             IpAddr::V4(_) => (AddressFamily::Inet, SockProtocol::Icmp, Family::V4),
             IpAddr::V6(_) => (AddressFamily::Inet6, SockProtocol::IcmpV6, Family::V6),
         };
+        let failed = |what: String| move |source| Error::Socket { what, source };
         let fd = socket(af, SockType::Raw, SockFlag::SOCK_CLOEXEC, proto)
-            .map_err(|e| format!("raw ICMP socket: {e}"))?;
+            .map_err(failed("raw ICMP socket".into()))?;
         if let Some(i) = iface {
             setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(i))
-                .map_err(|e| format!("SO_BINDTODEVICE {i}: {e}"))?;
+                .map_err(failed(format!("SO_BINDTODEVICE {i}")))?;
         }
         Ok(Pinger {
             fd,
