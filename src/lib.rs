@@ -3,13 +3,20 @@
 //! The path is straight: [`spec`] (file -> resolved topology) -> [`kernel`]
 //! (observe the kernel as plain [`model`] data) -> [`plan`] (diff as a graph of
 //! ops) -> [`apply`] (run it through the kernel with a journal for rollback)
-//! -> [`verify`] (traffic); [`engine`] composes them into the verbs.
+//! -> [`verify`] (traffic); [`engine`] composes them into the verbs. What the
+//! kernel does on its own is stated once, in [`effects`]; [`wire`] holds the
+//! probes' packet bytes (no I/O).
+//!
+//! `unsafe` is denied everywhere but in two rooms: `kernel::sys` (fork and
+//! exec into namespaces, netlink socket adoption, ioctls, fsmount) and
+//! `verify::probe::packet` (the ARP probes' raw socket).
 //!
 //! Lower layers never import higher ones (tests/architecture.rs holds the
 //! code to this line):
 //!
-//! Layers, lowest first: timing, model, effects, spec, state, kernel, plan, apply, verify, engine, sandbox.
+//! Layers, lowest first: timing, model, wire, effects, spec, state, kernel, plan, apply, verify, engine, sandbox.
 #![warn(missing_docs)]
+#![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 pub mod apply;
 pub mod effects;
@@ -22,3 +29,4 @@ pub mod spec;
 pub mod state;
 pub mod timing;
 pub mod verify;
+pub mod wire;

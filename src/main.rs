@@ -1,4 +1,5 @@
 //! The `netloom` command: a thin layer over the library.
+#![deny(unsafe_code)]
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -4,83 +4,37 @@
 //! Nothing done inside can touch the machine's interfaces, and when the last
 //! process inside exits the kernel tears everything down: a crashed test
 //! leaks nothing, parallel tests cannot collide.
-use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
+use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+
+use crate::kernel::sys::{self, Step};
 
 /// Environment variable set inside a re-executed test to say "you are sandboxed".
 pub const INSIDE: &str = "NETLOOM_SANDBOXED";
 
-/// Paths prepared before fork (allocation is not allowed after it).
-struct Paths {
-    run: CString,
-    tmpfs: CString,
-    root: CString,
-    sys: CString,
-    sysfs: CString,
-}
-
-/// Make the calling (freshly forked, single-threaded) process private: new
-/// network and mount namespaces, mounts not propagated back, a tmpfs on /run.
-///
-/// Only async-signal-safe calls: it runs between fork and exec.
-fn unshare_private(p: &Paths) -> io::Result<()> {
-    let (run, tmpfs, root, sys, sysfs) = (&p.run, &p.tmpfs, &p.root, &p.sys, &p.sysfs);
-    // SAFETY: plain syscalls on valid NUL-terminated strings prepared before fork.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWNS) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::mount(
-            std::ptr::null(),
-            root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::mount(
-            tmpfs.as_ptr(),
-            run.as_ptr(),
-            tmpfs.as_ptr(),
-            0,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        // sysfs shows the network namespace it was mounted in: remount it so
-        // /sys/class/net lists the sandbox's own devices.
-        if libc::mount(
-            sysfs.as_ptr(),
-            sys.as_ptr(),
-            sysfs.as_ptr(),
-            0,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+/// What a process does to become a sandbox of its own: new network and
+/// mount namespaces, mounts not propagated back, a tmpfs on /run, and a
+/// sysfs that shows the new network namespace (sysfs shows the namespace it
+/// was mounted in), so /sys/class/net lists the sandbox's own devices.
+fn private() -> io::Result<Vec<Step>> {
+    Ok(vec![
+        Step::Unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS),
+        Step::propagation(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)?,
+        Step::fresh("tmpfs", Path::new("/run"))?,
+        Step::fresh("sysfs", Path::new("/sys"))?,
+    ])
 }
 
 /// Configure `cmd` to start inside a brand-new sandbox of its own.
 pub fn isolate(cmd: &mut Command) -> &mut Command {
-    let p = Paths {
-        run: CString::new("/run").expect("static"),
-        tmpfs: CString::new("tmpfs").expect("static"),
-        root: CString::new("/").expect("static"),
-        sys: CString::new("/sys").expect("static"),
-        sysfs: CString::new("sysfs").expect("static"),
-    };
-    // SAFETY: the closure only makes async-signal-safe syscalls.
-    unsafe { cmd.pre_exec(move || unshare_private(&p)) }
+    sys::pre_exec(cmd, private().expect("static paths without NUL"))
 }
 
 /// If not already inside a sandbox, re-run the current test binary's test
@@ -133,8 +87,8 @@ macro_rules! sandboxed {
 /// and with it every namespace and device made inside.
 pub struct Sandbox {
     holder: Child,
-    net: File,
-    mnt: File,
+    net: Arc<OwnedFd>,
+    mnt: Arc<OwnedFd>,
 }
 
 impl Sandbox {
@@ -158,26 +112,22 @@ impl Sandbox {
         }
         let net = File::open(format!("/proc/{pid}/ns/net"))?;
         let mnt = File::open(format!("/proc/{pid}/ns/mnt"))?;
-        Ok(Sandbox { holder, net, mnt })
+        Ok(Sandbox {
+            holder,
+            net: Arc::new(net.into()),
+            mnt: Arc::new(mnt.into()),
+        })
     }
 
     /// A command that will run inside this sandbox.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
-        let net = self.net.as_raw_fd();
-        let mnt = self.mnt.as_raw_fd();
-        // SAFETY: setns is a plain syscall on fds that stay open while `self` lives.
-        unsafe {
-            cmd.pre_exec(move || {
-                // Both before exec, so the program starts wholly inside.
-                if libc::setns(mnt, libc::CLONE_NEWNS) != 0
-                    || libc::setns(net, libc::CLONE_NEWNET) != 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Both before exec, so the program starts wholly inside.
+        let steps = vec![
+            Step::Enter(self.mnt.clone(), CloneFlags::CLONE_NEWNS),
+            Step::Enter(self.net.clone(), CloneFlags::CLONE_NEWNET),
+        ];
+        sys::pre_exec(&mut cmd, steps);
         cmd
     }
 }

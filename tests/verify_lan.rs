@@ -384,7 +384,9 @@ fn wait_ready_names_what_is_not_ready() {
     assert!(took < Duration::from_millis(500), "{took:?}");
     // The bridge-side end down: a0 loses carrier.
     ip(&format!("-n {} link set pa down", ns("sw")));
-    let err = verify::wait_ready(&net, &exps, Duration::from_millis(100)).expect_err("not ready");
+    let err = verify::wait_ready(&net, &exps, Duration::from_millis(100))
+        .expect_err("not ready")
+        .to_string();
     assert!(err.contains("a/a0: no carrier"), "{err}");
     ip(&format!("-n {} link set pa up", ns("sw")));
     // A new IPv6 address with DAD stays tentative for about a second.
@@ -399,7 +401,9 @@ fn wait_ready_names_what_is_not_ready() {
             dad: true,
             secondary: false,
         });
-    let err = verify::wait_ready(&net, &exps, Duration::from_millis(50)).expect_err("tentative");
+    let err = verify::wait_ready(&net, &exps, Duration::from_millis(50))
+        .expect_err("tentative")
+        .to_string();
     assert!(err.contains("tentative"), "{err}");
     let took = verify::wait_ready(&net, &exps, Duration::from_secs(5)).expect("ready after DAD");
     assert!(took > Duration::from_millis(100), "{took:?}");
@@ -472,14 +476,14 @@ fn a_worker_enters_namespaces_in_place_and_goes_home() {
     let here = move || ino("/proc/thread-self/ns/net");
     let a = ino(&format!("/run/netns/{}", ns("a")));
     let at = move |node: &str| -> (ThreadId, u64) {
-        verify::netns::run_in(TOPO, node, || Ok((current().id(), here()))).expect("run_in")
+        verify::node::run_in(TOPO, node, || Ok((current().id(), here()))).expect("run_in")
     };
     std::thread::spawn(move || {
         let home = here();
         assert_ne!(home, a);
-        verify::netns::as_worker(|| {
+        netloom::kernel::netns::as_worker(|| {
             let me = current().id();
-            let (inside, nested) = verify::netns::run_in(TOPO, "a", || {
+            let (inside, nested) = verify::node::run_in(TOPO, "a", || {
                 Ok(((current().id(), here()), (at("host"), at("a"))))
             })
             .expect("run_in a");

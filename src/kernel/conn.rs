@@ -1,8 +1,6 @@
 //! rtnetlink connections opened inside a namespace, and kernel errors turned
 //! into [`KernelError`]s that carry the kernel's own explanation.
-use std::os::fd::{FromRawFd, IntoRawFd};
-
-use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, TokioSocket};
+use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket};
 
 use super::error::KernelError;
 use super::netns::{run_in, Netns};
@@ -37,10 +35,7 @@ pub fn socket() -> std::io::Result<Socket> {
 /// The rtnetlink connection over a socket from [`socket`]; its task is
 /// spawned on the current tokio runtime.
 pub fn handle(socket: Socket) -> rtnetlink::Handle {
-    // SAFETY: the fd was just taken out of a Socket that owned it, so the
-    // TokioSocket becomes its only owner.
-    let socket = unsafe { TokioSocket::from_raw_fd(socket.into_raw_fd()) };
-    let (conn, handle, _messages) = rtnetlink::from_socket(socket);
+    let (conn, handle, _messages) = rtnetlink::from_socket(super::sys::adopt(socket));
     tokio::spawn(conn);
     handle
 }

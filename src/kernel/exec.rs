@@ -1,12 +1,15 @@
 //! Running a program inside a node's namespace (`netloom exec`), the way
 //! `ip netns exec` does: the network namespace of the node, plus a private
 //! mount namespace with sysfs remounted so /sys/class/net shows the node's devices.
-use std::ffi::CString;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
+use std::io;
+use std::path::Path;
 use std::process::{Command, ExitStatus};
 
-use super::netns;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+
+use super::netns::{self, Netns};
+use super::sys::{self, Step};
 use super::KernelError;
 use crate::model;
 
@@ -30,44 +33,25 @@ pub fn run(topo: &str, node: &str, cmd: &[String]) -> Result<ExitStatus, KernelE
             message: format!("namespace {name} does not exist (is the topology up?)"),
         })?,
     };
-    let fd = ns.fd().as_raw_fd();
-    let (root, sys, sysfs) = (c("/"), c("/sys"), c("sysfs"));
+    let steps = steps(&ns).map_err(|e| KernelError::io(format!("node {node}"), e))?;
     let mut command = Command::new(program);
     command.args(&cmd[1..]);
-    // SAFETY: only async-signal-safe syscalls on data prepared before fork; `ns`
-    // (and so `fd`) stays open until the child has been spawned.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // A fresh sysfs is a nicety, not a requirement: skip it when not allowed.
-            if libc::unshare(libc::CLONE_NEWNS) == 0
-                && libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_SLAVE | libc::MS_REC,
-                    std::ptr::null(),
-                ) == 0
-                && libc::umount2(sys.as_ptr(), libc::MNT_DETACH) == 0
-            {
-                libc::mount(
-                    sysfs.as_ptr(),
-                    sys.as_ptr(),
-                    sysfs.as_ptr(),
-                    0,
-                    std::ptr::null(),
-                );
-            }
-            Ok(())
-        });
-    }
-    let status = command.status().map_err(|e| KernelError::io(program, e));
-    drop(ns);
-    status
+    sys::pre_exec(&mut command, steps);
+    command.status().map_err(|e| KernelError::io(program, e))
 }
 
-fn c(s: &str) -> CString {
-    CString::new(s).expect("static string without NUL")
+/// What the child does before exec: enter the node's network namespace and,
+/// where allowed, see that namespace's sysfs in a mount namespace of its own.
+fn steps(ns: &Netns) -> io::Result<Vec<Step>> {
+    let sys_dir = Path::new("/sys");
+    Ok(vec![
+        Step::enter(ns.fd(), CloneFlags::CLONE_NEWNET)?,
+        // A fresh sysfs is a nicety, not a requirement: skipped when not allowed.
+        Step::Try(vec![
+            Step::Unshare(CloneFlags::CLONE_NEWNS),
+            Step::propagation(Path::new("/"), MsFlags::MS_SLAVE | MsFlags::MS_REC)?,
+            Step::unmount(sys_dir, MntFlags::MNT_DETACH)?,
+            Step::fresh("sysfs", sys_dir)?,
+        ]),
+    ])
 }

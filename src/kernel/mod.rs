@@ -13,11 +13,15 @@ pub mod fdtable;
 pub mod netns;
 pub mod nft;
 pub mod observe;
+pub mod query;
 pub mod rtnl;
 pub mod support;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod sysctl;
 pub mod teamd;
 pub mod tun;
+pub mod updown;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

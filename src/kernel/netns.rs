@@ -3,11 +3,19 @@
 //!
 //! Namespaces are always held by file descriptor (never by a /proc/PID path),
 //! so a namespace stays the same object for as long as a [`Netns`] lives.
+//!
+//! setns(2) moves only the calling thread, so [`run_in`] does its work on a
+//! thread of its own, never on a tokio worker (other tasks would then run in
+//! the wrong namespace); or, on a thread that declared itself a namespace
+//! worker ([`as_worker`]), in place, going home after each call.
+use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::{Condvar, Mutex};
 
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -211,12 +219,17 @@ struct GoHome(File);
 
 impl Drop for GoHome {
     fn drop(&mut self) {
-        if let Err(e) = setns(self.0.as_fd(), CloneFlags::CLONE_NEWNET) {
-            // A (pooled) thread left in another namespace would do later
-            // work there; nothing after this could be trusted.
-            eprintln!("fatal: cannot return a thread to its network namespace: {e}");
-            std::process::abort();
-        }
+        back_to(self.0.as_fd());
+    }
+}
+
+/// Put the calling thread into the namespace `home`, or abort.
+fn back_to(home: BorrowedFd<'_>) {
+    if let Err(e) = setns(home, CloneFlags::CLONE_NEWNET) {
+        // A (pooled) thread left in another namespace would do later
+        // work there; nothing after this could be trusted.
+        eprintln!("fatal: cannot return a thread to its network namespace: {e}");
+        std::process::abort();
     }
 }
 
@@ -246,6 +259,20 @@ pub fn open(name: &str) -> Result<Option<Netns>, KernelError> {
 pub fn current() -> Result<Netns, KernelError> {
     let file = File::open("/proc/thread-self/ns/net")
         .map_err(|e| KernelError::io("/proc/thread-self/ns/net", e))?;
+    Ok(Netns { file, name: None })
+}
+
+/// The namespace the calling thread calls home: a namespace worker's own
+/// (see [`as_worker`]) even while a call of [`run_in`] has it elsewhere,
+/// else the thread's current one (see [`current`]).
+pub fn home() -> Result<Netns, KernelError> {
+    let Some(home) = HOME.with(|h| h.borrow().clone()) else {
+        return current();
+    };
+    let file = home
+        .file
+        .try_clone()
+        .map_err(|e| KernelError::io(home.label(), e))?;
     Ok(Netns { file, name: None })
 }
 
@@ -342,13 +369,101 @@ pub fn run_in_each<T: Send>(
     })
 }
 
-/// Run `f` inside `ns` on a fresh OS thread and return its result.
+/// Most threads [`run_in`] has inside namespaces at once (each blocks its
+/// caller, and holds a socket or two).
+pub const MAX_THREADS: usize = 64;
+
+/// A counting semaphore bounding the threads of [`run_in`].
+struct Slots {
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+static SLOTS: Slots = Slots {
+    used: Mutex::new(0),
+    freed: Condvar::new(),
+};
+
+/// One held slot; released on drop.
+struct Slot;
+
+impl Slot {
+    fn take() -> Slot {
+        let mut used = SLOTS.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used >= MAX_THREADS {
+            used = SLOTS.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut used = SLOTS.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used -= 1;
+        SLOTS.freed.notify_one();
+    }
+}
+
+thread_local! {
+    /// On a namespace worker: the namespace the thread started in.
+    static HOME: RefCell<Option<Rc<Netns>>> = const { RefCell::new(None) };
+    /// On a namespace worker: a call of [`run_in`] is running in place.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Forgets that the thread is a worker when dropped (on unwinding too).
+struct Retire;
+
+impl Drop for Retire {
+    fn drop(&mut self) {
+        HOME.with(|h| *h.borrow_mut() = None);
+    }
+}
+
+/// Run `body` with the current thread as a namespace worker: [`run_in`]
+/// then enters each namespace in place on this thread, and returns to the
+/// thread's own namespace after each call, instead of starting a thread
+/// per call (a thousand probes would start two thousand threads). Only for
+/// a thread of its own that does nothing else while it runs, never a tokio
+/// worker. A thread whose own namespace cannot be opened just stays an
+/// ordinary one.
+pub fn as_worker<T>(body: impl FnOnce() -> T) -> T {
+    let home = current().ok().map(Rc::new);
+    HOME.with(|h| *h.borrow_mut() = home);
+    let _retire = Retire;
+    body()
+}
+
+/// Returns a worker to its own namespace when dropped (also when the work panics).
+struct InPlace(Rc<Netns>);
+
+impl Drop for InPlace {
+    fn drop(&mut self) {
+        back_to(self.0.fd());
+        INSIDE.set(false);
+    }
+}
+
+/// Run `f` inside `ns` and return its result: in place on a namespace
+/// worker (see [`as_worker`]), else on a fresh OS thread.
 ///
 /// setns(2) changes only the calling thread, so doing it on a throwaway thread
 /// keeps every other thread (tokio's workers above all) in netloom's own
 /// namespace. The caller blocks until `f` returns: keep `f` short (open a
-/// socket, read a file).
+/// socket, read a file, send a probe). At most [`MAX_THREADS`] such threads
+/// run at once; a call nested in another gets a thread of its own.
 pub fn run_in<T: Send>(ns: &Netns, f: impl FnOnce() -> T + Send) -> Result<T, KernelError> {
+    let home = HOME.with(|h| h.borrow().clone());
+    if let Some(home) = home.filter(|_| !INSIDE.get()) {
+        INSIDE.set(true);
+        let _back = InPlace(home);
+        setns(ns.fd(), CloneFlags::CLONE_NEWNET)
+            .map_err(|e| KernelError::io(ns.label(), errno_io(e)))?;
+        return Ok(f());
+    }
+    let _slot = Slot::take();
     let fd = ns.fd();
     std::thread::scope(|s| {
         s.spawn(move || -> Result<T, KernelError> {

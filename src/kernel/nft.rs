@@ -3,8 +3,6 @@
 //! namespace, feeding scripts on stdin so a replacement is one transaction.
 use std::io::Write;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 
 use ipnet::IpNet;
@@ -12,12 +10,14 @@ use serde_json::Value;
 
 use crate::kernel::error::KernelError;
 use crate::kernel::netns::Netns;
+use crate::kernel::sys::{self, Step};
 use crate::model::{self, Masquerade};
 
 /// Run `nft ARGS` inside `ns`, with `stdin` as its input when given.
 fn nft(ns: &Netns, args: &[&str], stdin: Option<&str>) -> Result<Output, KernelError> {
     let object = format!("{} nft", ns.label());
-    let fd = ns.fd().as_raw_fd();
+    let enter = Step::enter(ns.fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| KernelError::io(&object, e))?;
     let mut cmd = Command::new("nft");
     cmd.args(args)
         .stdin(if stdin.is_some() {
@@ -27,16 +27,7 @@ fn nft(ns: &Netns, args: &[&str], stdin: Option<&str>) -> Result<Output, KernelE
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: runs between fork and exec; setns is async-signal-safe and `fd`
-    // stays open in the parent (so in the child) until the child has exec'd.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    sys::pre_exec(&mut cmd, vec![enter]);
     let mut child = cmd.spawn().map_err(|e| {
         KernelError::io(format!("{object} (is the nftables package installed?)"), e)
     })?;

@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 
 use rtnetlink::packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::Socket;
@@ -107,6 +107,19 @@ impl Rtnl {
         let mut out = Vec::new();
         self.exchange(request, NLM_F_ACK, object, op, &mut |m| out.push(m))?;
         Ok(out)
+    }
+
+    /// Send one acknowledged request that makes something new
+    /// (NLM_F_CREATE | NLM_F_EXCL): the kernel refuses with EEXIST when it exists.
+    pub fn create(
+        &mut self,
+        request: RouteNetlinkMessage,
+        object: &str,
+        op: &str,
+    ) -> Result<(), KernelError> {
+        let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        self.exchange(request, flags, object, op, &mut |_| {})?;
+        Ok(())
     }
 
     /// Send `request` with `flags` and read until its end: NLMSG_DONE for a

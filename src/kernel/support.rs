@@ -106,7 +106,9 @@ fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
         .build()
         .map_err(|e| KernelError::io("preflight runtime", e))?;
     rt.block_on(async {
-        let handle = connect().map_err(|e| KernelError::io("preflight: rtnetlink socket", e))?;
+        let handle = conn::socket()
+            .map(conn::handle)
+            .map_err(|e| KernelError::io("preflight: rtnetlink socket", e))?;
         let mut missing = Vec::new();
         // Stacked kinds need an Ethernet lower; a veth is the one kind
         // netloom always needs the kernel to have.
@@ -172,24 +174,6 @@ fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
         }
         Ok(missing)
     })
-}
-
-/// An rtnetlink connection in this thread's namespace that asks for the
-/// kernel's extended-ACK text ("Unknown device type"), as `conn::connect`.
-fn connect() -> std::io::Result<Handle> {
-    use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, TokioSocket};
-    use std::os::fd::{FromRawFd, IntoRawFd};
-    let mut socket = Socket::new(NETLINK_ROUTE)?;
-    socket.set_ext_ack(true)?;
-    socket.set_cap_ack(true)?;
-    socket.bind_auto()?;
-    socket.set_non_blocking(true)?;
-    // SAFETY: the fd was just taken out of the Socket that owned it, so the
-    // TokioSocket becomes its only owner.
-    let socket = unsafe { TokioSocket::from_raw_fd(socket.into_raw_fd()) };
-    let (conn, handle, _messages) = rtnetlink::from_socket(socket);
-    tokio::spawn(conn);
-    Ok(handle)
 }
 
 /// Create device `name` of kernel kind `kind`; the kernel's words on failure.

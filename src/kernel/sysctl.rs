@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{open, openat, OFlag};
@@ -81,46 +81,18 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// A fresh detached procfs mount.
-fn mount_proc() -> io::Result<OwnedFd> {
-    use std::os::fd::FromRawFd;
-    const FSOPEN_CLOEXEC: libc::c_long = 1;
-    const FSCONFIG_CMD_CREATE: libc::c_long = 6;
-    const FSMOUNT_CLOEXEC: libc::c_long = 1;
-    let fail = || Err(io::Error::last_os_error());
-    // SAFETY: plain system calls on a NUL-terminated name and fds this
-    // function owns; each returned fd is wrapped at once.
-    unsafe {
-        let fs = libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC);
-        if fs < 0 {
-            return fail();
-        }
-        let fs = OwnedFd::from_raw_fd(fs as i32);
-        let null = std::ptr::null::<libc::c_char>();
-        let fd = fs.as_raw_fd() as libc::c_long;
-        if libc::syscall(libc::SYS_fsconfig, fd, FSCONFIG_CMD_CREATE, null, null, 0) < 0 {
-            return fail();
-        }
-        let m = libc::syscall(libc::SYS_fsmount, fd, FSMOUNT_CLOEXEC, 0);
-        if m < 0 {
-            return fail();
-        }
-        Ok(OwnedFd::from_raw_fd(m as i32))
-    }
-}
-
 /// Open directory `rel` (below /proc) for one more namespace: through this
 /// thread's private procfs instance, or /proc where there is none.
 fn open_proc_dir(rel: &Path) -> io::Result<OwnedFd> {
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     PRIVATE_PROC.with_borrow_mut(|p| {
         let p = p.get_or_insert_with(|| PrivateProc {
-            root: mount_proc().ok(),
+            root: super::sys::detached_proc().ok(),
             uses: 0,
         });
         if p.root.is_some() && p.uses >= PRIVATE_PROC_USES {
             // Keep the old instance should a new one be refused.
-            if let Ok(fresh) = mount_proc() {
+            if let Ok(fresh) = super::sys::detached_proc() {
                 p.root = Some(fresh);
             }
             p.uses = 0;

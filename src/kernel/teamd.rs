@@ -30,17 +30,15 @@
 //!   it down before adding it as a team port"), and teamd then exits: ports
 //!   must be down when teamd starts. The driver opens (brings up) each port
 //!   it enslaves.
-use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -48,6 +46,7 @@ use serde_json::Value;
 
 use super::error::KernelError;
 use super::netns::Netns;
+use super::sys::{self, Step};
 
 pub mod active;
 mod config;
@@ -123,59 +122,18 @@ fn real_run_dir() -> Result<PathBuf, KernelError> {
     Ok(real)
 }
 
-/// Everything the child needs between fork and exec, allocated before fork.
-struct Prepared {
-    netns: RawFd,
-    root: CString,
-    node_dir: CString,
-    run_dir: CString,
-}
-
-/// Enter the node's network namespace and give teamd a private view of its
-/// run dir. Runs between fork and exec: async-signal-safe syscalls only.
-fn enter(p: &Prepared) -> io::Result<()> {
-    // SAFETY: plain syscalls on an open fd and NUL-terminated strings made before fork.
-    unsafe {
-        // A session of its own: a Ctrl-C meant for netloom must not stop teamd.
-        if libc::setsid() == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::setns(p.netns, libc::CLONE_NEWNET) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            return Err(io::Error::last_os_error());
-        }
+/// What teamd's child does before exec: a session of its own (a Ctrl-C
+/// meant for netloom must not stop teamd), the node's network namespace,
+/// and a private mount namespace where `node_dir` is bound over the run dir.
+fn steps(ns: &Netns, node_dir: &Path, run_dir: &Path) -> io::Result<Vec<Step>> {
+    Ok(vec![
+        Step::NewSession,
+        Step::enter(ns.fd(), CloneFlags::CLONE_NEWNET)?,
+        Step::Unshare(CloneFlags::CLONE_NEWNS),
         // Keep the bind mount below from propagating back to the caller.
-        if libc::mount(
-            std::ptr::null(),
-            p.root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::mount(
-            p.node_dir.as_ptr(),
-            p.run_dir.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-fn cstring(path: &Path) -> Result<CString, KernelError> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| KernelError::Invalid {
-        object: path.display().to_string(),
-        message: "path contains a NUL byte".into(),
-    })
+        Step::propagation(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)?,
+        Step::bind(node_dir, run_dir)?,
+    ])
 }
 
 /// The last lines of teamd's log, for error messages.
@@ -220,12 +178,8 @@ pub fn start(ns: &Netns, node_dir: &Path, dev: &str, config: &Value) -> Result<u
     let log2 = log
         .try_clone()
         .map_err(|e| KernelError::io(log_path(node_dir, dev).display().to_string(), e))?;
-    let prepared = Prepared {
-        netns: ns.fd().as_raw_fd(),
-        root: cstring(Path::new("/"))?,
-        node_dir: cstring(node_dir)?,
-        run_dir: cstring(&real_run_dir()?)?,
-    };
+    let steps = steps(ns, node_dir, &real_run_dir()?)
+        .map_err(|e| KernelError::io(format!("{obj}: start {TEAMD}"), e))?;
     let mut cmd = Command::new(TEAMD);
     cmd.arg("-o") // use the device netloom made
         .arg("-N") // and leave it (and its ports) in place on exit
@@ -235,8 +189,7 @@ pub fn start(ns: &Netns, node_dir: &Path, dev: &str, config: &Value) -> Result<u
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2));
-    // SAFETY: `enter` only makes async-signal-safe syscalls on data prepared above.
-    unsafe { cmd.pre_exec(move || enter(&prepared)) };
+    sys::pre_exec(&mut cmd, steps);
     let child = cmd
         .spawn()
         .map_err(|e| KernelError::io(format!("{obj}: start {TEAMD}"), e))?;

@@ -1,6 +1,10 @@
-//! Errors of the verifier's own machinery (namespaces, netlink), as opposed to
-//! probe failures, which are results and become an outcome's reason.
+//! Errors of the verifier's own machinery (namespaces, netlink, sockets,
+//! the topology's addresses), as opposed to probe failures, which are results
+//! and become an outcome's reason.
 use std::path::PathBuf;
+
+use super::Readiness;
+use crate::kernel::KernelError;
 
 /// Why the verifier could not look or act inside a node.
 #[derive(Debug, thiserror::Error)]
@@ -15,52 +19,36 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-    /// Entering the namespace failed.
-    #[error("node {node}: setns: {source}")]
-    Setns {
-        /// Node name.
-        node: String,
-        /// The OS error.
-        source: nix::Error,
-    },
-    /// The namespace thread panicked.
-    #[error("node {node}: verifier thread panicked")]
-    Panicked {
-        /// Node name.
-        node: String,
-    },
-    /// The small per-thread tokio runtime could not start.
-    #[error("tokio runtime: {0}")]
-    Runtime(std::io::Error),
-    /// The netlink socket could not be opened.
-    #[error("netlink socket: {0}")]
-    Socket(std::io::Error),
-    /// A netlink request failed.
+    /// The kernel refused or failed a request (entering a namespace, netlink).
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// A probe socket could not be opened or set up.
     #[error("{what}: {source}")]
-    Netlink {
-        /// The request, e.g. "link dump".
+    Socket {
+        /// The step, e.g. `raw ICMP socket`, `SO_BINDTODEVICE eth0`.
         what: String,
-        /// rtnetlink's error.
-        source: rtnetlink::Error,
-    },
-    /// The kernel refused to re-create something a failover check had to restore.
-    #[error("restore {what}: {source}")]
-    Restore {
-        /// "route" or "address".
-        what: &'static str,
-        /// The errno the kernel answered.
-        source: std::io::Error,
+        /// The errno.
+        source: nix::Error,
     },
     /// No interface of that name in the node.
     #[error("no interface {0}")]
     NoLink(String),
+    /// An expectation names a node the topology does not have.
+    #[error("no node {0} in the topology")]
+    NoNode(String),
+    /// An expectation names an interface (`node/iface`) the topology does not have.
+    #[error("no interface {0} in the topology")]
+    NoIface(String),
+    /// The interface (`node/iface`) an expectation targets has no address.
+    #[error("{0} has no address to probe")]
+    IfaceWithoutAddress(String),
+    /// The node an expectation targets has no address (of the probe's family).
+    #[error("node {0} has no address to probe")]
+    NodeWithoutAddress(String),
+    /// The network did not become ready (see [`Readiness`]).
+    #[error("{0}")]
+    NotReady(Readiness),
     /// Several failures (restoring continues past the first).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<Error>),
-}
-
-/// A closure mapping an rtnetlink error to [`Error::Netlink`] for request `what`.
-pub fn netlink(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
-    let what = what.into();
-    move |source| Error::Netlink { what, source }
 }

@@ -2,74 +2,35 @@
 //! recovers or the bound passes, then always put the link back as it was.
 //!
 //! Setting a link down makes the kernel delete the routes through it (and the
-//! IPv6 addresses on it, unless keep_addr_on_down); they are saved first and
-//! re-added after the link is up again, so the network is left as found.
+//! IPv6 addresses on it, unless keep_addr_on_down); [`crate::kernel::updown`]
+//! saves them first and re-adds them after the link is up again, so the
+//! network is left as found.
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use rtnetlink::packet_route::address::AddressMessage;
-use rtnetlink::packet_route::route::RouteMessage;
-use rtnetlink::packet_route::AddressFamily;
-
 use super::error::Error;
-use super::{netns, nl, probe, Outcome};
+use super::{node, probe, Outcome};
+use crate::kernel::query::Query;
+use crate::kernel::updown::{self, Cut};
 use crate::model::{Expectation, IfRef, Network};
 
-/// What is needed to put a cut link back.
-struct Saved {
-    index: u32,
-    routes: Vec<RouteMessage>,
-    addresses: Vec<AddressMessage>,
-}
-
 /// Save what the kernel will drop, then set `cut` down.
-fn cut_link(topo: &str, cut: &IfRef) -> Result<Saved, Error> {
-    let name = cut.name.clone();
-    netns::run_in(topo, &cut.node, move || {
-        let rt = netns::runtime()?;
-        rt.block_on(async {
-            let h = nl::connect()?;
-            let link = nl::link_by_name(&h, &name).await?;
-            let routes = nl::routes_via(&h, link.index).await?;
-            let addresses = nl::addresses_of(&h, link.index)
-                .await?
-                .into_iter()
-                .filter(|m| m.header.family == AddressFamily::Inet6)
-                .collect();
-            nl::set_up(&h, link.index, false).await?;
-            Ok(Saved {
-                index: link.index,
-                routes,
-                addresses,
-            })
-        })
+fn cut_link(topo: &str, cut: &IfRef) -> Result<Cut, Error> {
+    node::run_in(topo, &cut.node, || {
+        let mut q = Query::open(format!("node {}", cut.node))?;
+        let link = q
+            .link_by_name(&cut.name)?
+            .ok_or_else(|| Error::NoLink(cut.name.clone()))?;
+        Ok(updown::cut(&mut q, link.index)?)
     })
 }
 
 /// Set the link up again and re-add the routes and addresses the kernel dropped.
-fn restore(topo: &str, node: &str, saved: Saved) -> Result<(), Error> {
-    netns::run_in(topo, node, move || {
-        let rt = netns::runtime()?;
-        rt.block_on(async {
-            let h = nl::connect()?;
-            nl::set_up(&h, saved.index, true).await?;
-            let mut errors = Vec::new();
-            for a in saved.addresses {
-                if let Err(e) = nl::restore_address(&h, a).await {
-                    errors.push(e);
-                }
-            }
-            for r in saved.routes {
-                if let Err(e) = nl::restore_route(&h, r).await {
-                    errors.push(e);
-                }
-            }
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::Several(errors))
-            }
-        })
+fn restore(topo: &str, node: &str, saved: Cut) -> Result<(), Error> {
+    node::run_in(topo, node, move || {
+        let mut q = Query::open(format!("node {node}"))?;
+        updown::restore(&mut q, saved)
+            .map_err(|errors| Error::Several(errors.into_iter().map(Error::from).collect()))
     })
 }
 

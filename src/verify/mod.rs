@@ -7,8 +7,7 @@
 //! failover checks change links, so they run one after another afterwards.
 pub mod error;
 pub mod failover;
-pub mod netns;
-pub mod nl;
+pub mod node;
 pub mod probe;
 pub mod ready;
 
@@ -21,6 +20,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::kernel::netns;
+use crate::kernel::query::Query;
 use crate::model::{Claim, Expectation, Network, Probe, Target};
 
 pub use error::Error;
@@ -180,7 +181,7 @@ fn check(network: &Network, ifaces: &Interfaces, e: &Expectation) -> Outcome {
     let dst = match resolve_target(network, e) {
         Ok(a) => a,
         Err(r) => {
-            o.reason = r;
+            o.reason = r.to_string();
             return o;
         }
     };
@@ -236,13 +237,12 @@ fn forget_at_target(topo: &str, iface: &str, src: IpAddr) {
         return;
     };
     // Best effort: a leftover entry is only a cache entry.
-    let _ = netns::run_in(topo, node, || {
-        let rt = netns::runtime()?;
-        rt.block_on(async {
-            let h = nl::connect()?;
-            let l = nl::link_by_name(&h, name).await?;
-            nl::forget_neighbour(&h, l.index, src).await
-        })
+    let _ = node::run_in(topo, node, || {
+        let mut q = Query::open(format!("node {node}"))?;
+        if let Some(l) = q.link_by_name(name)? {
+            q.forget_neighbour(l.index, src)?;
+        }
+        Ok(())
     });
 }
 
@@ -278,28 +278,28 @@ impl Interfaces {
 /// `Target::Node`: the node's first address sharing a subnet with one of the
 /// source node's addresses (of the probe's family for ARP), else its first IPv4
 /// address, else its first address. `Target::Iface`: that interface's first address.
-pub fn resolve_target(network: &Network, exp: &Expectation) -> Result<IpAddr, String> {
+pub fn resolve_target(network: &Network, exp: &Expectation) -> Result<IpAddr, Error> {
     match &exp.to {
         Target::Addr(a) => Ok(*a),
         Target::Iface(r) => {
             let node = network
                 .nodes
                 .get(&r.node)
-                .ok_or_else(|| format!("no node {} in the topology", r.node))?;
+                .ok_or_else(|| Error::NoNode(r.node.clone()))?;
             let link = node
                 .links
                 .get(&r.name)
-                .ok_or_else(|| format!("no interface {r} in the topology"))?;
+                .ok_or_else(|| Error::NoIface(r.to_string()))?;
             link.addresses
                 .first()
                 .map(|a| a.net.addr())
-                .ok_or_else(|| format!("{r} has no address to probe"))
+                .ok_or_else(|| Error::IfaceWithoutAddress(r.to_string()))
         }
         Target::Node(name) => {
             let node = network
                 .nodes
                 .get(name)
-                .ok_or_else(|| format!("no node {name} in the topology"))?;
+                .ok_or_else(|| Error::NoNode(name.clone()))?;
             let theirs: Vec<IpNet> = node
                 .links
                 .values()
@@ -326,7 +326,7 @@ pub fn resolve_target(network: &Network, exp: &Expectation) -> Result<IpAddr, St
                 .or_else(|| theirs.iter().find(|t| t.addr().is_ipv4()))
                 .or_else(|| theirs.first())
                 .map(|n| n.addr())
-                .ok_or_else(|| format!("node {name} has no address to probe"))
+                .ok_or_else(|| Error::NodeWithoutAddress(name.clone()))
         }
     }
 }

@@ -122,12 +122,9 @@ pub fn call(sock: &Path, method: &str, args: &[&str]) -> Result<String, KernelEr
     }
     // A SEQPACKET recv returns one whole packet; SIOCINQ (FIONREAD) gives its
     // length, as teamd's own reader uses it.
-    let mut pending: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the valid pointer given.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut pending) } == -1 {
-        return Err(KernelError::io(&object, std::io::Error::last_os_error()));
-    }
-    let mut buf = vec![0u8; usize::try_from(pending).unwrap_or(0).max(1)];
+    let pending =
+        crate::kernel::sys::pending(fd.as_fd()).map_err(|e| KernelError::io(&object, e))?;
+    let mut buf = vec![0u8; pending.max(1)];
     let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(|e| io_err(&object, e))?;
     if n == 0 {
         return Err(KernelError::Decode {
@@ -290,8 +287,7 @@ mod tests {
             let n = recv(conn, &mut buf, MsgFlags::empty()).unwrap();
             assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), expect);
             send(conn, reply.as_bytes(), MsgFlags::empty()).unwrap();
-            // SAFETY: conn is the accepted fd this thread owns.
-            unsafe { libc::close(conn) };
+            nix::unistd::close(conn).unwrap();
         })
     }
 

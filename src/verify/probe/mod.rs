@@ -1,12 +1,14 @@
 //! Native probes run inside a node's namespace: ICMP echo, ARP, TCP connect, UDP.
 //!
-//! [`probe`] enters the namespace on its own thread, asks the kernel which route
-//! and interface it would use, sends up to `count` probes (stopping at the
-//! first answer, failing fast when there is no route), and explains failures
-//! with the kernel's neighbour table.
+//! [`probe`] enters the namespace (see [`super::node`]), asks the kernel which
+//! route and interface it would use, sends up to `count` probes (stopping at
+//! the first answer, failing fast when there is no route), and explains
+//! failures with the kernel's neighbour table. The packets' bytes are
+//! [`crate::wire`]'s; the sockets are here.
 pub mod arp;
 pub mod icmp;
-pub mod ip;
+#[allow(unsafe_code)]
+pub mod packet;
 pub mod tcp;
 pub mod udp;
 
@@ -20,19 +22,9 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rtnetlink::packet_route::neighbour::NeighbourState;
 use serde::Serialize;
 
-use super::{netns, nl};
+use super::node;
+use crate::kernel::query::{LinkState, Query, RouteHop};
 use crate::model::{MacAddr, Probe};
-
-/// Why bytes could not be read as a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum WireError {
-    /// The buffer is shorter than the fields it must hold.
-    #[error("packet truncated")]
-    Truncated,
-    /// A field has a value this code does not accept.
-    #[error("malformed packet: {0}")]
-    Malformed(&'static str),
-}
 
 /// What one probe packet (or connect) produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +128,24 @@ fn next_ident() -> u16 {
         .wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// What [`probe`] was asked to do, once inside the namespace.
+#[derive(Debug, Clone, Copy)]
+struct Ask<'a> {
+    /// The interface the probes must leave by, if any.
+    iface: Option<&'a str>,
+    dst: IpAddr,
+    kind: Probe,
+    count: u32,
+    timeout: Duration,
+}
+
+/// Where the probes leave: the kernel's route and its output link.
+#[derive(Debug)]
+struct Path {
+    hop: RouteHop,
+    out: Option<LinkState>,
+}
+
 /// Probe `dst` from `node` of topology `topo` (optionally out of `iface`) with up to
 /// `count` probes of `timeout` each; stop at the first answer.
 pub fn probe(
@@ -147,116 +157,103 @@ pub fn probe(
     count: u32,
     timeout: Duration,
 ) -> ProbeResult {
-    let iface = iface.map(str::to_owned);
-    netns::run_in(topo, node, move || {
-        Ok(in_namespace(
-            iface.as_deref(),
-            dst,
-            probe,
-            count.max(1),
-            timeout,
-        ))
-    })
-    .unwrap_or_else(|e| ProbeResult::unrun(e, None))
+    let ask = Ask {
+        iface,
+        dst,
+        kind: probe,
+        count: count.max(1),
+        timeout,
+    };
+    node::run_in(topo, node, || Ok(in_namespace(node, &ask)))
+        .unwrap_or_else(|e| ProbeResult::unrun(e, None))
 }
 
-/// The body of [`probe`], on a thread already inside the node's namespace.
-fn in_namespace(
-    iface: Option<&str>,
-    dst: IpAddr,
-    kind: Probe,
-    count: u32,
-    timeout: Duration,
-) -> ProbeResult {
-    let rt = match netns::runtime() {
-        Ok(rt) => rt,
+/// The body of [`probe`], on a thread already inside `node`'s namespace.
+fn in_namespace(node: &str, ask: &Ask) -> ProbeResult {
+    let mut q = match Query::open(format!("node {node}")) {
+        Ok(q) => q,
         Err(e) => return ProbeResult::unrun(e, None),
     };
-    let handle = match rt.block_on(async { nl::connect() }) {
-        Ok(h) => h,
-        Err(e) => return ProbeResult::unrun(e, None),
+    let path = match route(&mut q, ask) {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let links = match rt.block_on(nl::links(&handle)) {
-        Ok(l) => l,
-        Err(e) => return ProbeResult::unrun(e, None),
-    };
-    let forced = match iface {
-        Some(name) => match links.iter().find(|l| l.name == name) {
-            Some(l) => Some(l.clone()),
-            None => {
-                return ProbeResult::unrun(format!("no interface {name} on the source node"), None)
-            }
-        },
-        None => None,
-    };
-    let hop = match rt.block_on(nl::route_get(
-        &handle,
-        dst,
-        forced.as_ref().map(|l| l.index),
-    )) {
-        Ok(h) => h,
-        Err(nl::RouteError::NoRoute) => {
-            return ProbeResult {
-                no_route: true,
-                ..ProbeResult::failed(format!("no route to {dst}"), iface.map(str::to_owned))
-            }
-        }
-        Err(nl::RouteError::Other(e)) => return ProbeResult::unrun(e, None),
-    };
+    let hop = &path.hop;
     // The neighbour entry the probes make for the next hop is removed
     // afterwards unless it was there before: the kernel's neighbour tables
     // hold 1024 entries for the whole machine (gc_thresh3), and only entries
     // older than 5 s may be reclaimed, so a thousand probes in a second would
     // overflow them and later probes could not resolve anybody.
-    let had = !matches!(
-        rt.block_on(nl::neighbour_state(&handle, hop.oif, hop.nexthop)),
-        Ok(None)
-    );
-    let mut r = send(&rt, &handle, &links, iface, &hop, dst, kind, count, timeout);
+    let had = !matches!(q.neighbour_state(hop.oif, hop.nexthop), Ok(None));
+    let mut r = send(&mut q, ask, &path);
     if !had {
         // Best effort: a leftover entry is only a cache entry.
-        let _ = rt.block_on(nl::forget_neighbour(&handle, hop.oif, hop.nexthop));
+        let _ = q.forget_neighbour(hop.oif, hop.nexthop);
     }
-    if hop.nexthop == dst {
+    if hop.nexthop == ask.dst {
         r.on_link_src = hop.src;
     }
     r
 }
 
-/// Send the probes along `hop` and explain the outcome.
-#[allow(clippy::too_many_arguments)]
-fn send(
-    rt: &tokio::runtime::Runtime,
-    handle: &rtnetlink::Handle,
-    links: &[nl::LinkState],
-    iface: Option<&str>,
-    hop: &nl::RouteHop,
-    dst: IpAddr,
-    kind: Probe,
-    count: u32,
-    timeout: Duration,
-) -> ProbeResult {
-    let out = links.iter().find(|l| l.index == hop.oif);
-    let out_name = out.map(|l| l.name.clone());
-    let mut last = Attempt::Timeout;
-    let mut pinger = None;
-    for _ in 0..count {
-        let attempt = match kind {
-            Probe::Icmp => {
-                if pinger.is_none() {
-                    match icmp::Pinger::new(dst, iface, next_ident()) {
-                        Ok(p) => pinger = Some(p),
-                        Err(e) => return ProbeResult::unrun(e, out_name),
-                    }
-                }
-                match pinger.as_mut() {
-                    Some(p) => p.once(timeout),
-                    None => Attempt::Failed("no ICMP socket".into()),
-                }
+/// The route the probes take and its output link, or the result that
+/// ends the probe at once (no such interface, no route).
+fn route(q: &mut Query, ask: &Ask) -> Result<Path, ProbeResult> {
+    let forced = match ask.iface {
+        Some(name) => match q.link_by_name(name) {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => {
+                let why = format!("no interface {name} on the source node");
+                return Err(ProbeResult::unrun(why, None));
             }
-            Probe::Arp => arp_once(rt, handle, out, hop, dst, timeout),
-            Probe::Tcp(port) => tcp::connect_once(dst, port, iface, timeout),
-            Probe::Udp(port) => udp::exchange(dst, port, iface, timeout),
+            Err(e) => return Err(ProbeResult::unrun(e, None)),
+        },
+        None => None,
+    };
+    let hop = match q.route_get(ask.dst, forced.as_ref().map(|l| l.index)) {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            return Err(ProbeResult {
+                no_route: true,
+                ..ProbeResult::failed(
+                    format!("no route to {}", ask.dst),
+                    ask.iface.map(str::to_owned),
+                )
+            })
+        }
+        Err(e) => return Err(ProbeResult::unrun(e, None)),
+    };
+    let out = match forced {
+        Some(l) if l.index == hop.oif => Some(l),
+        _ if hop.oif == 0 => None,
+        _ => q
+            .link_by_index(hop.oif)
+            .map_err(|e| ProbeResult::unrun(e, None))?,
+    };
+    Ok(Path { hop, out })
+}
+
+/// Send the probes along `path` and explain the outcome.
+fn send(q: &mut Query, ask: &Ask, path: &Path) -> ProbeResult {
+    let out_name = path.out.as_ref().map(|l| l.name.clone());
+    let mut pinger = match ask.kind {
+        Probe::Icmp => match icmp::Pinger::new(ask.dst, ask.iface, next_ident()) {
+            Ok(p) => Some(p),
+            Err(e) => return ProbeResult::unrun(e, out_name),
+        },
+        _ => None,
+    };
+    let (dst, timeout) = (ask.dst, ask.timeout);
+    let mut last = Attempt::Timeout;
+    for _ in 0..ask.count {
+        let attempt = match ask.kind {
+            Probe::Icmp => match pinger.as_mut() {
+                Some(p) => p.once(timeout),
+                None => Attempt::Failed("no ICMP socket".into()),
+            },
+            Probe::Arp => arp_once(q, path, dst, timeout),
+            Probe::Tcp(port) => tcp::connect_once(dst, port, ask.iface, timeout),
+            Probe::Udp(port) => udp::exchange(dst, port, ask.iface, timeout),
         };
         match attempt {
             Attempt::Answer { rtt, note, mac } => {
@@ -286,9 +283,14 @@ fn send(
             other => last = other,
         }
     }
-    let ms = timeout.as_millis();
-    let mut reason = match &last {
-        Attempt::Timeout => match kind {
+    ProbeResult::failed(explain(q, ask, path, &last), out_name)
+}
+
+/// Why the probes failed, from the last attempt and the kernel's neighbour table.
+fn explain(q: &mut Query, ask: &Ask, path: &Path, last: &Attempt) -> String {
+    let (dst, ms) = (ask.dst, ask.timeout.as_millis());
+    let reason = match last {
+        Attempt::Timeout => match ask.kind {
             Probe::Icmp => format!("no echo reply within {ms}ms"),
             Probe::Arp => format!("no ARP reply from {dst} within {ms}ms"),
             Probe::Tcp(p) => format!("no SYN-ACK or RST from {dst}:{p} within {ms}ms"),
@@ -300,39 +302,37 @@ fn send(
         Attempt::Answer { .. } | Attempt::NoRoute => String::new(),
     };
     // A silent or "host unreachable" failure is usually an unanswered neighbour lookup.
-    if matches!(last, Attempt::Timeout | Attempt::Unreachable { .. }) {
-        if let (Some(name), Ok(Some((state, _)))) = (
-            out_name.as_deref(),
-            rt.block_on(nl::neighbour(handle, hop.oif, hop.nexthop)),
-        ) {
-            if matches!(state, NeighbourState::Incomplete | NeighbourState::Failed) {
-                let what = if hop.nexthop.is_ipv4() {
-                    "ARP"
-                } else {
-                    "neighbour solicitation"
-                };
-                reason = format!("{what} for {} on {name} unanswered ({reason})", hop.nexthop);
-            }
-        }
+    if !matches!(last, Attempt::Timeout | Attempt::Unreachable { .. }) {
+        return reason;
     }
-    ProbeResult::failed(reason, out_name)
+    let (Some(out), hop) = (&path.out, &path.hop) else {
+        return reason;
+    };
+    match q.neighbour_state(hop.oif, hop.nexthop) {
+        Ok(Some(NeighbourState::Incomplete | NeighbourState::Failed)) => {
+            let what = if hop.nexthop.is_ipv4() {
+                "ARP"
+            } else {
+                "neighbour solicitation"
+            };
+            format!(
+                "{what} for {} on {} unanswered ({reason})",
+                hop.nexthop, out.name
+            )
+        }
+        _ => reason,
+    }
 }
 
 /// One ARP who-has for `dst` out of the route's (or forced) interface.
-fn arp_once(
-    rt: &tokio::runtime::Runtime,
-    handle: &rtnetlink::Handle,
-    out: Option<&nl::LinkState>,
-    hop: &nl::RouteHop,
-    dst: IpAddr,
-    timeout: Duration,
-) -> Attempt {
+fn arp_once(q: &mut Query, path: &Path, dst: IpAddr, timeout: Duration) -> Attempt {
     let IpAddr::V4(target) = dst else {
         return Attempt::Failed("ARP probes IPv4 addresses only".into());
     };
-    let Some(link) = out else {
+    let Some(link) = &path.out else {
         return Attempt::Failed("no output interface for ARP".into());
     };
+    let hop = &path.hop;
     if hop.nexthop != dst {
         return Attempt::Failed(format!(
             "{dst} is not on a link of this node (routed via {}): ARP reaches neighbours only",
@@ -345,7 +345,7 @@ fn arp_once(
     let src = match hop.src {
         Some(IpAddr::V4(s)) => s,
         _ => {
-            let addrs = rt.block_on(nl::addresses(handle)).unwrap_or_default();
+            let addrs = q.addresses().unwrap_or_default();
             match addrs.iter().find_map(|a| match a.addr {
                 IpAddr::V4(v) if a.index == link.index => Some(v),
                 _ => None,
