@@ -611,7 +611,7 @@ async fn port_states_name_every_port() {
     ip(&["link", "set", "a1", "up"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     let states = loop {
-        let s = netloom::kernel::observe::bridge::port_states(&k, "host")
+        let s = netloom::kernel::bridge::port_states(&k, "host")
             .await
             .unwrap();
         // 3: BR_STATE_FORWARDING, reached once linkwatch saw a0's carrier.
@@ -624,7 +624,7 @@ async fn port_states_name_every_port() {
         states,
         std::collections::HashMap::from([("a0".to_string(), 3), ("b0".to_string(), 0)])
     );
-    assert!(netloom::kernel::observe::bridge::port_states(&k, "nowhere")
+    assert!(netloom::kernel::bridge::port_states(&k, "nowhere")
         .await
         .unwrap()
         .is_empty());

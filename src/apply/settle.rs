@@ -73,7 +73,7 @@ pub async fn ports(k: &Kernel, mut ports: Vec<IfRef>) -> Result<(), KernelError>
         nodes.dedup();
         let mut states = BTreeMap::new();
         for node in nodes {
-            let s = kernel::observe::bridge::port_states(k, &node).await?;
+            let s = kernel::bridge::port_states(k, &node).await?;
             states.insert(node, s);
         }
         ports.retain(|p| {

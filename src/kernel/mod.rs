@@ -6,10 +6,12 @@
 //! the socket an observation already opened there, when there is one).
 pub mod apply;
 pub mod awake;
+pub mod bridge;
 pub mod conn;
 pub mod error;
 pub mod exec;
 pub mod fdtable;
+pub mod kind;
 pub mod netns;
 pub mod nft;
 pub mod observe;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{
-    InfoBridge, InfoData, InfoKind, InfoVlan, InfoVxlan, LinkAttribute, LinkInfo, LinkMessage,
+    InfoBridge, InfoData, InfoKind, LinkAttribute, LinkInfo, LinkMessage,
 };
 use rtnetlink::Handle;
 
@@ -133,15 +133,10 @@ fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
                     None => create(&handle, &name, "veth", None, None).await,
                 },
                 Need::Kind(k) => {
-                    let stacked = matches!(
-                        k.as_str(),
-                        "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "vlan"
-                    );
-                    let data = match k.as_str() {
-                        "vlan" => Some(InfoData::Vlan(vec![InfoVlan::Id(2)])),
-                        "vxlan" => Some(InfoData::Vxlan(vec![InfoVxlan::Id(42)])),
-                        _ => None,
-                    };
+                    // What a trial device of the kind needs: its codec says.
+                    let codec = super::kind::by_info(&InfoKind::from(k.as_str()));
+                    let stacked = codec.is_some_and(|c| c.stacked);
+                    let data = codec.and_then(|c| (c.sample)());
                     match (stacked, lower) {
                         (true, None) => Err("no veth to stack it on".to_string()),
                         // Each stacked trial gets a lower of its own: the

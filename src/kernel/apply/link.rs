@@ -4,16 +4,15 @@
 use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
-use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoPortData, InfoPortKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-};
+use std::collections::HashMap;
+
+use rtnetlink::packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::Handle;
 
-use super::bridge::VlanTarget;
-use super::{
-    bond, bridge, ifindex, invalid, ipvlan, macvlan, node_handle, object, tun, veth, vlan, vxlan,
-};
+use super::{ifindex, invalid, node_handle, object, tun};
+use crate::kernel::bridge::{self, VlanTarget};
 use crate::kernel::error::KernelError;
+use crate::kernel::kind::{self, Codec, Write};
 use crate::kernel::{conn, Kernel, NodeHandle};
 use crate::model::LinkChange;
 use crate::model::{self, BridgeVlan, Link, LinkKind, PortOptions};
@@ -32,20 +31,18 @@ pub(super) async fn add(
     if let LinkKind::Tun(o) = &link.kind {
         return tun::add(&h, node, link, o, &mark).await;
     }
-    let kind = creatable(&link.kind, &obj)?;
+    let codec = creatable(&link.kind, &obj)?;
 
     // The request goes to the node holding the lower device when that is
     // another node: the kernel looks IFLA_LINK up in the sender's namespace
     // and creates the device directly in IFLA_NET_NS_FD's.
-    let lower_node = match &link.kind {
-        LinkKind::Macvlan(_) | LinkKind::Macvtap(_) | LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_) => {
-            link.kind
-                .lower()
-                .map(|l| l.node.as_str())
-                .filter(|n| *n != node)
-        }
-        _ => None,
-    };
+    let by_link = link.kind.facts().lower_by_ifla_link();
+    let lower_node = link
+        .kind
+        .lower()
+        .filter(|_| by_link)
+        .map(|l| l.node.as_str())
+        .filter(|n| *n != node);
     let sender = match lower_node {
         Some(n) => node_handle(k, n).await?,
         None => h.clone(),
@@ -65,43 +62,44 @@ pub(super) async fn add(
         msg.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
     }
 
-    // Kept alive until the request is sent: the peer's fd is borrowed from it.
+    // A veth's peer end, in its own node: the handle is kept alive until
+    // the request is sent, as the peer's fd is borrowed from it.
     let mut peer_handle: Option<(String, NodeHandle)> = None;
-    let data = match &link.kind {
-        LinkKind::Veth(o) => {
-            let peer_ref = o
-                .peer
-                .as_ref()
-                .ok_or_else(|| invalid(&obj, "a veth needs a peer"))?;
-            let ph = if peer_ref.node == node {
-                None
-            } else {
-                Some(node_handle(k, &peer_ref.node).await?)
-            };
-            let fd = ph.as_ref().map(|p| p.netns.fd().as_raw_fd());
-            let described = match peer {
-                Some(p) => p.clone(),
-                None => Link::new(peer_ref.name.clone(), link.kind.clone()),
-            };
-            let mut described = described;
-            described.name = peer_ref.name.clone();
-            let data = veth::info(&described, fd);
-            peer_handle = Some((peer_ref.node.clone(), ph.unwrap_or_else(|| h.clone())));
-            Some((data, peer_ref.name.clone()))
-        }
-        _ => None,
+    let mut described = None;
+    if let LinkKind::Veth(o) = &link.kind {
+        let peer_ref = o
+            .peer
+            .as_ref()
+            .ok_or_else(|| invalid(&obj, "a veth needs a peer"))?;
+        let ph = if peer_ref.node == node {
+            h.clone()
+        } else {
+            node_handle(k, &peer_ref.node).await?
+        };
+        let mut d = peer
+            .cloned()
+            .unwrap_or_else(|| Link::new(peer_ref.name.clone(), link.kind.clone()));
+        d.name = peer_ref.name.clone();
+        described = Some(d);
+        peer_handle = Some((peer_ref.node.clone(), ph));
+    }
+    let peer_fd = peer_handle
+        .as_ref()
+        .filter(|(n, _)| n != node)
+        .map(|(_, ph)| ph.netns.fd().as_raw_fd());
+    let indexes = indexes(&h, node, codec, &link.kind).await?;
+    let w = Write {
+        node,
+        obj: &obj,
+        create: true,
+        indexes: &indexes,
+        peer: described.as_ref().map(|d| (d, peer_fd)),
     };
-    let (info_data, peer_name) = match data {
-        Some((d, n)) => (Some(d), Some(n)),
-        None => (
-            kind_data(&sender, node, &link.kind, true, &obj).await?,
-            None,
-        ),
-    };
-    if let Some(lower) = lower_index(&sender, node, &link.kind, &obj).await? {
+    let info_data = (codec.emit)(&link.kind, &w)?;
+    if let Some(lower) = lower_index(&sender, &link.kind).await? {
         msg.attributes.push(LinkAttribute::Link(lower));
     }
-    let mut info = vec![LinkInfo::Kind(kind)];
+    let mut info = vec![LinkInfo::Kind(codec.kind.clone())];
     info.extend(info_data.map(LinkInfo::Data));
     msg.attributes.push(LinkAttribute::LinkInfo(info));
     sender
@@ -118,8 +116,8 @@ pub(super) async fn add(
         // The kernel ignores IFLA_IFALIAS in a create request, so the mark
         // follows in its own request (to both veth ends), addressed by name.
         set_alias(&h.handle, &link.name, &mark, &obj).await?;
-        if let (Some((pnode, ph)), Some(pname)) = (&peer_handle, &peer_name) {
-            set_alias(&ph.handle, pname, &mark, &object(pnode, pname)).await?;
+        if let (Some((pnode, ph)), Some(d)) = (&peer_handle, &described) {
+            set_alias(&ph.handle, &d.name, &mark, &object(pnode, &d.name)).await?;
         }
         if let LinkKind::Bridge(o) = &link.kind {
             if !o.vlans.is_empty() {
@@ -161,8 +159,8 @@ async fn set_alias(handle: &Handle, name: &str, mark: &str, obj: &str) -> Result
     send_change(handle, msg, obj, "set ownership mark").await
 }
 
-/// The IFLA_INFO_KIND of a kind netloom creates over rtnetlink.
-fn creatable(kind: &LinkKind, obj: &str) -> Result<InfoKind, KernelError> {
+/// The codec of a kind netloom creates over rtnetlink.
+fn creatable(kind: &LinkKind, obj: &str) -> Result<&'static Codec, KernelError> {
     match kind {
         LinkKind::Loopback | LinkKind::External | LinkKind::Other(_) | LinkKind::Tun(_) => {
             Err(invalid(
@@ -170,87 +168,39 @@ fn creatable(kind: &LinkKind, obj: &str) -> Result<InfoKind, KernelError> {
                 "netloom does not create links of this kind over rtnetlink",
             ))
         }
-        k => k
-            .kernel_kind()
-            .map(InfoKind::from)
-            .ok_or_else(|| invalid(obj, "kind without a kernel name")),
+        k => kind::of(k).ok_or_else(|| invalid(obj, "kind without a kernel codec")),
     }
 }
 
-/// IFLA_LINK for kinds stacked on a lower device (not vxlan: its underlay is
-/// IFLA_VXLAN_LINK). The lower is looked up where the request is sent.
-async fn lower_index(
-    sender: &NodeHandle,
-    node: &str,
-    kind: &LinkKind,
-    obj: &str,
-) -> Result<Option<u32>, KernelError> {
-    let lower = match kind {
-        LinkKind::Macvlan(o) | LinkKind::Macvtap(o) => o.lower.as_ref(),
-        LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o) => o.lower.as_ref(),
-        LinkKind::Vlan(o) => {
-            if let Some(l) = o.lower.as_ref().filter(|l| l.node != node) {
-                return Err(invalid(
-                    obj,
-                    format!("vlan lower {l} must be in the same node"),
-                ));
-            }
-            o.lower.as_ref()
-        }
-        _ => None,
-    };
-    match lower {
+/// IFLA_LINK for kinds stacked on a lower device by it (not vxlan: its
+/// underlay is IFLA_VXLAN_LINK). The lower is looked up where the request
+/// is sent.
+async fn lower_index(sender: &NodeHandle, kind: &LinkKind) -> Result<Option<u32>, KernelError> {
+    match kind.lower().filter(|_| kind.facts().lower_by_ifla_link()) {
         Some(l) => Ok(Some(ifindex(sender, &l.node, &l.name).await?)),
         None => Ok(None),
     }
 }
 
-/// IFLA_INFO_DATA for a kind: all set options on create, the `Some` ones on
-/// a change.
-async fn kind_data(
-    handle: &NodeHandle,
+/// The ifindexes of the devices of `node` the codec asks for, those that
+/// exist (a bond's primary made later by the same plan does not yet).
+async fn indexes(
+    h: &NodeHandle,
     node: &str,
+    codec: &Codec,
     kind: &LinkKind,
-    create: bool,
-    obj: &str,
-) -> Result<Option<InfoData>, KernelError> {
-    Ok(match kind {
-        LinkKind::Bridge(o) => Some(InfoData::Bridge(bridge::info(o, obj)?)),
-        LinkKind::Bond(o) => {
-            // A primary that does not exist yet is left for a later SetLink.
-            let primary = match &o.primary {
-                Some(p) => match ifindex(handle, node, p).await {
-                    Ok(i) => Some(i),
-                    Err(KernelError::Invalid { .. }) if create => None,
-                    Err(e) => return Err(e),
-                },
-                None => None,
-            };
-            Some(InfoData::Bond(bond::info(o, primary, obj)?))
+) -> Result<HashMap<String, u32>, KernelError> {
+    let mut out = HashMap::new();
+    for name in (codec.names)(kind) {
+        match ifindex(h, node, &name).await {
+            Ok(i) => {
+                out.insert(name, i);
+            }
+            Err(KernelError::Invalid { .. }) => {}
+            Err(e) => return Err(e),
         }
-        LinkKind::Vlan(o) => Some(InfoData::Vlan(vlan::info(o, create, obj)?)),
-        LinkKind::Vxlan(o) => {
-            let dev = match &o.dev {
-                Some(d) if d.node != node => {
-                    return Err(invalid(
-                        obj,
-                        format!("vxlan dev {d} must be in the same node"),
-                    ))
-                }
-                Some(d) => Some(ifindex(handle, node, &d.name).await?),
-                None => None,
-            };
-            Some(InfoData::Vxlan(vxlan::info(o, dev, create)))
-        }
-        LinkKind::Macvlan(o) | LinkKind::Macvtap(o) => {
-            let tap = matches!(kind, LinkKind::Macvtap(_));
-            Some(macvlan::info(o, tap, obj)?)
-        }
-        LinkKind::Ipvlan(o) => Some(ipvlan::info(o, false, obj)?),
-        LinkKind::Ipvtap(o) => Some(ipvlan::info(o, true, obj)?),
-        // Team is configured by teamd, dummy has no options, veth only its peer.
-        _ => None,
-    })
+    }
+    Ok(out)
 }
 
 /// Delete link `name` (for a veth the kernel removes both ends).
@@ -351,24 +301,18 @@ pub(super) async fn set(
     if let Some(kind) = &change.kind {
         match kind {
             LinkKind::Tun(o) => tun::change(&h, name, o)?,
-            LinkKind::Veth(_) => {
-                return Err(invalid(
-                    &obj,
-                    "a veth's peer cannot change; delete and re-create",
-                ))
-            }
-            // The kernel's team driver takes its options over generic netlink
-            // from teamd, which a separate driver runs; rtnetlink has none.
-            LinkKind::Team(_) => {
-                return Err(invalid(
-                    &obj,
-                    "team options are applied through teamd, not rtnetlink",
-                ))
-            }
             _ => {
-                let info_kind = creatable(kind, &obj)?;
-                let data = kind_data(&h, node, kind, false, &obj).await?;
-                let mut info = vec![LinkInfo::Kind(info_kind)];
+                let codec = creatable(kind, &obj)?;
+                let indexes = indexes(&h, node, codec, kind).await?;
+                let w = Write {
+                    node,
+                    obj: &obj,
+                    create: false,
+                    indexes: &indexes,
+                    peer: None,
+                };
+                let data = (codec.emit)(kind, &w)?;
+                let mut info = vec![LinkInfo::Kind(codec.kind.clone())];
                 info.extend(data.map(LinkInfo::Data));
                 msg.attributes.push(LinkAttribute::LinkInfo(info));
                 any = true;
@@ -456,32 +400,21 @@ fn changed_vlans(new: &[BridgeVlan], old: &[BridgeVlan]) -> Option<Vec<BridgeVla
 /// The port-options request (without the link's name) for `port`, or
 /// `None` when it sets nothing.
 fn port_request(port: &PortOptions, obj: &str) -> Result<Option<LinkMessage>, KernelError> {
-    let (kind, data) = match port {
-        PortOptions::Bridge(p) => {
-            let v = bridge::port_info(p);
-            (
-                InfoPortKind::Bridge,
-                (!v.is_empty()).then_some(InfoPortData::BridgePort(v)),
-            )
-        }
-        PortOptions::Bond(p) => {
-            let v = bond::port_info(p);
-            (
-                InfoPortKind::Bond,
-                (!v.is_empty()).then_some(InfoPortData::BondPort(v)),
-            )
-        }
-        PortOptions::Team(_) => {
-            return Err(invalid(
-                obj,
-                "team port options are applied through teamd, not rtnetlink",
-            ))
-        }
+    let Some(codec) = kind::CODECS
+        .iter()
+        .filter_map(|c| c.port.as_ref())
+        .find(|p| (p.owns)(port))
+    else {
+        return Err(invalid(obj, "port options of no kind netloom knows"));
     };
+    let data = (codec.emit)(port).map_err(|e| match e {
+        KernelError::Invalid { message, .. } => invalid(obj, message),
+        e => e,
+    })?;
     Ok(data.map(|data| {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::PortKind(kind),
+            LinkInfo::PortKind(codec.kind.clone()),
             LinkInfo::PortData(data),
         ]));
         msg

@@ -4,19 +4,12 @@
 //! One file per device kind turns that kind's options into the kernel's link
 //! attributes; [`link`], [`address`] and [`route`] hold the generic requests.
 mod address;
-mod bond;
-mod bridge;
-mod ipvlan;
 mod link;
-mod macvlan;
 mod route;
 mod team;
 
 pub use team::first_choice;
 mod tun;
-mod veth;
-mod vlan;
-mod vxlan;
 
 use futures::TryStreamExt;
 use rtnetlink::Handle;

@@ -3,12 +3,11 @@
 use std::collections::HashMap;
 
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoPortData, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType,
-    LinkMessage,
+    InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage,
 };
 
-use super::{bond, bridge, ipvlan, macvlan, tun, veth, vlan, vxlan};
-use crate::model::{Link, LinkKind, MacAddr, PortOptions, TeamOptions};
+use crate::kernel::kind;
+use crate::model::{Link, LinkKind, MacAddr};
 
 /// The other device a link points at through IFLA_LINK: a veth peer or a
 /// lower device, possibly in another namespace (IFLA_LINK_NETNSID).
@@ -48,7 +47,7 @@ pub(super) fn parse(msg: &LinkMessage, node: &str, names: &HashMap<u32, String>)
     let ifindex = msg.header.index;
     let mut name = None;
     let mut link = Link::new(String::new(), LinkKind::External);
-    let (mut info_kind, mut info_data, mut port_data) = (None, None, None);
+    let (mut info_kind, mut info_data, mut port_kind, mut port_data) = (None, None, None, None);
     let (mut ifla_link, mut nsid) = (None, None);
     for a in &msg.attributes {
         match a {
@@ -67,6 +66,7 @@ pub(super) fn parse(msg: &LinkMessage, node: &str, names: &HashMap<u32, String>)
                         LinkInfo::Kind(k) => info_kind = Some(k),
                         LinkInfo::Data(d) => info_data = Some(d),
                         LinkInfo::PortData(p) => port_data = Some(p),
+                        LinkInfo::PortKind(p) => port_kind = Some(p),
                         _ => {}
                     }
                 }
@@ -80,11 +80,10 @@ pub(super) fn parse(msg: &LinkMessage, node: &str, names: &HashMap<u32, String>)
     // IFF_LOWER_UP rather than IFLA_CARRIER: it is set only while the device
     // is also up (the loopback device always has IFLA_CARRIER 1), as `ip` shows it.
     link.carrier = Some(msg.header.flags.contains(LinkFlags::LowerUp));
-    link.port = match port_data {
-        Some(InfoPortData::BridgePort(p)) => Some(PortOptions::Bridge(bridge::port(p))),
-        Some(InfoPortData::BondPort(p)) => Some(PortOptions::Bond(bond::port(p))),
-        _ => None,
-    };
+    link.port = port_kind
+        .and_then(kind::by_port)
+        .zip(port_data)
+        .and_then(|(c, d)| (c.parse)(d));
     let is_loopback = msg.header.flags.contains(LinkFlags::Loopback);
     let is_ether = msg.header.link_layer_type == LinkLayerType::Ether;
     link.kind = kind(
@@ -96,15 +95,11 @@ pub(super) fn parse(msg: &LinkMessage, node: &str, names: &HashMap<u32, String>)
         is_loopback,
         is_ether,
     );
-    let uses_link = matches!(
-        link.kind,
-        LinkKind::Veth(_)
-            | LinkKind::Vlan(_)
-            | LinkKind::Macvlan(_)
-            | LinkKind::Macvtap(_)
-            | LinkKind::Ipvlan(_)
-            | LinkKind::Ipvtap(_)
-    );
+    // Kinds whose model names another device through IFLA_LINK.
+    let uses_link = link
+        .kind
+        .facts_mut()
+        .is_some_and(|f| f.link_ref_mut().is_some());
     let link_ref = match ifla_link {
         Some(i) if uses_link && i != 0 => Some(LinkRef { ifindex: i, nsid }),
         _ => None,
@@ -130,43 +125,23 @@ fn kind(
             LinkKind::External
         };
     };
-    match (k, data) {
-        (InfoKind::Veth, _) => LinkKind::Veth(veth::options(None)),
-        (InfoKind::Bridge, Some(InfoData::Bridge(d))) => LinkKind::Bridge(bridge::options(d)),
-        (InfoKind::Bridge, _) => LinkKind::Bridge(bridge::options(&[])),
-        (InfoKind::Bond, Some(InfoData::Bond(d))) => LinkKind::Bond(bond::options(d, names)),
-        (InfoKind::Bond, _) => LinkKind::Bond(bond::options(&[], names)),
-        // teamd holds a team's configuration; the kernel reports only the kind.
-        (InfoKind::Team, _) => LinkKind::Team(TeamOptions::default()),
-        (InfoKind::Vlan, Some(InfoData::Vlan(d))) => LinkKind::Vlan(vlan::options(d)),
-        (InfoKind::Vlan, _) => LinkKind::Vlan(vlan::options(&[])),
-        (InfoKind::Vxlan, Some(InfoData::Vxlan(d))) => {
-            LinkKind::Vxlan(vxlan::options(d, node, names))
-        }
-        (InfoKind::Vxlan, _) => LinkKind::Vxlan(vxlan::options(&[], node, names)),
-        (InfoKind::MacVlan, Some(InfoData::MacVlan(d))) => LinkKind::Macvlan(macvlan::macvlan(d)),
-        (InfoKind::MacVlan, _) => LinkKind::Macvlan(macvlan::macvlan(&[])),
-        (InfoKind::MacVtap, Some(InfoData::MacVtap(d))) => {
-            LinkKind::Macvtap(macvlan::macvtap(d, ifindex))
-        }
-        (InfoKind::MacVtap, _) => LinkKind::Macvtap(macvlan::macvtap(&[], ifindex)),
-        (InfoKind::IpVlan, Some(InfoData::IpVlan(d))) => LinkKind::Ipvlan(ipvlan::ipvlan(d)),
-        (InfoKind::IpVlan, _) => LinkKind::Ipvlan(ipvlan::ipvlan(&[])),
-        (InfoKind::IpVtap, Some(InfoData::IpVtap(d))) => {
-            LinkKind::Ipvtap(ipvlan::ipvtap(d, ifindex))
-        }
-        (InfoKind::IpVtap, _) => LinkKind::Ipvtap(ipvlan::ipvtap(&[], ifindex)),
-        (InfoKind::Tun, d) => LinkKind::Tun(tun::options(&tun::raw_attrs(d), is_ether)),
-        (InfoKind::Dummy, _) => LinkKind::Dummy(Default::default()),
-        (InfoKind::Other(s), _) => LinkKind::Other(s.clone()),
-        (other, _) => LinkKind::Other(other.to_string()),
+    let seen = kind::Seen {
+        node,
+        ifindex,
+        names,
+        ether: is_ether,
+    };
+    match kind::by_info(k) {
+        Some(codec) => (codec.parse)(data, &seen),
+        None => LinkKind::Other(k.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtnetlink::packet_route::link::{InfoBridgePort, InfoPortKind};
+    use crate::model::{PortOptions, VethOptions};
+    use rtnetlink::packet_route::link::{InfoBridgePort, InfoPortData, InfoPortKind};
 
     fn msg(index: u32, name: &str, attrs: Vec<LinkAttribute>) -> LinkMessage {
         let mut m = LinkMessage::default();
@@ -199,7 +174,7 @@ mod tests {
         m.header.flags = LinkFlags::Up | LinkFlags::LowerUp;
         let p = parse(&m, "a", &names).unwrap();
         assert_eq!(p.link.name, "v0");
-        assert_eq!(p.link.kind, LinkKind::Veth(veth::options(None)));
+        assert_eq!(p.link.kind, LinkKind::Veth(VethOptions { peer: None }));
         assert_eq!(p.link.up, Some(true));
         assert_eq!(p.link.carrier, Some(true));
         assert_eq!(p.link.mtu, Some(1400));

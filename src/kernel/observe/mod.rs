@@ -21,19 +21,11 @@
 //!   `team`); otherwise a team is reported with default (empty) options.
 //! - `nat` is left empty: nftables is read elsewhere.
 mod address;
-mod bond;
-pub mod bridge;
 mod devconf;
-mod ipvlan;
 mod link;
-mod macvlan;
 mod netnsid;
 mod route;
 mod team;
-mod tun;
-mod veth;
-mod vlan;
-mod vxlan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -284,7 +276,7 @@ fn read(
             .filter_map(|l| link::parse(l, node, &names))
             .collect(),
         addresses: address::by_ifindex(&addrs),
-        vlans: bridge::vlans(&vlans),
+        vlans: crate::kernel::bridge::vlans(&vlans),
         names,
         routes,
         sysctls: sysctls.into_iter().collect(),
@@ -349,7 +341,7 @@ fn filters_vlans(m: &LinkMessage) -> bool {
 
 /// An AF_BRIDGE link dump asking for every VLAN entry one by one.
 fn bridge_vlan_request() -> RouteNetlinkMessage {
-    bridge::request(vec![LinkExtentMask::Brvlan])
+    crate::kernel::bridge::request(vec![LinkExtentMask::Brvlan])
 }
 
 /// Build the model node: resolve IFLA_LINK references (locally, or through
@@ -374,12 +366,8 @@ fn assemble(d: Dump, resolved: &HashMap<link::LinkRef, IfRef>) -> Node {
             }),
             None => None,
         };
-        match &mut l.kind {
-            LinkKind::Veth(o) => o.peer = target,
-            LinkKind::Vlan(o) => o.lower = target,
-            LinkKind::Macvlan(o) | LinkKind::Macvtap(o) => o.lower = target,
-            LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o) => o.lower = target,
-            _ => {}
+        if let Some(slot) = l.kind.facts_mut().and_then(|f| f.link_ref_mut()) {
+            *slot = target;
         }
         if let Some(i) = l.ifindex {
             l.addresses = addresses.remove(&i).unwrap_or_default();

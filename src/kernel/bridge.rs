@@ -1,71 +1,23 @@
-//! bridge: IFLA_BR_* of a bridge and IFLA_BRPORT_* of its ports.
+//! The bridge's own requests beyond its link options: VLAN tables (AF_BRIDGE
+//! IFLA_AF_SPEC, what `bridge vlan` sends and dumps) and its ports' STP
+//! states.
 use std::collections::HashMap;
 
 use rtnetlink::packet_route::link::{
-    AfSpecBridge, BridgeStpState, BridgeVlanInfoFlags, InfoBridge, InfoBridgePort, LinkAttribute,
-    LinkExtentMask, LinkMessage,
+    AfSpecBridge, BridgeFlag, BridgeVlanInfo, BridgeVlanInfoFlags, LinkAttribute, LinkExtentMask,
+    LinkMessage,
 };
-
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::Handle;
 
-use crate::model::{BridgeOptions, BridgePort, BridgeVlan};
-
-/// Bridge options as the kernel reports them. Times stay in the kernel's
-/// clock_t units (centiseconds), as iproute2 prints them. VLAN entries come
-/// from a separate AF_BRIDGE dump (see [`vlans`]).
-///
-/// While a spanning tree topology change is under way the kernel ages
-/// entries after twice forward_delay and reports that as the ageing time;
-/// the one set comes back when the change ends and is unknown until then
-/// (`ageing_time` None). One set during the change is reported as set.
-pub(super) fn options(data: &[InfoBridge]) -> BridgeOptions {
-    let mut o = BridgeOptions::default();
-    let changing = data
-        .iter()
-        .any(|a| matches!(a, InfoBridge::TopologyChange(v) if *v != 0));
-    for a in data {
-        match a {
-            InfoBridge::StpState(s) => o.stp = Some(*s != BridgeStpState::Disabled),
-            InfoBridge::ForwardDelay(v) => o.forward_delay = Some(*v),
-            InfoBridge::HelloTime(v) => o.hello_time = Some(*v),
-            InfoBridge::MaxAge(v) => o.max_age = Some(*v),
-            InfoBridge::Priority(v) => o.priority = Some(*v),
-            InfoBridge::AgeingTime(v) => o.ageing_time = Some(*v),
-            InfoBridge::MulticastSnooping(v) => o.mcast_snooping = Some(*v),
-            InfoBridge::VlanFiltering(v) => o.vlan_filtering = Some(*v),
-            InfoBridge::VlanProtocol(p) => o.vlan_protocol = Some(u16::from(*p)),
-            InfoBridge::VlanDefaultPvid(v) => o.default_pvid = Some(*v),
-            _ => {}
-        }
-    }
-    let temporary = o.forward_delay.map(|d| 2 * d);
-    if changing && o.ageing_time.is_some() && o.ageing_time == temporary {
-        o.ageing_time = None;
-    }
-    o
-}
-
-/// Options of a bridge port from IFLA_INFO_SLAVE_DATA.
-pub(super) fn port(data: &[InfoBridgePort]) -> BridgePort {
-    let mut p = BridgePort::default();
-    for a in data {
-        match a {
-            InfoBridgePort::Cost(v) => p.cost = Some(*v),
-            InfoBridgePort::Priority(v) => p.priority = Some(*v),
-            InfoBridgePort::Learning(v) => p.learning = Some(*v),
-            InfoBridgePort::UnicastFlood(v) => p.flood = Some(*v),
-            InfoBridgePort::HairpinMode(v) => p.hairpin = Some(*v),
-            InfoBridgePort::Isolated(v) => p.isolated = Some(*v),
-            _ => {}
-        }
-    }
-    p
-}
+use crate::kernel::conn;
+use crate::kernel::error::KernelError;
+use crate::model::BridgeVlan;
 
 /// VLAN entries by ifindex from an AF_BRIDGE link dump made with
 /// RTEXT_FILTER_BRVLAN (one entry per VLAN, not ranges): the bridge's own
 /// entries and its ports'. Lists are sorted by VLAN id.
-pub(super) fn vlans(msgs: &[LinkMessage]) -> HashMap<u32, Vec<BridgeVlan>> {
+pub fn vlans(msgs: &[LinkMessage]) -> HashMap<u32, Vec<BridgeVlan>> {
     let mut out: HashMap<u32, Vec<BridgeVlan>> = HashMap::new();
     for m in msgs {
         for a in &m.attributes {
@@ -135,7 +87,7 @@ pub async fn port_states(
 
 /// An AF_BRIDGE link dump request (the bridge driver answers for its
 /// ports), with `mask` as IFLA_EXT_MASK when not empty.
-pub(super) fn request(mask: Vec<LinkExtentMask>) -> RouteNetlinkMessage {
+pub fn request(mask: Vec<LinkExtentMask>) -> RouteNetlinkMessage {
     let mut m = LinkMessage::default();
     m.header.interface_family = AddressFamily::Bridge;
     if !mask.is_empty() {
@@ -172,24 +124,136 @@ fn name_and_state(m: LinkMessage) -> Option<(String, u8)> {
     Some((name?, state?))
 }
 
+/// Which device a VLAN request is about.
+#[derive(Clone, Copy)]
+pub enum VlanTarget {
+    /// The bridge device itself (`bridge vlan ... self`).
+    Bridge,
+    /// A port: the request goes to its master bridge.
+    Port,
+}
+
+/// Make the VLAN set of `ifindex` exactly `new`: delete every VLAN it has
+/// that is not wanted, then add (or re-add with new flags) every wanted one.
+/// What it has is read from the kernel, not taken from the plan's prior: the
+/// kernel itself adds the default PVID to a new bridge and to every new port.
+pub async fn set_vlans(
+    handle: &Handle,
+    ifindex: u32,
+    target: VlanTarget,
+    new: &[BridgeVlan],
+    object: &str,
+) -> Result<(), KernelError> {
+    let have = current_vlans(handle, ifindex, object).await?;
+    let gone = unwanted(&have, new);
+    if !gone.is_empty() {
+        let msg = vlan_message(ifindex, target, &gone);
+        handle
+            .link()
+            .del_with_message(msg)
+            .execute()
+            .await
+            .map_err(|e| conn::map_err(e, object, "delete bridge vlans"))?;
+    }
+    if !new.is_empty() {
+        let msg = vlan_message(ifindex, target, new);
+        handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| conn::map_err(e, object, "add bridge vlans"))?;
+    }
+    Ok(())
+}
+
+/// The VLAN entries of one device (a port, or a bridge's own), from an
+/// AF_BRIDGE dump.
+async fn current_vlans(
+    handle: &Handle,
+    ifindex: u32,
+    object: &str,
+) -> Result<Vec<BridgeVlan>, KernelError> {
+    use futures::TryStreamExt;
+    let msgs: Vec<LinkMessage> = handle
+        .link()
+        .get()
+        .set_filter_mask(AddressFamily::Bridge, vec![LinkExtentMask::Brvlan])
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| conn::map_err(e, object, "read bridge vlans"))?;
+    let mut out = Vec::new();
+    for m in msgs.iter().filter(|m| m.header.index == ifindex) {
+        for a in &m.attributes {
+            if let LinkAttribute::AfSpecBridge(spec) = a {
+                for e in spec {
+                    if let AfSpecBridge::VlanInfo(v) = e {
+                        out.push(BridgeVlan {
+                            vid: v.vid,
+                            pvid: v.flags.contains(BridgeVlanInfoFlags::Pvid),
+                            untagged: v.flags.contains(BridgeVlanInfoFlags::Untagged),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The entries of `have` whose VLAN id `new` does not list.
+fn unwanted(have: &[BridgeVlan], new: &[BridgeVlan]) -> Vec<BridgeVlan> {
+    have.iter()
+        .filter(|o| !new.iter().any(|n| n.vid == o.vid))
+        .copied()
+        .collect()
+}
+
+/// An AF_BRIDGE link message carrying IFLA_BRIDGE_VLAN_INFO entries.
+fn vlan_message(ifindex: u32, target: VlanTarget, vlans: &[BridgeVlan]) -> LinkMessage {
+    let mut msg = LinkMessage::default();
+    msg.header.index = ifindex;
+    msg.header.interface_family = AddressFamily::Bridge;
+    let mut spec = Vec::new();
+    if let VlanTarget::Bridge = target {
+        // BRIDGE_FLAGS_SELF: the bridge device's own VLAN table; without it
+        // the kernel hands the request to the device's master.
+        spec.push(AfSpecBridge::Flags(BridgeFlag::LowerDev));
+    }
+    for v in vlans {
+        let mut flags = BridgeVlanInfoFlags::empty();
+        if v.pvid {
+            flags |= BridgeVlanInfoFlags::Pvid;
+        }
+        if v.untagged {
+            flags |= BridgeVlanInfoFlags::Untagged;
+        }
+        spec.push(AfSpecBridge::VlanInfo(BridgeVlanInfo { vid: v.vid, flags }));
+    }
+    msg.attributes.push(LinkAttribute::AfSpecBridge(spec));
+    msg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtnetlink::packet_route::link::{BridgeVlanInfo, VlanProtocol};
+
+    fn v(vid: u16, pvid: bool) -> BridgeVlan {
+        BridgeVlan {
+            vid,
+            pvid,
+            untagged: pvid,
+        }
+    }
 
     #[test]
-    fn ageing_time_is_unknown_during_a_topology_change() {
-        let data = |tc, ageing| {
-            vec![
-                InfoBridge::ForwardDelay(400),
-                InfoBridge::AgeingTime(ageing),
-                InfoBridge::TopologyChange(tc),
-            ]
-        };
-        assert_eq!(options(&data(0, 800)).ageing_time, Some(800));
-        assert_eq!(options(&data(1, 800)).ageing_time, None);
-        // Set during the change: the kernel reports the value set.
-        assert_eq!(options(&data(1, 12000)).ageing_time, Some(12000));
+    fn the_kernels_default_pvid_goes_unless_the_file_lists_it() {
+        // A new port of a bridge with default_pvid 10 has VLAN 10 already.
+        let have = [v(10, true)];
+        assert_eq!(unwanted(&have, &[v(30, false), v(40, true)]), [v(10, true)]);
+        // Listed (with other flags): kept, and re-added with the file's flags.
+        assert!(unwanted(&have, &[v(10, false), v(20, true)]).is_empty());
     }
 
     #[test]
@@ -216,45 +280,6 @@ mod tests {
                     untagged: false
                 },
             ])
-        );
-    }
-
-    #[test]
-    fn bridge_attributes_map_to_options() {
-        let o = options(&[
-            InfoBridge::StpState(BridgeStpState::KernelStp),
-            InfoBridge::ForwardDelay(400),
-            InfoBridge::VlanProtocol(VlanProtocol::Ieee8021Ad),
-            InfoBridge::VlanDefaultPvid(1),
-            InfoBridge::VlanFiltering(false),
-        ]);
-        assert_eq!(o.stp, Some(true));
-        assert_eq!(o.forward_delay, Some(400));
-        assert_eq!(o.vlan_protocol, Some(0x88a8));
-        assert_eq!(o.default_pvid, Some(1));
-        assert_eq!(o.vlan_filtering, Some(false));
-        assert_eq!(o.hello_time, None);
-        assert_eq!(
-            options(&[InfoBridge::StpState(BridgeStpState::Disabled)]).stp,
-            Some(false)
-        );
-    }
-
-    #[test]
-    fn port_attributes_map_to_port_options() {
-        let p = port(&[
-            InfoBridgePort::Cost(7),
-            InfoBridgePort::UnicastFlood(false),
-            InfoBridgePort::HairpinMode(true),
-        ]);
-        assert_eq!(
-            p,
-            BridgePort {
-                cost: Some(7),
-                flood: Some(false),
-                hairpin: Some(true),
-                ..BridgePort::default()
-            }
         );
     }
 }

@@ -1,9 +1,27 @@
-//! tun: IFLA_TUN_* of a tun/tap device (the driver reports them in
-//! IFLA_INFO_DATA; the crate keeps them as raw attributes).
+//! tun and tap: IFLA_TUN_* as the kernel reports them (the crate leaves
+//! them raw). netloom creates and changes these devices with the TUNSETIFF
+//! family of ioctls (kernel::tun), never over rtnetlink, which refuses it.
 use rtnetlink::packet_core::Nla;
-use rtnetlink::packet_route::link::{InfoData, InfoTun};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoTun};
 
-use crate::model::TunOptions;
+use super::{invalid, no_names, no_sample, Codec};
+use crate::model::{LinkKind, TunOptions};
+
+/// The tun kind (tun and tap).
+pub const CODEC: Codec = Codec {
+    kind: InfoKind::Tun,
+    parse: |data, seen| LinkKind::Tun(options(&raw_attrs(data), seen.ether)),
+    emit: |_, w| {
+        Err(invalid(
+            w.obj,
+            "tun/tap devices are made with TUNSETIFF, not rtnetlink",
+        ))
+    },
+    names: no_names,
+    stacked: false,
+    sample: no_sample,
+    port: None,
+};
 
 const IFLA_TUN_OWNER: u16 = 1;
 const IFLA_TUN_GROUP: u16 = 2;
@@ -15,7 +33,7 @@ const IFF_TUN: u8 = 0x1;
 const IFF_TAP: u8 = 0x2;
 
 /// Raw (type, value) pairs of the IFLA_TUN_* attributes in `data`.
-pub(super) fn raw_attrs(data: Option<&InfoData>) -> Vec<(u16, Vec<u8>)> {
+pub fn raw_attrs(data: Option<&InfoData>) -> Vec<(u16, Vec<u8>)> {
     let nlas: Vec<&dyn Nla> = match data {
         Some(InfoData::Tun(v)) => v.iter().map(|a: &InfoTun| a as &dyn Nla).collect(),
         _ => Vec::new(),
@@ -36,7 +54,7 @@ pub(super) fn raw_attrs(data: Option<&InfoData>) -> Vec<(u16, Vec<u8>)> {
 }
 
 /// Split a buffer of netlink attributes into (type, value) pairs.
-pub(super) fn parse_nlas(mut rest: &[u8]) -> Vec<(u16, Vec<u8>)> {
+pub fn parse_nlas(mut rest: &[u8]) -> Vec<(u16, Vec<u8>)> {
     let mut out = Vec::new();
     while rest.len() >= 4 {
         let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
@@ -52,7 +70,7 @@ pub(super) fn parse_nlas(mut rest: &[u8]) -> Vec<(u16, Vec<u8>)> {
 
 /// tun options. `mode` comes from IFLA_TUN_TYPE; when the kernel does not
 /// send it, `is_ether` (ARPHRD_ETHER link type) tells a tap from a tun.
-pub(super) fn options(attrs: &[(u16, Vec<u8>)], is_ether: bool) -> TunOptions {
+pub fn options(attrs: &[(u16, Vec<u8>)], is_ether: bool) -> TunOptions {
     let mut o = TunOptions {
         mode: if is_ether { "tap" } else { "tun" }.to_string(),
         ..TunOptions::default()
