@@ -117,10 +117,12 @@ fn links_gone(before: &Network, stacks: &Stacks, target: &[IfRef], e: &mut Effec
             });
             if l.kind.facts().closes_released_port() && port.up == Some(true) {
                 e.follows.push(Follow::Up {
-                    link: p,
+                    link: p.clone(),
                     from: port.up,
                     to: false,
                 });
+            } else if l.kind.facts().cycles_ports() && port.up == Some(true) {
+                super::address::link_down(before, &p, e);
             }
         }
     }
@@ -191,21 +193,18 @@ pub(super) fn master_changed(before: &Network, me: &IfRef, master: Option<&str>,
     }
     let kind_of = |m: &str| find(before, &iref(&me.node, m)).map(|x| &x.kind);
     let mut up = l.up;
+    let mut cycled = false;
     if let Some(old) = l.master.as_deref().and_then(kind_of) {
         if old.facts().closes_released_port() && up == Some(true) {
             up = Some(false);
         }
+        cycled |= old.facts().cycles_ports();
     }
     if let Some(new) = master.and_then(|m| find(before, &iref(&me.node, m))) {
         if new.kind.facts().opens_enslaved_port() {
             up = Some(true);
         }
-        // vrf_add_slave cycles the port (down and up) to move its routes to
-        // the VRF's table: its routes and IPv6 addresses go (see
-        // model::kind::Kind::cycles_enslaved_port).
-        if new.kind.facts().cycles_enslaved_port() && l.up == Some(true) {
-            super::address::link_down(before, me, e);
-        }
+        cycled |= new.kind.facts().cycles_ports();
         if new.kind.facts().sets_port_mtu() {
             if let Some(to) = new.mtu.filter(|m| l.mtu != Some(*m)) {
                 e.follows.push(Follow::Mtu {
@@ -215,6 +214,11 @@ pub(super) fn master_changed(before: &Network, me: &IfRef, master: Option<&str>,
                 });
             }
         }
+    }
+    // A master that cycles its ports (down and up, to move their routes
+    // between tables) takes their routes and IPv6 addresses along.
+    if cycled && l.up == Some(true) {
+        super::address::link_down(before, me, e);
     }
     if let Some(to) = up.filter(|u| l.up != Some(*u)) {
         e.follows.push(Follow::Up {

@@ -53,8 +53,9 @@ pub trait Kind {
     }
 
     /// A master of this kind takes a port down and up again when it
-    /// enslaves it, which flushes the port's routes and IPv6 addresses.
-    fn cycles_enslaved_port(&self) -> bool {
+    /// enslaves or releases it, which flushes the port's routes and IPv6
+    /// addresses.
+    fn cycles_ports(&self) -> bool {
         false
     }
 

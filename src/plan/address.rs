@@ -119,6 +119,9 @@ pub(crate) fn plan_link(
             // a primary on its way out would become its secondary and go
             // with it, and the link's routes flush once the last one goes.
             Key::Cleared(me.clone()),
+            // After the link's settings: a master that cycles its ports
+            // (see model::kind::Kind::cycles_ports) flushes IPv6 addresses.
+            Key::Config(me.clone()),
         ];
         // The kernel refuses an IPv6 address while IPv6 is disabled on the
         // link: a sysctl write enabling it goes first.
