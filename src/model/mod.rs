@@ -17,6 +17,7 @@ pub mod team;
 pub mod tun;
 pub mod veth;
 pub mod vlan;
+pub mod vrf;
 pub mod vxlan;
 
 use std::collections::BTreeMap;
@@ -246,6 +247,8 @@ crate::link_kinds! {
     Tun(TunOptions) = "tun",
     /// A dummy device.
     Dummy(DummyOptions) = "dummy",
+    /// A virtual routing and forwarding domain.
+    Vrf(vrf::VrfOptions) = "vrf",
 }
 
 impl LinkKind {

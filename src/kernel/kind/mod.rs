@@ -12,6 +12,7 @@ pub mod team;
 pub mod tun;
 pub mod veth;
 pub mod vlan;
+pub mod vrf;
 pub mod vxlan;
 
 use std::collections::HashMap;
@@ -96,6 +97,7 @@ pub const CODECS: &[Codec] = &[
     ipvlan::IPVTAP,
     tun::CODEC,
     dummy::CODEC,
+    vrf::CODEC,
 ];
 
 /// The codec of a kernel kind.

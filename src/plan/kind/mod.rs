@@ -9,6 +9,7 @@ mod team;
 mod tun;
 mod veth;
 mod vlan;
+mod vrf;
 mod vxlan;
 
 use serde::Serialize;
@@ -139,6 +140,7 @@ pub(crate) fn compare(want: &LinkKind, have: &LinkKind) -> KindDiff {
             LinkKind::Ipvtap(ipvlan::compare(w, h, &mut d))
         }
         (LinkKind::Tun(w), LinkKind::Tun(h)) => LinkKind::Tun(tun::compare(w, h, &mut d)),
+        (LinkKind::Vrf(w), LinkKind::Vrf(h)) => LinkKind::Vrf(vrf::compare(w, h, &mut d)),
         (LinkKind::Dummy(_), LinkKind::Dummy(_))
         | (LinkKind::Loopback, LinkKind::Loopback)
         | (LinkKind::External, _) => return KindDiff::Same,

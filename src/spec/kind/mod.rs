@@ -11,6 +11,7 @@ pub mod team;
 pub mod tun;
 pub mod veth;
 pub mod vlan;
+pub mod vrf;
 pub mod vxlan;
 
 use std::collections::BTreeMap;
@@ -63,6 +64,7 @@ pub const KINDS: &[KindSpec] = &[
     tun::TUN,
     tun::TAP,
     dummy::SPEC,
+    vrf::SPEC,
 ];
 
 /// The kind written `word`, if the file knows it.
