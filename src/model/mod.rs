@@ -9,6 +9,7 @@ pub mod bond;
 pub mod bridge;
 pub mod dummy;
 pub mod expect;
+pub mod ifb;
 pub mod ipvlan;
 pub mod kind;
 pub mod macvlan;
@@ -249,6 +250,8 @@ crate::link_kinds! {
     Dummy(DummyOptions) = "dummy",
     /// A virtual routing and forwarding domain.
     Vrf(vrf::VrfOptions) = "vrf",
+    /// An intermediate functional block (fed by tc).
+    Ifb(ifb::IfbOptions) = "ifb",
 }
 
 impl LinkKind {

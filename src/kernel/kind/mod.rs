@@ -6,6 +6,7 @@
 pub mod bond;
 pub mod bridge;
 pub mod dummy;
+pub mod ifb;
 pub mod ipvlan;
 pub mod macvlan;
 pub mod team;
@@ -98,6 +99,7 @@ pub const CODECS: &[Codec] = &[
     tun::CODEC,
     dummy::CODEC,
     vrf::CODEC,
+    ifb::CODEC,
 ];
 
 /// The codec of a kernel kind.

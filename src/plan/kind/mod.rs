@@ -141,7 +141,8 @@ pub(crate) fn compare(want: &LinkKind, have: &LinkKind) -> KindDiff {
         }
         (LinkKind::Tun(w), LinkKind::Tun(h)) => LinkKind::Tun(tun::compare(w, h, &mut d)),
         (LinkKind::Vrf(w), LinkKind::Vrf(h)) => LinkKind::Vrf(vrf::compare(w, h, &mut d)),
-        (LinkKind::Dummy(_), LinkKind::Dummy(_))
+        (LinkKind::Ifb(_), LinkKind::Ifb(_))
+        | (LinkKind::Dummy(_), LinkKind::Dummy(_))
         | (LinkKind::Loopback, LinkKind::Loopback)
         | (LinkKind::External, _) => return KindDiff::Same,
         (LinkKind::Other(w), LinkKind::Other(h)) if w == h => return KindDiff::Same,

@@ -5,6 +5,7 @@
 pub mod bond;
 pub mod bridge;
 pub mod dummy;
+pub mod ifb;
 pub mod ipvlan;
 pub mod macvlan;
 pub mod team;
@@ -65,6 +66,7 @@ pub const KINDS: &[KindSpec] = &[
     tun::TAP,
     dummy::SPEC,
     vrf::SPEC,
+    ifb::SPEC,
 ];
 
 /// The kind written `word`, if the file knows it.
