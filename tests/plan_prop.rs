@@ -155,6 +155,18 @@ fn random_network(bytes: &[u8]) -> Network {
         l.up = g.flag().then_some(true);
         links.push((r(&node, &name), l));
     }
+    // The kernel opens a vlan only over an open lower (vlan_dev_open:
+    // ENETDOWN): a vlan wanted up has its lower up.
+    let raised: Vec<IfRef> = links
+        .iter()
+        .filter(|(_, l)| l.up == Some(true) && l.kind.facts().follows_lower_state())
+        .filter_map(|(_, l)| l.kind.lower().cloned())
+        .collect();
+    for (me, l) in &mut links {
+        if raised.contains(me) {
+            l.up = Some(true);
+        }
+    }
     let mut subnet = 0u8;
     for (me, l) in &mut links {
         if l.master.is_some() || l.kind == LinkKind::Loopback || !g.flag() {

@@ -229,6 +229,30 @@ pub(super) fn master_changed(before: &Network, me: &IfRef, master: Option<&str>,
     }
 }
 
+/// Opening or closing `me`: the devices stacked on it that follow their
+/// lower's state (see model::kind::Kind::follows_lower_state) follow, and
+/// what a closed one loses goes with it.
+pub(super) fn state_changed(before: &Network, me: &IfRef, up: bool, e: &mut Effects) {
+    if find(before, me).is_some_and(|l| l.up == Some(up)) {
+        return;
+    }
+    let stacks = Stacks::of(before);
+    for r in stacks.on(me) {
+        let Some(l) = find(before, r) else { continue };
+        if !l.kind.facts().follows_lower_state() || l.up == Some(up) {
+            continue;
+        }
+        e.follows.push(Follow::Up {
+            link: r.clone(),
+            from: l.up,
+            to: up,
+        });
+        if !up {
+            super::address::link_down(before, r, e);
+        }
+    }
+}
+
 /// A bridge port brought up or joining a bridge forwards only once the
 /// linkwatch worker has passed its carrier on to the bridge.
 pub(super) fn port_forwards_later(

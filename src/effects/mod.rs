@@ -123,6 +123,9 @@ pub fn of(op: &Op, before: &Network) -> Effects {
             if change.up == Some(false) {
                 address::link_down(before, &me, &mut e);
             }
+            if let Some(up) = change.up {
+                link::state_changed(before, &me, up, &mut e);
+            }
             if change.up == Some(true) || matches!(change.master, Some(Some(_))) {
                 link::port_forwards_later(before, &me, change, &mut e);
             }

@@ -339,6 +339,13 @@ fn set_link(
         l.kind = merge(&l.kind, k);
     }
     if let Some(up) = change.up {
+        let l = existing(net, node, name)?;
+        let lower = l.kind.lower().cloned();
+        let follows = l.kind.facts().follows_lower_state();
+        let lower_down = lower.is_some_and(|r| find(net, &r).is_some_and(|x| x.up != Some(true)));
+        if up && follows && lower_down {
+            return refuse(format!("{node}/{name}: its lower is down (ENETDOWN)"));
+        }
         set_up(net, &iref(node, name), up);
     }
     Ok(())

@@ -76,6 +76,12 @@ pub trait Kind {
         false
     }
 
+    /// The device opens only while its lower is up, closes when its lower
+    /// goes down and opens again when it comes up.
+    fn follows_lower_state(&self) -> bool {
+        false
+    }
+
     /// Bytes of encapsulation the device needs below its lower's MTU.
     fn headroom(&self) -> Option<u32> {
         None

@@ -37,6 +37,13 @@ impl Kind for VlanOptions {
         Some(&mut self.lower)
     }
 
+    /// vlan_dev_open refuses to open it while its lower is down (ENETDOWN),
+    /// and vlan_device_event closes it on the lower's NETDEV_DOWN and opens
+    /// it on NETDEV_UP, unless it is `loose_binding`.
+    fn follows_lower_state(&self) -> bool {
+        self.loose_binding != Some(true)
+    }
+
     /// vlan_device_event (NETDEV_CHANGEMTU) shrinks it; vlan_dev_change_mtu
     /// refuses more than the lower's.
     fn shrinks_with_lower(&self) -> bool {

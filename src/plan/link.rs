@@ -411,11 +411,11 @@ fn follow_ups(ctx: &Ctx, me: &IfRef, want: &Link, out: &mut Vec<Pending>) {
             .is_some_and(|m| is_bond(ctx, &me.node, m) || teamd::restarts(ctx, &me.node, m))
     };
     if want.up == Some(false) && opened() {
-        out.push(set_up(me, false, Some(true)));
+        out.push(set_up(me, want, false, Some(true)));
     }
     address::plan_link(me, &[], &address::change(want, &[]), &[], out);
     if want.up == Some(true) {
-        out.push(set_up(me, true, Some(false)));
+        out.push(set_up(me, want, true, Some(false)));
     }
 }
 
@@ -534,7 +534,7 @@ fn changes(
         address::plan_link(me, &have.addresses, &c, ctx.flushed_by(me), out);
     }
     if let Some(up) = diff.up {
-        let mut step = set_up(me, up, have.up);
+        let mut step = set_up(me, want, up, have.up);
         // After the old master went (a bond or team closes its ports).
         step.needs.extend(old_master.map(Key::LinkGone));
         if !up {
@@ -584,15 +584,19 @@ pub(super) fn mtu_op(me: &IfRef, mtu: u32, prior: Option<u32>) -> Op {
 }
 
 /// A SetLink of the administrative state, after the node's sysctls and the link's own settings.
-fn set_up(me: &IfRef, up: bool, prior: Option<bool>) -> Pending {
+fn set_up(me: &IfRef, want: &Link, up: bool, prior: Option<bool>) -> Pending {
     let op = up_op(me, up, prior);
-    let needs = vec![
+    let mut needs = vec![
         Key::Netns(me.node.clone()),
         Key::Link(me.clone()),
         Key::Config(me.clone()),
         Key::Sysctl(me.node.clone()),
         Key::LinkSysctl(me.clone()),
     ];
+    // A device that opens only over an open lower (a vlan) waits for it.
+    if up && want.kind.facts().follows_lower_state() {
+        needs.extend(want.kind.lower().cloned().map(Key::Up));
+    }
     Pending::new(Phase::Up, op, needs, vec![Key::Up(me.clone())])
 }
 

@@ -54,6 +54,20 @@ pub fn check(cx: &mut Ctx, nodes: &BTreeMap<String, Node>) {
             let Some(lower) = &o.lower else { continue };
             let proto = o.protocol.unwrap_or(0x8100);
             let me = format!("{node}/{name}");
+            // vlan_dev_open: ENETDOWN while the lower is down, unless
+            // loose_binding.
+            let lower_down = nodes
+                .get(&lower.node)
+                .and_then(|n| n.links.get(&lower.name))
+                .is_some_and(|x| x.up == Some(false));
+            if l.up == Some(true) && lower_down && o.loose_binding != Some(true) {
+                let at = cx.loc(&format!("{me}#state"), &me);
+                cx.err(
+                    at,
+                    format!("vlan `{me}` is up but its lower `{lower}` is down; the kernel opens a vlan only over an open lower (vlan_dev_open: ENETDOWN)"),
+                    Some("set the vlan `state: down`, bring its lower up, or set `loose_binding: true`".into()),
+                );
+            }
             match seen.get(&(lower.clone(), proto, o.id)) {
                 None => {
                     seen.insert((lower.clone(), proto, o.id), me);
