@@ -129,15 +129,23 @@ fn set_up(net: &mut Network, r: &IfRef, up: bool) {
     }
 }
 
-/// EINVAL for a vlan, macvlan or macvtap larger than its lower.
+/// EINVAL for a device larger than its lower allows: a vlan, macvlan or
+/// macvtap no larger than its lower, a vxlan no larger than its `dev`
+/// less its headroom (vxlan_change_mtu).
 fn fits(net: &Network, kind: &LinkKind, mtu: u32) -> Result<(), Refused> {
-    if let (true, Some(lower)) = (kind.facts().shrinks_with_lower(), kind.lower()) {
+    let facts = kind.facts();
+    let room = if facts.shrinks_with_lower() {
+        Some(0)
+    } else {
+        facts.headroom()
+    };
+    if let (Some(room), Some(lower)) = (room, kind.lower()) {
         let Some(below) = find(net, lower) else {
             return refuse(format!("lower {lower} missing"));
         };
-        let below = below.mtu.unwrap_or(1500);
-        if mtu > below {
-            return refuse(format!("mtu {mtu} larger than lower {lower} ({below})"));
+        let limit = below.mtu.unwrap_or(1500).saturating_sub(room);
+        if mtu > limit {
+            return refuse(format!("mtu {mtu} larger than {lower} allows ({limit})"));
         }
     }
     Ok(())
