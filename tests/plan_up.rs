@@ -801,3 +801,28 @@ fn replacing_a_primary_keeps_the_secondaries_the_file_lists() {
     assert!(depends(&p, keep_add, primary_del), "{p}");
     converges(&want, k, &p);
 }
+
+/// A route preferring a source comes after that address, and when the
+/// address is replaced the route (which the kernel takes along with it,
+/// fib_sync_down_addr) is added again after the new one.
+#[test]
+fn a_route_with_a_preferred_source_follows_its_address() {
+    let mut want = lxc();
+    let c1 = want.nodes.get_mut("c1").unwrap();
+    c1.links.get_mut("eth0").unwrap().addresses = vec![a("10.0.3.78/24"), a("10.0.4.5/24")];
+    let mut r = route("192.168.0.0/16", Some("10.0.3.1"), None, None);
+    r.src = Some("10.0.4.5".parse().unwrap());
+    c1.routes.push(r);
+    let k = Kernel::new(bare_host("lxc"));
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    let add = find(&p, "c1: addr add 10.0.4.5/24 dev eth0");
+    let rt = find(&p, "c1: route add 192.168.0.0/16 via 10.0.3.1 src 10.0.4.5");
+    assert!(depends(&p, rt, add), "{p}");
+    let k = built(&want);
+    let c1 = want.nodes.get_mut("c1").unwrap();
+    c1.links.get_mut("eth0").unwrap().addresses = vec![a("10.0.3.78/24"), a("10.0.4.6/24")];
+    c1.routes[1].src = Some("10.0.4.6".parse().unwrap());
+    let p = plan::up(&want, &k.net, &k.owned).unwrap();
+    check_shape(&p);
+    converges(&want, k, &p);
+}

@@ -117,6 +117,15 @@ fn needs(node: &str, want: &Node, r: &Route) -> Vec<Key> {
         }
     }
     for (name, link) in &want.links {
+        // A preferred source must be an address of the node when the route
+        // is made (fib_valid_prefsrc), and one deleted takes the route along
+        // (see plan::address): after its address.
+        if let Some(a) = r
+            .src
+            .and_then(|s| link.addresses.iter().find(|a| a.net.addr() == s))
+        {
+            needs.push(Key::Addr(iref(node, name), a.net));
+        }
         let on_dev = r.dev.as_deref() == Some(name.as_str());
         let gateway_net = r
             .via
