@@ -393,6 +393,30 @@ fn status_table(st: &netloom::engine::StatusReport) -> String {
         }
         out.push_str(&format!("{:<width$}  {state}{extra}\n", o.object));
     }
+    for v in &st.services {
+        let run = match v.pid {
+            Some(pid) if v.running => format!("running, pid {pid}"),
+            _ => "NOT RUNNING".to_string(),
+        };
+        let report = if v.report.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", v.report)
+        };
+        out.push_str(&format!(
+            "service {} {}: {run}: {}{report}\n",
+            v.node, v.name, v.serves
+        ));
+    }
+    for l in &st.lifs {
+        let at = l.port.as_deref().unwrap_or("no port");
+        let home = if l.at_home { "home" } else { "not home" };
+        let sticky = if l.sticky { ", sticky" } else { "" };
+        out.push_str(&format!(
+            "lif {}: on {}/{at} ({home}: {}/{}{sticky})\n",
+            l.name, l.node, l.node, l.home
+        ));
+    }
     out
 }
 

@@ -29,11 +29,22 @@ fn private() -> io::Result<Vec<Step>> {
         Step::propagation(Path::new("/"), MsFlags::MS_REC | MsFlags::MS_PRIVATE)?,
         Step::fresh("tmpfs", Path::new("/run"))?,
         Step::fresh("sysfs", Path::new("/sys"))?,
+        // The per-namespace files a DHCP client writes (resolv.conf) stay
+        // in the sandbox too.
+        Step::fresh("tmpfs", Path::new(ETC_NETNS))?,
     ])
 }
 
+/// Where iproute2 keeps per-namespace files (see kernel::resolv).
+const ETC_NETNS: &str = crate::kernel::resolv::ETC_NETNS;
+
 /// Configure `cmd` to start inside a brand-new sandbox of its own.
 pub fn isolate(cmd: &mut Command) -> &mut Command {
+    // The mount point of the sandbox's own /etc/netns: an empty directory,
+    // as iproute2 would make it; nothing is ever written to it outside.
+    if let Err(e) = std::fs::create_dir_all(ETC_NETNS) {
+        panic!("{ETC_NETNS}: {e}");
+    }
     sys::pre_exec(cmd, private().expect("static paths without NUL"))
 }
 
@@ -134,7 +145,36 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        // Processes started inside that outlive the test (a service a
+        // failed test never took down) would keep its namespaces alive:
+        // everything still in the sandbox's mount namespace goes too.
+        let pid = self.holder.id();
+        if let Ok(mnt) = std::fs::read_link(format!("/proc/{pid}/ns/mnt")) {
+            kill_inside(&mnt);
+        }
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+    }
+}
+
+/// SIGKILL every process (but this one) whose mount namespace is `mnt`.
+fn kill_inside(mnt: &Path) {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        if std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|m| m == mnt) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }

@@ -107,7 +107,11 @@ pub fn of(op: &Op, before: &Network) -> Effects {
         | Op::AddRoute { .. }
         | Op::DelRoute { .. }
         | Op::SetNat { .. }
-        | Op::DelNat { .. } => {}
+        | Op::DelNat { .. }
+        // What a service does to addresses and routes it does on its own
+        // time; the read-back after apply sees it (see plan::dynamic).
+        | Op::StartService { .. }
+        | Op::StopService { .. } => {}
         Op::DelNetns { node } => link::netns_deleted(before, node, &mut e),
         Op::DelLink { node, name } => link::deleted(before, &iref(node, name), &mut e),
         Op::SetLink {

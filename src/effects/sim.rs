@@ -288,6 +288,15 @@ fn direct(op: &Op, net: &mut Network) -> Result<(), Refused> {
         Op::StopTeamd { node, dev, .. } => {
             existing(net, node, dev)?.kind = LinkKind::Team(TeamOptions::default());
         }
+        Op::StartService {
+            node, name, setup, ..
+        } => {
+            let service = crate::model::Service::new(setup.clone());
+            node_mut(net, node)?.services.insert(name.clone(), service);
+        }
+        Op::StopService { node, name, .. } => {
+            node_mut(net, node)?.services.remove(name);
+        }
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::spec::Topology;
 use crate::state::{Lock, Records, StateError, Store};
 use crate::verify;
 
-pub use status::StatusReport;
+pub use status::{LifView, ServiceView, StatusReport};
 
 /// How many times `up` applies what is still pending after reading the
 /// kernel back, before it gives up (see [`Engine::up`]).
@@ -251,6 +251,9 @@ impl Engine {
             let read_back = std::time::Instant::now();
             let rec = txn.records().clone();
             planned = self.plan_with(desired, &rec).await?;
+            if apply::journal::note_pids(txn.records(), &planned.observed) {
+                txn.save()?;
+            }
             crate::timing::record("read back", read_back.elapsed());
         }
         // Records pruned by recover are kept even when nothing was to do.

@@ -16,7 +16,9 @@ pub mod netns;
 pub mod nft;
 pub mod observe;
 pub mod query;
+pub mod resolv;
 pub mod rtnl;
+pub mod service;
 pub mod support;
 #[allow(unsafe_code)]
 pub mod sys;
@@ -198,6 +200,21 @@ impl Kernel {
     /// The directory holding every node's teamd directory.
     pub fn teamd_root(&self) -> &std::path::Path {
         &self.teamd_root
+    }
+
+    /// The directory holding every node's services (see [`service`]):
+    /// `services` beside the teamd root, in the state directory.
+    pub fn service_root(&self) -> PathBuf {
+        self.teamd_root.with_file_name("services")
+    }
+
+    /// The directory holding the services of `node`, one directory each:
+    /// `<service root>/<netns name>` (`host` for host).
+    pub fn service_dir(&self, node: &str) -> PathBuf {
+        let leaf = self
+            .netns_name(node)
+            .unwrap_or_else(|| model::HOST.to_string());
+        self.service_root().join(leaf)
     }
 
     /// Wait for a turn to change the kernel through netlink; held while the

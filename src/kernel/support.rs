@@ -41,6 +41,11 @@ impl std::fmt::Display for Missing {
                 self.reason
             ),
             Need::Teamd => write!(f, "team devices need the `teamd` program ({})", self.reason),
+            Need::Dnsmasq => write!(
+                f,
+                "`dhcp` needs the `dnsmasq` program, Debian package dnsmasq-base ({})",
+                self.reason
+            ),
         }
     }
 }
@@ -66,9 +71,15 @@ pub fn check(needs: &BTreeSet<Need>) -> Result<Vec<Missing>, KernelError> {
             reason: "not found in PATH".into(),
         });
     }
+    if needs.contains(&Need::Dnsmasq) && !on_path(super::service::dnsmasq::DNSMASQ) {
+        missing.push(Missing {
+            need: Need::Dnsmasq,
+            reason: "not found in PATH".into(),
+        });
+    }
     let kinds: Vec<Need> = needs
         .iter()
-        .filter(|n| !matches!(n, Need::Teamd))
+        .filter(|n| !matches!(n, Need::Teamd | Need::Dnsmasq))
         .cloned()
         .collect();
     if kinds.is_empty() {
@@ -158,7 +169,7 @@ fn try_in_throwaway_netns(needs: &[Need]) -> Result<Vec<Missing>, KernelError> {
                     let data = InfoData::Bridge(vec![InfoBridge::VlanFiltering(true)]);
                     create(&handle, &name, "bridge", Some(data), None).await
                 }
-                Need::Teamd => Ok(()),
+                Need::Teamd | Need::Dnsmasq => Ok(()),
             };
             if let Err(reason) = result {
                 missing.push(Missing {

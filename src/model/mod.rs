@@ -14,6 +14,7 @@ pub mod ipvlan;
 pub mod kind;
 pub mod macvlan;
 pub mod op;
+pub mod service;
 pub mod team;
 pub mod tun;
 pub mod veth;
@@ -34,6 +35,7 @@ pub use expect::{Claim, Endpoint, Expectation, Probe, Target};
 pub use ipvlan::IpvlanOptions;
 pub use macvlan::MacvlanOptions;
 pub use op::{LinkChange, Need, Op, Plan, Step};
+pub use service::{Service, ServiceReport, ServiceSetup};
 pub use team::{TeamOptions, TeamPort, TeamdSetup};
 pub use tun::TunOptions;
 pub use veth::VethOptions;
@@ -133,6 +135,10 @@ pub struct Node {
     pub sysctls: BTreeMap<String, String>,
     /// NAT masquerade rules, served by an nftables table netloom owns.
     pub nat: Vec<Masquerade>,
+    /// Processes netloom runs in the node (dnsmasq, DHCP client, LIF
+    /// watcher), by name (see [`service`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, Service>,
 }
 
 /// A network interface and its generic and kind-specific settings.

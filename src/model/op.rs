@@ -1,7 +1,10 @@
 //! Operations: the steps of a plan, each one kernel change the apply layer performs.
 use serde::{Deserialize, Serialize};
 
-use super::{Address, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, TeamdSetup};
+use super::{
+    Address, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, ServiceSetup,
+    TeamdSetup,
+};
 
 /// One change to the kernel. Every op names the node it acts in.
 // AddLink carries whole links; plans hold tens of ops, so size does not matter
@@ -132,6 +135,32 @@ pub enum Op {
         /// What teamd ran with, if known.
         prior: Option<TeamdSetup>,
     },
+    /// (Re)start service `name` of `node` (see [`super::service`]) with
+    /// `setup`: one that runs is stopped first (a setup change is a
+    /// restart). Done once the process runs and is ready (dnsmasq has
+    /// written its pid file, the DHCP client holds and applied a lease,
+    /// the LIF watcher placed every LIF). `prior` is what it ran with
+    /// before (`None`: it did not run), for rollback.
+    StartService {
+        /// Node name.
+        node: String,
+        /// The service's name in the node.
+        name: String,
+        /// What it runs with.
+        setup: ServiceSetup,
+        /// What it ran with before, if it ran.
+        prior: Option<ServiceSetup>,
+    },
+    /// Stop service `name` of `node` (SIGTERM, then SIGKILL) and remove its
+    /// files. `prior` is what it ran with, for rollback.
+    StopService {
+        /// Node name.
+        node: String,
+        /// The service's name in the node.
+        name: String,
+        /// What it ran with, if known.
+        prior: Option<ServiceSetup>,
+    },
 }
 
 /// Settings to change on an existing link; `None` leaves a field alone.
@@ -194,6 +223,8 @@ impl Op {
             Op::DelNat { .. } => "op DelNat",
             Op::StartTeamd { .. } => "op StartTeamd",
             Op::StopTeamd { .. } => "op StopTeamd",
+            Op::StartService { .. } => "op StartService",
+            Op::StopService { .. } => "op StopService",
         }
     }
 
@@ -213,7 +244,9 @@ impl Op {
             | Op::SetNat { node, .. }
             | Op::DelNat { node }
             | Op::StartTeamd { node, .. }
-            | Op::StopTeamd { node, .. } => node,
+            | Op::StopTeamd { node, .. }
+            | Op::StartService { node, .. }
+            | Op::StopService { node, .. } => node,
         }
     }
 
@@ -237,6 +270,8 @@ pub enum Need {
     BridgeVlanFiltering,
     /// The teamd program, which drives team devices.
     Teamd,
+    /// The dnsmasq program, which serves DHCP and DNS.
+    Dnsmasq,
 }
 
 /// An op with its position in the plan's dependency graph.
@@ -401,6 +436,16 @@ impl std::fmt::Display for Op {
                 Ok(())
             }
             Op::StopTeamd { node, dev, .. } => write!(f, "{node}: teamd stop {dev}"),
+            Op::StartService {
+                node,
+                name,
+                setup,
+                prior,
+            } => {
+                let verb = if prior.is_some() { "restart" } else { "start" };
+                write!(f, "{node}: service {verb} {name}: {}", setup.serves())
+            }
+            Op::StopService { node, name, .. } => write!(f, "{node}: service stop {name}"),
         }
     }
 }

@@ -11,6 +11,8 @@ use crate::model::{Op, Plan, Step};
 /// reused; within a phase, ops keep the order they were pushed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Phase {
+    /// Services stop before anything they use goes.
+    StopService,
     DelRoute,
     DelAddress,
     DelNat,
@@ -30,6 +32,9 @@ pub(crate) enum Phase {
     Up,
     /// IPv6 addresses a link set down lost, added again.
     Readd,
+    /// Services start once their interfaces are up with their addresses,
+    /// before the routes (a route through a LIF needs its address placed).
+    Service,
     AddRoute,
     SetNat,
 }
@@ -67,6 +72,10 @@ pub(crate) enum Key {
     Touched(String),
     /// The link, up before, is down to be enslaved to a bond.
     Down(IfRef),
+    /// The service (node, name) runs as wanted.
+    Service(String, String),
+    /// The service (node, name) is stopped.
+    ServiceGone(String, String),
 }
 
 /// An op waiting to be placed in the plan.

@@ -2,6 +2,7 @@
 //! graph of operations. Pure logic: plain data in, plain data out.
 mod address;
 mod down;
+pub mod dynamic;
 mod effect;
 mod graph;
 mod kind;
@@ -11,6 +12,7 @@ mod nat;
 mod needs;
 mod node;
 mod route;
+pub mod service;
 mod status;
 mod sysctl;
 mod teamd;
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Network, Plan};
 
 pub use down::down;
+pub use dynamic::resolve;
 pub use kind::bridge::snooping_turned_on;
 pub use needs::needs;
 pub use status::{status, FieldDiff, ObjectStatus, SyncState};
@@ -69,6 +72,8 @@ impl std::fmt::Display for Conflict {
 
 /// The plan turning `observed` into `desired`, or the conflicts that forbid it.
 pub fn up(desired: &Network, observed: &Network, owned: &Owned) -> Result<Plan, Vec<Conflict>> {
+    // What services placed (leases, LIFs) is wanted where they put it.
+    let desired = &*resolve(desired, observed);
     let ctx = effect::Ctx::new(desired, observed, owned, &desired.name);
     let mut conflicts = Vec::new();
     node::conflicts(&ctx, &mut conflicts);
@@ -87,6 +92,7 @@ fn diff(ctx: &effect::Ctx, restore_unknown: bool) -> Plan {
     sysctl::plan(ctx, restore_unknown, &mut pending);
     link::plan(ctx, &mut pending);
     teamd::plan(ctx, &mut pending);
+    service::plan(ctx, &mut pending);
     route::plan(ctx, &mut pending);
     nat::plan(ctx, &mut pending);
     graph::build(pending)

@@ -33,6 +33,12 @@ pub fn needs(plan: &Plan) -> BTreeSet<Need> {
             Op::StartTeamd { .. } => {
                 out.insert(Need::Teamd);
             }
+            Op::StartService {
+                setup: crate::model::ServiceSetup::Dnsmasq(_),
+                ..
+            } => {
+                out.insert(Need::Dnsmasq);
+            }
             _ => {}
         }
     }

@@ -109,6 +109,17 @@ fn needs(node: &str, want: &Node, r: &Route) -> Vec<Key> {
         Key::Netns(node.to_string()),
         Key::RouteGone(node.to_string(), r.to, r.table_id()),
     ];
+    // A gateway reached through a LIF's subnet is on link once its
+    // watcher placed the LIF's address.
+    if let Some(via) = r.via {
+        for s in want.services.values() {
+            if let crate::model::ServiceSetup::LifWatch(l) = &s.setup {
+                if l.lifs.iter().any(|f| f.address.contains(&via)) {
+                    needs.push(Key::Service(node.to_string(), s.setup.name()));
+                }
+            }
+        }
+    }
     if let Some(via) = r.via {
         for d in &want.routes {
             if d.puts_on_link(via, r.table_id()) {

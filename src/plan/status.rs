@@ -44,6 +44,7 @@ pub struct ObjectStatus {
 
 /// Compare every object of `desired` and every object this topology owns in `observed`.
 pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<ObjectStatus> {
+    let desired = &*super::resolve(desired, observed);
     let ctx = Ctx::new(desired, observed, owned, &desired.name);
     let mut out = Vec::new();
     let mut push = |object: String, state: SyncState| out.push(ObjectStatus { object, state });
@@ -126,6 +127,7 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
             push(format!("{node} nat"), SyncState::Orphaned);
         }
     }
+    super::service::status(&ctx, &mut out);
     out
 }
 

@@ -131,6 +131,35 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
             }],
             None => Vec::new(),
         },
+        // Services likewise: a start is undone by a stop (or a restart
+        // with what ran before), a stop by a start.
+        Op::StartService {
+            node,
+            name,
+            setup,
+            prior,
+        } => match prior {
+            Some(p) => vec![Op::StartService {
+                node: node.clone(),
+                name: name.clone(),
+                setup: p.clone(),
+                prior: Some(setup.clone()),
+            }],
+            None => vec![Op::StopService {
+                node: node.clone(),
+                name: name.clone(),
+                prior: Some(setup.clone()),
+            }],
+        },
+        Op::StopService { node, name, prior } => match prior {
+            Some(p) => vec![Op::StartService {
+                node: node.clone(),
+                name: name.clone(),
+                setup: p.clone(),
+                prior: None,
+            }],
+            None => Vec::new(),
+        },
     })
 }
 

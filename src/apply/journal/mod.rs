@@ -25,6 +25,24 @@ pub fn write_ahead(rec: &mut Records, op: &Op) -> bool {
             changed
         }
         Op::SetNat { node, .. } => rec.nat.insert(node.clone()),
+        // Before the process exists: a crash right after its start still
+        // leaves a record naming it (its pid follows once it runs).
+        Op::StartService { node, name, .. } => {
+            if rec
+                .processes
+                .iter()
+                .any(|p| &p.node == node && &p.what == name)
+            {
+                false
+            } else {
+                rec.processes.push(crate::state::Process {
+                    node: node.clone(),
+                    what: name.clone(),
+                    pid: 0,
+                });
+                true
+            }
+        }
         Op::SetLink { .. } => match crate::plan::snooping_turned_on(op) {
             Some(bridge) => rec.quiet_bridges.insert(bridge),
             None => false,
@@ -66,6 +84,12 @@ pub fn forget(rec: &mut Records, op: &Op) -> bool {
             None => false,
         },
         Op::DelNat { node } => rec.nat.remove(node),
+        Op::StopService { node, name, .. } => {
+            let before = rec.processes.len();
+            rec.processes
+                .retain(|p| !(&p.node == node && &p.what == name));
+            before != rec.processes.len()
+        }
         // Back at the value from before netloom's first change: nothing to restore.
         Op::SetSysctl {
             node, key, value, ..
@@ -103,6 +127,27 @@ pub fn forget(rec: &mut Records, op: &Op) -> bool {
         }
         _ => false,
     }
+}
+
+/// Note in `rec` the pid each recorded service runs with in `observed`
+/// (0 while it does not run); true when a pid changed. The pid is what the
+/// process had when last seen: netloom finds and checks a service through
+/// its files (see kernel::service), never by this number alone.
+pub fn note_pids(rec: &mut Records, observed: &crate::model::Network) -> bool {
+    let mut changed = false;
+    for p in rec.processes.iter_mut() {
+        let pid = observed
+            .nodes
+            .get(&p.node)
+            .and_then(|n| n.services.get(&p.what))
+            .and_then(|s| s.pid)
+            .unwrap_or(0);
+        if p.pid != pid {
+            p.pid = pid;
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Forget the recorded per-interface sysctls in `node` of the links `gone`
@@ -253,5 +298,43 @@ mod tests {
             assert!(forget(&mut rec, &gone), "{gone}");
             assert!(rec.quiet_bridges.is_empty(), "{gone}");
         }
+    }
+}
+
+#[cfg(test)]
+mod service_tests {
+    use super::*;
+    use crate::model::service::LifSetup;
+    use crate::model::{Network, Node, Service, ServiceSetup};
+
+    #[test]
+    fn a_service_is_recorded_before_it_starts_and_forgotten_once_stopped() {
+        let setup = ServiceSetup::LifWatch(LifSetup { lifs: vec![] });
+        let start = Op::StartService {
+            node: "a".into(),
+            name: "lif".into(),
+            setup: setup.clone(),
+            prior: None,
+        };
+        let mut rec = Records::default();
+        assert!(write_ahead(&mut rec, &start));
+        assert!(!write_ahead(&mut rec, &start), "recorded once");
+        assert_eq!(rec.processes[0].pid, 0);
+        // The pid follows once it runs, and goes back to 0 when it does not.
+        let mut node = Node::default();
+        let mut s = Service::new(setup.clone());
+        s.pid = Some(42);
+        node.services.insert("lif".into(), s);
+        let mut net = Network::default();
+        net.nodes.insert("a".into(), node);
+        assert!(note_pids(&mut rec, &net));
+        assert_eq!(rec.processes[0].pid, 42);
+        assert!(note_pids(&mut rec, &Network::default()));
+        assert_eq!(rec.processes[0].pid, 0);
+        // Undoing the start stops it; the stop forgets it.
+        let undo = inverse(&start, &Network::default()).unwrap();
+        assert!(matches!(&undo[..], [Op::StopService { prior: Some(p), .. }] if *p == setup));
+        assert!(forget(&mut rec, &undo[0]));
+        assert!(rec.is_empty(), "{rec:?}");
     }
 }

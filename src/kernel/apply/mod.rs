@@ -6,8 +6,10 @@
 mod address;
 mod link;
 mod route;
+mod service;
 mod team;
 
+pub use service::AGENT_EXE;
 pub use team::first_choice;
 mod tun;
 
@@ -28,8 +30,10 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
     match op {
         Op::AddNetns { node } => k.create_node(node).await.map(drop),
         Op::DelNetns { node } => {
-            // teamd would outlive the namespace (it holds it through its fd).
+            // teamd and services would outlive the namespace (they hold it
+            // through their fds).
             team::stop_all(k, node).await?;
+            service::stop_all(k, node).await?;
             let done = k.delete_node(node).await;
             k.forget_indexes();
             done
@@ -82,6 +86,10 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
             node, dev, setup, ..
         } => team::start(k, node, dev, setup).await,
         Op::StopTeamd { node, dev, .. } => team::stop(k, node, dev).await,
+        Op::StartService {
+            node, name, setup, ..
+        } => service::start(k, node, name, setup).await,
+        Op::StopService { node, name, .. } => service::stop(k, node, name).await,
     }
 }
 

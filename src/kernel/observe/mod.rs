@@ -20,11 +20,13 @@
 //!   the setup netloom started the team's teamd with, while it runs (see
 //!   `team`); otherwise a team is reported with default (empty) options.
 //! - `nat` is left empty: nftables is read elsewhere.
+//! - `services` are read from the node's service directory (see `service`).
 mod address;
 mod devconf;
 mod link;
 mod netnsid;
 mod route;
+mod service;
 mod team;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -131,6 +133,8 @@ pub async fn network_with(
     // A team's runner and ports live in teamd, not the kernel.
     for (name, node) in &mut nodes {
         team::fill(k, name, node)?;
+        // Processes netloom supervises there (dnsmasq, agents).
+        service::fill(k, name, node)?;
     }
     crate::timing::record("observe adopt+teams", t.elapsed());
     Ok(Network {
