@@ -6,6 +6,7 @@
 //! duplicate keys are caught; [`validate`] then checks references across nodes.
 pub mod brport;
 pub mod decode;
+pub mod dhcp;
 pub mod error;
 pub mod expect;
 pub mod kind;
@@ -13,6 +14,7 @@ pub mod link;
 pub mod mtu;
 pub mod node;
 pub mod route;
+pub mod segment;
 pub mod text;
 pub mod validate;
 pub mod yaml;
@@ -227,6 +229,9 @@ fn decode_root(cx: &mut Ctx, root: &Yaml) -> Option<Topology> {
     let mut nodes = node::decode_nodes(cx, nodes_y);
     link::decode_links(cx, f.get("links"), &mut nodes);
     validate::validate(cx, &nodes);
+    if let Some(n) = &name {
+        dhcp::finish(cx, n, &mut nodes);
+    }
     let expect = expect::decode_expect(cx, f.get("expect"), &nodes);
     let locations = cx
         .locs

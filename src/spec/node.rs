@@ -7,13 +7,15 @@ use super::decode::{
 use super::error::Location;
 use super::kind;
 use super::yaml::{Entry, Value, Yaml};
-use crate::model::{Address, Link, LinkKind, Masquerade, Node, PortOptions, Route, HOST};
+use crate::model::{
+    Address, Link, LinkKind, Masquerade, Node, PortOptions, Route, Service, HOST,
+};
 
 /// Fields every node may have.
 pub const NODE_FIELDS: &[&str] = &["interfaces", "routes", "sysctl", "forwarding", "nat"];
 
 /// Fields every interface may have, whatever its kind.
-pub const COMMON_FIELDS: &[&str] = &["kind", "addresses", "mtu", "mac", "state"];
+pub const COMMON_FIELDS: &[&str] = &["kind", "addresses", "mtu", "mac", "state", "dhcp"];
 
 /// A `ports:` entry of a master, applied once all interfaces of the node are known.
 #[derive(Debug, Clone)]
@@ -86,7 +88,7 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
                 continue;
             }
             cx.locs.insert(format!("{name}/{}", e.key), e.key_at);
-            let link = iface(cx, name, e, &mut ports);
+            let link = iface(cx, name, e, &mut ports, &mut n.services);
             n.links.insert(e.key.clone(), link);
         }
     }
@@ -167,7 +169,13 @@ fn article(word: &str) -> &'static str {
     }
 }
 
-fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link {
+fn iface(
+    cx: &mut Ctx,
+    node: &str,
+    e: &Entry,
+    ports: &mut Vec<PortDecl>,
+    services: &mut BTreeMap<String, Service>,
+) -> Link {
     let y = &e.value;
     let name = e.key.as_str();
     let kind = match kind_word(cx, y) {
@@ -211,7 +219,23 @@ fn iface(cx: &mut Ctx, node: &str, e: &Entry, ports: &mut Vec<PortDecl>) -> Link
         .and_then(|v| u32::try_from(v).ok());
     link.mac = f.get("mac").and_then(|m| mac_of(cx, m));
     for a in f.list(cx, "addresses") {
-        link.addresses.extend(address(cx, a));
+        match &a.value {
+            Value::Scalar { text, plain: true } if text == "dhcp" => {
+                let s = super::dhcp::client(cx, node, name, a);
+                services.insert(s.setup.name(), s);
+            }
+            Value::Scalar { text, plain: true } if text == "dhcp6" => cx.err(
+                a.at,
+                "`dhcp6` is not supported",
+                Some("netloom's DHCP client speaks DHCPv4 (`dhcp`); give IPv6 addresses statically".into()),
+            ),
+            _ => link.addresses.extend(address(cx, a)),
+        }
+    }
+    if let Some(d) = f.get("dhcp") {
+        if let Some(s) = super::dhcp::server(cx, node, name, d) {
+            services.insert(s.setup.name(), s);
+        }
     }
     // Where later checks point (validation of lowers, ipvlan mode and flag,
     // MTUs, addresses of bond and team ports, MACs, vlan ids, VNIs).
