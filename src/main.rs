@@ -75,6 +75,12 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Run one of netloom's own supervised helpers (started by `up`).
+    #[command(hide = true)]
+    Agent {
+        /// Its launch.json in the state directory.
+        launch: PathBuf,
+    },
     /// Run a command inside a node's namespace.
     Exec {
         /// Topology file.
@@ -116,6 +122,17 @@ fn print_json(v: &impl serde::Serialize) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An agent runs alone on one thread, before any runtime starts (it
+    // takes its signals through a signalfd; see netloom::agent).
+    if let Verb::Agent { launch } = &cli.verb {
+        return match netloom::agent::run(launch) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let json = match &cli.verb {
         Verb::Validate { json, .. }
         | Verb::Plan { json, .. }
@@ -123,7 +140,7 @@ fn main() -> ExitCode {
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
         | Verb::Verify { json, .. } => *json,
-        Verb::Exec { .. } => false,
+        Verb::Exec { .. } | Verb::Agent { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -330,6 +347,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let proof = engine.verify(&topo).await?;
             Ok(render_verify(&proof, json))
         }
+        Verb::Agent { .. } => Ok(0),
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {

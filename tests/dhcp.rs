@@ -45,7 +45,10 @@ fn pid_of(lab: &Lab, name: &str) -> Option<u32> {
 
 /// `readlink /proc/PID/exe` in the sandbox.
 fn exe_of(lab: &Lab, pid: u32) -> String {
-    lab.sh(&format!("readlink /proc/{pid}/exe")).out.trim().to_string()
+    lab.sh(&format!("readlink /proc/{pid}/exe"))
+        .out
+        .trim()
+        .to_string()
 }
 
 /// Whether process `pid` is alive and not a zombie.
@@ -78,7 +81,11 @@ fn dnsmasq_serves_dns_and_is_supervised() {
     let lab = Lab::from_text("lxc.yaml", LAB);
     lab.expect("up", &[], 0);
     let pid = pid_of(&lab, "dnsmasq-lxcbr0").expect("dnsmasq runs");
-    assert!(exe_of(&lab, pid).ends_with("/dnsmasq"), "{}", exe_of(&lab, pid));
+    assert!(
+        exe_of(&lab, pid).ends_with("/dnsmasq"),
+        "{}",
+        exe_of(&lab, pid)
+    );
     // In gw's namespace, bound to lxcbr0's address only, hermetic.
     let ns = lab.sh(&format!(
         "[ $(stat -Lc %i /proc/{pid}/ns/net) = $(stat -Lc %i /run/netns/netloom-lxc.gw) ] && echo same"
@@ -86,9 +93,19 @@ fn dnsmasq_serves_dns_and_is_supervised() {
     assert_eq!(ns.out.trim(), "same", "{}", ns.text());
     let ss = lab.exec("gw", &["ss", "-Hlnu", "sport = :53"]);
     assert!(ss.out.contains("10.0.3.1:53"), "{}", ss.text());
-    assert!(!ss.out.contains("0.0.0.0:53") && !ss.out.contains("*:53"), "{}", ss.text());
+    assert!(
+        !ss.out.contains("0.0.0.0:53") && !ss.out.contains("*:53"),
+        "{}",
+        ss.text()
+    );
     let cmdline = lab.sh(&format!("tr '\\0' ' ' < /proc/{pid}/cmdline")).out;
-    for flag in ["--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-ping", "--interface=lxcbr0"] {
+    for flag in [
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--no-ping",
+        "--interface=lxcbr0",
+    ] {
         assert!(cmdline.contains(flag), "{flag} missing: {cmdline}");
     }
     // The topology's names, answered by it.
@@ -102,8 +119,16 @@ fn dnsmasq_serves_dns_and_is_supervised() {
     // Killed: status says so, the next up starts it again.
     lab.sh(&format!("kill -9 {pid}"));
     let st = lab.expect("status", &[], 2);
-    assert!(st.out.contains("gw service dnsmasq-lxcbr0") && st.out.contains("missing"), "{}", st.out);
-    assert!(st.out.contains("service gw dnsmasq-lxcbr0: NOT RUNNING"), "{}", st.out);
+    assert!(
+        st.out.contains("gw service dnsmasq-lxcbr0") && st.out.contains("missing"),
+        "{}",
+        st.out
+    );
+    assert!(
+        st.out.contains("service gw dnsmasq-lxcbr0: NOT RUNNING"),
+        "{}",
+        st.out
+    );
     let up = lab.expect("up", &[], 0);
     assert!(up.out.contains(": 1 operation"), "{}", up.text());
     let pid2 = pid_of(&lab, "dnsmasq-lxcbr0").expect("dnsmasq runs again");
@@ -114,7 +139,10 @@ fn dnsmasq_serves_dns_and_is_supervised() {
     lab.edit("lease_time: 1h", "lease_time: 2h");
     let pending = lab.pending();
     assert_eq!(pending.len(), 1, "{pending:?}");
-    assert!(pending[0].contains("service restart dnsmasq-lxcbr0"), "{pending:?}");
+    assert!(
+        pending[0].contains("service restart dnsmasq-lxcbr0"),
+        "{pending:?}"
+    );
     lab.expect("up", &[], 0);
     let pid3 = pid_of(&lab, "dnsmasq-lxcbr0").expect("dnsmasq runs");
     assert!(pid3 != pid2 && !alive(&lab, pid2));
@@ -198,5 +226,178 @@ fn dnsmasq_is_refused_before_anything_changes_when_missing() {
     let r = lab.netloom_with(&["up", &file], &[("PATH", "/nonexistent")]);
     assert_eq!(r.code, 1, "{}", r.text());
     assert!(r.err.contains("dnsmasq-base"), "{}", r.text());
+    lab.assert_no_residue();
+}
+
+/// Two containers leasing from gw's dnsmasq, with quick renewals.
+const CLIENTS: &str = "name: lxc
+nodes:
+  gw:
+    forwarding: true
+    interfaces:
+      lxcbr0: { kind: bridge, stp: false, addresses: [10.0.3.1/24], ports: [veth1, veth2], dhcp: { range: 10.0.3.100-10.0.3.200, lease_time: 2m, renew_time: 2s, rebind_time: 4s, hosts: { c2: 10.0.3.50 } } }
+      veth1: {}
+      veth2: {}
+  c1:
+    interfaces:
+      eth0: { addresses: [dhcp] }
+  c2:
+    interfaces:
+      eth0: { addresses: [dhcp] }
+links:
+  - [gw/veth1, c1/eth0]
+  - [gw/veth2, c2/eth0]
+expect:
+  - reach: c1 -> 10.0.3.1
+";
+
+/// The lease the DHCP client of `node/eth0` reports (its state file).
+fn lease_of(lab: &Lab, node: &str) -> Option<serde_json::Value> {
+    let r = lab.sh(&format!(
+        "cat /run/netloom/services/netloom-lxc.{node}/dhcp-eth0/state.json"
+    ));
+    let state: serde_json::Value = serde_json::from_str(&r.out).ok()?;
+    state.get("Lease").cloned().filter(|l| !l.is_null())
+}
+
+/// The IPv4 addresses of `node/eth0`.
+fn addresses(lab: &Lab, node: &str) -> String {
+    lab.exec(node, &["ip", "-4", "-br", "addr", "show", "dev", "eth0"])
+        .out
+}
+
+#[test]
+fn clients_lease_renew_drift_restart_and_release() {
+    let lab = Lab::from_text("lxc.yaml", CLIENTS);
+    lab.expect("up", &[], 0);
+    let l1 = lease_of(&lab, "c1").expect("c1 holds a lease");
+    let a1 = l1["address"].as_str().unwrap().to_string();
+    let ip1: std::net::Ipv4Addr = a1.split('/').next().unwrap().parse().unwrap();
+    assert!(
+        ("10.0.3.100".parse::<std::net::Ipv4Addr>().unwrap()..="10.0.3.200".parse().unwrap())
+            .contains(&ip1),
+        "{a1}"
+    );
+    assert_eq!(l1["router"], "10.0.3.1");
+    assert!(
+        addresses(&lab, "c1").contains(&a1),
+        "{}",
+        addresses(&lab, "c1")
+    );
+    // The host reservation by name, and the router as default route.
+    assert_eq!(lease_of(&lab, "c2").unwrap()["address"], "10.0.3.50/24");
+    let r = lab.exec("c1", &["ip", "route", "show", "default"]);
+    assert!(
+        r.out.contains("default via 10.0.3.1 dev eth0 proto dhcp"),
+        "{}",
+        r.text()
+    );
+    // DNS from the lease, through /etc/netns, which `netloom exec` binds.
+    let r = lab.sh("cat /etc/netns/netloom-lxc.c1/resolv.conf");
+    assert!(r.out.contains("nameserver 10.0.3.1"), "{}", r.text());
+    let r = lab.exec("c1", &["cat", "/etc/resolv.conf"]);
+    assert!(
+        r.out.contains("nameserver 10.0.3.1") && r.out.contains("search lxc"),
+        "{}",
+        r.text()
+    );
+    let r = lab.exec("c1", &["busybox", "nslookup", "c2.lxc"]);
+    assert!(r.out.contains("10.0.3.50"), "{}", r.text());
+    let again = lab.expect("up", &[], 0);
+    assert!(again.out.contains(": 0 operation"), "{}", again.text());
+
+    // Renewals (T1 = 2 s) keep the lease: three of them, each pushing
+    // its end further, the address staying.
+    let first_end = l1["expires"].as_u64().unwrap();
+    let t = Instant::now();
+    let renewed = loop {
+        let l = lease_of(&lab, "c1").expect("still leased");
+        if l["renewals"].as_u64().unwrap() >= 3 {
+            break l;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "no third renewal: {l}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(renewed["address"], l1["address"]);
+    assert!(
+        renewed["expires"].as_u64().unwrap() > first_end,
+        "{renewed} vs {l1}"
+    );
+    assert!(addresses(&lab, "c1").contains(&a1));
+    let log = lab.sh("cat /run/netloom/services/netloom-lxc.gw/dnsmasq-lxcbr0/log");
+    assert!(
+        log.out.matches(&format!("DHCPACK(lxcbr0) {ip1}")).count() >= 4,
+        "{}",
+        log.out
+    );
+    lab.expect("status", &[], 0);
+
+    // The address removed behind netloom's back: drift, and up puts it back.
+    let r = lab.exec("c1", &["ip", "addr", "del", &a1, "dev", "eth0"]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    let st = lab.expect("status", &[], 2);
+    assert!(
+        st.out
+            .contains(&format!("address {a1} absent (want present)")),
+        "{}",
+        st.out
+    );
+    let pending = lab.pending();
+    assert!(
+        pending
+            .iter()
+            .any(|p| p.contains(&format!("addr add {a1} dev eth0"))),
+        "{pending:?}"
+    );
+    lab.expect("up", &[], 0);
+    assert!(addresses(&lab, "c1").contains(&a1));
+    assert!(lab.pending().is_empty());
+
+    // The client killed: status says so, up starts it again, same lease.
+    let r = lab.sh("kill -9 $(cat /run/netloom/services/netloom-lxc.c1/dhcp-eth0/pid)");
+    assert_eq!(r.code, 0, "{}", r.text());
+    let st = lab.expect("status", &[], 2);
+    assert!(
+        st.out.contains("service c1 dhcp-eth0: NOT RUNNING"),
+        "{}",
+        st.out
+    );
+    let up = lab.expect("up", &[], 0);
+    assert!(up.out.contains(": 1 operation"), "{}", up.text());
+    assert_eq!(lease_of(&lab, "c1").unwrap()["address"], l1["address"]);
+    let again = lab.expect("up", &[], 0);
+    assert!(again.out.contains(": 0 operation"), "{}", again.text());
+
+    // c2 no longer leases: its client releases the lease, which dnsmasq forgets.
+    let leases = || {
+        lab.sh("cat /run/netloom/services/netloom-lxc.gw/dnsmasq-lxcbr0/leases")
+            .out
+    };
+    assert!(leases().contains("10.0.3.50"), "{}", leases());
+    lab.edit(
+        "  c2:\n    interfaces:\n      eth0: { addresses: [dhcp] }",
+        "  c2:\n    interfaces:\n      eth0: { addresses: [10.0.3.60/24] }",
+    );
+    lab.expect("up", &[], 0);
+    assert!(
+        !leases().contains("10.0.3.50"),
+        "not released: {}",
+        leases()
+    );
+    assert!(
+        addresses(&lab, "c2").contains("10.0.3.60/24")
+            && !addresses(&lab, "c2").contains("10.0.3.50")
+    );
+    assert!(
+        lab.sh("ls /etc/netns/netloom-lxc.c2 2>&1").code != 0,
+        "c2's resolv.conf stayed"
+    );
+    assert!(lab.pending().is_empty());
+
+    lab.expect("down", &[], 0);
+    assert_eq!(leftovers(&lab), "");
     lab.assert_no_residue();
 }

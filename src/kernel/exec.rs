@@ -1,6 +1,9 @@
 //! Running a program inside a node's namespace (`netloom exec`), the way
 //! `ip netns exec` does: the network namespace of the node, plus a private
-//! mount namespace with sysfs remounted so /sys/class/net shows the node's devices.
+//! mount namespace with sysfs remounted so /sys/class/net shows the node's
+//! devices, and each file of /etc/netns/NETNS/ bound over its namesake in
+//! /etc (iproute2's bind_etc: a DHCP client's resolv.conf, see
+//! [`super::resolv`]).
 use std::io;
 use std::path::Path;
 use std::process::{Command, ExitStatus};
@@ -44,14 +47,39 @@ pub fn run(topo: &str, node: &str, cmd: &[String]) -> Result<ExitStatus, KernelE
 /// where allowed, see that namespace's sysfs in a mount namespace of its own.
 fn steps(ns: &Netns) -> io::Result<Vec<Step>> {
     let sys_dir = Path::new("/sys");
+    // Nothing is mounted unless the mount namespace is the child's own.
+    let mut private = vec![
+        Step::Unshare(CloneFlags::CLONE_NEWNS),
+        Step::propagation(Path::new("/"), MsFlags::MS_SLAVE | MsFlags::MS_REC)?,
+    ];
+    if let Some(name) = ns.name() {
+        private.extend(etc_binds(name)?);
+    }
+    // A fresh sysfs is a nicety, not a requirement: skipped when not allowed.
+    private.push(Step::Try(vec![
+        Step::unmount(sys_dir, MntFlags::MNT_DETACH)?,
+        Step::fresh("sysfs", sys_dir)?,
+    ]));
     Ok(vec![
         Step::enter(ns.fd(), CloneFlags::CLONE_NEWNET)?,
-        // A fresh sysfs is a nicety, not a requirement: skipped when not allowed.
-        Step::Try(vec![
-            Step::Unshare(CloneFlags::CLONE_NEWNS),
-            Step::propagation(Path::new("/"), MsFlags::MS_SLAVE | MsFlags::MS_REC)?,
-            Step::unmount(sys_dir, MntFlags::MNT_DETACH)?,
-            Step::fresh("sysfs", sys_dir)?,
-        ]),
+        Step::Try(private),
     ])
+}
+
+/// Bind each file of /etc/netns/NETNS/ over /etc/FILE (in the mount
+/// namespace `steps` made), as `ip netns exec` does; files without a
+/// namesake in /etc are skipped, as iproute2 warns and skips them.
+fn etc_binds(netns: &str) -> io::Result<Vec<Step>> {
+    let dir = Path::new(super::resolv::ETC_NETNS).join(netns);
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(out);
+    };
+    for e in entries.flatten() {
+        let target = Path::new("/etc").join(e.file_name());
+        if target.exists() {
+            out.push(Step::bind(&e.path(), &target)?);
+        }
+    }
+    Ok(out)
 }

@@ -68,7 +68,11 @@ pub fn server(cx: &mut Ctx, node: &str, iface: &str, y: &Yaml) -> Option<Service
     let t1 = renew_time.unwrap_or(lease_time / 2);
     let t2 = rebind_time.unwrap_or(lease_time / 8 * 7);
     if !(t1 < t2 && t2 < lease_time) {
-        let key = if renew_time.is_some() { "renew_time" } else { "rebind_time" };
+        let key = if renew_time.is_some() {
+            "renew_time"
+        } else {
+            "rebind_time"
+        };
         let at = cx.loc(&format!("{me}#dhcp.{key}"), &me);
         cx.err(
             at,
@@ -123,8 +127,7 @@ pub fn server(cx: &mut Ctx, node: &str, iface: &str, y: &Yaml) -> Option<Service
 
 /// A DHCP client on interface `node/iface`, whose `dhcp` item is `y`.
 pub fn client(cx: &mut Ctx, node: &str, iface: &str, y: &Yaml) -> Service {
-    cx.locs
-        .insert(format!("{node}/{iface}#dhcp-client"), y.at);
+    cx.locs.insert(format!("{node}/{iface}#dhcp-client"), y.at);
     Service::new(ServiceSetup::DhcpClient(DhcpClientSetup {
         iface: iface.to_string(),
         hostname: node.to_string(),
@@ -150,12 +153,19 @@ pub fn domain_ok(d: &str) -> bool {
 fn range(cx: &mut Ctx, y: &Yaml) -> Option<(Ipv4Addr, Ipv4Addr)> {
     let t = str_of(cx, y)?;
     let parsed = t.split_once('-').and_then(|(a, b)| {
-        Some((a.trim().parse::<Ipv4Addr>().ok()?, b.trim().parse::<Ipv4Addr>().ok()?))
+        Some((
+            a.trim().parse::<Ipv4Addr>().ok()?,
+            b.trim().parse::<Ipv4Addr>().ok()?,
+        ))
     });
     match parsed {
         Some((a, b)) if a <= b => Some((a, b)),
         Some((a, b)) => {
-            cx.err(y.at, format!("range `{t}` ends before it starts"), Some(format!("write `{b}-{a}`")));
+            cx.err(
+                y.at,
+                format!("range `{t}` ends before it starts"),
+                Some(format!("write `{b}-{a}`")),
+            );
             None
         }
         None => {
@@ -220,12 +230,16 @@ pub fn finish(cx: &mut Ctx, topo: &str, nodes: &mut BTreeMap<String, Node>) {
                 ServiceSetup::Dnsmasq(d) => {
                     let me = format!("{node}/{}", d.iface);
                     let at = cx.loc(&format!("{me}#dhcp"), &me);
-                    let Some(link) = links.get(&d.iface) else { continue };
+                    let Some(link) = links.get(&d.iface) else {
+                        continue;
+                    };
                     if let Some(m) = &link.master {
                         cx.err(at, format!("`{me}` is a port of `{m}`: a DHCP server there would not be reached"), Some(format!("serve DHCP on `{m}`, which takes its ports' frames")));
                         continue;
                     }
-                    let Some(address) = server_address(cx, &me, link, d) else { continue };
+                    let Some(address) = server_address(cx, &me, link, d) else {
+                        continue;
+                    };
                     d.address = address;
                     if d.domain.is_empty() {
                         d.domain = topo.to_string();
@@ -234,9 +248,20 @@ pub fn finish(cx: &mut Ctx, topo: &str, nodes: &mut BTreeMap<String, Node>) {
                         let hat = cx.loc(&format!("{me}#dhcp.hosts.{host}"), &me);
                         if !names.contains(&host) {
                             let known: Vec<&str> = names.iter().map(String::as_str).collect();
-                            cx.err(hat, format!("`{host}` is not a node"), Some(suggest(&host, &known, "nodes")));
+                            cx.err(
+                                hat,
+                                format!("`{host}` is not a node"),
+                                Some(suggest(&host, &known, "nodes")),
+                            );
                         } else if !address.contains(&a) || a == address.addr() {
-                            cx.err(hat, format!("{a} is not an address `{me}` can hand out in {}", address.trunc()), None);
+                            cx.err(
+                                hat,
+                                format!(
+                                    "{a} is not an address `{me}` can hand out in {}",
+                                    address.trunc()
+                                ),
+                                None,
+                            );
                         }
                     }
                     for (owner, a) in &statics {
@@ -254,7 +279,11 @@ pub fn finish(cx: &mut Ctx, topo: &str, nodes: &mut BTreeMap<String, Node>) {
                 }
                 ServiceSetup::DhcpClient(c) => {
                     c.netns = netns_name(topo, node).unwrap_or_default();
-                    clients.push((node.clone(), c.iface.clone(), links.get(&c.iface).and_then(|l| l.master.clone())));
+                    clients.push((
+                        node.clone(),
+                        c.iface.clone(),
+                        links.get(&c.iface).and_then(|l| l.master.clone()),
+                    ));
                 }
                 ServiceSetup::LifWatch(_) => {}
             }
@@ -266,10 +295,16 @@ pub fn finish(cx: &mut Ctx, topo: &str, nodes: &mut BTreeMap<String, Node>) {
         if node == HOST {
             cx.err(at, "a DHCP client in node `host` would change the machine's own addresses and name servers", Some("put the interface in a node of its own".into()));
         } else if let Some(m) = master {
-            cx.err(at, format!("`{me}` is a port of `{m}`: its address would not be used"), Some(format!("lease the address on `{m}`")));
+            cx.err(
+                at,
+                format!("`{me}` is a port of `{m}`: its address would not be used"),
+                Some(format!("lease the address on `{m}`")),
+            );
         } else {
             let r = iref(&node, &iface);
-            let outside = nodes.values().any(|n| n.links.values().any(|l| l.kind == LinkKind::External));
+            let outside = nodes
+                .values()
+                .any(|n| n.links.values().any(|l| l.kind == LinkKind::External));
             if !outside && !served.iter().any(|(s, _)| segments.same(s, &r)) {
                 cx.err(at, format!("no DHCP server on the segment of `{me}`"), Some("add `dhcp: {{ range: FIRST-LAST }}` to an interface with an address on that segment".into()));
             }
@@ -279,7 +314,12 @@ pub fn finish(cx: &mut Ctx, topo: &str, nodes: &mut BTreeMap<String, Node>) {
 
 /// The IPv4 address of `link` whose subnet holds the range of `d`, checked
 /// (see the module's docs).
-fn server_address(cx: &mut Ctx, me: &str, link: &crate::model::Link, d: &DnsmasqSetup) -> Option<Ipv4Net> {
+fn server_address(
+    cx: &mut Ctx,
+    me: &str,
+    link: &crate::model::Link,
+    d: &DnsmasqSetup,
+) -> Option<Ipv4Net> {
     let at = cx.loc(&format!("{me}#dhcp.range"), me);
     let v4: Vec<Ipv4Net> = link
         .addresses
@@ -296,20 +336,36 @@ fn server_address(cx: &mut Ctx, me: &str, link: &crate::model::Link, d: &Dnsmasq
     };
     let (a, b) = d.range;
     let Some(net) = v4.iter().find(|n| n.contains(&a)).copied() else {
-        cx.err(at, format!("range {a}-{b} is outside the subnet of `{me}` ({first})"), Some(format!("hand out addresses of {}", first.trunc())));
+        cx.err(
+            at,
+            format!("range {a}-{b} is outside the subnet of `{me}` ({first})"),
+            Some(format!("hand out addresses of {}", first.trunc())),
+        );
         return None;
     };
     if !net.contains(&b) {
-        cx.err(at, format!("range {a}-{b} is outside the subnet of `{me}` ({net})"), Some(format!("end it at most at {}", last_host(net))));
+        cx.err(
+            at,
+            format!("range {a}-{b} is outside the subnet of `{me}` ({net})"),
+            Some(format!("end it at most at {}", last_host(net))),
+        );
         return None;
     }
     let own = net.addr();
     if (a..=b).contains(&own) {
-        cx.err(at, format!("range {a}-{b} holds `{me}`'s own address {own}"), Some("start or end the range past it".into()));
+        cx.err(
+            at,
+            format!("range {a}-{b} holds `{me}`'s own address {own}"),
+            Some("start or end the range past it".into()),
+        );
         return None;
     }
     if net.prefix_len() < 31 && (a == net.network() || b == net.broadcast()) {
-        cx.err(at, format!("range {a}-{b} holds the subnet's network or broadcast address"), Some(format!("hand out {}-{}", first_host(net), last_host(net))));
+        cx.err(
+            at,
+            format!("range {a}-{b} holds the subnet's network or broadcast address"),
+            Some(format!("hand out {}-{}", first_host(net), last_host(net))),
+        );
         return None;
     }
     Some(net)

@@ -7,9 +7,7 @@ use super::decode::{
 use super::error::Location;
 use super::kind;
 use super::yaml::{Entry, Value, Yaml};
-use crate::model::{
-    Address, Link, LinkKind, Masquerade, Node, PortOptions, Route, Service, HOST,
-};
+use crate::model::{Address, Link, LinkKind, Masquerade, Node, PortOptions, Route, Service, HOST};
 
 /// Fields every node may have.
 pub const NODE_FIELDS: &[&str] = &["interfaces", "routes", "sysctl", "forwarding", "nat"];
@@ -227,7 +225,10 @@ fn iface(
             Value::Scalar { text, plain: true } if text == "dhcp6" => cx.err(
                 a.at,
                 "`dhcp6` is not supported",
-                Some("netloom's DHCP client speaks DHCPv4 (`dhcp`); give IPv6 addresses statically".into()),
+                Some(
+                    "netloom's DHCP client speaks DHCPv4 (`dhcp`); give IPv6 addresses statically"
+                        .into(),
+                ),
             ),
             _ => link.addresses.extend(address(cx, a)),
         }

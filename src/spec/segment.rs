@@ -42,7 +42,11 @@ impl Segments {
 
     /// The representative of `r`'s segment.
     pub fn find(&mut self, r: &IfRef) -> IfRef {
-        let p = self.parent.entry(r.clone()).or_insert_with(|| r.clone()).clone();
+        let p = self
+            .parent
+            .entry(r.clone())
+            .or_insert_with(|| r.clone())
+            .clone();
         if &p == r {
             return p;
         }

@@ -1,6 +1,6 @@
 //! Packets as bytes, and nothing else: no sockets, no system calls. One file
-//! per protocol the probes speak ([`arp`], [`ipv4`], [`ipv6`], [`icmp`] for
-//! ICMPv4 and ICMPv6 echo).
+//! per protocol the probes and agents speak ([`arp`], [`ipv4`], [`ipv6`],
+//! [`icmp`] for ICMPv4 and ICMPv6 echo, [`dhcp`] for the DHCP client).
 //!
 //! Each protocol has a `Packet<T>` view over a byte buffer and a `Repr` of
 //! its fields. `Packet::new_checked` checks the buffer's length (and the
@@ -9,6 +9,7 @@
 //! writing are one symmetric pair that tests can round-trip without a kernel.
 //! Field offsets live in each file's private `mod field`.
 pub mod arp;
+pub mod dhcp;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
