@@ -401,3 +401,35 @@ fn clients_lease_renew_drift_restart_and_release() {
     assert_eq!(leftovers(&lab), "");
     lab.assert_no_residue();
 }
+
+/// The claims are proved, not assumed: untrue, they fail.
+#[test]
+fn lease_and_resolve_claims_fail_when_untrue() {
+    let text = CLIENTS.replace(
+        "expect:\n  - reach: c1 -> 10.0.3.1\n",
+        "expect:\n  - lease: c2/eth0 in 10.0.3.40-10.0.3.60\n  - resolve: c1 -> c2.lxc\n",
+    );
+    let lab = Lab::from_text("lxc.yaml", &text);
+    lab.expect("up", &["--verify"], 0);
+    // c2's address gone from the kernel: its lease claim fails.
+    let r = lab.exec("c2", &["ip", "addr", "del", "10.0.3.50/24", "dev", "eth0"]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    let v = lab.expect("verify", &[], 1);
+    assert!(
+        v.out.contains("leased 10.0.3.50/24 but does not have it"),
+        "{}",
+        v.out
+    );
+    lab.expect("up", &[], 0);
+    lab.expect("verify", &[], 0);
+    // dnsmasq gone: nobody answers the name.
+    lab.sh("kill -9 $(cat /run/netloom/services/netloom-lxc.gw/dnsmasq-lxcbr0/pid)");
+    let v = lab.expect("verify", &[], 1);
+    assert!(
+        v.out.contains("10.0.3.1 did not answer for c2.lxc"),
+        "{}",
+        v.out
+    );
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

@@ -105,6 +105,25 @@ fn lxc_bridge_with_nat() {
 }
 
 #[test]
+fn lxc_with_dhcp_and_dns() {
+    let lab = Lab::new("18-lxc-dhcp.yaml");
+    common::life_cycle(
+        &lab,
+        ("lease_time: 1h", "lease_time: 2h"),
+        "service restart dnsmasq-lxcbr0",
+        |lab| {
+            // The name server came with the lease, and names are the topology's.
+            let r = lab.exec("c1", &["cat", "/etc/resolv.conf"]);
+            assert!(r.out.contains("nameserver 10.0.3.1"), "{}", r.text());
+            let r = lab.exec("c1", &["busybox", "nslookup", "c2.lxc"]);
+            assert_eq!(r.code, 0, "{}", r.text());
+            let r = lab.exec("c2", &["ip", "route", "show", "default"]);
+            assert!(r.out.contains("via 10.0.3.1"), "{}", r.text());
+        },
+    );
+}
+
+#[test]
 fn vxlan_overlay_over_veth_underlay() {
     let lab = Lab::new("04-vxlan.yaml");
     common::life_cycle(

@@ -342,7 +342,14 @@ impl Engine {
 
     /// `verify`: prove the expectations of `topo` by traffic.
     pub async fn verify(&self, topo: &Topology) -> Result<verify::Report, EngineError> {
-        let network = topo.network.clone();
+        // What services placed (leases, LIFs) and report is proved as it is.
+        let network = if plan::service::any(&topo.network) {
+            let rec = self.records()?;
+            let observed = self.observe(&topo.network, &rec).await?;
+            plan::resolve(&topo.network, &observed).into_owned()
+        } else {
+            topo.network.clone()
+        };
         let expect = topo.expect.clone();
         let bound = verify::default_bound(&network);
         tokio::task::spawn_blocking(move || verify::run(&network, &expect, bound))

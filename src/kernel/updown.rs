@@ -6,7 +6,9 @@
 //! keep_addr_on_down (addrconf_ifdown). They are saved before the link goes
 //! down and re-added after it is up again, so the namespace is left as found.
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
-use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
+};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage as Msg};
 use rtnetlink::LinkUnspec;
 
@@ -22,6 +24,45 @@ pub struct Cut {
     index: u32,
     routes: Vec<RouteMessage>,
     addresses: Vec<AddressMessage>,
+}
+
+impl Cut {
+    /// This cut without what belongs to the LIF addresses `lifs` (their
+    /// addresses, routes through their subnets or preferring them): the
+    /// LIF watcher moves those itself, so restoring them here would put
+    /// them back on a port the LIF has left.
+    pub fn without_lifs(mut self, lifs: &[ipnet::IpNet]) -> Cut {
+        let ip = |a: &RouteAddress| match a {
+            RouteAddress::Inet(v) => Some(std::net::IpAddr::V4(*v)),
+            RouteAddress::Inet6(v) => Some(std::net::IpAddr::V6(*v)),
+            _ => None,
+        };
+        self.routes.retain(|m| {
+            !m.attributes.iter().any(|a| match a {
+                RouteAttribute::Gateway(g) => {
+                    ip(g).is_some_and(|g| lifs.iter().any(|l| l.contains(&g)))
+                }
+                RouteAttribute::PrefSource(s) => {
+                    ip(s).is_some_and(|s| lifs.iter().any(|l| l.addr() == s))
+                }
+                _ => false,
+            })
+        });
+        self.addresses.retain(|m| {
+            !m.attributes.iter().any(|a| match a {
+                AddressAttribute::Address(x) | AddressAttribute::Local(x) => {
+                    lifs.iter().any(|l| l.addr() == *x)
+                }
+                _ => false,
+            })
+        });
+        self
+    }
+
+    /// The link's ifindex.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
 }
 
 /// Save what the kernel will drop with link `index`, then set it down.

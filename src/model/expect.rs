@@ -38,6 +38,29 @@ pub enum Claim {
         /// Bound for traffic to recover, in milliseconds.
         within_ms: u32,
     },
+    /// The source interface holds a DHCP lease in `first..=last`: on the
+    /// interface in the kernel, held by its client, listed by the server.
+    Lease {
+        /// First address of the range.
+        first: std::net::Ipv4Addr,
+        /// Last address of the range.
+        last: std::net::Ipv4Addr,
+    },
+    /// `name` resolves, asked from the source node of the name server its
+    /// lease gave (a dnsmasq of the topology), to the target node's address.
+    Resolve {
+        /// The name asked.
+        name: String,
+    },
+    /// With `cut` (a LIF's home port) set down, the destination (the LIF's
+    /// address) answers through a failover port; once `cut` is up again,
+    /// the address is back on `cut` and answers, within `within_ms`.
+    Revert {
+        /// The home port set down and up again.
+        cut: IfRef,
+        /// Bound for the return home after `cut` is up, in milliseconds.
+        within_ms: u32,
+    },
 }
 
 /// The source of probes.

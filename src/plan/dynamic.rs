@@ -47,6 +47,13 @@ pub fn resolve<'a>(desired: &'a Network, observed: &Network) -> Cow<'a, Network>
 
 /// Complete desired node `want` from observed node `have`.
 fn complete(want: &mut Node, have: &Node) {
+    // A service running as wanted is wanted as it runs: with its pid and
+    // what it reports (which `verify` reads; planning compares setups).
+    for (name, w) in want.services.iter_mut() {
+        if let Some(h) = have.services.get(name).filter(|h| h.setup == w.setup) {
+            *w = h.clone();
+        }
+    }
     let wanted = want.services.clone();
     // DHCP clients wanted, and those running that are to stop.
     let mut clients: Vec<(String, Option<&crate::model::service::Lease>)> = Vec::new();

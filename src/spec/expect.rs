@@ -4,9 +4,16 @@ use std::net::IpAddr;
 
 use super::decode::{duration_ms, list_of, str_of, suggest, Ctx, Fields};
 use super::yaml::Yaml;
-use crate::model::{Claim, Endpoint, Expectation, IfRef, Node, Probe, Target};
+use crate::model::{Claim, Endpoint, Expectation, IfRef, Node, Probe, ServiceSetup, Target};
 
-const FIELDS: &[&str] = &["reach", "isolated", "failover", "probe", "count", "timeout"];
+const FIELDS: &[&str] = &[
+    "reach", "isolated", "failover", "revert", "lease", "resolve", "probe", "count", "timeout",
+];
+
+/// The claims an expectation may make, one each.
+const CLAIMS: [&str; 6] = [
+    "reach", "isolated", "failover", "revert", "lease", "resolve",
+];
 
 /// Default probes per expectation.
 pub const COUNT: u32 = 3;
@@ -30,14 +37,11 @@ pub fn decode_expect(
 
 fn one(cx: &mut Ctx, y: &Yaml, nodes: &BTreeMap<String, Node>) -> Option<Expectation> {
     let f = Fields::new(cx, y, "an expectation", FIELDS)?;
-    let claims: Vec<&str> = ["reach", "isolated", "failover"]
-        .into_iter()
-        .filter(|k| f.get(k).is_some())
-        .collect();
+    let claims: Vec<&str> = CLAIMS.into_iter().filter(|k| f.get(k).is_some()).collect();
     if claims.len() != 1 {
         cx.err(
             y.at,
-            "an expectation has exactly one of `reach`, `isolated` or `failover`",
+            "an expectation has exactly one of `reach`, `isolated`, `failover`, `revert`, `lease` or `resolve`",
             Some("e.g. `- reach: c1 -> 10.0.3.1`".into()),
         );
         return None;
@@ -50,23 +54,35 @@ fn one(cx: &mut Ctx, y: &Yaml, nodes: &BTreeMap<String, Node>) -> Option<Expecta
     let timeout_ms = f
         .get("timeout")
         .map_or(Some(TIMEOUT_MS), |t| duration_ms(cx, t))?;
+    if claims[0] == "lease" {
+        return super::claims::lease(cx, f.get("lease")?, nodes, count, timeout_ms);
+    }
     let (claim, arrow) = match claims[0] {
-        "failover" => {
-            let fy = f.get("failover")?;
-            let ff = Fields::new(cx, fy, "a failover", &["cut", "reach", "within"])?;
+        which @ ("failover" | "revert") => {
+            let fy = f.get(which)?;
+            let what = if which == "revert" {
+                "a revert"
+            } else {
+                "a failover"
+            };
+            let ff = Fields::new(cx, fy, what, &["cut", "reach", "within"])?;
             let cut_y = ff.need(cx, "cut");
             let cut = cut_y.and_then(|c| iface(cx, c, nodes));
             let within_ms = ff
                 .get("within")
                 .map_or(Some(WITHIN_MS), |w| duration_ms(cx, w));
             let arrow = ff.need(cx, "reach")?;
-            (
-                Claim::Failover {
-                    cut: cut?,
-                    within_ms: within_ms?,
-                },
-                arrow,
-            )
+            let (cut, within_ms) = (cut?, within_ms?);
+            let claim = if which == "revert" {
+                super::claims::check_revert(cx, fy, &cut, nodes)?;
+                Claim::Revert { cut, within_ms }
+            } else {
+                Claim::Failover { cut, within_ms }
+            };
+            (claim, arrow)
+        }
+        "resolve" => {
+            return super::claims::resolve(cx, f.get("resolve")?, nodes, count, timeout_ms);
         }
         "reach" => (Claim::Reach, f.get("reach")?),
         _ => (Claim::Isolated, f.get("isolated")?),
@@ -134,17 +150,28 @@ fn one(cx: &mut Ctx, y: &Yaml, nodes: &BTreeMap<String, Node>) -> Option<Expecta
 fn has_address(t: &Target, nodes: &BTreeMap<String, Node>) -> bool {
     match t {
         Target::Addr(_) => true,
-        Target::Node(n) => nodes
-            .get(n)
-            .is_some_and(|n| n.links.values().any(|l| !l.addresses.is_empty())),
-        Target::Iface(r) => nodes
-            .get(&r.node)
-            .and_then(|n| n.links.get(&r.name))
-            .is_some_and(|l| !l.addresses.is_empty()),
+        // A DHCP client's address is known once it holds a lease.
+        Target::Node(n) => nodes.get(n).is_some_and(|n| {
+            n.links.values().any(|l| !l.addresses.is_empty())
+                || n.services
+                    .values()
+                    .any(|s| matches!(s.setup, ServiceSetup::DhcpClient(_)))
+        }),
+        Target::Iface(r) => nodes.get(&r.node).is_some_and(|n| {
+            n.links
+                .get(&r.name)
+                .is_some_and(|l| !l.addresses.is_empty())
+                || n.services.contains_key(&format!("dhcp-{}", r.name))
+        }),
     }
 }
 
-fn node(cx: &mut Ctx, y: &Yaml, n: &str, nodes: &BTreeMap<String, Node>) -> Option<String> {
+pub(super) fn node(
+    cx: &mut Ctx,
+    y: &Yaml,
+    n: &str,
+    nodes: &BTreeMap<String, Node>,
+) -> Option<String> {
     if nodes.contains_key(n) {
         return Some(n.to_string());
     }
@@ -162,7 +189,7 @@ fn node(cx: &mut Ctx, y: &Yaml, n: &str, nodes: &BTreeMap<String, Node>) -> Opti
     None
 }
 
-fn iface_in(
+pub(super) fn iface_in(
     cx: &mut Ctx,
     y: &Yaml,
     n: &str,

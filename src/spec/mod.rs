@@ -5,6 +5,7 @@
 //! every field has its own location, unknown fields get a did-you-mean, and
 //! duplicate keys are caught; [`validate`] then checks references across nodes.
 pub mod brport;
+pub mod claims;
 pub mod decode;
 pub mod dhcp;
 pub mod error;

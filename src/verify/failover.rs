@@ -14,19 +14,21 @@ use crate::kernel::query::Query;
 use crate::kernel::updown::{self, Cut};
 use crate::model::{Expectation, IfRef, Network};
 
-/// Save what the kernel will drop, then set `cut` down.
-fn cut_link(topo: &str, cut: &IfRef) -> Result<Cut, Error> {
-    node::run_in(topo, &cut.node, || {
+/// Save what the kernel will drop, then set `cut` down. What belongs to
+/// the node's LIFs is not saved: their watcher moves it (see super::lif).
+pub(super) fn cut_link(network: &Network, cut: &IfRef) -> Result<Cut, Error> {
+    let lifs = super::lif::addresses(network, &cut.node);
+    node::run_in(&network.name, &cut.node, || {
         let mut q = Query::open(format!("node {}", cut.node))?;
         let link = q
             .link_by_name(&cut.name)?
             .ok_or_else(|| Error::NoLink(cut.name.clone()))?;
-        Ok(updown::cut(&mut q, link.index)?)
+        Ok(updown::cut(&mut q, link.index)?.without_lifs(&lifs))
     })
 }
 
 /// Set the link up again and re-add the routes and addresses the kernel dropped.
-fn restore(topo: &str, node: &str, saved: Cut) -> Result<(), Error> {
+pub(super) fn restore(topo: &str, node: &str, saved: Cut) -> Result<(), Error> {
     node::run_in(topo, node, move || {
         let mut q = Query::open(format!("node {node}"))?;
         updown::restore(&mut q, saved)
@@ -53,7 +55,7 @@ pub fn check(
         o.reason = format!("not reachable even before cutting {cut}: {}", before.reason);
         return o;
     }
-    let saved = match cut_link(topo, cut) {
+    let saved = match cut_link(network, cut) {
         Ok(s) => s,
         Err(err) => {
             o.reason = format!("cannot cut {cut}: {err}");

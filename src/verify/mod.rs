@@ -5,8 +5,10 @@
 //! forward ([`ready`]); then reach and isolation checks run in parallel (a
 //! bounded pool of workers, each entering the source namespace in place);
 //! failover checks change links, so they run one after another afterwards.
+pub mod dhcp;
 pub mod error;
 pub mod failover;
+pub mod lif;
 pub mod node;
 pub mod probe;
 pub mod ready;
@@ -98,7 +100,7 @@ pub fn run(network: &Network, expect: &[Expectation], bound: Duration) -> Report
 /// Check every expectation now, without waiting for readiness; outcomes in input order.
 pub fn judge(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
     let parallel: Vec<usize> = (0..expect.len())
-        .filter(|&i| !matches!(expect[i].claim, Claim::Failover { .. }))
+        .filter(|&i| !changes_links(&expect[i].claim))
         .collect();
     let ifaces = Interfaces::of(network);
     let next = AtomicUsize::new(0);
@@ -126,7 +128,7 @@ pub fn judge(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
     });
     let mut out: Vec<Option<Outcome>> = done.into_inner().unwrap_or_else(|e| e.into_inner());
     for (i, e) in expect.iter().enumerate() {
-        if matches!(e.claim, Claim::Failover { .. }) {
+        if changes_links(&e.claim) {
             out[i] = Some(check(network, &ifaces, e));
         }
     }
@@ -139,6 +141,11 @@ pub fn judge(network: &Network, expect: &[Expectation]) -> Vec<Outcome> {
             })
         })
         .collect()
+}
+
+/// Claims that set links down and up: checked one after another, alone.
+fn changes_links(c: &Claim) -> bool {
+    matches!(c, Claim::Failover { .. } | Claim::Revert { .. })
 }
 
 /// A failed outcome with no details yet.
@@ -162,6 +169,9 @@ pub fn label(e: &Expectation) -> String {
         Claim::Reach => format!("reach {}", e.text),
         Claim::Isolated => format!("isolated {}", e.text),
         Claim::Failover { .. } => format!("failover {}", e.text),
+        Claim::Revert { .. } => format!("revert {}", e.text),
+        Claim::Lease { .. } => return format!("lease {}", e.text),
+        Claim::Resolve { .. } => return format!("resolve {}", e.text),
     };
     match e.probe {
         Probe::Icmp => {}
@@ -169,7 +179,7 @@ pub fn label(e: &Expectation) -> String {
         Probe::Udp(p) => s.push_str(&format!(" udp/{p}")),
         Probe::Tcp(p) => s.push_str(&format!(" tcp/{p}")),
     }
-    if let Claim::Failover { cut, .. } = &e.claim {
+    if let Claim::Failover { cut, .. } | Claim::Revert { cut, .. } = &e.claim {
         s.push_str(&format!(", cut {cut}"));
     }
     s
@@ -178,6 +188,13 @@ pub fn label(e: &Expectation) -> String {
 /// Check one expectation.
 fn check(network: &Network, ifaces: &Interfaces, e: &Expectation) -> Outcome {
     let mut o = blank(e);
+    match (&e.claim, &e.to) {
+        (Claim::Lease { first, last }, _) => return dhcp::lease(network, e, *first, *last, o),
+        (Claim::Resolve { name }, Target::Node(target)) => {
+            return dhcp::resolve(network, e, name, target, o)
+        }
+        _ => {}
+    }
     let dst = match resolve_target(network, e) {
         Ok(a) => a,
         Err(r) => {
@@ -190,6 +207,9 @@ fn check(network: &Network, ifaces: &Interfaces, e: &Expectation) -> Outcome {
     let timeout = Duration::from_millis(u64::from(e.timeout_ms.max(1)));
     if let Claim::Failover { cut, within_ms } = &e.claim {
         return failover::check(network, e, cut, *within_ms, dst, o);
+    }
+    if let Claim::Revert { cut, within_ms } = &e.claim {
+        return lif::revert(network, e, cut, *within_ms, dst, o);
     }
     let r = probe(
         &network.name,

@@ -1,6 +1,7 @@
 //! Packets as bytes, and nothing else: no sockets, no system calls. One file
 //! per protocol the probes and agents speak ([`arp`], [`ipv4`], [`ipv6`],
-//! [`icmp`] for ICMPv4 and ICMPv6 echo, [`dhcp`] for the DHCP client).
+//! [`icmp`] for ICMPv4 and ICMPv6 echo, [`dhcp`] for the DHCP client, [`dns`]
+//! for `resolve:` claims).
 //!
 //! Each protocol has a `Packet<T>` view over a byte buffer and a `Repr` of
 //! its fields. `Packet::new_checked` checks the buffer's length (and the
@@ -10,6 +11,7 @@
 //! Field offsets live in each file's private `mod field`.
 pub mod arp;
 pub mod dhcp;
+pub mod dns;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;

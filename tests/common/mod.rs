@@ -168,11 +168,13 @@ impl Lab {
     }
 
     /// Assert nothing netloom made is left in the sandbox: no namespaces,
-    /// no links but lo, no nft tables, no records.
+    /// no links but lo, no nft tables, no records, no per-namespace files
+    /// (a DHCP client's resolv.conf).
     pub fn assert_no_residue(&self) {
         let r = self.sh(
             "ls -A /run/netns 2>/dev/null; ip -o link show | grep -v ': lo:' ; \
-             nft list tables 2>/dev/null; ls -A /run/netloom 2>/dev/null | grep -v '^lock$'; true",
+             nft list tables 2>/dev/null; ls -A /run/netloom 2>/dev/null | grep -v '^lock$'; \
+             ls -A /etc/netns 2>/dev/null; true",
         );
         assert_eq!(r.out.trim(), "", "residue after down:\n{}", r.text());
     }
