@@ -75,6 +75,11 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Move a logical interface (LIF) by hand.
+    Lif {
+        #[command(subcommand)]
+        action: LifAction,
+    },
     /// Run one of netloom's own supervised helpers (started by `up`).
     #[command(hide = true)]
     Agent {
@@ -90,6 +95,26 @@ enum Verb {
         /// Command and arguments.
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LifAction {
+    /// Move the LIF to PORT and keep it there (sticky: no auto-revert) until `lif revert`.
+    Migrate {
+        /// Topology file.
+        file: PathBuf,
+        /// The LIF's name.
+        lif: String,
+        /// One of its ports: IFACE or NODE/IFACE.
+        port: String,
+    },
+    /// Send the LIF home (its home port must be up) and let auto-revert work again.
+    Revert {
+        /// Topology file.
+        file: PathBuf,
+        /// The LIF's name.
+        lif: String,
     },
 }
 
@@ -140,7 +165,7 @@ fn main() -> ExitCode {
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
         | Verb::Verify { json, .. } => *json,
-        Verb::Exec { .. } | Verb::Agent { .. } => false,
+        Verb::Exec { .. } | Verb::Agent { .. } | Verb::Lif { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -348,6 +373,17 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             Ok(render_verify(&proof, json))
         }
         Verb::Agent { .. } => Ok(0),
+        Verb::Lif { action } => {
+            let (file, lif, port) = match &action {
+                LifAction::Migrate { file, lif, port } => (file, lif, Some(port.as_str())),
+                LifAction::Revert { file, lif } => (file, lif, None),
+            };
+            let topo = load(file)?;
+            let engine = Engine::new(&topo.network.name, Store::from_env())?;
+            let answer = engine.lif(&topo, lif, port).await?;
+            println!("{}", answer.message);
+            Ok(0)
+        }
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {

@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use rtnetlink::packet_route::address::{AddressHeaderFlags, AddressMessage};
-use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType};
+use rtnetlink::packet_route::route::{
+    RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteType,
+};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage as Msg};
 use rtnetlink::{AddressMessageBuilder, RouteMessageBuilder};
 
@@ -124,10 +126,7 @@ impl Net {
         for family in [AddressFamily::Inet, AddressFamily::Inet6] {
             for m in self.q.route_messages(family)? {
                 let via = m.attributes.contains(&RouteAttribute::Oif(index));
-                let kernel_made = matches!(m.header.protocol, RouteProtocol::Kernel)
-                    || m.header.kind != RouteType::Unicast
-                    || m.header.table == RT_TABLE_LOCAL;
-                if via && !kernel_made && uses(&m) {
+                if via && !kernel_made(&m) && uses(&m) {
                     out.push(m);
                 }
             }
@@ -135,21 +134,10 @@ impl Net {
         Ok(out)
     }
 
-    /// Add route `m` (as a dump reported it) through link `index` instead;
-    /// there already is fine.
-    pub fn add_route_via(&mut self, mut m: RouteMessage, index: u32) -> Result<(), KernelError> {
-        m.attributes.retain(|a| {
-            matches!(
-                a,
-                RouteAttribute::Destination(_)
-                    | RouteAttribute::Gateway(_)
-                    | RouteAttribute::Priority(_)
-                    | RouteAttribute::PrefSource(_)
-                    | RouteAttribute::Table(_)
-                    | RouteAttribute::Via(_)
-                    | RouteAttribute::Metrics(_)
-            )
-        });
+    /// Add route `m` (as a dump or a notification reported it) through
+    /// link `index` instead; there already is fine.
+    pub fn add_route_via(&mut self, m: RouteMessage, index: u32) -> Result<(), KernelError> {
+        let mut m = route_request(m);
         m.attributes.push(RouteAttribute::Oif(index));
         let r = self.q.create(Msg::NewRoute(m), "move route");
         tolerate(r, &[libc::EEXIST])
@@ -169,4 +157,32 @@ fn default_route(index: u32, router: Ipv4Addr) -> RouteMessage {
         .gateway(router)
         .protocol(RouteProtocol::Dhcp)
         .build()
+}
+
+/// Route `m` as a request, without its device: the attributes a dump or a
+/// notification adds (cache info, the device) are dropped.
+pub fn route_request(mut m: RouteMessage) -> RouteMessage {
+    // RTNH_F_DEAD and RTNH_F_LINKDOWN are the kernel's to report, refused
+    // in a request ("Invalid rtm_flags").
+    m.header.flags = RouteFlags::empty();
+    m.attributes.retain(|a| {
+        matches!(
+            a,
+            RouteAttribute::Destination(_)
+                | RouteAttribute::Gateway(_)
+                | RouteAttribute::Priority(_)
+                | RouteAttribute::PrefSource(_)
+                | RouteAttribute::Table(_)
+                | RouteAttribute::Via(_)
+                | RouteAttribute::Metrics(_)
+        )
+    });
+    m
+}
+
+/// Whether route `m` is one the kernel made (or not unicast, or local).
+pub fn kernel_made(m: &RouteMessage) -> bool {
+    matches!(m.header.protocol, RouteProtocol::Kernel)
+        || m.header.kind != RouteType::Unicast
+        || m.header.table == RT_TABLE_LOCAL
 }

@@ -357,6 +357,57 @@ impl Engine {
             .map_err(|e| EngineError::Task(e.to_string()))
     }
 
+    /// `lif migrate` (`to`: a port, the LIF then stays there: sticky) and
+    /// `lif revert` (`to`: `None`: home, and auto-revert works again): asked
+    /// of the LIF's watcher, which answers once the address has moved.
+    pub async fn lif(
+        &self,
+        topo: &Topology,
+        lif: &str,
+        to: Option<&str>,
+    ) -> Result<crate::model::service::LifAnswer, EngineError> {
+        use crate::model::service::{LifAnswer, LifRequest};
+        let home = topo.network.nodes.iter().find_map(|(n, node)| {
+            node.services.values().find_map(|s| match &s.setup {
+                crate::model::ServiceSetup::LifWatch(l) => l
+                    .lifs
+                    .iter()
+                    .any(|f| f.name == lif)
+                    .then(|| (n.clone(), s.setup.name())),
+                _ => None,
+            })
+        });
+        let Some((node, name)) = home else {
+            return Err(EngineError::Task(format!("no LIF `{lif}` in the file")));
+        };
+        // A port may be given as NODE/IFACE: it must be in the LIF's node.
+        let to = match to.map(|p| p.split_once('/').map_or(("", p), |(n, i)| (n, i))) {
+            Some((n, _)) if !n.is_empty() && n != node => {
+                return Err(EngineError::Task(format!(
+                    "LIF `{lif}` lives in node `{node}`; `{n}` holds none of its ports"
+                )))
+            }
+            Some((_, i)) => Some(i.to_string()),
+            None => None,
+        };
+        let request = serde_json::to_string(&LifRequest {
+            lif: lif.to_string(),
+            to,
+        })
+        .map_err(|e| EngineError::Task(e.to_string()))?;
+        let dir = self.kernel.service_dir(&node).join(name);
+        let answer = tokio::task::spawn_blocking(move || kernel::service::request(&dir, &request))
+            .await
+            .map_err(|e| EngineError::Task(e.to_string()))??;
+        let answer: LifAnswer = serde_json::from_str(&answer)
+            .map_err(|e| EngineError::Task(format!("the LIF watcher's answer: {e}")))?;
+        if answer.ok {
+            Ok(answer)
+        } else {
+            Err(EngineError::Task(answer.message))
+        }
+    }
+
     /// `exec`: run `cmd` inside `node`'s namespace; its exit status.
     pub fn exec(
         &self,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod exec;
 pub mod fdtable;
 pub mod kind;
+pub mod monitor;
 pub mod netns;
 pub mod nft;
 pub mod observe;

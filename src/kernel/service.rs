@@ -334,6 +334,44 @@ fn wait_gone(pid: u32, dir: &Path, launched: &Launched, limit: Duration) -> bool
     !is_ours(pid, dir, launched)
 }
 
+/// How long an agent may take to answer a request.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Hand the agent running from `dir` a request (`request`, JSON): written
+/// to `command.json`, announced with SIGUSR1; its answer (JSON) once
+/// `answer.json` appears. Refused when no agent runs there.
+pub fn request(dir: &Path, request: &str) -> Result<String, KernelError> {
+    let object = format!("service {}", dir.display());
+    let Some(pid) = running(dir)? else {
+        return Err(KernelError::Invalid {
+            object,
+            message: "it does not run (`netloom up` starts it)".into(),
+        });
+    };
+    remove(&answer_path(dir))?;
+    write_atomic(&command_path(dir), request)?;
+    kill(Pid::from_raw(pid as i32), Signal::SIGUSR1)
+        .map_err(|e| KernelError::io(object.clone(), e.into()))?;
+    let deadline = Instant::now() + ANSWER_TIMEOUT;
+    loop {
+        match fs::read_to_string(answer_path(dir)) {
+            Ok(text) => {
+                remove(&command_path(dir))?;
+                return Ok(text);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(KernelError::io(answer_path(dir).display().to_string(), e)),
+        }
+        if Instant::now() >= deadline {
+            return Err(KernelError::io(
+                object,
+                io::Error::new(io::ErrorKind::TimedOut, "no answer"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Stop the service running from `dir` (SIGTERM, then SIGKILL); `false`
 /// when none ran.
 pub fn stop(dir: &Path) -> Result<bool, KernelError> {

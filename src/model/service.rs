@@ -233,3 +233,24 @@ pub fn leased(service: &Service) -> Option<&Lease> {
 pub fn ip(addr: Ipv4Addr) -> IpAddr {
     IpAddr::V4(addr)
 }
+
+/// A request to a LIF watcher (`netloom lif migrate` / `lif revert`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifRequest {
+    /// The LIF.
+    pub lif: String,
+    /// Migrate to this port (and stay: sticky); `None`: revert home (and
+    /// let auto-revert work again).
+    pub to: Option<String>,
+}
+
+/// A LIF watcher's answer to a [`LifRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifAnswer {
+    /// Whether it was done.
+    pub ok: bool,
+    /// What was done, or why not.
+    pub message: String,
+    /// Where the LIF is now.
+    pub state: Option<LifState>,
+}

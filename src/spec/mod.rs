@@ -11,6 +11,7 @@ pub mod dhcp;
 pub mod error;
 pub mod expect;
 pub mod kind;
+pub mod lif;
 pub mod link;
 pub mod mtu;
 pub mod node;
@@ -47,7 +48,7 @@ pub struct Topology {
     pub locations: BTreeMap<String, Location>,
 }
 
-const TOP_FIELDS: &[&str] = &["name", "nodes", "links", "expect"];
+const TOP_FIELDS: &[&str] = &["name", "nodes", "links", "lifs", "expect"];
 
 /// Checks a topology name: `[a-z0-9][a-z0-9_-]{0,23}`.
 pub fn topology_name_ok(name: &str) -> bool {
@@ -229,6 +230,8 @@ fn decode_root(cx: &mut Ctx, root: &Yaml) -> Option<Topology> {
     }
     let mut nodes = node::decode_nodes(cx, nodes_y);
     link::decode_links(cx, f.get("links"), &mut nodes);
+    // LIFs first: routes through their subnets are checked with them.
+    lif::decode(cx, f.get("lifs"), &mut nodes);
     validate::validate(cx, &nodes);
     if let Some(n) = &name {
         dhcp::finish(cx, n, &mut nodes);

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::decode::{suggest, Ctx};
-use crate::model::{Link, LinkKind, Node, Route};
+use crate::model::{Link, LinkKind, Node, Route, ServiceSetup};
 
 /// Checks every route of `node`; errors go to `cx`.
 pub fn check(cx: &mut Ctx, node: &str, n: &Node) {
@@ -62,6 +62,9 @@ fn gateway(cx: &mut Ctx, node: &str, n: &Node, i: usize, r: &Route, via: IpAddr)
         );
         return;
     }
+    if placed_by_service(n, r, via) {
+        return;
+    }
     let holders = holders(n, r, via);
     // An external device's addresses are the machine's, unknown here.
     let external = |l: &Link| l.kind == LinkKind::External;
@@ -108,6 +111,21 @@ fn gateway(cx: &mut Ctx, node: &str, n: &Node, i: usize, r: &Route, via: IpAddr)
             cx.err(at, format!("gateway `{via}` is outside every subnet of {whose}"), Some(help));
         }
     }
+}
+
+/// Whether `via` is on link through an address a service places: a LIF's
+/// subnet (on whichever of its ports holds it, see spec::lif), or a DHCP
+/// client's (unknown until leased).
+fn placed_by_service(n: &Node, r: &Route, via: IpAddr) -> bool {
+    let dev_ok = |port: &str| r.dev.as_deref().is_none_or(|d| d == port);
+    n.services.values().any(|s| match &s.setup {
+        ServiceSetup::LifWatch(l) => l
+            .lifs
+            .iter()
+            .any(|f| f.address.contains(&via) && f.ports().any(dev_ok)),
+        ServiceSetup::DhcpClient(c) => dev_ok(&c.iface),
+        ServiceSetup::Dnsmasq(_) => false,
+    })
 }
 
 /// Why `via` cannot be a gateway at all: an IPv6 address of the node itself

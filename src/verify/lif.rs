@@ -70,7 +70,9 @@ fn until_answered(
         if r.answered && also() {
             return Some(Instant::now());
         }
-        if !r.answered && r.no_route || r.answered {
+        // An answer from the wrong port, or no route yet: a short pause
+        // (a timed-out probe has waited already).
+        if r.answered || r.no_route {
             std::thread::sleep(Duration::from_millis(10).min(left));
         }
     }

@@ -15,6 +15,7 @@ pub mod dns;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ndp;
 
 /// IP protocol number of ICMP (the IPv4 header's protocol field).
 pub const PROTO_ICMP: u8 = 1;

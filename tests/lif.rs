@@ -1,0 +1,186 @@
+//! Logical interfaces through the real binary in a sandbox: failover on
+//! admin down and on carrier loss with the routes that use the address,
+//! auto-revert after the delay, manual migrate (sticky) and revert, and
+//! the watcher's supervision (kill, restart, outliving its `up`, down).
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Lab;
+
+/// The port of node `n1` holding `addr` now (from `ip -j addr`), if any.
+fn holder(lab: &Lab, addr: &str) -> Option<String> {
+    let r = lab.exec("n1", &["ip", "-j", "-4", "addr", "show"]);
+    let v: serde_json::Value = serde_json::from_str(&r.out).ok()?;
+    v.as_array()?.iter().find_map(|l| {
+        l["addr_info"]
+            .as_array()?
+            .iter()
+            .any(|a| a["local"] == addr)
+            .then(|| l["ifname"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+/// Wait (at most `bound`) until `addr` is on `port`; how long it took.
+fn until_on(lab: &Lab, addr: &str, port: &str, bound: Duration) -> Duration {
+    let t = Instant::now();
+    while holder(lab, addr).as_deref() != Some(port) {
+        assert!(
+            t.elapsed() < bound,
+            "{addr} not on {port} within {bound:?}: on {:?}",
+            holder(lab, addr)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.elapsed()
+}
+
+/// The watcher's pid, from its pid file.
+fn watcher(lab: &Lab) -> Option<u32> {
+    lab.sh("cat /run/netloom/services/netloom-lif.n1/lif/pid 2>/dev/null")
+        .out
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn alive(lab: &Lab, pid: u32) -> bool {
+    let r = lab.sh(&format!("awk '{{print $3}}' /proc/{pid}/stat 2>/dev/null"));
+    !r.out.trim().is_empty() && r.out.trim() != "Z"
+}
+
+fn ping(lab: &Lab, node: &str, addr: &str) -> bool {
+    lab.exec(node, &["ping", "-c", "1", "-W", "1", addr]).code == 0
+}
+
+#[test]
+fn a_lif_fails_over_reverts_and_is_supervised() {
+    let lab = Lab::new("19-lif.yaml");
+    lab.expect("up", &[], 0);
+    assert_eq!(holder(&lab, "10.0.5.10").as_deref(), Some("eth0"));
+    let st = lab.expect("status", &[], 0);
+    assert!(
+        st.out.contains("lif data1: on n1/eth0 (home: n1/eth0)"),
+        "{}",
+        st.out
+    );
+    // The example's claims: failover (both ways in) and revert.
+    lab.expect("verify", &[], 0);
+    until_on(&lab, "10.0.5.10", "eth0", Duration::from_secs(5));
+
+    // Carrier loss (the switch side goes down; n1/eth0 stays up): the
+    // address and the route through r follow it to eth1, then come home
+    // once eth0 has had carrier for the revert delay (1 s).
+    lab.exec("sw", &["ip", "link", "set", "s0", "down"]);
+    until_on(&lab, "10.0.5.10", "eth1", Duration::from_secs(2));
+    let r = lab.exec("n1", &["ip", "route", "show", "10.0.6.0/24"]);
+    assert!(r.out.contains("dev eth1"), "{}", r.text());
+    assert!(
+        ping(&lab, "c2", "10.0.5.10"),
+        "c2 cannot reach the LIF on eth1"
+    );
+    lab.exec("sw", &["ip", "link", "set", "s0", "up"]);
+    let back = until_on(&lab, "10.0.5.10", "eth0", Duration::from_secs(5));
+    assert!(
+        back >= Duration::from_millis(900),
+        "reverted after {back:?}, before the delay"
+    );
+    assert!(ping(&lab, "c2", "10.0.5.10"));
+    let again = lab.expect("up", &[], 0);
+    assert!(again.out.contains(": 0 operation"), "{}", again.text());
+
+    // Migrate by hand: sticky, so no revert; status says so; up keeps it.
+    let file = lab.file.to_string_lossy().into_owned();
+    let r = lab.netloom(&["lif", "migrate", &file, "data1", "n1/eth2"]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    assert!(r.out.contains("migrated to eth2 (sticky)"), "{}", r.out);
+    assert_eq!(holder(&lab, "10.0.5.10").as_deref(), Some("eth2"));
+    assert!(ping(&lab, "c1", "10.0.5.10") && ping(&lab, "c2", "10.0.5.10"));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        holder(&lab, "10.0.5.10").as_deref(),
+        Some("eth2"),
+        "a sticky LIF reverted"
+    );
+    let st = lab.expect("status", &[], 0);
+    assert!(
+        st.out
+            .contains("lif data1: on n1/eth2 (not home: n1/eth0, sticky)"),
+        "{}",
+        st.out
+    );
+    let again = lab.expect("up", &[], 0);
+    assert!(again.out.contains(": 0 operation"), "{}", again.text());
+    // Refused: a port that is not the LIF's, a LIF that does not exist.
+    let r = lab.netloom(&["lif", "migrate", &file, "data1", "n1/lo"]);
+    assert!(
+        r.code != 0 && r.err.contains("not a port of LIF data1"),
+        "{}",
+        r.text()
+    );
+    let r = lab.netloom(&["lif", "migrate", &file, "nope", "eth1"]);
+    assert!(
+        r.code != 0 && r.err.contains("no LIF `nope`"),
+        "{}",
+        r.text()
+    );
+    let r = lab.netloom(&["lif", "revert", &file, "data1"]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    assert_eq!(holder(&lab, "10.0.5.10").as_deref(), Some("eth0"));
+    let st = lab.expect("status", &[], 0);
+    assert!(
+        st.out.contains("lif data1: on n1/eth0 (home: n1/eth0)"),
+        "{}",
+        st.out
+    );
+
+    // Killed: status says so; up starts it again and it works.
+    let pid = watcher(&lab).expect("the watcher runs");
+    lab.sh(&format!("kill -9 {pid}"));
+    let st = lab.expect("status", &[], 2);
+    assert!(st.out.contains("service n1 lif: NOT RUNNING"), "{}", st.out);
+    assert!(
+        st.out.contains("n1 service lif") && st.out.contains("missing"),
+        "{}",
+        st.out
+    );
+    let up = lab.expect("up", &[], 0);
+    assert!(up.out.contains(": 1 operation"), "{}", up.text());
+    let pid2 = watcher(&lab).expect("the watcher runs again");
+    assert_ne!(pid, pid2);
+    let again = lab.expect("up", &[], 0);
+    assert!(again.out.contains(": 0 operation"), "{}", again.text());
+
+    // It outlives the `netloom up` that started it, killed right after
+    // the start: a session of its own, still moving the LIF.
+    lab.sh(&format!("kill -9 {pid2}"));
+    let mut up = lab
+        .sb
+        .command(common::netloom_bin())
+        .args(["up", &file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let pid3 = loop {
+        if let Some(p) = watcher(&lab).filter(|p| *p != pid2 && alive(&lab, *p)) {
+            break p;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no new watcher");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = up.kill();
+    let _ = up.wait();
+    assert!(alive(&lab, pid3), "the watcher died with its netloom");
+    let sid = lab.sh(&format!("awk '{{print $6}}' /proc/{pid3}/stat"));
+    assert_eq!(sid.out.trim(), pid3.to_string(), "not a session of its own");
+    lab.exec("n1", &["ip", "link", "set", "eth0", "down"]);
+    until_on(&lab, "10.0.5.10", "eth1", Duration::from_secs(2));
+    lab.exec("n1", &["ip", "link", "set", "eth0", "up"]);
+    until_on(&lab, "10.0.5.10", "eth0", Duration::from_secs(5));
+
+    lab.expect("down", &[], 0);
+    assert!(!alive(&lab, pid3), "the watcher survived down");
+    lab.assert_no_residue();
+}
