@@ -32,6 +32,7 @@ use crate::kernel::query::{link_state, LinkState};
 use crate::kernel::service;
 use crate::model::service::{Lif, LifAnswer, LifRequest, LifSetup, LifState};
 use crate::model::{MacAddr, ServiceReport};
+use crate::verify::probe::packet::PacketSocket;
 
 /// A LIF and where the watcher keeps it.
 struct Watched {
@@ -77,38 +78,43 @@ fn uses(m: &RouteMessage, addr: IpNet) -> bool {
     })
 }
 
-/// Move `w`'s address to port `to` (see the module's docs).
-fn move_to(net: &mut Net, links: &Links, w: &mut Watched, to: &str) -> Result<(), AgentError> {
+/// Move `w`'s address to port `to` (see the module's docs). The hot path
+/// asks the kernel nothing: where the LIF is and which routes use it, the
+/// watcher knows (from its start-up reading and the notifications since).
+/// The address is added on the new port, deleted from the old one (whose
+/// prefix route would otherwise still take the replies) and announced;
+/// then the routes follow.
+fn move_to(
+    net: &mut Net,
+    senders: &mut Senders,
+    links: &Links,
+    w: &mut Watched,
+    to: &str,
+) -> Result<(), AgentError> {
     let addr = w.lif.address;
     let Some(target) = links.get(to) else {
         return Err(AgentError::Setup(format!("no port {to}")));
     };
-    let from: Vec<u32> = net
-        .holders(addr.addr())?
-        .into_iter()
-        .filter(|i| *i != target.index)
-        .collect();
-    let mut old_routes = Vec::new();
-    for f in &from {
-        old_routes.extend(net.routes_via(*f, |m| uses(m, addr))?);
-    }
-    for r in &old_routes {
-        remember(&mut w.routes, r);
-    }
+    let from: Vec<u32> = match w.state.port.as_deref().and_then(|p| links.get(p)) {
+        Some(l) => vec![l.index],
+        // At start-up: wherever the kernel has it.
+        None => net.holders(addr.addr())?,
+    };
+    let from: Vec<u32> = from.into_iter().filter(|i| *i != target.index).collect();
+    net.add_address(target.index, addr)?;
     for f in &from {
         net.del_address(*f, addr)?;
     }
-    net.add_address(target.index, addr)?;
-    // Gone with the address, flushed with the port, or left dead on it:
-    // every route that used the LIF goes through the new port.
-    for r in old_routes {
-        net.del_route(r)?;
-    }
-    for r in w.routes.clone() {
-        net.add_route_via(r, target.index)?;
-    }
     if let Some(mac) = target.mac {
-        announce(target.index, to, addr.addr(), mac);
+        announce(senders, target.index, to, addr.addr(), mac);
+    }
+    // Flushed with the port or the address, or left dead on the old port:
+    // every route that used the LIF goes through the new port.
+    for r in w.routes.clone() {
+        for f in &from {
+            net.del_route_via(r.clone(), *f)?;
+        }
+        net.add_route_via(r, target.index)?;
     }
     if w.state.port.as_deref() != Some(to) {
         w.state.moves += 1;
@@ -160,9 +166,15 @@ fn follow_route(links: &Links, lifs: &mut [Watched], m: &Msg) {
     }
 }
 
+/// Sockets sending gratuitous ARP, one per port, kept open: closing an
+/// AF_PACKET socket waits for an RCU grace period (packet_release calls
+/// synchronize_net()), some 10 ms that would fall between the move and
+/// the next answer.
+type Senders = HashMap<u32, PacketSocket>;
+
 /// Tell the segment `addr` is at `mac` now. Best effort: a neighbour that
 /// misses it learns the new MAC when its entry goes stale.
-fn announce(index: u32, iface: &str, addr: IpAddr, mac: MacAddr) {
+fn announce(senders: &mut Senders, index: u32, iface: &str, addr: IpAddr, mac: MacAddr) {
     match addr {
         IpAddr::V4(a) => {
             use crate::wire::arp;
@@ -178,7 +190,12 @@ fn announce(index: u32, iface: &str, addr: IpAddr, mac: MacAddr) {
                 return;
             };
             repr.emit(&mut p);
-            if let Ok(s) = crate::verify::probe::packet::PacketSocket::open(index, arp::ETHERTYPE) {
+            if let std::collections::hash_map::Entry::Vacant(e) = senders.entry(index) {
+                if let Ok(s) = PacketSocket::sender(index, arp::ETHERTYPE) {
+                    e.insert(s);
+                }
+            }
+            if let Some(s) = senders.get(&index) {
                 let _ = s.send_to(&buf, MacAddr([0xff; 6]));
             }
         }
@@ -263,12 +280,28 @@ pub fn run(cx: &mut Ctx, setup: &LifSetup) -> Result<(), AgentError> {
     let monitor = Monitor::open(GROUP_LINK | GROUP_IPV4_ROUTE | GROUP_IPV6_ROUTE)?;
     let mut net = Net::open()?;
     let mut links = read_links(&mut net)?;
+    // Opened before any move (see Senders).
+    let mut senders = Senders::new();
+    for lif in setup.lifs.iter().filter(|l| l.address.addr().is_ipv4()) {
+        for p in lif.ports() {
+            if let Some(l) = links.get(p) {
+                if let Ok(s) = PacketSocket::sender(l.index, crate::wire::arp::ETHERTYPE) {
+                    senders.insert(l.index, s);
+                }
+            }
+        }
+    }
     let previous = std::fs::read_to_string(service::state_path(&cx.dir))
         .ok()
         .and_then(|t| serde_json::from_str::<ServiceReport>(&t).ok());
     let now = Instant::now();
     let mut lifs: Vec<Watched> = Vec::new();
     for lif in &setup.lifs {
+        // The routes using it now, wherever they go (later ones are heard of).
+        let mut routes = Vec::new();
+        for r in net.routes_via(None, |m| uses(m, lif.address))? {
+            remember(&mut routes, &r);
+        }
         let before = match &previous {
             Some(ServiceReport::Lifs(m)) => m.get(&lif.name).cloned(),
             _ => None,
@@ -285,14 +318,14 @@ pub fn run(cx: &mut Ctx, setup: &LifSetup) -> Result<(), AgentError> {
                 sticky: sticky_port.is_some(),
                 moves: 0,
             },
-            routes: Vec::new(),
+            routes,
             home_since: None,
             revert_at: None,
         };
         let target =
             sticky_port.or_else(|| lif.ports().find(|p| usable(&links, p)).map(str::to_string));
         match target {
-            Some(t) => move_to(&mut net, &links, &mut w, &t)?,
+            Some(t) => move_to(&mut net, &mut senders, &links, &mut w, &t)?,
             // No port usable: the address stays where it is (or goes home).
             None => {
                 let here = net.holders(lif.address.addr())?;
@@ -301,7 +334,7 @@ pub fn run(cx: &mut Ctx, setup: &LifSetup) -> Result<(), AgentError> {
                     .find(|l| here.contains(&l.index))
                     .map(|l| l.name.clone());
                 let to = at.unwrap_or_else(|| lif.home.clone());
-                move_to(&mut net, &links, &mut w, &to)?;
+                move_to(&mut net, &mut senders, &links, &mut w, &to)?;
             }
         }
         w.state.moves = 0;
@@ -336,7 +369,7 @@ pub fn run(cx: &mut Ctx, setup: &LifSetup) -> Result<(), AgentError> {
                 }
                 for w in lifs.iter_mut() {
                     if let Some(t) = failover_target(&links, w) {
-                        moved(move_to(&mut net, &links, w, &t), w, &t);
+                        moved(move_to(&mut net, &mut senders, &links, w, &t), w, &t);
                     }
                     track_home(&links, w, now);
                 }
@@ -347,13 +380,13 @@ pub fn run(cx: &mut Ctx, setup: &LifSetup) -> Result<(), AgentError> {
                         w.revert_at = None;
                         if usable(&links, &w.lif.home) && !w.state.sticky {
                             let home = w.lif.home.clone();
-                            moved(move_to(&mut net, &links, w, &home), w, &home);
+                            moved(move_to(&mut net, &mut senders, &links, w, &home), w, &home);
                         }
                     }
                 }
             }
             Wake::Request => {
-                let answer = request(cx, &mut net, &links, &mut lifs);
+                let answer = request(cx, &mut net, &mut senders, &links, &mut lifs);
                 let text = serde_json::to_string(&answer).unwrap_or_default();
                 service::write_atomic(&service::answer_path(&cx.dir), &text)?;
             }
@@ -363,7 +396,13 @@ pub fn run(cx: &mut Ctx, setup: &LifSetup) -> Result<(), AgentError> {
 }
 
 /// Carry out the request waiting in `command.json`.
-fn request(cx: &Ctx, net: &mut Net, links: &Links, lifs: &mut [Watched]) -> LifAnswer {
+fn request(
+    cx: &Ctx,
+    net: &mut Net,
+    senders: &mut Senders,
+    links: &Links,
+    lifs: &mut [Watched],
+) -> LifAnswer {
     let fail = |message: String| LifAnswer {
         ok: false,
         message,
@@ -398,7 +437,7 @@ fn request(cx: &Ctx, net: &mut Net, links: &Links, lifs: &mut [Watched]) -> LifA
             w.state.port.as_deref().unwrap_or("no port")
         ));
     }
-    if let Err(e) = move_to(net, links, w, &to) {
+    if let Err(e) = move_to(net, senders, links, w, &to) {
         return fail(format!("moving LIF {} to {to}: {e}", req.lif));
     }
     w.state.sticky = sticky;

@@ -116,16 +116,17 @@ impl Net {
     }
 
     /// The routes (any table but `local`, not made by the kernel) leaving
-    /// through link `index` that `uses` accepts, as the kernel reports them.
+    /// through link `index` (any link: `None`) that `uses` accepts, as the
+    /// kernel reports them.
     pub fn routes_via(
         &mut self,
-        index: u32,
+        index: Option<u32>,
         uses: impl Fn(&RouteMessage) -> bool,
     ) -> Result<Vec<RouteMessage>, KernelError> {
         let mut out = Vec::new();
         for family in [AddressFamily::Inet, AddressFamily::Inet6] {
             for m in self.q.route_messages(family)? {
-                let via = m.attributes.contains(&RouteAttribute::Oif(index));
+                let via = index.is_none_or(|i| m.attributes.contains(&RouteAttribute::Oif(i)));
                 if via && !kernel_made(&m) && uses(&m) {
                     out.push(m);
                 }
@@ -141,6 +142,14 @@ impl Net {
         m.attributes.push(RouteAttribute::Oif(index));
         let r = self.q.create(Msg::NewRoute(m), "move route");
         tolerate(r, &[libc::EEXIST])
+    }
+
+    /// Remove route `m` (a request without device) through link `index`;
+    /// already gone is fine.
+    pub fn del_route_via(&mut self, m: RouteMessage, index: u32) -> Result<(), KernelError> {
+        let mut m = route_request(m);
+        m.attributes.push(RouteAttribute::Oif(index));
+        self.del_route(m)
     }
 
     /// Remove route `m` (as a dump reported it); already gone is fine.

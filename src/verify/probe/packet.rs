@@ -75,6 +75,31 @@ impl PacketSocket {
         })
     }
 
+    /// A socket that only sends frames of `ethertype` out of `ifindex`:
+    /// made with protocol 0 and never bound, so it hooks into no receive
+    /// path, and opening it costs no RCU grace period (binding a socket
+    /// that has a protocol hook unregisters it with synchronize_net(),
+    /// packet_do_bind: some 10-20 ms, too long for a moved address's
+    /// announcement).
+    pub fn sender(ifindex: u32, ethertype: u16) -> Result<PacketSocket, Error> {
+        // SAFETY: plain socket(2) with integer arguments.
+        let raw =
+            unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(Error::Socket {
+                what: "AF_PACKET socket".to_string(),
+                source: nix::Error::last(),
+            });
+        }
+        // SAFETY: `raw` is a fresh, valid descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        Ok(PacketSocket {
+            fd,
+            ifindex,
+            ethertype,
+        })
+    }
+
     /// Send `payload` to the station `dst` (ff:ff:ff:ff:ff:ff: everyone).
     pub fn send_to(&self, payload: &[u8], dst: MacAddr) -> io::Result<usize> {
         let to = sockaddr_ll(self.ifindex, self.ethertype, Some(dst));
