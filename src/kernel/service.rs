@@ -183,7 +183,11 @@ pub fn start(ns: &Netns, dir: &Path, launched: &Launched) -> Result<u32, KernelE
     for stale in [pid_path(dir), command_path(dir), answer_path(dir)] {
         remove(&stale)?;
     }
-    let log = File::create(log_path(dir))
+    // Appended to: a restart keeps what the service said before.
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(dir))
         .map_err(|e| KernelError::io(log_path(dir).display().to_string(), e))?;
     let log2 = log
         .try_clone()
@@ -291,7 +295,7 @@ fn is_ours(pid: u32, dir: &Path, launched: &Launched) -> bool {
     let named = cmdline
         .split(|b| *b == 0)
         .any(|arg| String::from_utf8_lossy(arg).ends_with(&marker));
-    if !named {
+    if !named || !sees(pid, dir) {
         return false;
     }
     let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -303,6 +307,22 @@ fn is_ours(pid: u32, dir: &Path, launched: &Launched) -> bool {
         .and_then(|(_, t)| t.trim_start().chars().next())
         .unwrap_or('X');
     state != 'Z' && state != 'X'
+}
+
+/// Whether process `pid` sees this very service directory at `dir`: the
+/// same path in another mount namespace (another netloom state directory
+/// mounted at /run, as each test sandbox has) is another service, and a
+/// process started for it is not ours. Asked through /proc/PID/root, which
+/// resolves paths in the process's own mount namespace.
+fn sees(pid: u32, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = launch_path(dir);
+    let theirs =
+        Path::new(&format!("/proc/{pid}/root")).join(ours.strip_prefix("/").unwrap_or(&ours));
+    match (fs::metadata(&ours), fs::metadata(theirs)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// The pid of the service running from `dir`, if it runs and is ours.
@@ -372,26 +392,50 @@ pub fn request(dir: &Path, request: &str) -> Result<String, KernelError> {
     }
 }
 
-/// Stop the service running from `dir` (SIGTERM, then SIGKILL); `false`
-/// when none ran.
-pub fn stop(dir: &Path) -> Result<bool, KernelError> {
-    let Some(pid) = running(dir)? else {
-        return Ok(false);
+/// The processes of the service of `dir` that have no pid file yet: a
+/// `netloom up` killed while it started one leaves it so (dnsmasq writes
+/// its pid file once its daemon runs, an agent once it is ready). Found by
+/// program and command line in /proc, as [`running`] checks a pid.
+fn strays(dir: &Path, launched: &Launched) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
     };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .filter(|p| *p != std::process::id() && is_ours(*p, dir, launched))
+        .collect()
+}
+
+/// Stop the service of `dir` (SIGTERM, then SIGKILL): the process its pid
+/// file names and any of its processes without one; `false` when none ran.
+pub fn stop(dir: &Path) -> Result<bool, KernelError> {
     let Some(launched) = read_launch(dir) else {
         return Ok(false);
     };
-    let object = format!("service {} pid {pid}", launched.setup.name());
-    let target = Pid::from_raw(pid as i32);
-    for (signal, wait) in [
-        (Signal::SIGTERM, STOP_TIMEOUT),
-        (Signal::SIGKILL, STOP_TIMEOUT),
-    ] {
-        match kill(target, signal) {
-            Ok(()) | Err(Errno::ESRCH) => {}
-            Err(e) => return Err(KernelError::io(object, e.into())),
+    let mut pids: Vec<u32> = running(dir)?.into_iter().collect();
+    for p in strays(dir, &launched) {
+        if !pids.contains(&p) {
+            pids.push(p);
         }
-        if wait_gone(pid, dir, &launched, wait) {
+    }
+    if pids.is_empty() {
+        return Ok(false);
+    }
+    let object = format!("service {} pid {pids:?}", launched.setup.name());
+    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+        for pid in &pids {
+            match kill(Pid::from_raw(*pid as i32), signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(e) => return Err(KernelError::io(object, e.into())),
+            }
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        let gone = pids.iter().all(|pid| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            wait_gone(*pid, dir, &launched, left)
+        });
+        if gone {
             return Ok(true);
         }
     }
