@@ -39,6 +39,17 @@ pub fn recover(
         if let Some(name) = k.netns_name(&n) {
             kernel::netns::delete(&name)?;
         }
+        // Nothing can live in a namespace that is not there: its NAT and
+        // sysctls written ahead are stale too, and a service started in it
+        // (which could outlive its name) is stopped with its files.
+        rec.nat.remove(&n);
+        rec.sysctls.remove(&n);
+        rec.processes.retain(|p| p.node != n);
+        let dir = k.service_dir(&n);
+        for s in kernel::service::names(&dir)? {
+            kernel::service::stop_and_forget(&dir.join(s))?;
+        }
+        let _ = std::fs::remove_dir(&dir);
     }
     // A sysctl written ahead whose value is (still or again) the original
     // needs no restoring: a crash came before the write, or it was undone.
