@@ -437,5 +437,16 @@ fn release(
     );
     // Best effort: the server may be gone already (its node torn down).
     let _ = c.send(&m, lease.server);
+    // A release waiting for the server's MAC would be dropped with the
+    // interface's last address (fib_disable_ip -> arp_ifdown flushes the
+    // neighbours and what is queued for them): let it leave first.
+    let server = std::net::IpAddr::V4(lease.server);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(500) {
+        match net.resolved(c.index, server) {
+            Ok(false) => std::thread::sleep(Duration::from_millis(2)),
+            _ => break,
+        }
+    }
     unapply(net, c, setup, lease)
 }

@@ -97,6 +97,16 @@ impl Net {
             .collect())
     }
 
+    /// Whether neighbour `addr` on link `index` is resolved (has a
+    /// link-layer address): packets queued for it have left.
+    pub fn resolved(&mut self, index: u32, addr: IpAddr) -> Result<bool, KernelError> {
+        use rtnetlink::packet_route::neighbour::NeighbourState as S;
+        Ok(matches!(
+            self.q.neighbour_state(index, addr)?,
+            Some(S::Reachable | S::Stale | S::Delay | S::Probe | S::Permanent | S::Noarp)
+        ))
+    }
+
     /// `default via ROUTER dev INDEX proto dhcp`, added; there already is fine.
     pub fn add_default(&mut self, index: u32, router: Ipv4Addr) -> Result<(), KernelError> {
         let r = self.q.create(
