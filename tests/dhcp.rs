@@ -72,6 +72,31 @@ fn leftovers(lab: &Lab) -> String {
     .out
 }
 
+/// SIGKILL process `pid` and wait until it is gone (a killed process is
+/// still listed for a moment while it exits).
+fn kill9(lab: &Lab, pid: u32) {
+    lab.sh(&format!("kill -9 {pid}"));
+    let t = Instant::now();
+    while alive(lab, pid) {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{pid} survived SIGKILL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The pid in a service's pid file (`node`'s service `name`).
+fn pid_file(lab: &Lab, node: &str, name: &str) -> u32 {
+    let r = lab.sh(&format!(
+        "cat /run/netloom/services/netloom-lxc.{node}/{name}/pid"
+    ));
+    r.out
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid for {node} {name}: {}", r.text()))
+}
+
 fn nslookup(lab: &Lab, node: &str, name: &str, server: &str) -> Run {
     lab.exec(node, &["busybox", "nslookup", name, server])
 }
@@ -117,7 +142,7 @@ fn dnsmasq_serves_dns_and_is_supervised() {
     assert!(again.out.contains(": 0 operation"), "{}", again.text());
 
     // Killed: status says so, the next up starts it again.
-    lab.sh(&format!("kill -9 {pid}"));
+    kill9(&lab, pid);
     let st = lab.expect("status", &[], 2);
     assert!(
         st.out.contains("gw service dnsmasq-lxcbr0") && st.out.contains("missing"),
@@ -357,8 +382,7 @@ fn clients_lease_renew_drift_restart_and_release() {
     assert!(lab.pending().is_empty());
 
     // The client killed: status says so, up starts it again, same lease.
-    let r = lab.sh("kill -9 $(cat /run/netloom/services/netloom-lxc.c1/dhcp-eth0/pid)");
-    assert_eq!(r.code, 0, "{}", r.text());
+    kill9(&lab, pid_file(&lab, "c1", "dhcp-eth0"));
     let st = lab.expect("status", &[], 2);
     assert!(
         st.out.contains("service c1 dhcp-eth0: NOT RUNNING"),
@@ -382,11 +406,16 @@ fn clients_lease_renew_drift_restart_and_release() {
         "  c2:\n    interfaces:\n      eth0: { addresses: [10.0.3.60/24] }",
     );
     lab.expect("up", &[], 0);
-    assert!(
-        !leases().contains("10.0.3.50"),
-        "not released: {}",
-        leases()
-    );
+    // dnsmasq writes its lease file once it has handled the release.
+    let t = Instant::now();
+    while leases().contains("10.0.3.50") {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(3),
+            "not released: {}",
+            leases()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
         addresses(&lab, "c2").contains("10.0.3.60/24")
             && !addresses(&lab, "c2").contains("10.0.3.50")
@@ -423,7 +452,7 @@ fn lease_and_resolve_claims_fail_when_untrue() {
     lab.expect("up", &[], 0);
     lab.expect("verify", &[], 0);
     // dnsmasq gone: nobody answers the name.
-    lab.sh("kill -9 $(cat /run/netloom/services/netloom-lxc.gw/dnsmasq-lxcbr0/pid)");
+    kill9(&lab, pid_file(&lab, "gw", "dnsmasq-lxcbr0"));
     let v = lab.expect("verify", &[], 1);
     assert!(
         v.out.contains("10.0.3.1 did not answer for c2.lxc"),

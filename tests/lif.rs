@@ -56,6 +56,20 @@ fn alive(lab: &Lab, pid: u32) -> bool {
     !r.out.trim().is_empty() && r.out.trim() != "Z"
 }
 
+/// SIGKILL process `pid` and wait until it is gone (a killed process is
+/// still listed for a moment while it exits).
+fn kill9(lab: &Lab, pid: u32) {
+    lab.sh(&format!("kill -9 {pid}"));
+    let t = Instant::now();
+    while alive(lab, pid) {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{pid} survived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn ping(lab: &Lab, node: &str, addr: &str) -> bool {
     lab.exec(node, &["ping", "-c", "1", "-W", "1", addr]).code == 0
 }
@@ -147,7 +161,7 @@ fn a_lif_fails_over_reverts_and_is_supervised() {
 
     // Killed: status says so; up starts it again and it works.
     let pid = watcher(&lab).expect("the watcher runs");
-    lab.sh(&format!("kill -9 {pid}"));
+    kill9(&lab, pid);
     let st = lab.expect("status", &[], 2);
     assert!(st.out.contains("service n1 lif: NOT RUNNING"), "{}", st.out);
     assert!(
@@ -164,7 +178,7 @@ fn a_lif_fails_over_reverts_and_is_supervised() {
 
     // It outlives the `netloom up` that started it, killed right after
     // the start: a session of its own, still moving the LIF.
-    lab.sh(&format!("kill -9 {pid2}"));
+    kill9(&lab, pid2);
     let mut up = lab
         .sb
         .command(common::netloom_bin())
