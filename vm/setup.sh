@@ -238,6 +238,9 @@ root:x:0:
 nogroup:x:65534:
 EOF
 echo "127.0.0.1 localhost" >"$ROOT/etc/hosts"
+# What `netloom exec` binds a node's /etc/netns/NETNS/resolv.conf over (a
+# DHCP client's name servers), as on any Debian system.
+: >"$ROOT/etc/resolv.conf"
 
 # --- Kernel and modules -----------------------------------------------------
 log "unpacking the kernel and its modules"

@@ -35,12 +35,12 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
 # loops), which exercise netloom's journal, not drivers, and the progress
 # bar on a terminal (script(1), which the guest lacks). Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|architecture)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|architecture|dhcp|lif)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
         if [[ $(basename "$t") =~ $skip ]]; then
-            log "not in the VM (kernel-independent): $(basename "$t")"
+            log "not in the VM (kernel-independent, or needing no driver the host lacks): $(basename "$t")"
         else
             kept+=("$t")
         fi
