@@ -131,3 +131,44 @@ fn random_edits_converge_and_match_the_kernel() {
         reports.join("\n\n")
     );
 }
+
+/// The generator alone, many more edits than the kernel test makes: every
+/// file it writes must pass `netloom validate` (which touches nothing), so
+/// that a refusal in the kernel test is never the generator's doing.
+#[test]
+fn every_generated_file_validates() {
+    use edits_util::{claims, edit, render};
+    let dir = std::env::temp_dir().join(format!("netloom-edits-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ed.yaml");
+    let seed = env_u64("NETLOOM_EDITS_SEED").unwrap_or(0x5eed);
+    let mut state = seed;
+    let mut checked = 0;
+    for _ in 0..25 {
+        let case = splitmix(&mut state);
+        let script = Script::random(case, MIN_STEPS, MAX_STEPS);
+        let mut t = render::base(script.base);
+        let mut edits = Vec::new();
+        for (i, step) in script.steps.iter().enumerate() {
+            edits.push(edit::apply(&mut t, step));
+            t.expect = claims::choose(&t, i + 1, 4);
+            let text = render::render(&t);
+            std::fs::write(&file, &text).unwrap();
+            let out = std::process::Command::new(common::netloom_bin())
+                .arg("validate")
+                .arg(&file)
+                .output()
+                .unwrap();
+            checked += 1;
+            assert!(
+                out.status.success(),
+                "sequence {case:#x}, edit {}: the generator wrote a file validate refuses\n\
+                 edits: {edits:#?}\n{text}\n{}",
+                i + 1,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("{checked} generated files validate (seed {seed:#x})");
+}

@@ -213,7 +213,11 @@ fn rt(t: &mut Topo, n: &str, to: &str, via: Option<&str>, dev: Option<&str>) -> 
 
 /// Base topology `i` (modulo their number).
 pub fn base(i: usize) -> Topo {
-    let mut t = Topo::default();
+    // Fresh names (`p11`, `e12`) start above the bases' own (`p1`, `p2`).
+    let mut t = Topo {
+        fresh: 10,
+        ..Default::default()
+    };
     match i % BASES.len() {
         // Two nodes on a veth, both families, defaults through each other.
         0 => {
