@@ -181,16 +181,17 @@ fn judge(
     defaults: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), (Stage, BTreeSet<String>, String)> {
     let one = |s: &str| BTreeSet::from([s.to_string()]);
-    let v = lab.verb("validate", &[]);
+    let mut clock = Clock::default();
+    let v = clock.time("validate", || lab.verb("validate", &[]));
     if v.code != 0 {
         return Err((Stage::Validate, one("generator"), v.text()));
     }
-    let up = lab.verb("up", &[]);
+    let up = clock.time("up", || lab.verb("up", &[]));
     if up.code != 0 {
         return Err((Stage::Up, one(&error_tag(&up.err)), up.text()));
     }
-    let plan = lab.verb("plan", &[]);
-    let world = kstate::read(lab, &check::keys());
+    let plan = clock.time("plan", || lab.verb("plan", &[]));
+    let world = clock.time("read", || kstate::read(lab, &check::keys()));
     let diff = check::diff(t, &world, defaults);
     if plan.code != 0 || !diff.is_empty() {
         let mut tags = plan_tags(&plan.out);
@@ -218,12 +219,50 @@ fn judge(
         return Err((stage, tags, detail));
     }
     if !t.expect.is_empty() {
-        let v = lab.verb("verify", &[]);
+        let v = clock.time("verify", || lab.verb("verify", &[]));
         if v.code != 0 {
             return Err((Stage::Verify, one("verify"), v.text()));
         }
+        if clock.slow() {
+            eprintln!(
+                "  slow: {} ({})",
+                clock.show(),
+                v.out.lines().next().unwrap_or("")
+            );
+        }
+    } else if clock.slow() {
+        eprintln!("  slow: {}", clock.show());
     }
     Ok(())
+}
+
+/// How long each command of one edit took, to name a slow one.
+#[derive(Default)]
+struct Clock(Vec<(&'static str, std::time::Duration)>);
+
+impl Clock {
+    fn time<T>(&mut self, what: &'static str, f: impl FnOnce() -> T) -> T {
+        let start = std::time::Instant::now();
+        let out = f();
+        self.0.push((what, start.elapsed()));
+        out
+    }
+    fn slow(&self) -> bool {
+        self.0
+            .iter()
+            .map(|x| x.1)
+            .sum::<std::time::Duration>()
+            .as_secs()
+            >= 2
+    }
+    fn show(&self) -> String {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(w, d)| format!("{w} {:.2} s", d.as_secs_f64()))
+            .collect();
+        parts.join(", ")
+    }
 }
 
 /// What a run did.
