@@ -403,7 +403,8 @@ fn add_route(n: &mut Node, want: &Route) -> Result<(), Refused> {
     }
     let mut have = want.clone();
     have.dev = Some(dev);
-    if have.metric.is_none() && have.to.addr().is_ipv6() {
+    // ip6_route_info_create gives IPv6 routes without a metric (or 0) 1024.
+    if have.to.addr().is_ipv6() && have.metric.unwrap_or(0) == 0 {
         have.metric = Some(1024);
     }
     if n.routes

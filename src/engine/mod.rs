@@ -178,8 +178,9 @@ impl Engine {
     async fn plan_with(&self, desired: &Network, rec: &Records) -> Result<Planned, EngineError> {
         let (observed, mut conflicts) = self.observe_all(desired, rec, &Default::default()).await?;
         let owned = Self::owned(rec);
+        let fresh = self.fresh_sysctls(desired, &observed).await?;
         let start = std::time::Instant::now();
-        let plan = plan::up(desired, &observed, &owned);
+        let plan = plan::up_with(desired, &observed, &owned, &fresh);
         crate::timing::record("plan", start.elapsed());
         // Name every foreign object at once; touch nothing.
         if let Err(more) = &plan {
@@ -194,6 +195,33 @@ impl Engine {
             owned,
             plan,
         })
+    }
+
+    /// The values the sysctls the file sets in nodes not made yet have in a
+    /// namespace made now: what to put back when the file stops setting
+    /// them (read in a throwaway namespace; nothing to read for most files).
+    async fn fresh_sysctls(
+        &self,
+        desired: &Network,
+        observed: &Network,
+    ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
+        let keys: std::collections::BTreeSet<String> = desired
+            .nodes
+            .iter()
+            .filter(|(n, _)| n.as_str() != crate::model::HOST && !observed.nodes.contains_key(*n))
+            .flat_map(|(_, n)| n.sysctls.keys().cloned())
+            .collect();
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let keys: Vec<String> = keys.into_iter().collect();
+        Ok(
+            tokio::task::spawn_blocking(move || kernel::sysctl::fresh(&keys))
+                .await
+                .map_err(|_| KernelError::Thread {
+                    object: "fresh namespace".into(),
+                })??,
+        )
     }
 
     /// `up`: make the kernel match `topo`, and prove it when asked.

@@ -69,7 +69,21 @@ impl std::fmt::Display for Conflict {
 
 /// The plan turning `observed` into `desired`, or the conflicts that forbid it.
 pub fn up(desired: &Network, observed: &Network, owned: &Owned) -> Result<Plan, Vec<Conflict>> {
-    let ctx = effect::Ctx::new(desired, observed, owned, &desired.name);
+    up_with(desired, observed, owned, &BTreeMap::new())
+}
+
+/// [`up`], knowing the values sysctls have in a namespace made now
+/// (`fresh`, see kernel::sysctl::fresh): those of the nodes this plan
+/// creates are recorded as the values to put back when the file stops
+/// setting them.
+pub fn up_with(
+    desired: &Network,
+    observed: &Network,
+    owned: &Owned,
+    fresh: &BTreeMap<String, String>,
+) -> Result<Plan, Vec<Conflict>> {
+    let mut ctx = effect::Ctx::new(desired, observed, owned, &desired.name);
+    ctx.fresh = fresh;
     let mut conflicts = Vec::new();
     node::conflicts(&ctx, &mut conflicts);
     link::conflicts(&ctx, &mut conflicts);
