@@ -18,6 +18,10 @@ use crate::verify;
 
 pub use status::StatusReport;
 
+/// The executor of `up` and `down`: the kernel, with faults injected as
+/// asked and each op timed.
+type Executor = Timed<FaultAt<KernelExec>>;
+
 /// How many times `up` applies what is still pending after reading the
 /// kernel back, before it gives up (see [`Engine::up`]).
 pub const MAX_PASSES: usize = 3;
@@ -245,18 +249,7 @@ impl Engine {
         let mut planned = self.plan_with(desired, &rec).await?;
         self.preflight(&planned.plan).await?;
         repair::recover(&self.kernel, &mut rec, &planned.plan, &planned.observed)?;
-        let exec = Timed(FaultAt::new(
-            KernelExec::new(
-                self.kernel.clone(),
-                settle::awaited(&planned.plan, &planned.observed),
-            ),
-            opts.faults.clone(),
-        ));
-        let apply_opts = apply::Options {
-            progress: opts.progress,
-            ..Default::default()
-        };
-        let mut txn = Txn::new(exec, &self.store, rec, apply_opts);
+        let mut txn = self.transaction(&planned, rec, opts.faults, opts.progress);
         let (mut done, mut passes) = (0, 0);
         while !planned.plan.steps.is_empty() {
             if passes == MAX_PASSES {
@@ -296,6 +289,28 @@ impl Engine {
             passes,
             verify,
         })
+    }
+
+    /// A transaction over the kernel, starting from records `rec`, with the
+    /// namespace deletions of `planned` that later steps wait for known to
+    /// the executor, and the faults and progress asked for.
+    fn transaction(
+        &self,
+        planned: &Planned,
+        rec: Records,
+        faults: Faults,
+        progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
+    ) -> Txn<'_, Executor> {
+        let awaited = settle::awaited(&planned.plan, &planned.observed);
+        let exec = Timed(FaultAt::new(
+            KernelExec::new(self.kernel.clone(), awaited),
+            faults,
+        ));
+        let opts = apply::Options {
+            progress,
+            ..Default::default()
+        };
+        Txn::new(exec, &self.store, rec, opts)
     }
 
     /// Run one plan in the transaction, then wait for what the kernel
@@ -343,18 +358,7 @@ impl Engine {
             plan,
         };
         repair::recover(&self.kernel, &mut rec, &planned.plan, &planned.observed)?;
-        let exec = Timed(FaultAt::new(
-            KernelExec::new(
-                self.kernel.clone(),
-                settle::awaited(&planned.plan, &planned.observed),
-            ),
-            opts.faults.clone(),
-        ));
-        let apply_opts = apply::Options {
-            progress: opts.progress,
-            ..Default::default()
-        };
-        let mut txn = Txn::new(exec, &self.store, rec, apply_opts);
+        let mut txn = self.transaction(&planned, rec, opts.faults, opts.progress);
         let done = self.pass(&mut txn, &planned).await?;
         Ok(Report {
             name: self.name.clone(),
