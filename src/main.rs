@@ -74,6 +74,11 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Turn another tool's network configuration into a topology file; reads only.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Run a command inside a node's namespace.
     Exec {
         /// Topology file.
@@ -86,9 +91,38 @@ enum Verb {
     },
 }
 
+/// The configurations `import` reads.
+#[derive(Subcommand)]
+enum ImportFrom {
+    /// Debian's /etc/network/interfaces (ifupdown, bridge-utils, ifenslave, vlan, ifupdown2).
+    Ifupdown {
+        /// The interfaces file [default: /etc/network/interfaces].
+        file: Option<PathBuf>,
+        /// Write the topology here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        out: Option<PathBuf>,
+        /// Fail (exit 1, nothing written) when anything cannot be imported.
+        #[arg(long)]
+        strict: bool,
+        /// Read absolute paths under this directory (another machine's files).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// The topology's name.
+        #[arg(long, default_value = "ifupdown")]
+        name: String,
+        /// The node of the machine's interfaces (not `host` needs --stand-ins).
+        #[arg(long, default_value = "host")]
+        node: String,
+        /// Physical ports become veth ends paired into node `wire`, with all their settings.
+        #[arg(long)]
+        stand_ins: bool,
+    },
+}
+
 /// An error for people: what went wrong, rendered at the edge.
 enum Failure {
     Spec(Box<SpecErrors>),
+    Import(Box<netloom::import::ImportErrors>),
     Engine(EngineError),
     Other(String),
 }
@@ -122,7 +156,7 @@ fn main() -> ExitCode {
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
         | Verb::Verify { json, .. } => *json,
-        Verb::Exec { .. } => false,
+        Verb::Exec { .. } | Verb::Import { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -158,6 +192,13 @@ fn main() -> ExitCode {
 fn report(f: Failure, json: bool) {
     match f {
         Failure::Spec(e) => {
+            if json {
+                print_json(&e.to_json());
+            } else {
+                eprintln!("{:?}", miette::Report::new(*e));
+            }
+        }
+        Failure::Import(e) => {
             if json {
                 print_json(&e.to_json());
             } else {
@@ -329,6 +370,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let proof = engine.verify(&topo).await?;
             Ok(render_verify(&proof, json))
         }
+        Verb::Import { from } => import(from),
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {
@@ -342,6 +384,55 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             Ok(status.code().map_or(1, |c| c as u8))
         }
     }
+}
+
+/// `import`: write the topology, say on stderr what was left out.
+fn import(from: ImportFrom) -> Result<u8, Failure> {
+    let ImportFrom::Ifupdown {
+        file,
+        out,
+        strict,
+        root,
+        name,
+        node,
+        stand_ins,
+    } = from;
+    let opts = netloom::import::ifupdown::Options {
+        file,
+        root,
+        name,
+        node,
+        stand_ins,
+    };
+    let imported =
+        netloom::import::ifupdown::import(&opts).map_err(|e| Failure::Import(Box::new(e)))?;
+    if strict && !imported.skipped.is_empty() {
+        return Err(Failure::Import(Box::new(netloom::import::ImportErrors {
+            what: "--strict: not everything can be imported".into(),
+            errors: imported.skipped.iter().map(|s| s.to_error()).collect(),
+        })));
+    }
+    match &out {
+        Some(path) => std::fs::write(path, &imported.yaml)
+            .map_err(|e| Failure::Other(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{}", imported.yaml),
+    }
+    let net = &imported.topology.network;
+    let ifaces: usize = net.nodes.values().map(|n| n.links.len()).sum();
+    let routes: usize = net.nodes.values().map(|n| n.routes.len()).sum();
+    eprintln!(
+        "imported {ifaces} interface(s) and {routes} route(s){}; {} item(s) not imported{}",
+        out.as_ref()
+            .map(|p| format!(" into {}", p.display()))
+            .unwrap_or_default(),
+        imported.skipped.len(),
+        if imported.skipped.is_empty() {
+            ""
+        } else {
+            " (listed at the end of the file)"
+        }
+    );
+    Ok(0)
 }
 
 /// Print a proof by traffic; its exit code (1 when a claim failed).

@@ -1,0 +1,1 @@
+//! graph: a topology drawn (placeholder while the module is written).
