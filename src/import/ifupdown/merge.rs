@@ -64,6 +64,8 @@ pub struct Merged {
     pub unknown_auto: Vec<(String, Span)>,
     /// Mapping stanzas and other lines netloom has no use for (keyword, line).
     pub others: Vec<(String, Span)>,
+    /// Logical names a mapping chooses among (their stanzas name no device).
+    pub mapped: Vec<String>,
 }
 
 /// Merge `items`; problems go to `errors`.
@@ -72,6 +74,7 @@ pub fn merge(files: &Files, items: &[Item], errors: &mut Vec<ImportError>) -> Me
     let mut allow: BTreeMap<String, (String, Span)> = BTreeMap::new();
     let mut others = Vec::new();
     let mut templates: Vec<String> = Vec::new();
+    let mut mapped: Vec<String> = Vec::new();
     for item in items {
         match item {
             Item::Iface(s) => {
@@ -98,7 +101,7 @@ pub fn merge(files: &Files, items: &[Item], errors: &mut Vec<ImportError>) -> Me
                     templates.push(t.text.clone());
                     s = inherit(base, s);
                 }
-                check_repeats(files, &s, errors);
+                check_repeats(files, &mut s, errors);
                 resolved.push(s);
             }
             Item::Allow {
@@ -112,7 +115,14 @@ pub fn merge(files: &Files, items: &[Item], errors: &mut Vec<ImportError>) -> Me
                         .or_insert((class.clone(), keyword.span));
                 }
             }
-            Item::Mapping { keyword, line } => others.push((keyword.text.clone(), *line)),
+            Item::Mapping {
+                keyword,
+                line,
+                names,
+            } => {
+                others.push((keyword.text.clone(), *line));
+                mapped.extend(names.iter().cloned());
+            }
             Item::Other { keyword, line, .. } => others.push((keyword.text.clone(), *line)),
         }
     }
@@ -150,6 +160,7 @@ pub fn merge(files: &Files, items: &[Item], errors: &mut Vec<ImportError>) -> Me
         defs,
         unknown_auto,
         others,
+        mapped,
     }
 }
 
@@ -174,13 +185,16 @@ fn inherit(base: &Stanza, mut child: Stanza) -> Stanza {
 }
 
 /// A single-valued option given twice in one stanza is refused: ifupdown
-/// would hand the command both values joined by a newline.
-fn check_repeats(files: &Files, s: &Stanza, errors: &mut Vec<ImportError>) {
+/// would hand the command both values joined by a newline. The repeat is
+/// dropped after being reported, so it causes no second complaint.
+fn check_repeats(files: &Files, s: &mut Stanza, errors: &mut Vec<ImportError>) {
+    let mut keep = vec![true; s.options.len()];
     for (i, o) in s.options.iter().enumerate() {
         if repeatable(&o.key) {
             continue;
         }
         if let Some(first) = s.options[..i].iter().find(|p| p.key == o.key) {
+            keep[i] = false;
             // An inherited value was already replaced by `inherit`; two own
             // lines remain an error.
             errors.push(files.error(
@@ -197,6 +211,8 @@ fn check_repeats(files: &Files, s: &Stanza, errors: &mut Vec<ImportError>) {
             ));
         }
     }
+    let mut k = keep.into_iter();
+    s.options.retain(|_| k.next().unwrap_or(true));
 }
 
 #[cfg(test)]

@@ -83,6 +83,8 @@ pub enum Item {
         keyword: Word,
         /// The whole first line.
         line: Span,
+        /// The logical names its `map` lines give (their last word).
+        names: Vec<String>,
     },
     /// Another keyword line that stands alone (`no-auto-down`,
     /// `no-scripts`, `rename`, ifupdown2's `vlan` stanza head...).
@@ -114,7 +116,7 @@ pub struct Reader<'a> {
 enum Open {
     None,
     Iface(usize),
-    Mapping,
+    Mapping(usize),
     Other(usize),
 }
 
@@ -171,8 +173,9 @@ impl<'a> Reader<'a> {
                 self.items.push(Item::Mapping {
                     keyword: first,
                     line: line.whole(),
+                    names: Vec::new(),
                 });
-                Open::Mapping
+                Open::Mapping(self.items.len() - 1)
             }
             "auto" | "allow-auto" => self.allow(line, &words, "auto"),
             w if w.starts_with("allow-") && w.len() > 6 => {
@@ -239,8 +242,16 @@ impl<'a> Reader<'a> {
                     options.push(opt);
                 }
             }
-            Open::Mapping if matches!(opt.key.as_str(), "script" | "map") => {}
-            Open::Mapping | Open::None => {
+            Open::Mapping(i) if matches!(opt.key.as_str(), "script" | "map") => {
+                if let (Some(Item::Mapping { names, .. }), Some(last)) =
+                    (self.items.get_mut(i), opt.args.last())
+                {
+                    if opt.key == "map" {
+                        names.push(last.text.clone());
+                    }
+                }
+            }
+            Open::Mapping(_) | Open::None => {
                 let e = self.files.error(
                     opt.name.span,
                     format!("misplaced option `{}`: no `iface` stanza is open here", opt.name.text),

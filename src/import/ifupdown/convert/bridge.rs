@@ -371,6 +371,9 @@ fn port_vlans(cx: &mut Cx, f: &mut Iface, aware: bool, defaults: &PortVlans) {
             );
             (list, from)
         };
+        // In VLAN order, as the kernel lists them (and netloom compares them).
+        let mut list = list;
+        list.sort();
         let items: Vec<String> = list
             .iter()
             .map(|(v, pvid)| {

@@ -290,6 +290,15 @@ pub fn convert(
             referenced_only(&mut cx, &name, &k);
             continue;
         };
+        if m.mapped.contains(&name) {
+            let (s, _) = &def.stanzas[0];
+            let from = cx.from_at(s.keyword.span, &format!("iface {}", s.name.text));
+            cx.d.skipped.push(Skip {
+                from,
+                reason: "a logical interface a mapping script chooses at `ifup` time; it names no device".into(),
+            });
+            continue;
+        }
         if def.template && def.allow.is_none() && !used.contains(&name) {
             let (s, _) = &def.stanzas[0];
             let from = cx.from_at(s.keyword.span, &format!("iface {}", s.name.text));
@@ -366,7 +375,8 @@ fn self_vlans(cx: &mut Cx) {
             e.0.push(id);
         }
     }
-    for (b, (ids, from)) in by_bridge {
+    for (b, (mut ids, from)) in by_bridge {
+        ids.sort();
         let items: Vec<String> = ids
             .iter()
             .map(|v| {
