@@ -426,6 +426,13 @@ pub fn reason(k: &str, def: &Def) -> String {
         "preferred-lifetime" => "an address lifetime: netloom's addresses are permanent".into(),
         "metric" => "a metric without a gateway".into(),
         "vrf" => "membership of a VRF, which netloom does not model yet".into(),
+        "address-virtual" | "address-virtual-ipv6-addrgen" => {
+            "ifupdown2's virtual router address: a macvlan it names and makes itself; not imported yet".into()
+        }
+        "vrrp" => "ifupdown2's VRRP macvlans: not imported yet".into(),
+        "link-speed" | "link-duplex" | "link-autoneg" | "link-fec" => {
+            "an ethtool setting of a port: netloom sets no link speed".into()
+        }
         _ if k.starts_with("dns-") => {
             "a resolver setting (resolvconf): not part of a netloom topology".into()
         }

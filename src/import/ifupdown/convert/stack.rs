@@ -79,9 +79,21 @@ pub fn vlan(cx: &mut Cx, def: &Def, f: &mut Iface, lower: &str, id: u16) {
 }
 
 /// The VXLAN `def` into `f`.
+///
+/// ifupdown2 gives `vxlan-svcnodeip` (or `vxlan-mcastgrp`) to the kernel as
+/// the device's default destination (IFLA_VXLAN_GROUP: iproute2's `remote`
+/// or `group`), and each `vxlan-remoteip` as a zero-MAC FDB entry (head-end
+/// replication). One such entry and no default destination is the same as
+/// netloom's `remote`; further ones need static FDB entries, which netloom
+/// does not have yet.
 pub fn vxlan(cx: &mut Cx, def: &Def, f: &mut Iface) {
     let mut remote = false;
-    for o in options(def).filter(|o| o.key.starts_with("vxlan-")) {
+    let mut opts: Vec<&crate::import::ifupdown::stanza::Opt> = options(def)
+        .filter(|o| o.key.starts_with("vxlan-"))
+        .collect();
+    // The default destination first, whatever the order of the lines.
+    opts.sort_by_key(|o| o.key == "vxlan-remoteip");
+    for o in opts {
         let k = o.key.as_str();
         match k {
             "vxlan-id" => match o.value.parse::<u32>() {
@@ -101,7 +113,7 @@ pub fn vxlan(cx: &mut Cx, def: &Def, f: &mut Iface) {
                         "remote"
                     };
                     if key == "remote" && remote {
-                        cx.skip(o, "a further remote: a netloom vxlan has one `remote` (static FDB entries for more are not in netloom yet)");
+                        cx.skip(o, "a further remote (ifupdown2 adds a zero-MAC FDB entry for it): a netloom vxlan has one `remote`, and no static FDB entries yet");
                         continue;
                     }
                     remote |= key == "remote";
