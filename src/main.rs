@@ -74,6 +74,23 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Draw a topology: from the file alone, or with the kernel's state (--live).
+    Graph {
+        /// Topology file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: GraphFormat,
+        /// Colour in the kernel's state: carrier, admin state, STP, active ports, drift.
+        #[arg(long)]
+        live: bool,
+        /// With --live: prove the expectations by traffic and draw the failed ones.
+        #[arg(long, requires = "live")]
+        verify: bool,
+        /// Write here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        out: Option<PathBuf>,
+    },
     /// Turn another tool's network configuration into a topology file; reads only.
     Import {
         #[command(subcommand)]
@@ -89,6 +106,19 @@ enum Verb {
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
+}
+
+/// The formats `graph` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    /// SVG, laid out by Graphviz's `dot`.
+    Svg,
+    /// Graphviz DOT text.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// The graph as JSON.
+    Json,
 }
 
 /// The configurations `import` reads.
@@ -156,7 +186,7 @@ fn main() -> ExitCode {
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
         | Verb::Verify { json, .. } => *json,
-        Verb::Exec { .. } | Verb::Import { .. } => false,
+        Verb::Exec { .. } | Verb::Import { .. } | Verb::Graph { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -371,6 +401,41 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             Ok(render_verify(&proof, json))
         }
         Verb::Import { from } => import(from),
+        Verb::Graph {
+            file,
+            format,
+            live,
+            verify,
+            out,
+        } => {
+            let topo = load(&file)?;
+            let state = if live {
+                let engine = Engine::new(&topo.network.name, Store::from_env())?;
+                Some(engine.live(&topo, verify).await?)
+            } else {
+                None
+            };
+            let g = netloom::graph::build(&topo, state.as_ref());
+            let format = match format {
+                GraphFormat::Svg => netloom::graph::Format::Svg,
+                GraphFormat::Dot => netloom::graph::Format::Dot,
+                GraphFormat::Mermaid => netloom::graph::Format::Mermaid,
+                GraphFormat::Json => netloom::graph::Format::Json,
+            };
+            let bytes =
+                netloom::graph::render(&g, format).map_err(|e| Failure::Other(e.to_string()))?;
+            match out {
+                Some(path) => std::fs::write(&path, bytes)
+                    .map_err(|e| Failure::Other(format!("cannot write {}: {e}", path.display())))?,
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout()
+                        .write_all(&bytes)
+                        .map_err(|e| Failure::Other(format!("cannot write: {e}")))?;
+                }
+            }
+            Ok(0)
+        }
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {

@@ -431,16 +431,38 @@ mod import_ifupdown {
         assert_eq!(left.out.trim(), "", "{}: residue after down", c.name);
     }
 
+    /// Every case both ways; all failures reported together, so one case
+    /// going wrong hides none of the others.
     fn run_all(vm: bool) {
         let cases: Vec<Case> = corpus().into_iter().filter(|c| c.vm == vm).collect();
         assert!(!cases.is_empty());
+        let mut failed = Vec::new();
         for c in &cases {
             for stand_ins in [false, true] {
-                bring_up(c, stand_ins);
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    bring_up(c, stand_ins)
+                }));
+                if let Err(e) = run {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    failed.push(format!(
+                        "{} (stand-ins {stand_ins}): {}",
+                        c.name,
+                        msg.lines().take(8).collect::<Vec<_>>().join("\n")
+                    ));
+                }
             }
-            println!("{}: up and down both ways", c.name);
+            println!("{}: done both ways", c.name);
         }
-        println!("{} corpus files brought up both ways", cases.len());
+        println!(
+            "{} corpus files brought up both ways, {} failures",
+            cases.len(),
+            failed.len()
+        );
+        assert!(failed.is_empty(), "{}", failed.join("\n\n"));
     }
 
     #[test]
