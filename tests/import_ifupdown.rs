@@ -17,6 +17,7 @@
 //! - `#> standin link ...`: checked only with `--stand-ins` (it needs a port).
 //! - `#> vm`: needs bond, 8021q, dummy or bridge VLAN filtering: the VM.
 mod common;
+mod ifupdown_util;
 
 /// In a module so `vm/test.sh import_ifupdown` selects these tests.
 mod import_ifupdown {
@@ -25,7 +26,11 @@ mod import_ifupdown {
     use serde_json::Value;
 
     use super::common::{self, Lab};
+    use super::ifupdown_util::{read_kernel, text, Kernel};
     use netloom::import::ifupdown::{import, Options};
+
+    /// A `#> link` line: name, key=value pairs, checked only with stand-ins.
+    type LinkCheck = (String, Vec<(String, String)>, bool);
 
     /// One corpus file and what it says the kernel must show.
     struct Case {
@@ -33,7 +38,7 @@ mod import_ifupdown {
         root: PathBuf,
         vm: bool,
         phys: Vec<String>,
-        links: Vec<(String, Vec<(String, String)>, bool)>,
+        links: Vec<LinkCheck>,
         absent: Vec<String>,
         routes: Vec<Vec<String>>,
         sysctls: Vec<(String, String)>,
@@ -172,114 +177,6 @@ mod import_ifupdown {
         }
     }
 
-    /// The kernel's state in the sandbox, read in one go (each process is
-    /// dear under the VM's emulation).
-    struct Kernel {
-        links: Vec<Value>,
-        addrs: Vec<Value>,
-        routes: Vec<Value>,
-        vlans: Vec<Value>,
-        sysctls: Vec<String>,
-    }
-
-    fn read_kernel(lab: &Lab, c: &Case) -> Kernel {
-        let mut script = String::from(
-            "ip -d -j link show; echo '#'; ip -j addr show; echo '#'; \
-             ip -4 -j route show table all; echo '#'; ip -6 -j route show table all; echo '#'; \
-             bridge -j vlan show; echo '#'",
-        );
-        for (k, _) in &c.sysctls {
-            script.push_str(&format!(
-                "; cat /proc/sys/{}; echo '#'",
-                k.replace('.', "/")
-            ));
-        }
-        let r = lab.sh(&script);
-        assert_eq!(r.code, 0, "{}", r.text());
-        let parts: Vec<&str> = r.out.split("#\n").collect();
-        let json = |i: usize| -> Vec<Value> {
-            let t = parts.get(i).map_or("", |t| t.trim());
-            if t.is_empty() {
-                return Vec::new();
-            }
-            serde_json::from_str::<Value>(t)
-                .unwrap_or_else(|e| panic!("part {i}: {e}: {t}"))
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        };
-        let mut routes = json(2);
-        routes.extend(json(3));
-        Kernel {
-            links: json(0),
-            addrs: json(1),
-            routes,
-            vlans: json(4),
-            sysctls: parts[5..].iter().map(|t| t.trim().to_string()).collect(),
-        }
-    }
-
-    impl Kernel {
-        fn link(&self, name: &str) -> &Value {
-            self.links
-                .iter()
-                .find(|l| l["ifname"] == name)
-                .unwrap_or_else(|| panic!("no link {name} in the kernel"))
-        }
-
-        /// The addresses of NAME, `CIDR` each (no link-local ones).
-        fn addrs(&self, name: &str) -> Vec<String> {
-            self.addrs
-                .iter()
-                .filter(|l| l["ifname"] == name)
-                .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
-                .filter(|a| a["scope"] != "link")
-                .map(|a| format!("{}/{}", text(&a["local"]), a["prefixlen"]))
-                .collect()
-        }
-
-        /// The VLANs of NAME as `1P,2-10` (P: PVID and untagged; runs of
-        /// consecutive tagged VLANs as ranges, whatever `bridge` printed).
-        fn vlans(&self, name: &str) -> String {
-            let list = self
-                .vlans
-                .iter()
-                .find(|l| l["ifname"] == name)
-                .and_then(|l| l["vlans"].as_array().cloned())
-                .unwrap_or_default();
-            let mut items: Vec<(u64, bool)> = Vec::new();
-            for e in list {
-                let flags = text(&e["flags"]);
-                let pvid = flags.contains("PVID") && flags.contains("Egress Untagged");
-                let first = e["vlan"].as_u64().unwrap();
-                let last = e.get("vlanEnd").and_then(Value::as_u64).unwrap_or(first);
-                items.extend((first..=last).map(|v| (v, pvid)));
-            }
-            let mut out: Vec<String> = Vec::new();
-            let mut i = 0;
-            while i < items.len() {
-                let (start, p) = items[i];
-                if p {
-                    out.push(format!("{start}P"));
-                    i += 1;
-                    continue;
-                }
-                let mut end = start;
-                while i + 1 < items.len() && !items[i + 1].1 && items[i + 1].0 == end + 1 {
-                    i += 1;
-                    end += 1;
-                }
-                out.push(if end > start {
-                    format!("{start}-{end}")
-                } else {
-                    start.to_string()
-                });
-                i += 1;
-            }
-            out.join(",")
-        }
-    }
-
     /// Where a key of `#> link` is in `ip -d -j link`.
     fn pointer(key: &str) -> &'static str {
         match key {
@@ -301,14 +198,6 @@ mod import_ifupdown {
                 Box::leak(format!("/linkinfo/info_data/{key}").into_boxed_str())
             }
             other => panic!("unknown link key {other}"),
-        }
-    }
-
-    fn text(v: &Value) -> String {
-        match v {
-            Value::String(s) => s.clone(),
-            Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
-            other => other.to_string(),
         }
     }
 
@@ -416,7 +305,8 @@ mod import_ifupdown {
             up.text(),
             got.yaml
         );
-        let k = read_kernel(&lab, c);
+        let keys: Vec<String> = c.sysctls.iter().map(|(k, _)| k.clone()).collect();
+        let k = read_kernel(&lab, &keys);
         check_links(c, &k, stand_ins);
         check_routes(c, &k, stand_ins);
         let again = lab.expect("up", &[], 0);

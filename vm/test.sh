@@ -33,9 +33,12 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
 # (TCG is ~20x slower): pure logic (spec, plan, packet views, the fuzz corpus)
 # and the host-only stress runs (fault injection at every step, kill -9
 # loops), which exercise netloom's journal, not drivers, and the progress
-# bar on a terminal (script(1), which the guest lacks). Everything that
+# bar on a terminal (script(1), which the guest lacks), the pictures of
+# `graph` from files (Graphviz and chromium, which the guest lacks; its
+# live overlay, graph_live, runs in both) and the ifupdown2 peer script's
+# test (it needs a copy of ifupdown2's suite). Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|graph|peer_ifupdown2)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
@@ -70,7 +73,8 @@ cost() {
     case $(basename "$1" | sed 's/-[0-9a-f]*$//') in
         examples_vm) echo 220 ;; examples_verify) echo 150 ;; examples) echo 90 ;;
         examples_team) echo 55 ;; options) echo 47 ;; options_vm) echo 41 ;;
-        verify_cli) echo 40 ;; verify_lan) echo 26 ;; txn_vm) echo 40 ;; *) echo 10 ;;
+        verify_cli) echo 40 ;; verify_lan) echo 26 ;; txn_vm) echo 40 ;;
+        import_ifupdown) echo 360 ;; graph_live) echo 60 ;; *) echo 10 ;;
     esac
 }
 declare -a group load

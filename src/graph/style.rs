@@ -107,12 +107,13 @@ pub fn edge(e: &Edge) -> (&'static str, bool, Option<String>) {
 /// Red: a failed expectation.
 pub const FAILED: &str = "#c62828";
 
-/// The legend of a live picture: (colour, dashed, words) for edges and
-/// (colour, words) for interface borders.
-pub fn legend() -> (
-    Vec<(&'static str, &'static str)>,
-    Vec<(&'static str, bool, &'static str)>,
-) {
+/// A legend row for an interface border: colour and words.
+pub type BorderRow = (&'static str, &'static str);
+/// A legend row for an edge: colour, dashed, words.
+pub type EdgeRow = (&'static str, bool, &'static str);
+
+/// The legend of a live picture.
+pub fn legend() -> (Vec<BorderRow>, Vec<EdgeRow>) {
     let borders = [
         Health::Up,
         Health::NoCarrier,
