@@ -143,3 +143,110 @@ fn header(shown: &str, opts: &Options, files: usize) -> Vec<String> {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Import `text` (as /etc/network/interfaces under a fresh root).
+    fn imp(text: &str, stand_ins: bool) -> Result<crate::import::Imported, ImportErrors> {
+        let root = std::env::temp_dir().join(format!(
+            "netloom-ifupdown-{}-{}",
+            std::process::id(),
+            text.len() * 2 + usize::from(stand_ins)
+        ));
+        std::fs::create_dir_all(root.join("etc/network")).unwrap();
+        std::fs::write(root.join("etc/network/interfaces"), text).unwrap();
+        let got = import(&Options {
+            root: Some(root.clone()),
+            stand_ins,
+            ..Options::default()
+        });
+        std::fs::remove_dir_all(&root).unwrap();
+        got
+    }
+
+    fn link<'a>(got: &'a crate::import::Imported, name: &str) -> &'a crate::model::Link {
+        &got.topology.network.nodes["host"].links[name]
+    }
+
+    #[test]
+    fn kinds_come_from_options_and_names() {
+        let got = imp(
+            "iface eth1 inet manual\n  bond-master bond7\niface eth2 inet manual\n  bond-master bond7\niface br0 inet manual\n  bridge_ports eth0.5\niface d0\n  link-type dummy\n",
+            true,
+        )
+        .unwrap();
+        use crate::model::LinkKind;
+        // A bond made by its ports' `bond-master` lines alone.
+        assert!(matches!(link(&got, "bond7").kind, LinkKind::Bond(_)));
+        assert_eq!(link(&got, "eth1").master.as_deref(), Some("bond7"));
+        // bridge-utils makes a dotted port as a VLAN on the port before the dot.
+        let LinkKind::Vlan(v) = &link(&got, "eth0.5").kind else {
+            panic!()
+        };
+        assert_eq!((v.id, v.lower.as_ref().unwrap().name.as_str()), (5, "eth0"));
+        assert!(
+            matches!(link(&got, "eth0").kind, LinkKind::Veth(_)),
+            "a stand-in"
+        );
+        assert!(matches!(link(&got, "d0").kind, LinkKind::Dummy));
+    }
+
+    #[test]
+    fn a_vxlans_default_destination_is_svcnodeip_whatever_the_line_order() {
+        let got = imp(
+            "iface vx0\n  vxlan-id 9\n  vxlan-remoteip 10.0.0.3\n  vxlan-svcnodeip 10.0.0.2\n",
+            false,
+        )
+        .unwrap();
+        let crate::model::LinkKind::Vxlan(v) = &link(&got, "vx0").kind else {
+            panic!()
+        };
+        assert_eq!(v.remote, Some("10.0.0.2".parse().unwrap()));
+        assert_eq!(got.skipped.len(), 1);
+        assert!(got.skipped[0].from.text.starts_with("vxlan-remoteip"));
+    }
+
+    #[test]
+    fn templates_mappings_and_machine_ports_are_listed_not_lost() {
+        let got = imp(
+            "iface base inet static\n  mtu 1400\nauto eth0\niface eth0 inet static inherits base\n  address 10.0.0.1/24\nmapping eth1\n  script /bin/true\n  map X home\niface home inet dhcp\n",
+            false,
+        )
+        .unwrap();
+        let host = &got.topology.network.nodes["host"];
+        assert!(!host.links.contains_key("base") && !host.links.contains_key("home"));
+        assert_eq!(host.links["eth0"].kind, crate::model::LinkKind::External);
+        let skipped: Vec<&str> = got.skipped.iter().map(|s| s.from.text.as_str()).collect();
+        // The inherited mtu and the address are the machine's port's own.
+        assert_eq!(
+            skipped,
+            vec!["mtu 1400", "address 10.0.0.1/24", "mapping", "iface home"],
+            "{:#?}",
+            got.skipped
+        );
+        assert!(got.notes.iter().any(|n| n.from.text == "iface base"));
+        assert!(got.yaml.contains("# Not imported (4):"));
+    }
+
+    #[test]
+    fn names_outside_the_grammar_of_the_file_are_refused_before_reading() {
+        let only_auto = imp("auto lo /eth*\n", false).unwrap();
+        let notes: Vec<&str> = only_auto.notes.iter().map(|n| n.reason.as_str()).collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes.iter().any(|n| n.contains("a pattern ifup matches")));
+        let bad = import(&Options {
+            name: "Bad Name".into(),
+            ..Options::default()
+        })
+        .unwrap_err();
+        assert!(bad.errors[0].message.contains("invalid topology name"));
+        let node = import(&Options {
+            node: "lab".into(),
+            ..Options::default()
+        })
+        .unwrap_err();
+        assert!(node.errors[0].message.contains("--stand-ins"));
+    }
+}

@@ -315,7 +315,14 @@ pub fn convert(
     finish::self_vlans(&mut cx);
     for (name, span) in &m.unknown_auto {
         let from = cx.from_at(*span, name);
-        cx.note(from, "listed for bringing up, but no stanza defines it");
+        // ifup's patterns (`/eth*`, `/mac/...`, `NAME=LOGICAL`) match the
+        // interfaces present when it runs.
+        let why = if name.starts_with('/') || name.contains('=') {
+            "a pattern ifup matches against the interfaces present when it runs"
+        } else {
+            "listed for bringing up, but no stanza defines it"
+        };
+        cx.note(from, why);
     }
     for (keyword, span) in &m.others {
         let from = cx.from_at(*span, keyword);
