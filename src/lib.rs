@@ -14,13 +14,15 @@
 //! Lower layers never import higher ones (tests/architecture.rs holds the
 //! code to this line):
 //!
-//! Layers, lowest first: timing, model, wire, effects, spec, state, kernel, plan, apply, verify, engine, sandbox.
+//! Layers, lowest first: timing, model, wire, effects, spec, import, state, kernel, plan, apply, verify, engine, graph, sandbox.
 #![warn(missing_docs)]
 #![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 pub mod apply;
 pub mod effects;
 pub mod engine;
+pub mod graph;
+pub mod import;
 pub mod kernel;
 pub mod model;
 pub mod plan;

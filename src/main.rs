@@ -75,6 +75,28 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Draw a topology: from the file alone, or with the kernel's state (--live).
+    Graph {
+        /// Topology file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: GraphFormat,
+        /// Colour in the kernel's state: carrier, admin state, STP, active ports, drift.
+        #[arg(long)]
+        live: bool,
+        /// With --live: prove the expectations by traffic and draw the failed ones.
+        #[arg(long, requires = "live")]
+        verify: bool,
+        /// Write here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        out: Option<PathBuf>,
+    },
+    /// Turn another tool's network configuration into a topology file; reads only.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Run a command inside a node's namespace.
     Exec {
         /// Topology file.
@@ -87,9 +109,51 @@ enum Verb {
     },
 }
 
+/// The formats `graph` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    /// SVG, laid out by Graphviz's `dot`.
+    Svg,
+    /// Graphviz DOT text.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// The graph as JSON.
+    Json,
+}
+
+/// The configurations `import` reads.
+#[derive(Subcommand)]
+enum ImportFrom {
+    /// Debian's /etc/network/interfaces (ifupdown, bridge-utils, ifenslave, vlan, ifupdown2).
+    Ifupdown {
+        /// The interfaces file [default: /etc/network/interfaces].
+        file: Option<PathBuf>,
+        /// Write the topology here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        out: Option<PathBuf>,
+        /// Fail (exit 1, nothing written) when anything cannot be imported.
+        #[arg(long)]
+        strict: bool,
+        /// Read absolute paths under this directory (another machine's files).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// The topology's name.
+        #[arg(long, default_value = "ifupdown")]
+        name: String,
+        /// The node of the machine's interfaces (not `host` needs --stand-ins).
+        #[arg(long, default_value = "host")]
+        node: String,
+        /// Physical ports become veth ends paired into node `wire`, with all their settings.
+        #[arg(long)]
+        stand_ins: bool,
+    },
+}
+
 /// An error for people: what went wrong, rendered at the edge.
 enum Failure {
     Spec(Box<SpecErrors>),
+    Import(Box<netloom::import::ImportErrors>),
     Engine(EngineError),
     Other(String),
 }
@@ -123,7 +187,7 @@ fn main() -> ExitCode {
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
         | Verb::Verify { json, .. } => *json,
-        Verb::Exec { .. } => false,
+        Verb::Exec { .. } | Verb::Import { .. } | Verb::Graph { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -159,6 +223,13 @@ fn main() -> ExitCode {
 fn report(f: Failure, json: bool) {
     match f {
         Failure::Spec(e) => {
+            if json {
+                print_json(&e.to_json());
+            } else {
+                eprintln!("{:?}", miette::Report::new(*e));
+            }
+        }
+        Failure::Import(e) => {
             if json {
                 print_json(&e.to_json());
             } else {
@@ -330,6 +401,42 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let proof = engine.verify(&topo).await?;
             Ok(render_verify(&proof, json))
         }
+        Verb::Import { from } => import(from),
+        Verb::Graph {
+            file,
+            format,
+            live,
+            verify,
+            out,
+        } => {
+            let topo = load(&file)?;
+            let state = if live {
+                let engine = Engine::new(&topo.network.name, Store::from_env())?;
+                Some(engine.live(&topo, verify).await?)
+            } else {
+                None
+            };
+            let g = netloom::graph::build(&topo, state.as_ref());
+            let format = match format {
+                GraphFormat::Svg => netloom::graph::Format::Svg,
+                GraphFormat::Dot => netloom::graph::Format::Dot,
+                GraphFormat::Mermaid => netloom::graph::Format::Mermaid,
+                GraphFormat::Json => netloom::graph::Format::Json,
+            };
+            let bytes =
+                netloom::graph::render(&g, format).map_err(|e| Failure::Other(e.to_string()))?;
+            match out {
+                Some(path) => std::fs::write(&path, bytes)
+                    .map_err(|e| Failure::Other(format!("cannot write {}: {e}", path.display())))?,
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout()
+                        .write_all(&bytes)
+                        .map_err(|e| Failure::Other(format!("cannot write: {e}")))?;
+                }
+            }
+            Ok(0)
+        }
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {
@@ -343,6 +450,55 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             Ok(status.code().map_or(1, |c| c as u8))
         }
     }
+}
+
+/// `import`: write the topology, say on stderr what was left out.
+fn import(from: ImportFrom) -> Result<u8, Failure> {
+    let ImportFrom::Ifupdown {
+        file,
+        out,
+        strict,
+        root,
+        name,
+        node,
+        stand_ins,
+    } = from;
+    let opts = netloom::import::ifupdown::Options {
+        file,
+        root,
+        name,
+        node,
+        stand_ins,
+    };
+    let imported =
+        netloom::import::ifupdown::import(&opts).map_err(|e| Failure::Import(Box::new(e)))?;
+    if strict && !imported.skipped.is_empty() {
+        return Err(Failure::Import(Box::new(netloom::import::ImportErrors {
+            what: "--strict: not everything can be imported".into(),
+            errors: imported.skipped.iter().map(|s| s.to_error()).collect(),
+        })));
+    }
+    match &out {
+        Some(path) => std::fs::write(path, &imported.yaml)
+            .map_err(|e| Failure::Other(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{}", imported.yaml),
+    }
+    let net = &imported.topology.network;
+    let ifaces: usize = net.nodes.values().map(|n| n.links.len()).sum();
+    let routes: usize = net.nodes.values().map(|n| n.routes.len()).sum();
+    eprintln!(
+        "imported {ifaces} interface(s) and {routes} route(s){}; {} item(s) not imported{}",
+        out.as_ref()
+            .map(|p| format!(" into {}", p.display()))
+            .unwrap_or_default(),
+        imported.skipped.len(),
+        if imported.skipped.is_empty() {
+            ""
+        } else {
+            " (listed at the end of the file)"
+        }
+    );
+    Ok(0)
 }
 
 /// Print a proof by traffic; its exit code (1 when a claim failed).

@@ -33,12 +33,15 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
 # (TCG is ~20x slower): pure logic (spec, plan, packet views, the fuzz corpus)
 # and the host-only stress runs (fault injection at every step, kill -9
 # loops), which exercise netloom's journal, not drivers, the progress bar
-# on a terminal (script(1), which the guest lacks), and the model-based edit
+# on a terminal (script(1), which the guest lacks), the model-based edit
 # test and the address-edit regressions (~3 min and ~1 min on the host, an
 # hour and 7 minutes under TCG; they test the planner with drivers this
-# machine has), and the architecture test (the guest has no sources). Everything that
-# touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|edits_model|edit_address|scale|architecture)-[0-9a-f]+$'}
+# machine has), the architecture test (the guest has no sources), the
+# pictures of `graph` from files (Graphviz and chromium, which the guest
+# lacks; its live overlay, graph_live, runs in both) and the ifupdown2
+# peer script. Everything that touches the kernel runs in both. Override
+# with NETLOOM_VM_SKIP.
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|edits_model|edit_address|scale|architecture|graph|peer_ifupdown2)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
@@ -74,7 +77,7 @@ cost() {
         examples_vm) echo 220 ;; examples_verify) echo 150 ;; examples) echo 90 ;;
         examples_team) echo 55 ;; options) echo 47 ;; options_vm) echo 41 ;;
         verify_cli) echo 40 ;; verify_lan) echo 26 ;; txn_vm) echo 40 ;;
-        edit_address) echo 400 ;; *) echo 10 ;;
+        edit_address) echo 400 ;; import_ifupdown) echo 360 ;; graph_live) echo 60 ;; *) echo 10 ;;
     esac
 }
 declare -a group load

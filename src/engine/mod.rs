@@ -1,6 +1,7 @@
 //! The engine: each of netloom's verbs end to end, over the layers below
 //! (spec -> observe -> plan -> apply -> verify), returning typed reports.
 //! The CLI, a CNI plugin or a test only parse, call and render.
+pub mod live;
 mod observe;
 mod status;
 
