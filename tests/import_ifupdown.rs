@@ -357,6 +357,13 @@ mod import_ifupdown {
 
     #[test]
     fn the_corpus_comes_up_in_a_sandbox() {
+        // Under the VM (vm/init provides /netloom-vm) only the files that
+        // need its drivers come up: the others ran on the host already, and
+        // under TCG they cost five minutes.
+        if std::path::Path::new("/netloom-vm").exists() {
+            eprintln!("in the VM: the host corpus is the host's (see the VM test below)");
+            return;
+        }
         run_all(false);
     }
 

@@ -77,7 +77,7 @@ cost() {
         examples_vm) echo 220 ;; examples_verify) echo 150 ;; examples) echo 90 ;;
         examples_team) echo 55 ;; options) echo 47 ;; options_vm) echo 41 ;;
         verify_cli) echo 40 ;; verify_lan) echo 26 ;; txn_vm) echo 40 ;;
-        edit_address) echo 400 ;; import_ifupdown) echo 360 ;; graph_live) echo 60 ;; *) echo 10 ;;
+        edit_address) echo 400 ;; import_ifupdown) echo 110 ;; graph_live) echo 60 ;; *) echo 10 ;;
     esac
 }
 declare -a group load

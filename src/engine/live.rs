@@ -4,13 +4,8 @@
 //! team, and (when asked) the proof by traffic.
 use std::collections::BTreeMap;
 
-use rtnetlink::packet_route::link::{
-    BondPortState, InfoBondPort, InfoPortData, LinkAttribute, LinkInfo,
-};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-
 use super::{Engine, EngineError};
-use crate::kernel::{self, KernelError};
+use crate::kernel;
 use crate::model::LinkKind;
 use crate::plan::SyncState;
 use crate::spec::Topology;
@@ -84,14 +79,12 @@ impl Engine {
         for (node, n) in &desired.nodes {
             let kinds = |f: fn(&LinkKind) -> bool| n.links.values().any(|l| f(&l.kind));
             if kinds(|k| matches!(k, LinkKind::Bridge(_))) {
-                for (port, state) in
-                    kernel::observe::bridge::port_states(&self.kernel, node).await?
-                {
+                for (port, state) in kernel::bridge::port_states(&self.kernel, node).await? {
                     live.stp.insert(format!("{node}/{port}"), state);
                 }
             }
             if kinds(|k| matches!(k, LinkKind::Bond(_))) {
-                for (port, active) in self.bond_ports(node).await? {
+                for (port, active) in kernel::observe::bond::bond_ports(&self.kernel, node).await? {
                     live.active.insert(format!("{node}/{port}"), active);
                 }
             }
@@ -101,56 +94,4 @@ impl Engine {
         }
         Ok(live)
     }
-
-    /// Each bond port of `node` and whether the bond uses it now
-    /// (IFLA_BOND_SLAVE_STATE: active or backup).
-    async fn bond_ports(&self, node: &str) -> Result<BTreeMap<String, bool>, EngineError> {
-        let Some(ns) = self.kernel.netns_of(node)? else {
-            return Ok(BTreeMap::new());
-        };
-        let object = format!("node {node}");
-        let read = tokio::task::spawn_blocking(move || {
-            kernel::netns::run_in(&ns, || {
-                let mut rtnl =
-                    kernel::rtnl::Rtnl::open().map_err(|e| KernelError::io(object.clone(), e))?;
-                let mut out = BTreeMap::new();
-                rtnl.dump_each(kernel::observe::link_request, &object, "dump links", |m| {
-                    if let RouteNetlinkMessage::NewLink(m) = m {
-                        if let Some((name, active)) = bond_port(&m.attributes) {
-                            out.insert(name, active);
-                        }
-                    }
-                })?;
-                Ok::<_, KernelError>(out)
-            })?
-        })
-        .await
-        .map_err(|_| KernelError::Thread {
-            object: format!("bond ports of {node}"),
-        })??;
-        Ok(read)
-    }
-}
-
-/// A bond port's name and whether it is active, from a link answer.
-fn bond_port(attrs: &[LinkAttribute]) -> Option<(String, bool)> {
-    let mut name = None;
-    let mut state = None;
-    for a in attrs {
-        match a {
-            LinkAttribute::IfName(n) => name = Some(n.clone()),
-            LinkAttribute::LinkInfo(infos) => {
-                for i in infos {
-                    if let LinkInfo::PortData(InfoPortData::BondPort(p)) = i {
-                        state = p.iter().find_map(|x| match x {
-                            InfoBondPort::BondPortState(s) => Some(*s == BondPortState::Active),
-                            _ => None,
-                        });
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Some((name?, state?))
 }

@@ -49,6 +49,9 @@ pub struct NodeHandle {
     indexes: Arc<std::sync::Mutex<HashMap<String, (u32, u64)>>>,
     /// The [`Kernel`]'s deletion epoch, shared by all its handles.
     epoch: Arc<AtomicU64>,
+    /// Held while a dump runs on the connection: the kernel allows one
+    /// dump at a time per socket (__netlink_dump_start: EBUSY).
+    dumping: Arc<Mutex<()>>,
 }
 
 impl NodeHandle {
@@ -58,6 +61,7 @@ impl NodeHandle {
             handle,
             indexes: Arc::default(),
             epoch,
+            dumping: Arc::default(),
         }
     }
 
@@ -75,6 +79,12 @@ impl NodeHandle {
             Some(&(index, epoch)) if epoch == now => Some(index),
             _ => None,
         }
+    }
+
+    /// Wait for this connection's turn to dump (one dump at a time per
+    /// socket); held while the dump runs.
+    pub async fn dump_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.dumping.lock().await
     }
 
     /// Remember the index of interface `name`.

@@ -190,7 +190,7 @@ mod tests {
             matches!(link(&got, "eth0").kind, LinkKind::Veth(_)),
             "a stand-in"
         );
-        assert!(matches!(link(&got, "d0").kind, LinkKind::Dummy));
+        assert!(matches!(link(&got, "d0").kind, LinkKind::Dummy(_)));
     }
 
     #[test]

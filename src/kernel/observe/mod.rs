@@ -21,6 +21,7 @@
 //!   `team`); otherwise a team is reported with default (empty) options.
 //! - `nat` is left empty: nftables is read elsewhere.
 mod address;
+pub mod bond;
 mod devconf;
 mod link;
 mod netnsid;

@@ -96,7 +96,8 @@ pub fn decode_port(cx: &mut Ctx, f: &Fields) -> BridgePort {
     }
 }
 
-/// `vlans: [10, { vid: 20, pvid: true, untagged: true }]`.
+/// `vlans: [10, { vid: 20, pvid: true, untagged: true }]`, in VLAN order, as
+/// the kernel lists them (so a file listing them otherwise is in sync).
 fn vlans(cx: &mut Ctx, f: &Fields) -> Vec<BridgeVlan> {
     let mut out = Vec::new();
     for item in f.list(cx, "vlans") {
@@ -104,6 +105,7 @@ fn vlans(cx: &mut Ctx, f: &Fields) -> Vec<BridgeVlan> {
             out.push(v);
         }
     }
+    out.sort();
     out
 }
 
