@@ -1,6 +1,7 @@
 //! Plan: the difference between a desired and an observed network, as an ordered
 //! graph of operations. Pure logic: plain data in, plain data out.
 mod address;
+mod change;
 mod down;
 mod effect;
 mod graph;

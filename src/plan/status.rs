@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use super::effect::Ctx;
 use super::kind::show;
-use super::{address, link, route, Owned};
+use super::{address, route, Owned};
 use crate::model::{Link, LinkKind, Network, HOST};
 
 /// One differing field of an object.
@@ -131,7 +131,7 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
 
 /// All differing fields of a link, addresses included.
 fn link_fields(want: &Link, have: &Link) -> Vec<FieldDiff> {
-    let mut out = link::compare(want, have).fields;
+    let mut out = super::change::compare(want, have).fields;
     if want.kind == LinkKind::External {
         return out;
     }
