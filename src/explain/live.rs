@@ -1,0 +1,336 @@
+//! Live explanations: the same walk over what the kernel has, each step
+//! confirmed by the kernel of the node it happens in.
+//!
+//! Rounds: walk (first over the file); read from the kernel the nodes the
+//! walk went through (their links, addresses, routes and sysctls through
+//! [`crate::kernel::observe`], bridge port states, the nftables ruleset)
+//! and ask each node the route lookups the walk made there (RTM_GETROUTE,
+//! with `iif` and `from` at transit hops) and the neighbour entries it
+//! needed; walk again over the file with those nodes replaced by the
+//! kernel's, the kernel's routing answers winning where they differ; until
+//! nothing new is needed. Only the nodes on the way are read, so one flow
+//! in a thousand-node network costs a handful of namespaces. Differences
+//! between the file and the kernel are reported as drift.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::facts::{self, Defaults, Facts, RouteAnswer, RouteKey};
+use super::index::Index;
+use super::nft::Ruleset;
+use super::rules::Place;
+use super::walk::Walker;
+use super::{ExplainError, Explanation, Flow};
+use crate::kernel::query::{self, RouteAsk, RouteGot};
+use crate::kernel::{Kernel, KernelError, Netns};
+use crate::model::{self, LinkKind, Network, Node};
+use crate::spec::Topology;
+
+/// Most rounds of walking and asking.
+const ROUNDS: usize = 8;
+
+/// What has been read from the kernel so far.
+#[derive(Default)]
+struct Read {
+    nodes: BTreeMap<String, Node>,
+    stp: HashMap<(String, String), u8>,
+    routes: HashMap<RouteKey, RouteAnswer>,
+    neigh: HashMap<(String, String, IpAddr), String>,
+    nft: HashMap<String, Ruleset>,
+    drift: Vec<String>,
+    asked_neigh: BTreeSet<(String, String, IpAddr)>,
+}
+
+/// Explain `flows` of `topo` (read from `file`) live.
+pub async fn explain(k: &Kernel, topo: &Topology, file: &str, flows: &[Flow]) -> Result<Vec<Explanation>, ExplainError> {
+    let mut missing = BTreeSet::new();
+    let mut nss: HashMap<String, Arc<Netns>> = HashMap::new();
+    for node in topo.network.nodes.keys() {
+        match k.netns_of(node)? {
+            Some(ns) => {
+                nss.insert(node.clone(), ns);
+            }
+            None => {
+                missing.insert(node.clone());
+            }
+        }
+    }
+    if nss.keys().all(|n| n == model::HOST) && topo.network.nodes.keys().any(|n| n != model::HOST) {
+        return Err(ExplainError::NotUp { file: file.to_string() });
+    }
+    let defaults = Defaults::here();
+    let place = Place {
+        file,
+        locations: &topo.locations,
+    };
+    let mut read = Read::default();
+    for round in 0..ROUNDS {
+        let merged = merge(&topo.network, &read.nodes);
+        let facts = Facts {
+            live: true,
+            defaults: defaults.clone(),
+            kernel_nodes: read.nodes.keys().cloned().collect(),
+            missing: missing.clone(),
+            stp: read.stp.clone(),
+            routes: read.routes.clone(),
+            nft: read.nft.clone(),
+            neigh: read.neigh.clone(),
+            tentative: BTreeSet::new(),
+            drift: read.drift.clone(),
+        };
+        let idx = Index::new(&merged);
+        let mut out = Vec::with_capacity(flows.len());
+        let (mut touched, mut wanted, mut neigh) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for f in flows {
+            let w = Walker::new(&idx, &facts, place);
+            out.push(w.explain(f));
+            touched.extend(w.touched.into_inner());
+            wanted.extend(w.wanted.into_inner());
+            neigh.extend(w.wanted_neigh.into_inner());
+        }
+        let new_nodes: Vec<String> = touched
+            .into_iter()
+            .filter(|n| !read.nodes.contains_key(n) && nss.contains_key(n))
+            .collect();
+        let new_routes: Vec<RouteKey> = wanted.into_iter().filter(|q| !read.routes.contains_key(q)).collect();
+        let new_neigh: Vec<(String, String, IpAddr)> = neigh.into_iter().filter(|q| !read.asked_neigh.contains(q)).collect();
+        if (new_nodes.is_empty() && new_routes.is_empty() && new_neigh.is_empty()) || round + 1 == ROUNDS {
+            return Ok(out);
+        }
+        if !new_nodes.is_empty() {
+            observe(k, topo, &nss, &new_nodes, &mut read).await?;
+        }
+        if !new_routes.is_empty() || !new_neigh.is_empty() {
+            ask(&nss, new_routes, new_neigh, &mut read).await?;
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// The file's network with the nodes read from the kernel in their place.
+/// A reference the kernel could not resolve (a veth peer or lower in a
+/// namespace not read) keeps the file's.
+pub fn merge(file: &Network, kernel: &BTreeMap<String, Node>) -> Network {
+    let mut net = file.clone();
+    for (name, obs) in kernel {
+        let mut n = obs.clone();
+        if let Some(m) = file.nodes.get(name) {
+            for (lname, l) in n.links.iter_mut() {
+                let Some(ml) = m.links.get(lname) else { continue };
+                match (&mut l.kind, &ml.kind) {
+                    (LinkKind::Veth(o), LinkKind::Veth(mo)) if o.peer.is_none() => o.peer = mo.peer.clone(),
+                    (LinkKind::Macvlan(o) | LinkKind::Macvtap(o), LinkKind::Macvlan(mo) | LinkKind::Macvtap(mo)) if o.lower.is_none() => {
+                        o.lower = mo.lower.clone()
+                    }
+                    (LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o), LinkKind::Ipvlan(mo) | LinkKind::Ipvtap(mo)) if o.lower.is_none() => {
+                        o.lower = mo.lower.clone()
+                    }
+                    _ => {}
+                }
+            }
+        }
+        net.nodes.insert(name.clone(), n);
+    }
+    net
+}
+
+fn thread(what: &str) -> ExplainError {
+    ExplainError::Kernel(KernelError::Thread { object: what.to_string() })
+}
+
+/// The sysctl keys read in `node`: the walk's, and the file's own.
+fn keys(topo: &Topology, node: &str) -> Vec<String> {
+    let mut v: Vec<String> = facts::NODE_KEYS.iter().map(|s| s.to_string()).collect();
+    if let Some(n) = topo.network.nodes.get(node) {
+        for l in n.links.keys() {
+            v.extend(facts::keys_for(l));
+        }
+        v.extend(n.sysctls.keys().cloned());
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Read `nodes` from the kernel into `read`, with their drift.
+async fn observe(k: &Kernel, topo: &Topology, nss: &HashMap<String, Arc<Netns>>, nodes: &[String], read: &mut Read) -> Result<(), ExplainError> {
+    let keys: BTreeMap<String, Vec<String>> = nodes.iter().map(|n| (n.clone(), keys(topo, n))).collect();
+    let net = crate::kernel::observe::network(k, nodes, &keys).await?;
+    for (name, mut node) in net.nodes {
+        let Some(ns) = nss.get(&name).cloned() else { continue };
+        if node.links.values().any(|l| matches!(l.kind, LinkKind::Bridge(_))) {
+            for (port, state) in crate::kernel::observe::bridge::port_states(k, &name).await? {
+                read.stp.insert((name.clone(), port), state);
+            }
+        }
+        let ns2 = ns.clone();
+        let rules = tokio::task::spawn_blocking(move || query::ruleset(&ns2))
+            .await
+            .map_err(|_| thread("nft ruleset"))??;
+        if let Some(json) = rules {
+            node.nat = netloom_nat(&json, &topo.network.name);
+            read.nft.insert(name.clone(), Ruleset::parse(&json));
+        }
+        if let Some(m) = topo.network.nodes.get(&name) {
+            read.drift.extend(drift(&name, m, &node));
+        }
+        read.nodes.insert(name, node);
+    }
+    Ok(())
+}
+
+/// The masquerade rules of netloom's own table in a ruleset.
+fn netloom_nat(json: &Value, topo: &str) -> Vec<model::Masquerade> {
+    let table = model::nft_table(topo);
+    let items: Vec<Value> = json
+        .get("nftables")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|it| {
+                    it.as_object()
+                        .and_then(|o| o.values().next())
+                        .and_then(|v| v.get("table"))
+                        .and_then(Value::as_str)
+                        == Some(table.as_str())
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    crate::kernel::nft::parse_rules(&serde_json::json!({ "nftables": items })).unwrap_or_default()
+}
+
+/// Ask the route lookups and neighbour entries, node by node.
+async fn ask(nss: &HashMap<String, Arc<Netns>>, routes: Vec<RouteKey>, neigh: Vec<(String, String, IpAddr)>, read: &mut Read) -> Result<(), ExplainError> {
+    let mut by_node: BTreeMap<String, (Vec<RouteKey>, Vec<(String, String, IpAddr)>)> = BTreeMap::new();
+    for q in routes {
+        by_node.entry(q.node.clone()).or_default().0.push(q);
+    }
+    for q in neigh {
+        read.asked_neigh.insert(q.clone());
+        by_node.entry(q.0.clone()).or_default().1.push(q);
+    }
+    for (node, (rs, ns)) in by_node {
+        let Some(netns) = nss.get(&node).cloned() else { continue };
+        let asks: Vec<RouteAsk> = rs
+            .iter()
+            .map(|q| RouteAsk {
+                dst: q.dst,
+                src: q.src,
+                iif: q.iif.clone(),
+                oif: q.oif.clone(),
+            })
+            .collect();
+        let neighs: Vec<(String, IpAddr)> = ns.iter().map(|(_, d, a)| (d.clone(), *a)).collect();
+        let (got, states) = tokio::task::spawn_blocking(move || query::ask(&netns, &asks, &neighs))
+            .await
+            .map_err(|_| thread("route get"))??;
+        for (q, g) in rs.into_iter().zip(got) {
+            let a = match g {
+                RouteGot::Local => RouteAnswer::Local,
+                RouteGot::Unicast { dev, via, src, matched } => RouteAnswer::Unicast { dev, via, src, matched },
+                RouteGot::Refused { errno, message } => RouteAnswer::Refused { errno, message },
+            };
+            read.routes.insert(q, a);
+        }
+        for (q, s) in ns.into_iter().zip(states) {
+            if let Some(s) = s {
+                read.neigh.insert(q, s);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the kernel's node differs from the file's, in words.
+pub fn drift(name: &str, file: &Node, kernel: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for (lname, l) in &file.links {
+        let at = format!("{name}/{lname}");
+        let Some(k) = kernel.links.get(lname) else {
+            if !matches!(l.kind, LinkKind::Loopback) {
+                out.push(format!("{at}: in the file, not in the kernel"));
+            }
+            continue;
+        };
+        if l.up.unwrap_or(true) != k.up.unwrap_or(true) {
+            out.push(format!("{at}: {} in the kernel, {} in the file", updown(k.up), updown(l.up)));
+        }
+        if !matches!(l.kind, LinkKind::External) && l.kind.word() != k.kind.word() {
+            out.push(format!("{at}: a {} in the kernel, a {} in the file", k.kind.word(), l.kind.word()));
+        }
+        match (&l.kind, &k.kind) {
+            (LinkKind::Macvlan(a) | LinkKind::Macvtap(a), LinkKind::Macvlan(b) | LinkKind::Macvtap(b)) if a.mode.is_some() && a.mode != b.mode => {
+                out.push(format!("{at}: macvlan mode {} in the kernel, {} in the file", b.mode.as_deref().unwrap_or("?"), a.mode.as_deref().unwrap_or("?")))
+            }
+            (LinkKind::Ipvlan(a) | LinkKind::Ipvtap(a), LinkKind::Ipvlan(b) | LinkKind::Ipvtap(b)) => {
+                if a.mode.is_some() && a.mode != b.mode {
+                    out.push(format!("{at}: ipvlan mode {} in the kernel, {} in the file", b.mode.as_deref().unwrap_or("?"), a.mode.as_deref().unwrap_or("?")));
+                }
+            }
+            (LinkKind::Vlan(a), LinkKind::Vlan(b)) if a.id != b.id => out.push(format!("{at}: VLAN id {} in the kernel, {} in the file", b.id, a.id)),
+            (LinkKind::Vxlan(a), LinkKind::Vxlan(b)) => {
+                if a.vni != b.vni {
+                    out.push(format!("{at}: VNI {} in the kernel, {} in the file", b.vni, a.vni));
+                }
+                if a.remote.is_some() && a.remote != b.remote {
+                    out.push(format!("{at}: remote {:?} in the kernel, {:?} in the file", b.remote, a.remote));
+                }
+            }
+            _ => {}
+        }
+        if l.master != k.master {
+            out.push(format!("{at}: master {} in the kernel, {} in the file", k.master.as_deref().unwrap_or("none"), l.master.as_deref().unwrap_or("none")));
+        }
+        if let (Some(model::PortOptions::Bridge(a)), Some(model::PortOptions::Bridge(b))) = (&l.port, &k.port) {
+            for (what, fa, fb) in [
+                ("hairpin", a.hairpin, b.hairpin),
+                ("isolated", a.isolated, b.isolated),
+                ("learning", a.learning, b.learning),
+                ("flood", a.flood, b.flood),
+            ] {
+                if fa.is_some() && fa != fb {
+                    out.push(format!("{at}: bridge port {what} {} in the kernel, {} in the file", onoff(fb), onoff(fa)));
+                }
+            }
+        }
+        for a in &l.addresses {
+            if !k.addresses.iter().any(|b| b.net == a.net) {
+                out.push(format!("{at}: address {} in the file, not in the kernel", a.net));
+            }
+        }
+    }
+    for r in &file.routes {
+        let same = |k: &model::Route| k.to == r.to && k.via == r.via && k.table_id() == r.table_id() && (r.dev.is_none() || k.dev == r.dev);
+        if !kernel.routes.iter().any(same) {
+            out.push(format!("{name}: route `{r}` in the file, not in the kernel"));
+        }
+    }
+    for (key, v) in &file.sysctls {
+        if let Some(kv) = kernel.sysctls.get(key) {
+            if kv.trim() != v.trim() {
+                out.push(format!("{name}: sysctl {key} = {} in the kernel, {v} in the file", kv.trim()));
+            }
+        }
+    }
+    out
+}
+
+fn updown(u: Option<bool>) -> &'static str {
+    if u.unwrap_or(true) {
+        "up"
+    } else {
+        "down"
+    }
+}
+
+fn onoff(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "unknown",
+    }
+}
