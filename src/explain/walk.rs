@@ -34,6 +34,11 @@ pub struct Walker<'s, 'a> {
     pub touched: RefCell<BTreeSet<String>>,
     /// Neighbour entries the walk wanted the kernel's state of (live).
     pub wanted_neigh: RefCell<BTreeSet<(String, String, IpAddr)>>,
+    /// Neighbours learnt from ARP requests this flow made: (node, interface,
+    /// address) -> the asker's interface (arp_process -> neigh_event_ns).
+    learned: RefCell<HashMap<(String, If, IpAddr), If>>,
+    /// Masquerade rules the flow's source matched but left by another interface.
+    nat_misses: RefCell<Vec<String>>,
 }
 
 /// How a direction ended.
@@ -161,6 +166,8 @@ impl<'s, 'a> Walker<'s, 'a> {
             wanted: RefCell::default(),
             touched: RefCell::default(),
             wanted_neigh: RefCell::default(),
+            learned: RefCell::default(),
+            nat_misses: RefCell::default(),
         }
     }
 
@@ -170,6 +177,8 @@ impl<'s, 'a> Walker<'s, 'a> {
 
     /// Explain one flow: the request, then the answer.
     pub fn explain(&self, flow: &Flow) -> Explanation {
+        self.learned.borrow_mut().clear();
+        self.nat_misses.borrow_mut().clear();
         let bound = flow.src_iface.as_deref().and_then(|i| self.idx.find(&flow.src, i));
         let pkt = Pkt {
             src: None,
@@ -228,12 +237,14 @@ impl<'s, 'a> Walker<'s, 'a> {
                 None,
             ),
             End::Failed(Disposition::NoRoute, why, hit) => {
-                let hit = hit.map(|h| {
-                    let mut h = l3::NO_RETURN.hit(format!("the request arrives, but on the way back {}", h.message), h.fix, h.at);
-                    if let Some(n) = self.nat_miss(flow, back_to) {
-                        h.message.push_str(&format!("; {n}"));
-                    }
-                    h
+                let miss = self.nat_misses.borrow().first().cloned();
+                let hit = hit.map(|h| match miss {
+                    Some(m) => nat::OUT_ONLY.hit(
+                        format!("the request arrives, but on the way back {}: {m}", h.message),
+                        "add a masquerade rule with that `out`, or a route back",
+                        h.at,
+                    ),
+                    None => l3::NO_RETURN.hit(format!("the request arrives, but on the way back {}", h.message), h.fix, h.at),
                 });
                 (Disposition::NoReturnPath, format!("no return path: {why}"), hit)
             }
@@ -256,24 +267,6 @@ impl<'s, 'a> Walker<'s, 'a> {
             ex.reason = format!("{} answers {} from {}", fwd.at, flow.src, flow.dst);
         }
         ex
-    }
-
-    /// A masquerade rule whose source matches but whose `out` the request did not leave by.
-    fn nat_miss(&self, flow: &Flow, src: IpAddr) -> Option<String> {
-        for (name, n) in &self.idx.net.nodes {
-            for m in &n.nat {
-                if m.source.contains(&src) {
-                    let r = nat::OUT_ONLY.hit(
-                        format!("{name} masquerades {} only out of {}, and this request left another way", m.source, m.out),
-                        "add a masquerade rule for that interface",
-                        self.place.at(name, None, None),
-                    );
-                    let _ = flow;
-                    return Some(r.message);
-                }
-            }
-        }
-        None
     }
 
     /// `--proto arp`: ARP for the destination on the route's interface.
@@ -596,6 +589,12 @@ impl<'s, 'a> Walker<'s, 'a> {
         }
         let oname = self.idx.ifs[out].name;
         let Some(m) = n.nat.iter().find(|m| m.source.contains(&src) && m.out == oname) else {
+            for m in n.nat.iter().filter(|m| m.source.contains(&src)) {
+                self.nat_misses.borrow_mut().push(format!(
+                    "{node} masquerades {} only out of {}, and the request left by {oname} with its source {src} unchanged",
+                    m.source, m.out
+                ));
+            }
             return;
         };
         let Some(public) = route::select_src(self.idx, node, out, nh).filter(|p| p.is_ipv4() == src.is_ipv4()) else {
@@ -638,9 +637,21 @@ impl<'s, 'a> Walker<'s, 'a> {
 
     #[allow(clippy::too_many_arguments)]
     fn arp_and_carry(&self, node: &str, out: If, nh: IpAddr, sender: IpAddr, src: IpAddr, dst: IpAddr, pkt: &Pkt, steps: &mut Vec<(String, Step)>) -> Result<If, (Disposition, String, Option<RuleHit>)> {
-        let r = self.resolve(node, out, nh, sender);
-        steps.extend(r.steps);
-        let by = r.by?;
+        let known = self.learned.borrow().get(&(node.to_string(), out, nh)).copied();
+        let by = match known {
+            Some(asker) => {
+                let d = format!("{nh} is known: learnt from its ARP request ({})", self.idx.label(asker));
+                steps.push(self.step(node, StepType::Neighbour, d, Action::Forward));
+                asker
+            }
+            None => {
+                let r = self.resolve(node, out, nh, sender);
+                steps.extend(r.steps);
+                let by = r.by?;
+                self.learned.borrow_mut().insert((self.idx.node_of(by).to_string(), by, sender), out);
+                by
+            }
+        };
         let f = frame::from_stack(self.idx, out, Dst::Mac(self.idx.mac_owner(by)), Kind::Ip, src, dst);
         self.carry(node, out, f, by, pkt, steps)
     }

@@ -85,6 +85,16 @@ pub fn xmit(sim: &mut Sim, p: usize, b: If, frame: Frame) {
         sim.deny(p, b, hit, None);
         return;
     };
+    for &other in sim.idx.ports(b) {
+        if other != port && usable(sim, other) && active_backup(sim, b) {
+            let hit = INACTIVE.hit(
+                format!("{} sends by its active port {} only; {} is a backup", sim.label(b), sim.idx.ifs[port].name, sim.idx.ifs[other].name),
+                format!("make {} the `primary`, or link {} where it leads", sim.idx.ifs[other].name, sim.idx.ifs[port].name),
+                sim.at(b, Some("primary")),
+            );
+            sim.only_relaxed(p, b, hit, Ev::Tx(other), frame.clone());
+        }
+    }
     let d = format!("{} {}: out of port {}", sim.idx.link(b).kind.word(), sim.label(b), sim.idx.ifs[port].name);
     sim.go(p, Ev::Tx(port), frame, b, d);
 }

@@ -178,7 +178,15 @@ fn egress(list: &[BridgeVlan], mut frame: Frame) -> Result<Frame, String> {
 /// The rule of a port's STP state that stops frames, if any.
 fn state_hit(sim: &Sim, i: If) -> Option<RuleHit> {
     let f = &sim.idx.ifs[i];
-    let state = sim.facts.port_state(f.node, f.name)?;
+    // From the file: a port that is down or without carrier (its veth
+    // peer down) is disabled (br_port_carrier_check); the rest forward
+    // once STP, if on, has settled.
+    let modelled = if super::bond::usable(sim, i) { 3 } else { 0 };
+    let state = if sim.facts.live && sim.facts.kernel_nodes.contains(f.node) {
+        sim.facts.port_state(f.node, f.name).unwrap_or(modelled)
+    } else {
+        modelled
+    };
     let l = sim.label(i);
     let b = sim.idx.master(i).map_or_else(|| "the bridge".into(), |m| sim.label(m));
     match state {

@@ -130,8 +130,15 @@ pub fn xmit(sim: &mut Sim, p: usize, c: If, frame: Frame) {
             }
         }
     } else {
+        // A vepa child behind a bridge port: the hairpin there is what
+        // brings siblings together, so only that way is relaxed.
+        let far_is_port = sim.idx.peer(lower).is_some_and(|q| {
+            sim.idx
+                .master(q)
+                .is_some_and(|b| matches!(sim.idx.link(b).kind, LinkKind::Bridge(_)))
+        });
         for &s in &siblings {
-            if !for_child(sim, s, &frame) {
+            if !for_child(sim, s, &frame) || (m == "vepa" && far_is_port) {
                 continue;
             }
             let sl = sim.label(s);
@@ -245,9 +252,15 @@ pub fn lower_rx(sim: &mut Sim, p: usize, lower: If, frame: &Frame) -> bool {
                 }
             } else {
                 for &c in &kids {
-                    if mode(sim, c) != "source" && is_up(sim.idx.link(c)) {
+                    if mode(sim, c) == "source" {
+                        continue;
+                    }
+                    if is_up(sim.idx.link(c)) {
                         let d = format!("macvlan {ll}: broadcast to child {}", sim.label(c));
                         sim.go(p, Ev::Rx(c), frame.clone(), lower, d);
+                    } else {
+                        let hit = super::link::down(sim, c);
+                        sim.deny(p, c, hit, Some((Ev::Rx(c), frame.clone())));
                     }
                 }
             }
