@@ -181,8 +181,12 @@ impl<'a> Index<'a> {
         for _ in 0..16 {
             let link = self.ifs[at].link;
             let next = match &link.kind {
-                LinkKind::Vlan(_) | LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_)
-                    if link.mac.is_none() =>
+                // An ipvlan has no address of its own (ipvlan_init copies
+                // its master's); a VLAN device takes its lower's unless set.
+                LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_) => self.lower(at),
+                LinkKind::Vlan(_)
+                    if link.mac.is_none()
+                        || self.lower(at).is_some_and(|l| self.ifs[l].link.mac == link.mac) =>
                 {
                     self.lower(at)
                 }

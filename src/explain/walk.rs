@@ -171,6 +171,16 @@ impl<'s, 'a> Walker<'s, 'a> {
         }
     }
 
+    /// The nodes a segment's way crosses: live, they are read from the kernel too.
+    fn touch(&self, steps: &[(String, Step)]) {
+        let mut t = self.touched.borrow_mut();
+        for (n, _) in steps {
+            if !t.contains(n) {
+                t.insert(n.clone());
+            }
+        }
+    }
+
     fn step(&self, node: &str, kind: StepType, detail: String, action: Action) -> (String, Step) {
         frame::step(self.facts, node, kind, detail, action)
     }
@@ -663,6 +673,7 @@ impl<'s, 'a> Walker<'s, 'a> {
         let owner = self.idx.mac_owner(to);
         let dst = f.ip_dst;
         let found = sim.run(Ev::Tx(out), f, &|s, i, _| s.idx.mac_owner(i) == owner);
+        self.touch(&found.steps);
         steps.extend(found.steps);
         match found.at {
             Some(i) => Ok(i),
@@ -702,6 +713,7 @@ impl<'s, 'a> Walker<'s, 'a> {
         let request = frame::from_stack(self.idx, out, Dst::Broadcast, Kind::ArpRequest, sender, nh);
         let mut sim = Sim::new(self.idx, self.facts, self.place, self.depth);
         let found = sim.run(Ev::Tx(out), request, &want);
+        self.touch(&found.steps);
         let Some(by) = found.at else {
             steps.extend(found.steps);
             let refused = refusals.borrow().first().cloned();
@@ -726,6 +738,7 @@ impl<'s, 'a> Walker<'s, 'a> {
         let owner = self.idx.mac_owner(out);
         let mut sim = Sim::new(self.idx, self.facts, self.place, self.depth);
         let found = sim.run(Ev::Tx(by), back, &|s, i, _| s.idx.node_of(i) == node && s.idx.mac_owner(i) == owner);
+        self.touch(&found.steps);
         steps.extend(found.steps);
         match found.at {
             Some(_) => {
@@ -767,11 +780,16 @@ impl<'s, 'a> Walker<'s, 'a> {
             return false;
         }
         if let Decision::Rpf(why) = self.model_decision(node, nh, Some(sender), Some(i), None) {
-            refusals.borrow_mut().push(l3::RP_FILTER.hit(
-                format!("{node} ignores the ARP request: {why}"),
-                format!("set net.ipv4.conf.{dev}.rp_filter to 0 or 2 under `sysctl:` of {node}"),
-                self.place.at(node, None, None),
-            ));
+            let hit = if why.contains("martian") {
+                l3::MARTIAN.hit(format!("{node} ignores the ARP request: {why}"), "give the nodes distinct addresses", self.place.at(node, None, None))
+            } else {
+                l3::RP_FILTER.hit(
+                    format!("{node} ignores the ARP request: {why}"),
+                    format!("set net.ipv4.conf.{dev}.rp_filter to 0 or 2 under `sysctl:` of {node}"),
+                    self.place.at(node, None, None),
+                )
+            };
+            refusals.borrow_mut().push(hit);
             return false;
         }
         true

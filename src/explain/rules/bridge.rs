@@ -181,8 +181,11 @@ fn state_hit(sim: &Sim, i: If) -> Option<RuleHit> {
     // From the file: a port that is down or without carrier (its veth
     // peer down) is disabled (br_port_carrier_check); the rest forward
     // once STP, if on, has settled.
+    // Live, a port the kernel still calls forwarding although it has no
+    // carrier is one the linkwatch worker has yet to disable (within a
+    // second): it is told as disabled.
     let modelled = if super::bond::usable(sim, i) { 3 } else { 0 };
-    let state = if sim.facts.live && sim.facts.kernel_nodes.contains(f.node) {
+    let state = if sim.facts.live && sim.facts.kernel_nodes.contains(f.node) && modelled == 3 {
         sim.facts.port_state(f.node, f.name).unwrap_or(modelled)
     } else {
         modelled

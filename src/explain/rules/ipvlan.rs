@@ -152,7 +152,9 @@ pub fn xmit(sim: &mut Sim, p: usize, s: If, frame: Frame) {
 
 /// Relaxed only: the master's own frames never reach its slaves.
 pub fn master_xmit_relaxed(sim: &mut Sim, p: usize, lower: If, frame: &Frame) {
-    if !sim.relaxed() {
+    // Only what the master's own stack sends (slaves share its address,
+    // but send from their own IPs).
+    if !sim.relaxed() || frame.src != sim.idx.mac_owner(lower) || slave_holding(sim.idx, lower, frame.ip_src).is_some() {
         return;
     }
     for t in slaves(sim.idx, lower) {

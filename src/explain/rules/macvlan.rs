@@ -118,6 +118,9 @@ pub fn xmit(sim: &mut Sim, p: usize, c: If, frame: Frame) {
                 if is_up(sim.idx.link(s)) {
                     let d = format!("macvlan {cl} (bridge): straight to bridge-mode sibling {}", sim.label(s));
                     sim.go(p, Ev::Rx(s), frame.clone(), c, d);
+                } else {
+                    let hit = super::link::down(sim, s);
+                    sim.deny(p, s, hit, Some((Ev::Rx(s), frame.clone())));
                 }
                 stays |= frame.dst != Dst::Broadcast;
             } else {
@@ -183,7 +186,9 @@ pub fn xmit(sim: &mut Sim, p: usize, c: If, frame: Frame) {
 
 /// Relaxed only: the lower's own frames never reach its children.
 pub fn lower_xmit_relaxed(sim: &mut Sim, p: usize, lower: If, frame: &Frame) {
-    if !sim.relaxed() {
+    // Only what the lower's own stack sends: a child's frames pass through
+    // the lower's transmit too.
+    if !sim.relaxed() || frame.src != sim.idx.mac_owner(lower) {
         return;
     }
     for c in children(sim, lower) {
