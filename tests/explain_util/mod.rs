@@ -59,6 +59,8 @@ pub struct Counts {
     pub bad: Vec<Disagreement>,
     /// Disagreements listed as known gaps.
     pub known: Vec<Disagreement>,
+    /// How many pairs ended how (live), by disposition.
+    pub dispositions: BTreeMap<String, usize>,
 }
 
 fn claims(flows: &[Flow], count: u32, timeout_ms: u32) -> Vec<Expectation> {
@@ -124,6 +126,7 @@ pub async fn compare(engine: &Engine, topo: &Topology, file: &str, label: &str, 
         ..Counts::default()
     };
     for (i, f) in flows.iter().enumerate() {
+        *c.dispositions.entry(live[i].disposition.to_string()).or_default() += 1;
         let (reached, how) = &probes[i];
         c.reached += usize::from(*reached);
         let s_ok = stat[i].ok() == *reached;
