@@ -153,7 +153,13 @@ fn check_node(topo: &Topology, file: &str, arg: &'static str, given: &str) -> Re
                 node: node.to_string(),
                 iface: i.to_string(),
                 at,
-                known: n.links.keys().cloned().collect::<Vec<_>>().join(", "),
+                known: n
+                    .links
+                    .values()
+                    .filter(|l| l.kind != crate::model::LinkKind::Loopback)
+                    .map(|l| l.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
     }

@@ -185,10 +185,11 @@ pub fn decode(body: &[u8]) -> Option<TraceEvent> {
             2 => e.chain = text(v),
             3 => e.handle = be64(v),
             4 => {
+                // enum nft_trace_types: UNSPEC, POLICY, RETURN, RULE.
                 e.kind = match be32(v)? {
-                    1 => "rule",
+                    1 => "policy",
                     2 => "return",
-                    3 => "policy",
+                    3 => "rule",
                     _ => "other",
                 }
                 .into()
@@ -277,7 +278,7 @@ mod tests {
         body.extend(attr(1, b"t\0"));
         body.extend(attr(2, b"fwd\0"));
         body.extend(attr(3, &7u64.to_be_bytes()));
-        body.extend(attr(4, &1u32.to_be_bytes()));
+        body.extend(attr(4, &3u32.to_be_bytes()));
         let mut v = attr(1, &0u32.to_be_bytes());
         v.extend(attr(2, b"x\0"));
         body.extend(attr(5 | 0x8000, &v));
