@@ -37,7 +37,9 @@ expect:
 
 /// Nothing netloom makes exists in the lab's sandbox.
 fn untouched(lab: &Lab) {
-    let r = lab.sh("ls -A /run/netns 2>/dev/null; ls -A /run/netloom 2>/dev/null | grep -v '^lock$'; true");
+    let r = lab.sh(
+        "ls -A /run/netns 2>/dev/null; ls -A /run/netloom 2>/dev/null | grep -v '^lock$'; true",
+    );
     assert_eq!(r.out.trim(), "", "something was made:\n{}", r.text());
 }
 
@@ -45,10 +47,23 @@ fn untouched(lab: &Lab) {
 fn static_text_json_and_matrix() {
     let lab = Lab::from_text("xc.yaml", PAIR);
     let ok = lab.expect("explain", &["a", "b", "--static"], 0);
-    assert!(ok.out.starts_with("a -> 10.0.0.2 (b/eth0) icmp [static]: delivered"), "{}", ok.text());
+    assert!(
+        ok.out
+            .starts_with("a -> 10.0.0.2 (b/eth0) icmp [static]: delivered"),
+        "{}",
+        ok.text()
+    );
     let no = lab.expect("explain", &["c", "d", "--static"], 2);
-    assert!(no.out.contains("denied_by_device_mode") && no.out.contains("rule macvlan.private"), "{}", no.text());
-    assert!(no.out.contains("set `mode: bridge` on both at "), "{}", no.text());
+    assert!(
+        no.out.contains("denied_by_device_mode") && no.out.contains("rule macvlan.private"),
+        "{}",
+        no.text()
+    );
+    assert!(
+        no.out.contains("set `mode: bridge` on both at "),
+        "{}",
+        no.text()
+    );
     let j = lab.expect("explain", &["c", "d/mv0", "--static", "--json"], 2);
     let v: Value = serde_json::from_str(&j.out).expect("JSON");
     assert_eq!(v["flow"]["src"], "c");
@@ -73,10 +88,17 @@ fn static_text_json_and_matrix() {
             .map(|c| c["disposition"].as_str().unwrap().to_string())
     };
     assert_eq!(cell("a", "10.0.0.2").as_deref(), Some("delivered"));
-    assert_eq!(cell("c", "10.3.0.2").as_deref(), Some("denied_by_device_mode"));
+    assert_eq!(
+        cell("c", "10.3.0.2").as_deref(),
+        Some("denied_by_device_mode")
+    );
     assert_eq!(cell("c", "10.3.0.254").as_deref(), Some("delivered"));
     let t = lab.expect("explain", &["--all", "--static"], 0);
-    assert!(t.out.contains("pairs delivered (icmp, static)"), "{}", t.text());
+    assert!(
+        t.out.contains("pairs delivered (icmp, static)"),
+        "{}",
+        t.text()
+    );
     untouched(&lab);
 }
 
@@ -87,16 +109,26 @@ fn mistakes_are_located_and_touch_nothing() {
         (vec!["zz", "b"], "SRC `zz`: "),
         (vec!["10.0.0.1", "b"], "SRC `10.0.0.1`: "),
         (vec!["a", "bb"], "did you mean `b`?"),
-        (vec!["a/eth9", "b"], "has no interface `eth9` (it has: eth0)"),
+        (
+            vec!["a/eth9", "b"],
+            "has no interface `eth9` (it has: eth0)",
+        ),
         (vec!["a", "w"], "DST `w`: node w has no address"),
         (vec!["a", "b", "--proto", "sctp/1"], "--proto `sctp/1`"),
-        (vec!["a", "b", "--static", "--trace"], "cannot go with --static"),
+        (
+            vec!["a", "b", "--static", "--trace"],
+            "cannot go with --static",
+        ),
     ] {
         let r = lab.expect("explain", &args, 1);
         assert!(r.err.contains(says), "{args:?}: {}", r.text());
     }
     let r = lab.expect("explain", &["a/eth9", "b"], 1);
-    assert!(r.err.contains("xc.yaml:3:3"), "the node's place in the file: {}", r.text());
+    assert!(
+        r.err.contains("xc.yaml:3:3"),
+        "the node's place in the file: {}",
+        r.text()
+    );
     // Live on a network that is not up: said so, nothing made.
     let r = lab.expect("explain", &["a", "b"], 1);
     assert!(r.err.contains("is not up"), "{}", r.text());
@@ -108,8 +140,14 @@ fn trace_needs_root() {
     let lab = Lab::from_text("xc.yaml", PAIR);
     let file = lab.file.to_string_lossy().into_owned();
     // The lab's copy of the file must be readable by nobody.
-    let _ = std::fs::set_permissions(lab.file.parent().unwrap(), std::os::unix::fs::PermissionsExt::from_mode(0o755));
-    let _ = std::fs::set_permissions(&lab.file, std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let _ = std::fs::set_permissions(
+        lab.file.parent().unwrap(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    );
+    let _ = std::fs::set_permissions(
+        &lab.file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    );
     // setpriv drops root inside the sandbox (entering it needs root first).
     let bin = common::netloom_bin().to_string_lossy().into_owned();
     let out = lab
@@ -142,14 +180,22 @@ fn trace_names_the_rule_that_dropped_the_probe() {
     }
     let r = lab.expect("explain", &["a", "b", "--trace"], 2);
     assert!(r.out.contains("rule nft.drop"), "{}", r.text());
-    assert!(r.out.contains("trace: dropped in b by inet guard in handle"), "{}", r.text());
+    assert!(
+        r.out
+            .contains("trace: dropped in b by inet guard in handle"),
+        "{}",
+        r.text()
+    );
     assert!(r.out.contains("comment \"no ping\" (rule)"), "{}", r.text());
     let j = lab.expect("explain", &["a", "b", "--trace", "--json"], 2);
     let v: Value = serde_json::from_str(&j.out).expect("JSON");
     assert_eq!(v["trace"]["answered"], false);
     let ev = v["trace"]["events"].as_array().unwrap();
     assert!(
-        ev.iter().any(|e| e["node"] == "b" && e["table"] == "guard" && e["verdict"] == "drop" && e["comment"] == "no ping"),
+        ev.iter().any(|e| e["node"] == "b"
+            && e["table"] == "guard"
+            && e["verdict"] == "drop"
+            && e["comment"] == "no ping"),
         "{}",
         j.out
     );
@@ -171,7 +217,11 @@ fn verify_says_why_a_claim_failed() {
     let r = lab.expect("verify", &[], 1);
     assert!(r.out.contains("why `reach c -> d`:"), "{}", r.text());
     assert!(r.out.contains("rule macvlan.private"), "{}", r.text());
-    assert!(r.out.contains("[live]: denied_by_device_mode"), "{}", r.text());
+    assert!(
+        r.out.contains("[live]: denied_by_device_mode"),
+        "{}",
+        r.text()
+    );
     let j = lab.expect("verify", &["--json"], 1);
     let v: Value = serde_json::from_str(&j.out).expect("JSON");
     let x = &v["explanations"][0];

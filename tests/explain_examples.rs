@@ -63,12 +63,44 @@ mod explain_examples {
     host!(stp_loop, "05-stp-loop.yaml");
     host!(macvtap, "06-macvtap.yaml");
     host!(macvlan_vepa, "15-macvlan-vepa.yaml");
-    vm!(bond_active_backup, "07-bond-active-backup.yaml", "needs a kernel with bonding: runs in the VM");
-    vm!(bond_lacp, "08-bond-lacp.yaml", "needs a kernel with bonding: runs in the VM");
-    vm!(team_activebackup, "09-team-activebackup.yaml", "needs a kernel with team and teamd: runs in the VM");
-    vm!(ipvlan_l3, "10-ipvlan-l3.yaml", "needs a kernel with ipvlan: runs in the VM");
-    vm!(ipvlan_l2, "11-ipvlan-l2.yaml", "needs a kernel with ipvlan: runs in the VM");
-    vm!(vlan, "12-vlan.yaml", "needs a kernel with 8021q: runs in the VM");
-    vm!(logical_switch, "13-logical-switch.yaml", "needs a kernel with 8021q: runs in the VM");
-    vm!(vtaps, "14-ipvtap-macvtap.yaml", "needs a kernel with ipvtap: runs in the VM");
+    vm!(
+        bond_active_backup,
+        "07-bond-active-backup.yaml",
+        "needs a kernel with bonding: runs in the VM"
+    );
+    vm!(
+        bond_lacp,
+        "08-bond-lacp.yaml",
+        "needs a kernel with bonding: runs in the VM"
+    );
+    vm!(
+        team_activebackup,
+        "09-team-activebackup.yaml",
+        "needs a kernel with team and teamd: runs in the VM"
+    );
+    vm!(
+        ipvlan_l3,
+        "10-ipvlan-l3.yaml",
+        "needs a kernel with ipvlan: runs in the VM"
+    );
+    vm!(
+        ipvlan_l2,
+        "11-ipvlan-l2.yaml",
+        "needs a kernel with ipvlan: runs in the VM"
+    );
+    vm!(
+        vlan,
+        "12-vlan.yaml",
+        "needs a kernel with 8021q: runs in the VM"
+    );
+    vm!(
+        logical_switch,
+        "13-logical-switch.yaml",
+        "needs a kernel with 8021q: runs in the VM"
+    );
+    vm!(
+        vtaps,
+        "14-ipvtap-macvtap.yaml",
+        "needs a kernel with ipvtap: runs in the VM"
+    );
 }

@@ -56,33 +56,39 @@ fn generate(seed: u64) -> String {
     let mut hosts: Vec<String> = Vec::new();
     let mut p2p: Vec<(String, String, String, String, u8)> = Vec::new();
     let budget = 6;
-    let host = |r: &mut Rng, nodes: &mut BTreeMap<String, N>, hosts: &mut Vec<String>| -> Option<String> {
-        let reuse = !hosts.is_empty() && (nodes.len() >= budget || r.chance(35));
-        if reuse {
-            return Some(hosts[r.below(hosts.len())].clone());
-        }
-        if nodes.len() >= budget {
-            return None;
-        }
-        let name = format!("h{}", hosts.len());
-        nodes.insert(name.clone(), N::default());
-        hosts.push(name.clone());
-        Some(name)
-    };
+    let host =
+        |r: &mut Rng, nodes: &mut BTreeMap<String, N>, hosts: &mut Vec<String>| -> Option<String> {
+            let reuse = !hosts.is_empty() && (nodes.len() >= budget || r.chance(35));
+            if reuse {
+                return Some(hosts[r.below(hosts.len())].clone());
+            }
+            if nodes.len() >= budget {
+                return None;
+            }
+            let name = format!("h{}", hosts.len());
+            nodes.insert(name.clone(), N::default());
+            hosts.push(name.clone());
+            Some(name)
+        };
     let segments = 1 + r.below(3);
     for seg in 1..=segments as u8 {
         // The first segment makes nodes; a vxlan needs a veth link before it.
         let kind = if seg == 1 { r.below(90) } else { r.below(100) };
         if kind < 35 || nodes.len() + 2 > budget && kind < 90 {
             // A veth link between two nodes.
-            let Some(a) = host(&mut r, &mut nodes, &mut hosts) else { break };
-            let Some(b) = host(&mut r, &mut nodes, &mut hosts).filter(|b| *b != a) else { continue };
+            let Some(a) = host(&mut r, &mut nodes, &mut hosts) else {
+                break;
+            };
+            let Some(b) = host(&mut r, &mut nodes, &mut hosts).filter(|b| *b != a) else {
+                continue;
+            };
             let (ia, ib) = (format!("e{seg}"), format!("e{seg}"));
             for (n, i, h) in [(&a, &ia, 1), (&b, &ib, 2)] {
                 let node = nodes.get_mut(n).unwrap();
                 if r.chance(92) {
                     let addr = format!("10.{seg}.0.{h}");
-                    node.ifaces.push((i.clone(), format!("{{ addresses: [{addr}/24] }}")));
+                    node.ifaces
+                        .push((i.clone(), format!("{{ addresses: [{addr}/24] }}")));
                     node.addrs.push((i.clone(), addr, 24));
                 } else {
                     node.ifaces.push((i.clone(), "{}".into()));
@@ -101,7 +107,9 @@ fn generate(seed: u64) -> String {
             let mut ports = Vec::new();
             let mut member_names = Vec::new();
             for m in 0..members {
-                let Some(h) = host(&mut r, &mut nodes, &mut hosts) else { break };
+                let Some(h) = host(&mut r, &mut nodes, &mut hosts) else {
+                    break;
+                };
                 if member_names.contains(&h) {
                     continue;
                 }
@@ -118,18 +126,33 @@ fn generate(seed: u64) -> String {
                     opts.push("hairpin: true");
                 }
                 ports.push(format!("{p}: {{ {} }}", opts.join(", ")));
-                nodes.get_mut(&sw).unwrap().ifaces.push((p.clone(), "{}".into()));
+                nodes
+                    .get_mut(&sw)
+                    .unwrap()
+                    .ifaces
+                    .push((p.clone(), "{}".into()));
                 let i = format!("e{seg}");
                 let addr = format!("10.{seg}.0.{}", m + 1);
                 let node = nodes.get_mut(&h).unwrap();
-                node.ifaces.push((i.clone(), format!("{{ addresses: [{addr}/24] }}")));
+                node.ifaces
+                    .push((i.clone(), format!("{{ addresses: [{addr}/24] }}")));
                 node.addrs.push((i.clone(), addr, 24));
                 links.push((format!("{h}/{i}"), format!("{sw}/{p}")));
             }
             let gw = r.chance(35);
             let s = nodes.get_mut(&sw).unwrap();
-            let addr = if gw { ", addresses: [10.SEG.0.254/24]".replace("SEG", &seg.to_string()) } else { String::new() };
-            s.ifaces.push(("br0".into(), format!("{{ kind: bridge, stp: false, ports: {{ {} }}{addr} }}", ports.join(", "))));
+            let addr = if gw {
+                ", addresses: [10.SEG.0.254/24]".replace("SEG", &seg.to_string())
+            } else {
+                String::new()
+            };
+            s.ifaces.push((
+                "br0".into(),
+                format!(
+                    "{{ kind: bridge, stp: false, ports: {{ {} }}{addr} }}",
+                    ports.join(", ")
+                ),
+            ));
             if gw {
                 s.addrs.push(("br0".into(), format!("10.{seg}.0.254"), 24));
             }
@@ -140,13 +163,20 @@ fn generate(seed: u64) -> String {
             }
             let w = format!("w{seg}");
             nodes.insert(w.clone(), N::default());
-            nodes.get_mut(&w).unwrap().ifaces.push(("eth0".into(), "{}".into()));
-            let Some(sink) = host(&mut r, &mut nodes, &mut hosts) else { break };
+            nodes
+                .get_mut(&w)
+                .unwrap()
+                .ifaces
+                .push(("eth0".into(), "{}".into()));
+            let Some(sink) = host(&mut r, &mut nodes, &mut hosts) else {
+                break;
+            };
             let si = format!("e{seg}");
             let sn = nodes.get_mut(&sink).unwrap();
             if r.chance(70) {
                 let addr = format!("10.{seg}.0.254");
-                sn.ifaces.push((si.clone(), format!("{{ addresses: [{addr}/24] }}")));
+                sn.ifaces
+                    .push((si.clone(), format!("{{ addresses: [{addr}/24] }}")));
                 sn.addrs.push((si.clone(), addr, 24));
             } else {
                 sn.ifaces.push((si.clone(), "{}".into()));
@@ -156,7 +186,9 @@ fn generate(seed: u64) -> String {
             let same = r.chance(50).then(|| modes[r.below(modes.len())]);
             let mut kids = Vec::new();
             for k in 0..2 + r.below(2) {
-                let Some(h) = host(&mut r, &mut nodes, &mut hosts) else { break };
+                let Some(h) = host(&mut r, &mut nodes, &mut hosts) else {
+                    break;
+                };
                 if h == sink || kids.contains(&h) {
                     continue;
                 }
@@ -170,12 +202,29 @@ fn generate(seed: u64) -> String {
             }
         } else if let Some((a, ia, b, ib, useg)) = p2p.first().cloned() {
             // A vxlan over the first veth link.
-            let ua = nodes[&a].addrs.iter().find(|x| x.0 == ia).map(|x| x.1.clone());
-            let ub = nodes[&b].addrs.iter().find(|x| x.0 == ib).map(|x| x.1.clone());
-            let (Some(ua), Some(ub)) = (ua, ub) else { continue };
+            let ua = nodes[&a]
+                .addrs
+                .iter()
+                .find(|x| x.0 == ia)
+                .map(|x| x.1.clone());
+            let ub = nodes[&b]
+                .addrs
+                .iter()
+                .find(|x| x.0 == ib)
+                .map(|x| x.1.clone());
+            let (Some(ua), Some(ub)) = (ua, ub) else {
+                continue;
+            };
             let _ = useg;
-            let vni_b = if r.chance(15) { 200 + u32::from(seg) } else { 100 + u32::from(seg) };
-            for (n, dev, local, remote, vni, h) in [(&a, &ia, &ua, &ub, 100 + u32::from(seg), 1), (&b, &ib, &ub, &ua, vni_b, 2)] {
+            let vni_b = if r.chance(15) {
+                200 + u32::from(seg)
+            } else {
+                100 + u32::from(seg)
+            };
+            for (n, dev, local, remote, vni, h) in [
+                (&a, &ia, &ua, &ub, 100 + u32::from(seg), 1),
+                (&b, &ib, &ub, &ua, vni_b, 2),
+            ] {
                 let i = format!("vx{seg}");
                 let addr = format!("10.{seg}.0.{h}");
                 let node = nodes.get_mut(n).unwrap();
@@ -187,7 +236,11 @@ fn generate(seed: u64) -> String {
     // Routers, routes, NAT, filters, links down.
     let all_addrs: Vec<(String, String, String)> = nodes
         .iter()
-        .flat_map(|(n, x)| x.addrs.iter().map(move |(i, a, _)| (n.clone(), i.clone(), a.clone())))
+        .flat_map(|(n, x)| {
+            x.addrs
+                .iter()
+                .map(move |(i, a, _)| (n.clone(), i.clone(), a.clone()))
+        })
         .collect();
     let names: Vec<String> = nodes.keys().cloned().collect();
     for name in &names {
@@ -201,12 +254,18 @@ fn generate(seed: u64) -> String {
         if !node.addrs.is_empty() && r.chance(45) {
             // A default route via a neighbour on one of its subnets.
             let (i, own, _) = node.addrs[r.below(node.addrs.len())].clone();
-            let prefix = own.rsplit_once('.').map(|(p, _)| p.to_string()).unwrap_or_default();
+            let prefix = own
+                .rsplit_once('.')
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default();
             let gws: Vec<&(String, String, String)> = all_addrs
                 .iter()
                 .filter(|(n, _, a)| n != name && a.starts_with(&format!("{prefix}.")))
                 .collect();
-            if let Some((_, _, gw)) = gws.get(r.below(gws.len().max(1))).filter(|_| !gws.is_empty()) {
+            if let Some((_, _, gw)) = gws
+                .get(r.below(gws.len().max(1)))
+                .filter(|_| !gws.is_empty())
+            {
                 node.routes.push(format!("{{ to: default, via: {gw} }}"));
                 let _ = i;
             }
@@ -214,8 +273,14 @@ fn generate(seed: u64) -> String {
         if node.forwarding == Some(true) && node.addrs.len() >= 2 && r.chance(25) {
             let a = node.addrs[0].clone();
             let b = node.addrs[1].clone();
-            let src = a.1.rsplit_once('.').map(|(p, _)| format!("{p}.0/24")).unwrap_or_default();
-            node.nat.push(format!("{{ masquerade: {{ source: {src}, out: {} }} }}", b.0));
+            let src =
+                a.1.rsplit_once('.')
+                    .map(|(p, _)| format!("{p}.0/24"))
+                    .unwrap_or_default();
+            node.nat.push(format!(
+                "{{ masquerade: {{ source: {src}, out: {} }} }}",
+                b.0
+            ));
         }
         if r.chance(10) {
             node.sysctl.push("net.ipv4.conf.all.rp_filter: 1".into());
@@ -228,7 +293,9 @@ fn generate(seed: u64) -> String {
             .filter(|(_, x)| x.routes.is_empty())
             .flat_map(|(n, x)| {
                 (0..x.ifaces.len())
-                    .filter(|&k| x.ifaces[k].1.contains("addresses") && !x.ifaces[k].1.contains("kind:"))
+                    .filter(|&k| {
+                        x.ifaces[k].1.contains("addresses") && !x.ifaces[k].1.contains("kind:")
+                    })
                     .map(move |k| (n.clone(), k))
             })
             .collect();
@@ -279,16 +346,27 @@ fn generated_topologies_are_valid_files() {
     for seed in 0..CASES {
         let y = generate(seed);
         if let Err(e) = netloom::spec::parse_str("gen.yaml", &y) {
-            bad.push(format!("seed {seed}: {:?}\n{y}", e.errors.iter().map(|x| &x.message).collect::<Vec<_>>()));
+            bad.push(format!(
+                "seed {seed}: {:?}\n{y}",
+                e.errors.iter().map(|x| &x.message).collect::<Vec<_>>()
+            ));
         }
     }
-    assert!(bad.is_empty(), "{} of {CASES} invalid:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {CASES} invalid:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
 fn explain_agrees_with_probes_on_random_topologies() {
     netloom::sandboxed!("explain_agrees_with_probes_on_random_topologies");
-    let seeds: Vec<u64> = match std::env::var("NETLOOM_PROP_SEED").ok().and_then(|s| s.parse().ok()) {
+    let seeds: Vec<u64> = match std::env::var("NETLOOM_PROP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         Some(s) => vec![s],
         None => (0..CASES).collect(),
     };
@@ -305,7 +383,8 @@ fn explain_agrees_with_probes_on_random_topologies() {
     rt.block_on(async {
         for seed in &seeds {
             let y = generate(*seed);
-            let topo = netloom::spec::parse_str("gen.yaml", &y).unwrap_or_else(|e| panic!("seed {seed}: {e:?}\n{y}"));
+            let topo = netloom::spec::parse_str("gen.yaml", &y)
+                .unwrap_or_else(|e| panic!("seed {seed}: {e:?}\n{y}"));
             let engine = explain_util::engine(&topo);
             explain_util::up(&engine, &topo).await;
             let label = format!("prop{seed}");
@@ -336,5 +415,9 @@ fn explain_agrees_with_probes_on_random_topologies() {
         start.elapsed().as_secs_f64()
     ));
     explain_util::tell(&format!("  dispositions (live): {seen:?}"));
-    assert!(bad.is_empty(), "explain disagrees with the kernel:\n{}", bad.join("\n\n"));
+    assert!(
+        bad.is_empty(),
+        "explain disagrees with the kernel:\n{}",
+        bad.join("\n\n")
+    );
 }

@@ -66,7 +66,9 @@ fn header(text: &str) -> Header {
         ..Header::default()
     };
     for l in text.lines().map_while(|l| l.strip_prefix("# ")) {
-        let Some((k, v)) = l.split_once(": ") else { continue };
+        let Some((k, v)) = l.split_once(": ") else {
+            continue;
+        };
         match k {
             "rule" => h.rule = v.trim().to_string(),
             "flow" => {
@@ -85,7 +87,11 @@ fn header(text: &str) -> Header {
             "when" => {
                 let (node, kv) = v.split_once(": ").expect("when: NODE: KEY = VALUE");
                 let (k, val) = kv.split_once(" = ").expect("when: NODE: KEY = VALUE");
-                h.when = Some((node.trim().to_string(), k.trim().to_string(), val.trim().to_string()));
+                h.when = Some((
+                    node.trim().to_string(),
+                    k.trim().to_string(),
+                    val.trim().to_string(),
+                ));
             }
             "exec" => {
                 let (node, cmd) = v.split_once(": ").expect("exec: NODE: COMMAND");
@@ -94,7 +100,10 @@ fn header(text: &str) -> Header {
             _ => {}
         }
     }
-    assert!(!h.rule.is_empty() && !h.src.is_empty(), "header incomplete: {h:?}");
+    assert!(
+        !h.rule.is_empty() && !h.src.is_empty(),
+        "header incomplete: {h:?}"
+    );
     h
 }
 
@@ -106,25 +115,41 @@ fn check(rule: &str) {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let h = header(&text);
     assert_eq!(h.rule, rule, "the file is named after its rule");
-    assert!(explain::rules::get(rule).is_some(), "{rule} is not in the catalogue");
+    assert!(
+        explain::rules::get(rule).is_some(),
+        "{rule} is not in the catalogue"
+    );
     let file = format!("tests/explain/{rule}.yaml");
     let topo = netloom::spec::parse_str(&file, &text).unwrap_or_else(|e| panic!("{rule}: {e:?}"));
     let flow = target::flow(&topo, &file, &h.src, &h.dst, Probe::Icmp).unwrap();
     if !h.live_only {
         let e = explain::explain_static(&topo, &file, &flow);
         let got = e.rule.as_ref().map(|r| r.id);
-        assert!(!e.ok() && got == Some(rule), "{rule}: static says {} ({got:?}):\n{}", e.disposition, explain::render::explanation(&e, "  "));
+        assert!(
+            !e.ok() && got == Some(rule),
+            "{rule}: static says {} ({got:?}):\n{}",
+            e.disposition,
+            explain::render::explanation(&e, "  ")
+        );
     }
     if !h.fixes.is_empty() {
         let mut fixed = text.clone();
         for (a, b) in &h.fixes {
-            assert!(fixed.contains(a.as_str()), "{rule}: fix `{a}` not in the file");
+            assert!(
+                fixed.contains(a.as_str()),
+                "{rule}: fix `{a}` not in the file"
+            );
             fixed = fixed.replace(a.as_str(), b);
         }
-        let t = netloom::spec::parse_str(&file, &fixed).unwrap_or_else(|e| panic!("{rule} fixed: {e:?}"));
+        let t = netloom::spec::parse_str(&file, &fixed)
+            .unwrap_or_else(|e| panic!("{rule} fixed: {e:?}"));
         let f = target::flow(&t, &file, &h.src, &h.dst, Probe::Icmp).unwrap();
         let e = explain::explain_static(&t, &file, &f);
-        assert!(e.ok(), "{rule}: the fix does not deliver:\n{}", explain::render::explanation(&e, "  "));
+        assert!(
+            e.ok(),
+            "{rule}: the fix does not deliver:\n{}",
+            explain::render::explanation(&e, "  ")
+        );
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -278,5 +303,8 @@ fn every_rule_has_a_mutation_file() {
             missing.push(r.id);
         }
     }
-    assert!(missing.is_empty(), "rules without a mutation file: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules without a mutation file: {missing:?}"
+    );
 }

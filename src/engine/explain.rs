@@ -56,7 +56,13 @@ fn is_root() -> bool {
 impl Engine {
     /// `explain`: why each of `flows` of `topo` (read from `file`) gets
     /// through or not; live unless `static_only`.
-    pub async fn explain(&self, topo: &Topology, file: &str, flows: &[Flow], opts: ExplainOptions) -> Result<Vec<Explanation>, EngineError> {
+    pub async fn explain(
+        &self,
+        topo: &Topology,
+        file: &str,
+        flows: &[Flow],
+        opts: ExplainOptions,
+    ) -> Result<Vec<Explanation>, EngineError> {
         if opts.trace && opts.static_only {
             return Err(ExplainError::TraceStatic.into());
         }
@@ -64,7 +70,10 @@ impl Engine {
             return Err(ExplainError::NotRoot.into());
         }
         if opts.static_only {
-            return Ok(flows.iter().map(|f| explain::explain_static(topo, file, f)).collect());
+            return Ok(flows
+                .iter()
+                .map(|f| explain::explain_static(topo, file, f))
+                .collect());
         }
         let mut out = explain::live::explain(&self.kernel, topo, file, flows).await?;
         if opts.trace {
@@ -76,7 +85,13 @@ impl Engine {
     }
 
     /// `explain --all`: the matrix of every node to every address of the file.
-    pub async fn explain_all(&self, topo: &Topology, file: &str, probe: Probe, static_only: bool) -> Result<Matrix, EngineError> {
+    pub async fn explain_all(
+        &self,
+        topo: &Topology,
+        file: &str,
+        probe: Probe,
+        static_only: bool,
+    ) -> Result<Matrix, EngineError> {
         if static_only {
             return Ok(explain::all_static(topo, file, probe));
         }
@@ -86,7 +101,11 @@ impl Engine {
     }
 
     /// `verify`, and the live explanation of every failed claim.
-    pub async fn verify_explained(&self, topo: &Topology, file: &str) -> Result<Verified, EngineError> {
+    pub async fn verify_explained(
+        &self,
+        topo: &Topology,
+        file: &str,
+    ) -> Result<Verified, EngineError> {
         let report = self.verify(topo).await?;
         let mut flows = Vec::new();
         let mut which = Vec::new();
@@ -95,7 +114,9 @@ impl Engine {
                 continue;
             }
             let flow = match &e.claim {
-                Claim::Reach | Claim::Isolated | Claim::Failover { .. } => explain::target::of_expectation(topo, e),
+                Claim::Reach | Claim::Isolated | Claim::Failover { .. } => {
+                    explain::target::of_expectation(topo, e)
+                }
             };
             which.push((i, o.text.clone(), flow.is_some()));
             flows.extend(flow);
@@ -126,6 +147,9 @@ impl Engine {
                 });
             }
         }
-        Ok(Verified { report, explanations })
+        Ok(Verified {
+            report,
+            explanations,
+        })
     }
 }

@@ -61,10 +61,16 @@ pub enum EngineError {
     },
     /// An explanation could not be made; nothing was touched.
     #[error(transparent)]
-    Explain(#[from] crate::explain::ExplainError),
+    Explain(Box<crate::explain::ExplainError>),
     /// A helper task failed.
     #[error("{0}")]
     Task(String),
+}
+
+impl From<crate::explain::ExplainError> for EngineError {
+    fn from(e: crate::explain::ExplainError) -> Self {
+        EngineError::Explain(Box::new(e))
+    }
 }
 
 impl From<ApplyError> for EngineError {

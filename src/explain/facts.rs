@@ -141,7 +141,11 @@ impl Facts {
     /// reach every interface (`propagates`), else `default` at the time the
     /// interface was made, else what new namespaces start with.
     fn conf_v4(&self, node: &Node, dev: &str, name: &str, propagates: bool) -> u32 {
-        let get = |k: String| node.sysctls.get(&k).and_then(|v| v.trim().parse::<u32>().ok());
+        let get = |k: String| {
+            node.sysctls
+                .get(&k)
+                .and_then(|v| v.trim().parse::<u32>().ok())
+        };
         if let Some(v) = get(dev_key(4, dev, name)) {
             return v;
         }
@@ -206,7 +210,8 @@ impl Facts {
 
     /// `accept_local` on `dev` (IN_DEV_ORCONF).
     pub fn accept_local(&self, node: &Node, dev: &str) -> bool {
-        self.all_v4(node, "accept_local") != 0 || self.conf_v4(node, dev, "accept_local", false) != 0
+        self.all_v4(node, "accept_local") != 0
+            || self.conf_v4(node, dev, "accept_local", false) != 0
     }
 
     /// The STP state of bridge port `node/port` as the kernel reported it.
@@ -250,7 +255,10 @@ mod tests {
 
     fn node(kv: &[(&str, &str)]) -> Node {
         Node {
-            sysctls: kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            sysctls: kv
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..Node::default()
         }
     }
@@ -266,11 +274,7 @@ mod tests {
         ]);
         assert!(!f.forwards(&n, "eth0", false));
         assert!(f.forwards(&n, "eth1", false));
-        assert!(f.forwards(
-            &node(&[("net.ipv6.conf.all.forwarding", "1")]),
-            "x",
-            true
-        ));
+        assert!(f.forwards(&node(&[("net.ipv6.conf.all.forwarding", "1")]), "x", true));
     }
 
     #[test]
@@ -285,6 +289,9 @@ mod tests {
             .insert("net.ipv4.conf.all.rp_filter".into(), "2".into());
         assert_eq!(f.rp_filter(&n, "eth0"), 2);
         // A dotted name is written with `/`.
-        assert_eq!(dev_key(4, "eth0.10", "rp_filter"), "net.ipv4.conf.eth0/10.rp_filter");
+        assert_eq!(
+            dev_key(4, "eth0.10", "rp_filter"),
+            "net.ipv4.conf.eth0/10.rp_filter"
+        );
     }
 }

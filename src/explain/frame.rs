@@ -18,8 +18,8 @@ use std::net::IpAddr;
 
 use super::facts::Facts;
 use super::index::{If, Index};
-use super::rules::{self, Place, RuleHit};
 use super::route::is_up;
+use super::rules::{self, Place, RuleHit};
 use super::{Action, Evidence, Step, StepType};
 use crate::model::LinkKind;
 
@@ -177,12 +177,7 @@ impl<'s, 'a> Sim<'s, 'a> {
     /// Send `frame` by `ev` (usually `Tx` of the interface the stack sends
     /// it out of) and find the first stack that takes it and satisfies
     /// `want`; when none does strictly, search again with rules relaxed.
-    pub fn run(
-        &mut self,
-        ev: Ev,
-        frame: Frame,
-        want: &dyn Fn(&Self, If, &Frame) -> bool,
-    ) -> Found {
+    pub fn run(&mut self, ev: Ev, frame: Frame, want: &dyn Fn(&Self, If, &Frame) -> bool) -> Found {
         if let Some(found) = self.search(ev, frame.clone(), want, false) {
             return found;
         }
@@ -222,7 +217,11 @@ impl<'s, 'a> Sim<'s, 'a> {
                 break;
             }
             let (ev, cost) = (self.events[id].ev, self.events[id].cost);
-            let key = (ev, self.events[id].frame.dst, self.events[id].frame.tags.clone());
+            let key = (
+                ev,
+                self.events[id].frame.dst,
+                self.events[id].frame.tags.clone(),
+            );
             if self.best.get(&key).is_some_and(|&b| b < cost) {
                 continue;
             }
@@ -284,7 +283,14 @@ impl<'s, 'a> Sim<'s, 'a> {
         }
     }
 
-    fn push(&mut self, parent: Option<usize>, ev: Ev, frame: Frame, cost: u8, note: Option<Note>) -> usize {
+    fn push(
+        &mut self,
+        parent: Option<usize>,
+        ev: Ev,
+        frame: Frame,
+        cost: u8,
+        note: Option<Note>,
+    ) -> usize {
         let key = (ev, frame.dst, frame.tags.clone());
         if self.best.get(&key).is_some_and(|&b| b <= cost) {
             return usize::MAX;
@@ -309,7 +315,14 @@ impl<'s, 'a> Sim<'s, 'a> {
     }
 
     /// Pass the frame on from event `p` to `ev`, with a step saying what happened at `at`.
-    pub fn go(&mut self, p: usize, ev: Ev, frame: Frame, at: If, detail: impl Into<String>) -> usize {
+    pub fn go(
+        &mut self,
+        p: usize,
+        ev: Ev,
+        frame: Frame,
+        at: If,
+        detail: impl Into<String>,
+    ) -> usize {
         let cost = self.events[p].cost;
         let note = Note {
             at,
@@ -447,7 +460,8 @@ impl<'s, 'a> Sim<'s, 'a> {
                 _ => {}
             }
         }
-        if rules::macvlan::lower_rx(self, p, i, &frame) || rules::ipvlan::lower_rx(self, p, i, &frame)
+        if rules::macvlan::lower_rx(self, p, i, &frame)
+            || rules::ipvlan::lower_rx(self, p, i, &frame)
         {
             return;
         }
@@ -459,7 +473,14 @@ impl<'s, 'a> Sim<'s, 'a> {
 }
 
 /// The frame as the stack of `i` sends it: from its Ethernet address, untagged.
-pub fn from_stack(idx: &Index, i: If, dst: Dst, kind: Kind, ip_src: IpAddr, ip_dst: IpAddr) -> Frame {
+pub fn from_stack(
+    idx: &Index,
+    i: If,
+    dst: Dst,
+    kind: Kind,
+    ip_src: IpAddr,
+    ip_dst: IpAddr,
+) -> Frame {
     Frame {
         src: idx.mac_owner(i),
         dst,
@@ -471,7 +492,13 @@ pub fn from_stack(idx: &Index, i: If, dst: Dst, kind: Kind, ip_src: IpAddr, ip_d
 }
 
 /// A step from a note-free detail, for callers outside a simulation.
-pub fn step(facts: &Facts, node: &str, kind: StepType, detail: String, action: Action) -> (String, Step) {
+pub fn step(
+    facts: &Facts,
+    node: &str,
+    kind: StepType,
+    detail: String,
+    action: Action,
+) -> (String, Step) {
     let evidence = if facts.live && facts.kernel_nodes.contains(node) {
         Evidence::Kernel
     } else {

@@ -186,12 +186,19 @@ impl<'a> Index<'a> {
                 LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_) => self.lower(at),
                 LinkKind::Vlan(_)
                     if link.mac.is_none()
-                        || self.lower(at).is_some_and(|l| self.ifs[l].link.mac == link.mac) =>
+                        || self
+                            .lower(at)
+                            .is_some_and(|l| self.ifs[l].link.mac == link.mac) =>
                 {
                     self.lower(at)
                 }
                 _ => match self.master(at) {
-                    Some(m) if matches!(self.ifs[m].link.kind, LinkKind::Bond(_) | LinkKind::Team(_)) => {
+                    Some(m)
+                        if matches!(
+                            self.ifs[m].link.kind,
+                            LinkKind::Bond(_) | LinkKind::Team(_)
+                        ) =>
+                    {
                         Some(m)
                     }
                     _ => None,

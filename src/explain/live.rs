@@ -28,6 +28,9 @@ use crate::kernel::{Kernel, KernelError, Netns};
 use crate::model::{self, LinkKind, Network, Node};
 use crate::spec::Topology;
 
+/// A neighbour entry asked for: (node, interface, address).
+type NeighKey = (String, String, IpAddr);
+
 /// Most rounds of walking and asking.
 const ROUNDS: usize = 8;
 
@@ -44,7 +47,12 @@ struct Read {
 }
 
 /// Explain `flows` of `topo` (read from `file`) live.
-pub async fn explain(k: &Kernel, topo: &Topology, file: &str, flows: &[Flow]) -> Result<Vec<Explanation>, ExplainError> {
+pub async fn explain(
+    k: &Kernel,
+    topo: &Topology,
+    file: &str,
+    flows: &[Flow],
+) -> Result<Vec<Explanation>, ExplainError> {
     let mut missing = BTreeSet::new();
     let mut nss: HashMap<String, Arc<Netns>> = HashMap::new();
     for node in topo.network.nodes.keys() {
@@ -58,7 +66,9 @@ pub async fn explain(k: &Kernel, topo: &Topology, file: &str, flows: &[Flow]) ->
         }
     }
     if nss.keys().all(|n| n == model::HOST) && topo.network.nodes.keys().any(|n| n != model::HOST) {
-        return Err(ExplainError::NotUp { file: file.to_string() });
+        return Err(ExplainError::NotUp {
+            file: file.to_string(),
+        });
     }
     let defaults = Defaults::here();
     let place = Place {
@@ -82,7 +92,8 @@ pub async fn explain(k: &Kernel, topo: &Topology, file: &str, flows: &[Flow]) ->
         };
         let idx = Index::new(&merged);
         let mut out = Vec::with_capacity(flows.len());
-        let (mut touched, mut wanted, mut neigh) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let (mut touched, mut wanted, mut neigh) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         for f in flows {
             let w = Walker::new(&idx, &facts, place);
             out.push(w.explain(f));
@@ -94,9 +105,17 @@ pub async fn explain(k: &Kernel, topo: &Topology, file: &str, flows: &[Flow]) ->
             .into_iter()
             .filter(|n| !read.nodes.contains_key(n) && nss.contains_key(n))
             .collect();
-        let new_routes: Vec<RouteKey> = wanted.into_iter().filter(|q| !read.routes.contains_key(q)).collect();
-        let new_neigh: Vec<(String, String, IpAddr)> = neigh.into_iter().filter(|q| !read.asked_neigh.contains(q)).collect();
-        if (new_nodes.is_empty() && new_routes.is_empty() && new_neigh.is_empty()) || round + 1 == ROUNDS {
+        let new_routes: Vec<RouteKey> = wanted
+            .into_iter()
+            .filter(|q| !read.routes.contains_key(q))
+            .collect();
+        let new_neigh: Vec<(String, String, IpAddr)> = neigh
+            .into_iter()
+            .filter(|q| !read.asked_neigh.contains(q))
+            .collect();
+        if (new_nodes.is_empty() && new_routes.is_empty() && new_neigh.is_empty())
+            || round + 1 == ROUNDS
+        {
             return Ok(out);
         }
         if !new_nodes.is_empty() {
@@ -118,15 +137,21 @@ pub fn merge(file: &Network, kernel: &BTreeMap<String, Node>) -> Network {
         let mut n = obs.clone();
         if let Some(m) = file.nodes.get(name) {
             for (lname, l) in n.links.iter_mut() {
-                let Some(ml) = m.links.get(lname) else { continue };
+                let Some(ml) = m.links.get(lname) else {
+                    continue;
+                };
                 match (&mut l.kind, &ml.kind) {
-                    (LinkKind::Veth(o), LinkKind::Veth(mo)) if o.peer.is_none() => o.peer = mo.peer.clone(),
-                    (LinkKind::Macvlan(o) | LinkKind::Macvtap(o), LinkKind::Macvlan(mo) | LinkKind::Macvtap(mo)) if o.lower.is_none() => {
-                        o.lower = mo.lower.clone()
+                    (LinkKind::Veth(o), LinkKind::Veth(mo)) if o.peer.is_none() => {
+                        o.peer = mo.peer.clone()
                     }
-                    (LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o), LinkKind::Ipvlan(mo) | LinkKind::Ipvtap(mo)) if o.lower.is_none() => {
-                        o.lower = mo.lower.clone()
-                    }
+                    (
+                        LinkKind::Macvlan(o) | LinkKind::Macvtap(o),
+                        LinkKind::Macvlan(mo) | LinkKind::Macvtap(mo),
+                    ) if o.lower.is_none() => o.lower = mo.lower.clone(),
+                    (
+                        LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o),
+                        LinkKind::Ipvlan(mo) | LinkKind::Ipvtap(mo),
+                    ) if o.lower.is_none() => o.lower = mo.lower.clone(),
                     _ => {}
                 }
             }
@@ -137,7 +162,9 @@ pub fn merge(file: &Network, kernel: &BTreeMap<String, Node>) -> Network {
 }
 
 fn thread(what: &str) -> ExplainError {
-    ExplainError::Kernel(KernelError::Thread { object: what.to_string() })
+    ExplainError::Kernel(KernelError::Thread {
+        object: what.to_string(),
+    })
 }
 
 /// The sysctl keys read in `node`: the walk's, and the file's own.
@@ -155,12 +182,25 @@ fn keys(topo: &Topology, node: &str) -> Vec<String> {
 }
 
 /// Read `nodes` from the kernel into `read`, with their drift.
-async fn observe(k: &Kernel, topo: &Topology, nss: &HashMap<String, Arc<Netns>>, nodes: &[String], read: &mut Read) -> Result<(), ExplainError> {
-    let keys: BTreeMap<String, Vec<String>> = nodes.iter().map(|n| (n.clone(), keys(topo, n))).collect();
+async fn observe(
+    k: &Kernel,
+    topo: &Topology,
+    nss: &HashMap<String, Arc<Netns>>,
+    nodes: &[String],
+    read: &mut Read,
+) -> Result<(), ExplainError> {
+    let keys: BTreeMap<String, Vec<String>> =
+        nodes.iter().map(|n| (n.clone(), keys(topo, n))).collect();
     let net = crate::kernel::observe::network(k, nodes, &keys).await?;
     for (name, mut node) in net.nodes {
-        let Some(ns) = nss.get(&name).cloned() else { continue };
-        if node.links.values().any(|l| matches!(l.kind, LinkKind::Bridge(_))) {
+        let Some(ns) = nss.get(&name).cloned() else {
+            continue;
+        };
+        if node
+            .links
+            .values()
+            .any(|l| matches!(l.kind, LinkKind::Bridge(_)))
+        {
             for (port, state) in crate::kernel::observe::bridge::port_states(k, &name).await? {
                 read.stp.insert((name.clone(), port), state);
             }
@@ -204,8 +244,13 @@ fn netloom_nat(json: &Value, topo: &str) -> Vec<model::Masquerade> {
 }
 
 /// Ask the route lookups and neighbour entries, node by node.
-async fn ask(nss: &HashMap<String, Arc<Netns>>, routes: Vec<RouteKey>, neigh: Vec<(String, String, IpAddr)>, read: &mut Read) -> Result<(), ExplainError> {
-    let mut by_node: BTreeMap<String, (Vec<RouteKey>, Vec<(String, String, IpAddr)>)> = BTreeMap::new();
+async fn ask(
+    nss: &HashMap<String, Arc<Netns>>,
+    routes: Vec<RouteKey>,
+    neigh: Vec<(String, String, IpAddr)>,
+    read: &mut Read,
+) -> Result<(), ExplainError> {
+    let mut by_node: BTreeMap<String, (Vec<RouteKey>, Vec<NeighKey>)> = BTreeMap::new();
     for q in routes {
         by_node.entry(q.node.clone()).or_default().0.push(q);
     }
@@ -214,7 +259,9 @@ async fn ask(nss: &HashMap<String, Arc<Netns>>, routes: Vec<RouteKey>, neigh: Ve
         by_node.entry(q.0.clone()).or_default().1.push(q);
     }
     for (node, (rs, ns)) in by_node {
-        let Some(netns) = nss.get(&node).cloned() else { continue };
+        let Some(netns) = nss.get(&node).cloned() else {
+            continue;
+        };
         let asks: Vec<RouteAsk> = rs
             .iter()
             .map(|q| RouteAsk {
@@ -231,7 +278,17 @@ async fn ask(nss: &HashMap<String, Arc<Netns>>, routes: Vec<RouteKey>, neigh: Ve
         for (q, g) in rs.into_iter().zip(got) {
             let a = match g {
                 RouteGot::Local => RouteAnswer::Local,
-                RouteGot::Unicast { dev, via, src, matched } => RouteAnswer::Unicast { dev, via, src, matched },
+                RouteGot::Unicast {
+                    dev,
+                    via,
+                    src,
+                    matched,
+                } => RouteAnswer::Unicast {
+                    dev,
+                    via,
+                    src,
+                    matched,
+                },
                 RouteGot::Refused { errno, message } => RouteAnswer::Refused { errno, message },
             };
             read.routes.insert(q, a);
@@ -257,35 +314,66 @@ pub fn drift(name: &str, file: &Node, kernel: &Node) -> Vec<String> {
             continue;
         };
         if l.up.unwrap_or(true) != k.up.unwrap_or(true) {
-            out.push(format!("{at}: {} in the kernel, {} in the file", updown(k.up), updown(l.up)));
+            out.push(format!(
+                "{at}: {} in the kernel, {} in the file",
+                updown(k.up),
+                updown(l.up)
+            ));
         }
         if !matches!(l.kind, LinkKind::External) && l.kind.word() != k.kind.word() {
-            out.push(format!("{at}: a {} in the kernel, a {} in the file", k.kind.word(), l.kind.word()));
+            out.push(format!(
+                "{at}: a {} in the kernel, a {} in the file",
+                k.kind.word(),
+                l.kind.word()
+            ));
         }
         match (&l.kind, &k.kind) {
-            (LinkKind::Macvlan(a) | LinkKind::Macvtap(a), LinkKind::Macvlan(b) | LinkKind::Macvtap(b)) if a.mode.is_some() && a.mode != b.mode => {
-                out.push(format!("{at}: macvlan mode {} in the kernel, {} in the file", b.mode.as_deref().unwrap_or("?"), a.mode.as_deref().unwrap_or("?")))
-            }
-            (LinkKind::Ipvlan(a) | LinkKind::Ipvtap(a), LinkKind::Ipvlan(b) | LinkKind::Ipvtap(b)) => {
-                if a.mode.is_some() && a.mode != b.mode {
-                    out.push(format!("{at}: ipvlan mode {} in the kernel, {} in the file", b.mode.as_deref().unwrap_or("?"), a.mode.as_deref().unwrap_or("?")));
-                }
-            }
-            (LinkKind::Vlan(a), LinkKind::Vlan(b)) if a.id != b.id => out.push(format!("{at}: VLAN id {} in the kernel, {} in the file", b.id, a.id)),
+            (
+                LinkKind::Macvlan(a) | LinkKind::Macvtap(a),
+                LinkKind::Macvlan(b) | LinkKind::Macvtap(b),
+            ) if a.mode.is_some() && a.mode != b.mode => out.push(format!(
+                "{at}: macvlan mode {} in the kernel, {} in the file",
+                b.mode.as_deref().unwrap_or("?"),
+                a.mode.as_deref().unwrap_or("?")
+            )),
+            (
+                LinkKind::Ipvlan(a) | LinkKind::Ipvtap(a),
+                LinkKind::Ipvlan(b) | LinkKind::Ipvtap(b),
+            ) if a.mode.is_some() && a.mode != b.mode => out.push(format!(
+                "{at}: ipvlan mode {} in the kernel, {} in the file",
+                b.mode.as_deref().unwrap_or("?"),
+                a.mode.as_deref().unwrap_or("?")
+            )),
+            (LinkKind::Vlan(a), LinkKind::Vlan(b)) if a.id != b.id => out.push(format!(
+                "{at}: VLAN id {} in the kernel, {} in the file",
+                b.id, a.id
+            )),
             (LinkKind::Vxlan(a), LinkKind::Vxlan(b)) => {
                 if a.vni != b.vni {
-                    out.push(format!("{at}: VNI {} in the kernel, {} in the file", b.vni, a.vni));
+                    out.push(format!(
+                        "{at}: VNI {} in the kernel, {} in the file",
+                        b.vni, a.vni
+                    ));
                 }
                 if a.remote.is_some() && a.remote != b.remote {
-                    out.push(format!("{at}: remote {:?} in the kernel, {:?} in the file", b.remote, a.remote));
+                    out.push(format!(
+                        "{at}: remote {:?} in the kernel, {:?} in the file",
+                        b.remote, a.remote
+                    ));
                 }
             }
             _ => {}
         }
         if l.master != k.master {
-            out.push(format!("{at}: master {} in the kernel, {} in the file", k.master.as_deref().unwrap_or("none"), l.master.as_deref().unwrap_or("none")));
+            out.push(format!(
+                "{at}: master {} in the kernel, {} in the file",
+                k.master.as_deref().unwrap_or("none"),
+                l.master.as_deref().unwrap_or("none")
+            ));
         }
-        if let (Some(model::PortOptions::Bridge(a)), Some(model::PortOptions::Bridge(b))) = (&l.port, &k.port) {
+        if let (Some(model::PortOptions::Bridge(a)), Some(model::PortOptions::Bridge(b))) =
+            (&l.port, &k.port)
+        {
             for (what, fa, fb) in [
                 ("hairpin", a.hairpin, b.hairpin),
                 ("isolated", a.isolated, b.isolated),
@@ -293,26 +381,43 @@ pub fn drift(name: &str, file: &Node, kernel: &Node) -> Vec<String> {
                 ("flood", a.flood, b.flood),
             ] {
                 if fa.is_some() && fa != fb {
-                    out.push(format!("{at}: bridge port {what} {} in the kernel, {} in the file", onoff(fb), onoff(fa)));
+                    out.push(format!(
+                        "{at}: bridge port {what} {} in the kernel, {} in the file",
+                        onoff(fb),
+                        onoff(fa)
+                    ));
                 }
             }
         }
         for a in &l.addresses {
             if !k.addresses.iter().any(|b| b.net == a.net) {
-                out.push(format!("{at}: address {} in the file, not in the kernel", a.net));
+                out.push(format!(
+                    "{at}: address {} in the file, not in the kernel",
+                    a.net
+                ));
             }
         }
     }
     for r in &file.routes {
-        let same = |k: &model::Route| k.to == r.to && k.via == r.via && k.table_id() == r.table_id() && (r.dev.is_none() || k.dev == r.dev);
+        let same = |k: &model::Route| {
+            k.to == r.to
+                && k.via == r.via
+                && k.table_id() == r.table_id()
+                && (r.dev.is_none() || k.dev == r.dev)
+        };
         if !kernel.routes.iter().any(same) {
-            out.push(format!("{name}: route `{r}` in the file, not in the kernel"));
+            out.push(format!(
+                "{name}: route `{r}` in the file, not in the kernel"
+            ));
         }
     }
     for (key, v) in &file.sysctls {
         if let Some(kv) = kernel.sysctls.get(key) {
             if kv.trim() != v.trim() {
-                out.push(format!("{name}: sysctl {key} = {} in the kernel, {v} in the file", kv.trim()));
+                out.push(format!(
+                    "{name}: sysctl {key} = {} in the kernel, {v} in the file",
+                    kv.trim()
+                ));
             }
         }
     }

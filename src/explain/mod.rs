@@ -322,7 +322,12 @@ pub fn all_flows(topo: &crate::spec::Topology, probe: Probe) -> Vec<Flow> {
 }
 
 /// The matrix from a list of explanations of [`all_flows`].
-pub fn matrix(topo: &crate::spec::Topology, mode: Mode, probe: Probe, ex: &[Explanation]) -> Matrix {
+pub fn matrix(
+    topo: &crate::spec::Topology,
+    mode: Mode,
+    probe: Probe,
+    ex: &[Explanation],
+) -> Matrix {
     let idx = Index::new(&topo.network);
     let cells = ex
         .iter()

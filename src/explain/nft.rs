@@ -139,10 +139,7 @@ impl Ruleset {
                 continue;
             }
             if c.policy == "drop" {
-                return Verdict::Drop(format!(
-                    "{} {} {}: policy drop",
-                    c.family, c.table, c.name
-                ));
+                return Verdict::Drop(format!("{} {} {}: policy drop", c.family, c.table, c.name));
             }
         }
         Verdict::Accept
@@ -184,7 +181,13 @@ impl Ruleset {
                 Some(V::Drop) => return Some(Verdict::Drop(name())),
                 Some(V::Return) => return None,
                 Some(V::Jump(t)) | Some(V::Goto(t)) => {
-                    let goto = matches!(r.expr.iter().rev().find_map(|e| e.as_object().and_then(|o| o.keys().next()).map(String::as_str)), Some("goto"));
+                    let goto = matches!(
+                        r.expr.iter().rev().find_map(|e| e
+                            .as_object()
+                            .and_then(|o| o.keys().next())
+                            .map(String::as_str)),
+                        Some("goto")
+                    );
                     if let Some(sub) = self
                         .chains
                         .iter()
@@ -206,7 +209,10 @@ impl Ruleset {
 }
 
 fn s(v: &Value, k: &str) -> String {
-    v.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 enum V {
@@ -261,7 +267,8 @@ fn matches(m: &Value, pkt: &Packet) -> Option<bool> {
                 pkt.l4 == proto && pkt.icmp_type.is_some_and(|t| word_in(t, right))
             }
             ("tcp" | "udp" | "th", "dport") => {
-                (proto == "th" || pkt.l4 == proto) && pkt.dport.is_some_and(|d| num_in(d.into(), right))
+                (proto == "th" || pkt.l4 == proto)
+                    && pkt.dport.is_some_and(|d| num_in(d.into(), right))
             }
             _ => return None,
         }
@@ -290,9 +297,10 @@ fn matches(m: &Value, pkt: &Packet) -> Option<bool> {
 
 fn items(right: &Value) -> Vec<&Value> {
     match right {
-        Value::Object(o) if o.contains_key("set") => {
-            o["set"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
-        }
+        Value::Object(o) if o.contains_key("set") => o["set"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default(),
         Value::Array(a) => a.iter().collect(),
         v => vec![v],
     }
@@ -306,7 +314,9 @@ fn num_in(n: u64, right: &Value) -> bool {
     items(right).iter().any(|v| {
         v.as_u64() == Some(n)
             || v.get("range").and_then(Value::as_array).is_some_and(|r| {
-                r.len() == 2 && r[0].as_u64().is_some_and(|a| a <= n) && r[1].as_u64().is_some_and(|b| n <= b)
+                r.len() == 2
+                    && r[0].as_u64().is_some_and(|a| a <= n)
+                    && r[1].as_u64().is_some_and(|b| n <= b)
             })
     })
 }

@@ -27,7 +27,12 @@ fn trace(out: &mut String, title: &str, t: &Trace, live: bool, indent: &str) {
                 (_, true) => " [model]",
                 _ => "",
             };
-            let _ = writeln!(out, "{indent}    {:<9}  {}{mark}", kind_word(s.kind), s.detail);
+            let _ = writeln!(
+                out,
+                "{indent}    {:<9}  {}{mark}",
+                kind_word(s.kind),
+                s.detail
+            );
         }
     }
 }
@@ -40,18 +45,32 @@ pub fn explanation(e: &Explanation, indent: &str) -> String {
         Some(i) => format!("{}/{i}", f.src),
         None => f.src.clone(),
     };
-    let holder = f.dst_holder.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
+    let holder = f
+        .dst_holder
+        .as_deref()
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
     let mode = match e.mode {
         Mode::Static => "static",
         Mode::Live => "live",
     };
-    let _ = writeln!(out, "{indent}{from} -> {}{holder} {} [{mode}]: {}", f.dst, f.proto, e.disposition);
+    let _ = writeln!(
+        out,
+        "{indent}{from} -> {}{holder} {} [{mode}]: {}",
+        f.dst, f.proto, e.disposition
+    );
     let _ = writeln!(out, "{indent}  {}", e.reason);
     if let Some(r) = &e.rule {
         let _ = writeln!(out, "{indent}  rule {} ({})", r.id, r.kernel);
     }
     let live = e.mode == Mode::Live;
-    trace(&mut out, "request", &e.forward, live, &format!("{indent}  "));
+    trace(
+        &mut out,
+        "request",
+        &e.forward,
+        live,
+        &format!("{indent}  "),
+    );
     if let Some(r) = &e.reply {
         trace(&mut out, "answer", r, live, &format!("{indent}  "));
     }
@@ -117,7 +136,11 @@ pub fn matrix(m: &Matrix) -> String {
         m.cells.iter().filter(|c| c.disposition.ok()).count(),
         m.cells.len(),
         m.proto,
-        if m.mode == Mode::Live { "live" } else { "static" }
+        if m.mode == Mode::Live {
+            "live"
+        } else {
+            "static"
+        }
     );
     for d in &m.drift {
         let _ = writeln!(out, "drift: {d}");

@@ -206,7 +206,8 @@ fn candidate(idx: &Index, node: &str, r: &Route, dst: IpAddr) -> Option<Cand> {
 /// of the family on another interface of the node.
 pub fn select_src(idx: &Index, node: &str, dev: If, nh: IpAddr) -> Option<IpAddr> {
     let l = idx.link(dev);
-    let fam = |a: &&crate::model::Address| same_family(a.net.addr(), nh) && !a.net.addr().is_loopback();
+    let fam =
+        |a: &&crate::model::Address| same_family(a.net.addr(), nh) && !a.net.addr().is_loopback();
     if let Some(a) = l.addresses.iter().filter(fam).find(|a| a.net.contains(&nh)) {
         return Some(a.net.addr());
     }
@@ -267,7 +268,10 @@ mod tests {
         let n = net();
         let idx = Index::new(&n);
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(matches!(lookup(&idx, "a", ip("10.1.0.1"), None), Lookup::Local { .. }));
+        assert!(matches!(
+            lookup(&idx, "a", ip("10.1.0.1"), None),
+            Lookup::Local { .. }
+        ));
         let Lookup::Unicast(h) = lookup(&idx, "a", ip("10.1.0.7"), None) else {
             panic!()
         };
@@ -286,10 +290,19 @@ mod tests {
     #[test]
     fn a_down_interface_takes_its_routes_but_not_its_local_address() {
         let mut n = net();
-        n.nodes.get_mut("a").unwrap().links.get_mut("eth0").unwrap().up = Some(false);
+        n.nodes
+            .get_mut("a")
+            .unwrap()
+            .links
+            .get_mut("eth0")
+            .unwrap()
+            .up = Some(false);
         let idx = Index::new(&n);
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(matches!(lookup(&idx, "a", ip("10.0.0.1"), None), Lookup::Local { .. }));
+        assert!(matches!(
+            lookup(&idx, "a", ip("10.0.0.1"), None),
+            Lookup::Local { .. }
+        ));
         assert_eq!(lookup(&idx, "a", ip("10.0.0.9"), None), Lookup::None);
         assert_eq!(lookup(&idx, "a", ip("8.8.8.8"), None), Lookup::None);
         // Bound to an interface, an unmatched destination is assumed on link.

@@ -30,35 +30,15 @@ pub struct Flow {
 /// Why a question cannot be explained; nothing was touched.
 #[derive(Debug, thiserror::Error)]
 pub enum ExplainError {
-    /// SRC or DST names no node.
-    #[error("{arg} `{name}`: {file} has no node `{name}`{hint} (nodes: {known})")]
-    UnknownNode {
+    /// SRC or DST names no node, or a node's interface that is not there.
+    #[error("{arg} `{given}`: {why}")]
+    Unknown {
         /// Which argument (`SRC`, `DST`).
-        arg: &'static str,
-        /// The name given.
-        name: String,
-        /// The file.
-        file: String,
-        /// A did-you-mean.
-        hint: String,
-        /// The nodes there are.
-        known: String,
-    },
-    /// A node has no such interface.
-    #[error("{arg} `{given}`: node `{node}` ({at}) has no interface `{iface}` (it has: {known})")]
-    UnknownIface {
-        /// Which argument.
         arg: &'static str,
         /// The text given.
         given: String,
-        /// The node.
-        node: String,
-        /// The interface asked for.
-        iface: String,
-        /// Where the node is declared.
-        at: String,
-        /// Its interfaces.
-        known: String,
+        /// What is wrong and what there is, located.
+        why: String,
     },
     /// DST names something without an address.
     #[error("DST `{given}`: {why}")]
@@ -127,39 +107,46 @@ fn known_nodes(topo: &Topology) -> String {
 }
 
 /// Check that `node` (and `iface`) exist.
-fn check_node(topo: &Topology, file: &str, arg: &'static str, given: &str) -> Result<(String, Option<String>), ExplainError> {
+fn check_node(
+    topo: &Topology,
+    file: &str,
+    arg: &'static str,
+    given: &str,
+) -> Result<(String, Option<String>), ExplainError> {
     let (node, iface) = match given.split_once('/') {
         Some((n, i)) => (n, Some(i)),
         None => (given, None),
     };
     let Some(n) = topo.network.nodes.get(node) else {
-        return Err(ExplainError::UnknownNode {
+        return Err(ExplainError::Unknown {
             arg,
-            name: node.to_string(),
-            file: file.to_string(),
-            hint: suggest(node, topo.network.nodes.keys().map(String::as_str)),
-            known: known_nodes(topo),
+            given: given.to_string(),
+            why: format!(
+                "{file} has no node `{node}`{} (nodes: {})",
+                suggest(node, topo.network.nodes.keys().map(String::as_str)),
+                known_nodes(topo)
+            ),
         });
     };
     if let Some(i) = iface {
         if !n.links.contains_key(i) {
-            let at = topo
-                .locations
-                .get(node)
-                .map_or_else(|| file.to_string(), |l| format!("{file}:{}:{}", l.line, l.column));
-            return Err(ExplainError::UnknownIface {
+            let at = topo.locations.get(node).map_or_else(
+                || file.to_string(),
+                |l| format!("{file}:{}:{}", l.line, l.column),
+            );
+            let known: Vec<&str> = n
+                .links
+                .values()
+                .filter(|l| l.kind != crate::model::LinkKind::Loopback)
+                .map(|l| l.name.as_str())
+                .collect();
+            return Err(ExplainError::Unknown {
                 arg,
                 given: given.to_string(),
-                node: node.to_string(),
-                iface: i.to_string(),
-                at,
-                known: n
-                    .links
-                    .values()
-                    .filter(|l| l.kind != crate::model::LinkKind::Loopback)
-                    .map(|l| l.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                why: format!(
+                    "node `{node}` ({at}) has no interface `{i}` (it has: {})",
+                    known.join(", ")
+                ),
             });
         }
     }
@@ -169,7 +156,13 @@ fn check_node(topo: &Topology, file: &str, arg: &'static str, given: &str) -> Re
 /// The flow `SRC -> DST` of `topo` (read from `file`): SRC a node or
 /// `node/iface`; DST an address, a node (its address the way `verify`
 /// picks it) or `node/iface` (its first address).
-pub fn flow(topo: &Topology, file: &str, src: &str, dst: &str, probe: Probe) -> Result<Flow, ExplainError> {
+pub fn flow(
+    topo: &Topology,
+    file: &str,
+    src: &str,
+    dst: &str,
+    probe: Probe,
+) -> Result<Flow, ExplainError> {
     let (node, iface) = check_node(topo, file, "SRC", src)?;
     let to = match dst.parse::<IpAddr>() {
         Ok(a) => Target::Addr(a),
@@ -193,9 +186,11 @@ pub fn flow(topo: &Topology, file: &str, src: &str, dst: &str, probe: Probe) -> 
         timeout_ms: 1000,
         text: format!("{src} -> {dst}"),
     };
-    let addr = crate::verify::resolve_target(&topo.network, &e).map_err(|why| ExplainError::NoAddress {
-        given: dst.to_string(),
-        why,
+    let addr = crate::verify::resolve_target(&topo.network, &e).map_err(|why| {
+        ExplainError::NoAddress {
+            given: dst.to_string(),
+            why,
+        }
     })?;
     if probe == Probe::Arp && addr.is_ipv6() {
         return Err(ExplainError::ArpV6(addr));
@@ -237,11 +232,23 @@ mod tests {
         let f = flow(&topo, "t.yaml", "a", "b", Probe::Icmp).unwrap();
         assert_eq!(f.dst, "10.0.0.2".parse::<IpAddr>().unwrap());
         assert_eq!(f.dst_holder.as_deref(), Some("b/eth0"));
-        let e = flow(&topo, "t.yaml", "c", "b", Probe::Icmp).unwrap_err().to_string();
-        assert!(e.contains("SRC `c`: t.yaml has no node `c`; did you mean `a`?"), "{e}");
-        let e = flow(&topo, "t.yaml", "a/eth9", "b", Probe::Icmp).unwrap_err().to_string();
-        assert!(e.contains("node `a` (t.yaml:3:3) has no interface `eth9`"), "{e}");
-        let e = flow(&topo, "t.yaml", "a", "zz", Probe::Icmp).unwrap_err().to_string();
+        let e = flow(&topo, "t.yaml", "c", "b", Probe::Icmp)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SRC `c`: t.yaml has no node `c`; did you mean `a`?"),
+            "{e}"
+        );
+        let e = flow(&topo, "t.yaml", "a/eth9", "b", Probe::Icmp)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("node `a` (t.yaml:3:3) has no interface `eth9`"),
+            "{e}"
+        );
+        let e = flow(&topo, "t.yaml", "a", "zz", Probe::Icmp)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("DST `zz`"), "{e}");
         assert!(flow(&topo, "t.yaml", "a", "192.0.2.1", Probe::Icmp).is_ok());
     }

@@ -53,8 +53,16 @@ pub fn render(t: &TraceReport, indent: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{indent}trace: {} ({})", t.verdict, t.probe);
     for e in &t.events {
-        let handle = e.event.handle.map(|h| format!(" handle {h}")).unwrap_or_default();
-        let comment = e.comment.as_deref().map(|c| format!(" comment {c:?}")).unwrap_or_default();
+        let handle = e
+            .event
+            .handle
+            .map(|h| format!(" handle {h}"))
+            .unwrap_or_default();
+        let comment = e
+            .comment
+            .as_deref()
+            .map(|c| format!(" comment {c:?}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "{indent}  {}: {} {} {}{handle}{comment}: {} {}",
@@ -66,7 +74,8 @@ pub fn render(t: &TraceReport, indent: &str) -> String {
 
 fn script(v6: bool, addr: std::net::IpAddr) -> String {
     let fam = if v6 { "ip6" } else { "ip" };
-    let rules = format!("{fam} daddr {addr} meta nftrace set 1\n    {fam} saddr {addr} meta nftrace set 1");
+    let rules =
+        format!("{fam} daddr {addr} meta nftrace set 1\n    {fam} saddr {addr} meta nftrace set 1");
     format!(
         "table inet {TABLE} {{}}\ndelete table inet {TABLE}\ntable inet {TABLE} {{\n  chain pre {{\n    type filter hook prerouting priority -350; policy accept;\n    {rules}\n  }}\n  chain out {{\n    type filter hook output priority -350; policy accept;\n    {rules}\n  }}\n}}\n"
     )
@@ -80,11 +89,17 @@ fn nft_here(text: &str, object: &str) -> Result<(), KernelError> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| KernelError::io(format!("{object} (is the nftables package installed?)"), e))?;
+        .map_err(|e| {
+            KernelError::io(format!("{object} (is the nftables package installed?)"), e)
+        })?;
     if let Some(mut input) = child.stdin.take() {
-        input.write_all(text.as_bytes()).map_err(|e| KernelError::io(object, e))?;
+        input
+            .write_all(text.as_bytes())
+            .map_err(|e| KernelError::io(object, e))?;
     }
-    let out = child.wait_with_output().map_err(|e| KernelError::io(object, e))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| KernelError::io(object, e))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -98,7 +113,11 @@ fn nft_here(text: &str, object: &str) -> Result<(), KernelError> {
 }
 
 /// Send one probe of `ex`'s flow under nftrace and report the verdicts.
-pub async fn run(k: &Kernel, topo: &Topology, ex: &Explanation) -> Result<TraceReport, ExplainError> {
+pub async fn run(
+    k: &Kernel,
+    topo: &Topology,
+    ex: &Explanation,
+) -> Result<TraceReport, ExplainError> {
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     nodes.insert(ex.flow.src.clone());
     for t in std::iter::once(&ex.forward).chain(ex.reply.iter()) {
@@ -136,7 +155,15 @@ pub async fn run(k: &Kernel, topo: &Topology, ex: &Explanation) -> Result<TraceR
             }
         }
         let probe = if failure.is_none() {
-            Some(crate::verify::probe(&topo_name, &flow.src, flow.src_iface.as_deref(), dst, flow.probe, 1, Duration::from_secs(1)))
+            Some(crate::verify::probe(
+                &topo_name,
+                &flow.src,
+                flow.src_iface.as_deref(),
+                dst,
+                flow.probe,
+                1,
+                Duration::from_secs(1),
+            ))
         } else {
             None
         };
@@ -152,7 +179,12 @@ pub async fn run(k: &Kernel, topo: &Topology, ex: &Explanation) -> Result<TraceR
         // Remove the trace tables in every node armed, whatever happened.
         for ns in &armed {
             let object = format!("{} trace table", ns.label());
-            let _ = netns::run_in(ns, || nft_here(&format!("table inet {TABLE} {{}}\ndelete table inet {TABLE}\n"), &object));
+            let _ = netns::run_in(ns, || {
+                nft_here(
+                    &format!("table inet {TABLE} {{}}\ndelete table inet {TABLE}\n"),
+                    &object,
+                )
+            });
         }
         if let Some(e) = failure {
             return Err(e.into());
@@ -169,20 +201,39 @@ pub async fn run(k: &Kernel, topo: &Topology, ex: &Explanation) -> Result<TraceR
                 let comment = comments.get(&node).and_then(|rs| {
                     rs.chains
                         .iter()
-                        .find(|c| c.family == event.family && c.table == event.table && c.name == event.chain)
+                        .find(|c| {
+                            c.family == event.family
+                                && c.table == event.table
+                                && c.name == event.chain
+                        })
                         .and_then(|c| c.rules.iter().find(|r| Some(r.handle) == event.handle))
                         .and_then(|r| r.comment.clone())
                 });
-                Traced { node, event, comment }
+                Traced {
+                    node,
+                    event,
+                    comment,
+                }
             })
             .collect();
         let verdict = events
             .iter()
             .find(|e| e.event.verdict.starts_with("drop"))
             .map(|e| {
-                let handle = e.event.handle.map(|h| format!(" handle {h}")).unwrap_or_default();
-                let comment = e.comment.as_deref().map(|c| format!(" comment {c:?}")).unwrap_or_default();
-                format!("dropped in {} by {} {} {}{handle}{comment} ({})", e.node, e.event.family, e.event.table, e.event.chain, e.event.kind)
+                let handle = e
+                    .event
+                    .handle
+                    .map(|h| format!(" handle {h}"))
+                    .unwrap_or_default();
+                let comment = e
+                    .comment
+                    .as_deref()
+                    .map(|c| format!(" comment {c:?}"))
+                    .unwrap_or_default();
+                format!(
+                    "dropped in {} by {} {} {}{handle}{comment} ({})",
+                    e.node, e.event.family, e.event.table, e.event.chain, e.event.kind
+                )
             })
             .unwrap_or_else(|| {
                 if events.is_empty() {

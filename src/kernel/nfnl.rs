@@ -52,7 +52,9 @@ pub fn tables() -> io::Result<usize> {
             match kind {
                 NLMSG_DONE => return Ok(n),
                 NLMSG_ERROR => {
-                    let code = body.get(..4).map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                    let code = body
+                        .get(..4)
+                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
                     if code < 0 {
                         return Err(io::Error::from_raw_os_error(-code));
                     }

@@ -9,7 +9,9 @@ use std::net::IpAddr;
 
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteType};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteType,
+};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::error::KernelError;
@@ -70,7 +72,12 @@ fn addr(a: IpAddr) -> RouteAddress {
 }
 
 /// The ifindex of `name`, asked for by name (no dump).
-fn index_of(rtnl: &mut Rtnl, cache: &mut HashMap<String, Option<u32>>, name: &str, object: &str) -> Result<Option<u32>, KernelError> {
+fn index_of(
+    rtnl: &mut Rtnl,
+    cache: &mut HashMap<String, Option<u32>>,
+    name: &str,
+    object: &str,
+) -> Result<Option<u32>, KernelError> {
     if let Some(i) = cache.get(name) {
         return Ok(*i);
     }
@@ -102,9 +109,18 @@ fn name_of(rtnl: &mut Rtnl, index: u32, object: &str) -> Result<Option<String>, 
     }))
 }
 
-fn request(q: &RouteAsk, iif: Option<u32>, oif: Option<u32>, fibmatch: bool) -> RouteNetlinkMessage {
+fn request(
+    q: &RouteAsk,
+    iif: Option<u32>,
+    oif: Option<u32>,
+    fibmatch: bool,
+) -> RouteNetlinkMessage {
     let mut m = RouteMessage::default();
-    m.header.address_family = if q.dst.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+    m.header.address_family = if q.dst.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
     m.header.destination_prefix_length = if q.dst.is_ipv4() { 32 } else { 128 };
     m.attributes.push(RouteAttribute::Destination(addr(q.dst)));
     if let Some(s) = q.src {
@@ -162,7 +178,11 @@ fn words(m: &RouteMessage, names: &HashMap<u32, String>) -> String {
 
 /// Ask each route lookup of `asks`, and the state of each neighbour entry
 /// `(interface, address)` of `neighs`, inside `ns`.
-pub fn ask(ns: &Netns, asks: &[RouteAsk], neighs: &[(String, IpAddr)]) -> Result<(Vec<RouteGot>, Vec<Option<String>>), KernelError> {
+pub fn ask(
+    ns: &Netns,
+    asks: &[RouteAsk],
+    neighs: &[(String, IpAddr)],
+) -> Result<(Vec<RouteGot>, Vec<Option<String>>), KernelError> {
     let object = ns.label();
     run_in(ns, || -> Result<_, KernelError> {
         let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(object.clone(), e))?;
@@ -239,7 +259,8 @@ pub fn ask(ns: &Netns, asks: &[RouteAsk], neighs: &[(String, IpAddr)]) -> Result
                 },
                 None => None,
             };
-            let matched = match rtnl.ask(request(q, iif, oif, true), &object, "route get fibmatch") {
+            let matched = match rtnl.ask(request(q, iif, oif, true), &object, "route get fibmatch")
+            {
                 Ok(msgs) => msgs.into_iter().find_map(|m| match m {
                     RouteNetlinkMessage::NewRoute(r) => Some(words(&r, &names)),
                     _ => None,
@@ -260,15 +281,25 @@ pub fn ask(ns: &Netns, asks: &[RouteAsk], neighs: &[(String, IpAddr)]) -> Result
                 continue;
             };
             let mut m = NeighbourMessage::default();
-            m.header.family = if a.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+            m.header.family = if a.is_ipv4() {
+                AddressFamily::Inet
+            } else {
+                AddressFamily::Inet6
+            };
             m.header.ifindex = i;
             m.attributes.push(NeighbourAttribute::Destination(match a {
                 IpAddr::V4(v) => NeighbourAddress::Inet(*v),
                 IpAddr::V6(v) => NeighbourAddress::Inet6(*v),
             }));
-            let st = match rtnl.ask(RouteNetlinkMessage::GetNeighbour(m), &object, "neighbour get") {
+            let st = match rtnl.ask(
+                RouteNetlinkMessage::GetNeighbour(m),
+                &object,
+                "neighbour get",
+            ) {
                 Ok(msgs) => msgs.into_iter().find_map(|m| match m {
-                    RouteNetlinkMessage::NewNeighbour(n) => Some(format!("{:?}", n.header.state).to_uppercase()),
+                    RouteNetlinkMessage::NewNeighbour(n) => {
+                        Some(format!("{:?}", n.header.state).to_uppercase())
+                    }
                     _ => None,
                 }),
                 Err(e) if e.errno() == Some(libc::ENOENT) => Some("none".into()),
@@ -294,7 +325,9 @@ pub fn ruleset(ns: &Netns) -> Result<Option<serde_json::Value>, KernelError> {
             .args(["-j", "-a", "list", "ruleset"])
             .stdin(std::process::Stdio::null())
             .output()
-            .map_err(|e| KernelError::io(format!("{object} (is the nftables package installed?)"), e))?;
+            .map_err(|e| {
+                KernelError::io(format!("{object} (is the nftables package installed?)"), e)
+            })?;
         if !out.status.success() {
             return Err(KernelError::Netlink {
                 object: object.clone(),

@@ -25,7 +25,12 @@ pub fn known_gaps() -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("- `"))
         .filter_map(|l| l.split_once('`'))
-        .map(|(k, r)| (k.to_string(), r.trim_start_matches([' ', ':', '-']).trim().to_string()))
+        .map(|(k, r)| {
+            (
+                k.to_string(),
+                r.trim_start_matches([' ', ':', '-']).trim().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -82,10 +87,16 @@ fn claims(flows: &[Flow], count: u32, timeout_ms: u32) -> Vec<Expectation> {
 }
 
 /// Probe every flow (reach claims), slow ones again: answered or not.
-fn probe_all(topo: &Topology, flows: &[Flow], again: impl Fn(usize) -> bool) -> Vec<(bool, String)> {
+fn probe_all(
+    topo: &Topology,
+    flows: &[Flow],
+    again: impl Fn(usize) -> bool,
+) -> Vec<(bool, String)> {
     let quick = netloom::verify::judge(&topo.network, &claims(flows, 1, 300));
     let mut out: Vec<(bool, String)> = quick.into_iter().map(|o| (o.ok, o.reason)).collect();
-    let retry: Vec<usize> = (0..flows.len()).filter(|&i| !out[i].0 && again(i)).collect();
+    let retry: Vec<usize> = (0..flows.len())
+        .filter(|&i| !out[i].0 && again(i))
+        .collect();
     if !retry.is_empty() {
         let sub: Vec<Flow> = retry.iter().map(|&i| flows[i].clone()).collect();
         let slow = netloom::verify::judge(&topo.network, &claims(&sub, 3, 1500));
@@ -98,7 +109,10 @@ fn probe_all(topo: &Topology, flows: &[Flow], again: impl Fn(usize) -> bool) -> 
 
 /// Bring `topo` up with `engine` (in this sandboxed process) and wait until it forwards.
 pub async fn up(engine: &Engine, topo: &Topology) {
-    engine.up(topo, Options::default()).await.unwrap_or_else(|e| panic!("up {}: {e}", topo.network.name));
+    engine
+        .up(topo, Options::default())
+        .await
+        .unwrap_or_else(|e| panic!("up {}: {e}", topo.network.name));
     let flows = explain::all_flows(topo, Probe::Icmp);
     let expect = claims(&flows, 1, 300);
     let net = topo.network.clone();
@@ -106,27 +120,49 @@ pub async fn up(engine: &Engine, topo: &Topology) {
     let r = tokio::task::spawn_blocking(move || netloom::verify::readiness(&net, &expect, bound))
         .await
         .unwrap();
-    assert!(r.ready || r.broken, "{} not ready: {}", topo.network.name, r);
+    assert!(
+        r.ready || r.broken,
+        "{} not ready: {}",
+        topo.network.name,
+        r
+    );
 }
 
 /// Compare explain (static and live) with probes for every pair of a network that is up.
-pub async fn compare(engine: &Engine, topo: &Topology, file: &str, label: &str, gaps: &BTreeMap<String, String>) -> Counts {
+pub async fn compare(
+    engine: &Engine,
+    topo: &Topology,
+    file: &str,
+    label: &str,
+    gaps: &BTreeMap<String, String>,
+) -> Counts {
     let flows = explain::all_flows(topo, Probe::Icmp);
-    let stat: Vec<Explanation> = flows.iter().map(|f| explain::explain_static(topo, file, f)).collect();
+    let stat: Vec<Explanation> = flows
+        .iter()
+        .map(|f| explain::explain_static(topo, file, f))
+        .collect();
     let live = engine
         .explain(topo, file, &flows, ExplainOptions::default())
         .await
         .unwrap_or_else(|e| panic!("live explain of {label}: {e}"));
     let t2 = topo.clone();
     let f2 = flows.clone();
-    let said: Vec<bool> = stat.iter().zip(&live).map(|(s, l)| s.ok() || l.ok()).collect();
-    let probes = tokio::task::spawn_blocking(move || probe_all(&t2, &f2, |i| said[i])).await.unwrap();
+    let said: Vec<bool> = stat
+        .iter()
+        .zip(&live)
+        .map(|(s, l)| s.ok() || l.ok())
+        .collect();
+    let probes = tokio::task::spawn_blocking(move || probe_all(&t2, &f2, |i| said[i]))
+        .await
+        .unwrap();
     let mut c = Counts {
         pairs: flows.len(),
         ..Counts::default()
     };
     for (i, f) in flows.iter().enumerate() {
-        *c.dispositions.entry(live[i].disposition.to_string()).or_default() += 1;
+        *c.dispositions
+            .entry(live[i].disposition.to_string())
+            .or_default() += 1;
         let (reached, how) = &probes[i];
         c.reached += usize::from(*reached);
         let s_ok = stat[i].ok() == *reached;
@@ -139,7 +175,10 @@ pub async fn compare(engine: &Engine, topo: &Topology, file: &str, label: &str, 
         let key = format!("{label}:{}->{}", f.src, f.dst);
         let d = Disagreement {
             key: key.clone(),
-            probe: format!("{}: {how}", if *reached { "answered" } else { "not answered" }),
+            probe: format!(
+                "{}: {how}",
+                if *reached { "answered" } else { "not answered" }
+            ),
             stat: stat[i].disposition,
             live: live[i].disposition,
             why: explain::render::explanation(&live[i], "    "),
@@ -159,7 +198,11 @@ pub fn tell(line: &str) {
     println!("{line}");
     if let Some(p) = std::env::var_os("NETLOOM_EXPLAIN_COUNTS") {
         use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
             let _ = writeln!(f, "{line}");
         }
     }
@@ -168,7 +211,12 @@ pub fn tell(line: &str) {
 /// A readable report of the disagreements.
 pub fn report(bad: &[Disagreement]) -> String {
     bad.iter()
-        .map(|d| format!("{}: probe {}; static {}, live {}\n{}", d.key, d.probe, d.stat, d.live, d.why))
+        .map(|d| {
+            format!(
+                "{}: probe {}; static {}, live {}\n{}",
+                d.key, d.probe, d.stat, d.live, d.why
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

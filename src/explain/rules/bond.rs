@@ -57,11 +57,22 @@ fn active_backup(sim: &Sim, b: If) -> bool {
 
 /// The port of master `b` carrying traffic now.
 pub fn active(sim: &Sim, b: If) -> Option<If> {
-    let ports: Vec<If> = sim.idx.ports(b).iter().copied().filter(|&p| usable(sim, p)).collect();
+    let ports: Vec<If> = sim
+        .idx
+        .ports(b)
+        .iter()
+        .copied()
+        .filter(|&p| usable(sim, p))
+        .collect();
     match &sim.idx.link(b).kind {
         LinkKind::Bond(o) => {
-            let primary = o.primary.as_deref().and_then(|n| sim.idx.find(sim.idx.node_of(b), n));
-            primary.filter(|p| ports.contains(p)).or_else(|| ports.first().copied())
+            let primary = o
+                .primary
+                .as_deref()
+                .and_then(|n| sim.idx.find(sim.idx.node_of(b), n));
+            primary
+                .filter(|p| ports.contains(p))
+                .or_else(|| ports.first().copied())
         }
         LinkKind::Team(_) => ports.iter().copied().max_by_key(|&p| {
             let prio = match &sim.idx.link(p).port {
@@ -88,14 +99,27 @@ pub fn xmit(sim: &mut Sim, p: usize, b: If, frame: Frame) {
     for &other in sim.idx.ports(b) {
         if other != port && usable(sim, other) && active_backup(sim, b) {
             let hit = INACTIVE.hit(
-                format!("{} sends by its active port {} only; {} is a backup", sim.label(b), sim.idx.ifs[port].name, sim.idx.ifs[other].name),
-                format!("make {} the `primary`, or link {} where it leads", sim.idx.ifs[other].name, sim.idx.ifs[port].name),
+                format!(
+                    "{} sends by its active port {} only; {} is a backup",
+                    sim.label(b),
+                    sim.idx.ifs[port].name,
+                    sim.idx.ifs[other].name
+                ),
+                format!(
+                    "make {} the `primary`, or link {} where it leads",
+                    sim.idx.ifs[other].name, sim.idx.ifs[port].name
+                ),
                 sim.at(b, Some("primary")),
             );
             sim.only_relaxed(p, b, hit, Ev::Tx(other), frame.clone());
         }
     }
-    let d = format!("{} {}: out of port {}", sim.idx.link(b).kind.word(), sim.label(b), sim.idx.ifs[port].name);
+    let d = format!(
+        "{} {}: out of port {}",
+        sim.idx.link(b).kind.word(),
+        sim.label(b),
+        sim.idx.ifs[port].name
+    );
     sim.go(p, Ev::Tx(port), frame, b, d);
 }
 
@@ -103,13 +127,22 @@ pub fn xmit(sim: &mut Sim, p: usize, b: If, frame: Frame) {
 pub fn port_in(sim: &mut Sim, p: usize, i: If, b: If, frame: Frame) {
     if active_backup(sim, b) && active(sim, b) != Some(i) {
         let hit = INACTIVE.hit(
-            format!("{} is a backup port of {} (active-backup): what arrives there is not passed up", sim.label(i), sim.label(b)),
+            format!(
+                "{} is a backup port of {} (active-backup): what arrives there is not passed up",
+                sim.label(i),
+                sim.label(b)
+            ),
             "make it the `primary` (or bring the active port's link down)",
             sim.at(b, Some("primary")),
         );
         sim.deny(p, i, hit, Some((Ev::Rx(b), frame)));
         return;
     }
-    let d = format!("{} {}: in by port {}", sim.idx.link(b).kind.word(), sim.label(b), sim.idx.ifs[i].name);
+    let d = format!(
+        "{} {}: in by port {}",
+        sim.idx.link(b).kind.word(),
+        sim.label(b),
+        sim.idx.ifs[i].name
+    );
     sim.go(p, Ev::Rx(b), frame, b, d);
 }

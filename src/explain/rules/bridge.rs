@@ -19,7 +19,8 @@ use crate::model::{BridgeVlan, LinkKind, PortOptions};
 pub const STP_BLOCKING: Rule = Rule {
     id: "bridge.stp_blocking",
     disposition: Disposition::PortNotForwarding,
-    kernel: "br_handle_frame / should_deliver (net/bridge/br_input.c, br_forward.c): BR_STATE_BLOCKING",
+    kernel:
+        "br_handle_frame / should_deliver (net/bridge/br_input.c, br_forward.c): BR_STATE_BLOCKING",
     summary: "spanning tree blocks this port to cut a loop: frames in or out of it are dropped",
     field: "stp",
 };
@@ -110,9 +111,10 @@ fn port(sim: &Sim, i: If) -> crate::model::BridgePort {
 /// VLAN filtering of bridge `b`: (tag protocol, default pvid) when on.
 fn filtering(sim: &Sim, b: If) -> Option<(u16, u16)> {
     match &sim.idx.link(b).kind {
-        LinkKind::Bridge(o) if o.vlan_filtering == Some(true) => {
-            Some((o.vlan_protocol.unwrap_or(0x8100), o.default_pvid.unwrap_or(1)))
-        }
+        LinkKind::Bridge(o) if o.vlan_filtering == Some(true) => Some((
+            o.vlan_protocol.unwrap_or(0x8100),
+            o.default_pvid.unwrap_or(1),
+        )),
         _ => None,
     }
 }
@@ -191,7 +193,10 @@ fn state_hit(sim: &Sim, i: If) -> Option<RuleHit> {
         modelled
     };
     let l = sim.label(i);
-    let b = sim.idx.master(i).map_or_else(|| "the bridge".into(), |m| sim.label(m));
+    let b = sim
+        .idx
+        .master(i)
+        .map_or_else(|| "the bridge".into(), |m| sim.label(m));
     match state {
         3 => None,
         1 | 2 => Some(STP_SETTLING.hit(
@@ -215,22 +220,31 @@ fn state_hit(sim: &Sim, i: If) -> Option<RuleHit> {
 /// br_dev_xmit: the bridge's own stack sends out of its ports.
 pub fn dev_xmit(sim: &mut Sim, p: usize, b: If, frame: Frame) {
     let frame = match filtering(sim, b) {
-        Some((proto, pvid)) => match ingress(&entries(&own_vlans(sim, b), pvid), proto, frame.clone()) {
-            Ok(f) => f,
-            Err(why) => {
-                let hit = VLAN_INGRESS.hit(
+        Some((proto, pvid)) => {
+            match ingress(&entries(&own_vlans(sim, b), pvid), proto, frame.clone()) {
+                Ok(f) => f,
+                Err(why) => {
+                    let hit = VLAN_INGRESS.hit(
                     format!("bridge {} cannot send it itself: {why}", sim.label(b)),
                     "give the bridge itself (`vlans` of the bridge) the VLAN, as PVID for untagged traffic",
                     sim.at(b, Some("vlans")),
                 );
-                sim.deny(p, b, hit, Some((Ev::Stack(b), frame)));
-                return;
+                    sim.deny(p, b, hit, Some((Ev::Stack(b), frame)));
+                    return;
+                }
             }
-        },
+        }
         None => frame,
     };
     for &q in sim.idx.ports(b) {
-        sim.pass(p, Ev::Out { port: q, ingress: None }, frame.clone());
+        sim.pass(
+            p,
+            Ev::Out {
+                port: q,
+                ingress: None,
+            },
+            frame.clone(),
+        );
     }
 }
 
@@ -271,7 +285,14 @@ pub fn forwarding_in(sim: &mut Sim, p: usize, i: If, b: If, frame: Frame) {
         }
     }
     for &q in sim.idx.ports(b) {
-        sim.pass(p, Ev::Out { port: q, ingress: Some(i) }, frame.clone());
+        sim.pass(
+            p,
+            Ev::Out {
+                port: q,
+                ingress: Some(i),
+            },
+            frame.clone(),
+        );
     }
 }
 
@@ -292,7 +313,12 @@ fn up(sim: &mut Sim, p: usize, i: If, b: If, frame: Frame) {
         },
         None => frame,
     };
-    let detail = format!("bridge {}: in by port {} (forwarding), up to {}", sim.label(b), sim.idx.ifs[i].name, sim.idx.ifs[b].name);
+    let detail = format!(
+        "bridge {}: in by port {} (forwarding), up to {}",
+        sim.label(b),
+        sim.idx.ifs[i].name,
+        sim.idx.ifs[b].name
+    );
     sim.go(p, Ev::Rx(b), frame, b, detail);
 }
 
@@ -318,15 +344,24 @@ pub fn out(sim: &mut Sim, p: usize, q: If, ingress: Option<If>, frame: Frame) {
     if let Some(i) = ingress {
         if port(sim, i).isolated == Some(true) && qopts.isolated == Some(true) {
             let hit = ISOLATED.hit(
-                format!("ports {} and {ql} of {bl} are both isolated", sim.idx.ifs[i].name),
-                format!("set `isolated: false` on {ql} (or on {})", sim.idx.ifs[i].name),
+                format!(
+                    "ports {} and {ql} of {bl} are both isolated",
+                    sim.idx.ifs[i].name
+                ),
+                format!(
+                    "set `isolated: false` on {ql} (or on {})",
+                    sim.idx.ifs[i].name
+                ),
                 sim.at(q, Some("master")),
             );
             sim.only_relaxed(p, q, hit, Ev::Tx(q), frame);
             return;
         }
     }
-    if matches!(frame.dst, Dst::Mac(_)) && qopts.flood == Some(false) && qopts.learning == Some(false) {
+    if matches!(frame.dst, Dst::Mac(_))
+        && qopts.flood == Some(false)
+        && qopts.learning == Some(false)
+    {
         let hit = UNKNOWN_UNICAST.hit(
             format!("port {ql} of {bl} has learning and flood off: the bridge never learns who is behind it and never floods unknown unicast to it"),
             format!("set `learning: true` (or `flood: true`) on port {ql}"),

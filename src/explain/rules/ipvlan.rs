@@ -102,7 +102,9 @@ pub fn slave_holding(idx: &Index, lower: If, ip: std::net::IpAddr) -> Option<If>
 
 /// ipvlan_queue_xmit.
 pub fn xmit(sim: &mut Sim, p: usize, s: If, frame: Frame) {
-    let Some(lower) = sim.idx.lower(s) else { return };
+    let Some(lower) = sim.idx.lower(s) else {
+        return;
+    };
     let (m, f) = (mode(sim.idx, s), flag(sim.idx, s));
     let sl = sim.label(s);
     let to_shared = match frame.dst {
@@ -114,17 +116,30 @@ pub fn xmit(sim: &mut Sim, p: usize, s: If, frame: Frame) {
             let tl = sim.label(t);
             match f {
                 "private" => {
-                    let hit = PRIVATE.hit(format!("{sl} and {tl} are ipvlan slaves of {} with the `private` flag", sim.label(lower)), "remove `flag: private` (bridge)", sim.at(s, Some("flag")));
+                    let hit = PRIVATE.hit(
+                        format!(
+                            "{sl} and {tl} are ipvlan slaves of {} with the `private` flag",
+                            sim.label(lower)
+                        ),
+                        "remove `flag: private` (bridge)",
+                        sim.at(s, Some("flag")),
+                    );
                     sim.deny(p, s, hit, Some((Ev::Rx(t), frame)));
                 }
                 "vepa" => {
                     let hit = VEPA.hit(format!("{sl} and {tl} are ipvlan slaves with the `vepa` flag: the frame leaves by {}", sim.label(lower)), "remove `flag: vepa` (bridge), or hairpin at the far end", sim.at(s, Some("flag")));
                     sim.only_relaxed(p, t, hit, Ev::Rx(t), frame.clone());
-                    let d = format!("ipvlan {sl} ({m}, vepa): out of master {}", sim.label(lower));
+                    let d = format!(
+                        "ipvlan {sl} ({m}, vepa): out of master {}",
+                        sim.label(lower)
+                    );
                     sim.go(p, Ev::Tx(lower), frame, s, d);
                 }
                 _ => {
-                    let d = format!("ipvlan {sl} ({m}): {} holds {}, straight to it", tl, frame.ip_dst);
+                    let d = format!(
+                        "ipvlan {sl} ({m}): {} holds {}, straight to it",
+                        tl, frame.ip_dst
+                    );
                     sim.go(p, Ev::Rx(t), frame, s, d);
                 }
             }
@@ -154,11 +169,25 @@ pub fn xmit(sim: &mut Sim, p: usize, s: If, frame: Frame) {
 pub fn master_xmit_relaxed(sim: &mut Sim, p: usize, lower: If, frame: &Frame) {
     // Only what the master's own stack sends (slaves share its address,
     // but send from their own IPs).
-    if !sim.relaxed() || frame.src != sim.idx.mac_owner(lower) || slave_holding(sim.idx, lower, frame.ip_src).is_some() {
+    if !sim.relaxed()
+        || frame.src != sim.idx.mac_owner(lower)
+        || slave_holding(sim.idx, lower, frame.ip_src).is_some()
+    {
         return;
     }
     for t in slaves(sim.idx, lower) {
-        let hit = MASTER.hit(format!("{} is the master of ipvlan {}: its own frames leave by its wire", sim.label(lower), sim.label(t)), format!("move {}'s address to an ipvlan slave of its own", sim.label(lower)), sim.at(t, Some("lower")));
+        let hit = MASTER.hit(
+            format!(
+                "{} is the master of ipvlan {}: its own frames leave by its wire",
+                sim.label(lower),
+                sim.label(t)
+            ),
+            format!(
+                "move {}'s address to an ipvlan slave of its own",
+                sim.label(lower)
+            ),
+            sim.at(t, Some("lower")),
+        );
         sim.only_relaxed(p, t, hit, Ev::Rx(t), frame.clone());
     }
 }
@@ -166,12 +195,15 @@ pub fn master_xmit_relaxed(sim: &mut Sim, p: usize, lower: If, frame: &Frame) {
 /// ipvlan_handle_frame on master `lower`; whether it consumed the frame.
 pub fn lower_rx(sim: &mut Sim, p: usize, lower: If, frame: &Frame) -> bool {
     let all = slaves(sim.idx, lower);
-    let Some(&first) = all.first() else { return false };
+    let Some(&first) = all.first() else {
+        return false;
+    };
     let m = mode(sim.idx, first);
     let ll = sim.label(lower);
     if m == "l2" && frame.dst == Dst::Broadcast {
         // ipvlan_external_frame: not one a slave sent itself.
-        let own = frame.src == sim.idx.mac_owner(lower) && slave_holding(sim.idx, lower, frame.ip_src).is_some();
+        let own = frame.src == sim.idx.mac_owner(lower)
+            && slave_holding(sim.idx, lower, frame.ip_src).is_some();
         if !own {
             for t in all {
                 if is_up(sim.idx.link(t)) {

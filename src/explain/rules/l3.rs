@@ -70,7 +70,8 @@ pub const NO_SOURCE: Rule = Rule {
 pub const NEIGH: Rule = Rule {
     id: "neigh.unanswered",
     disposition: Disposition::NeighbourUnreachable,
-    kernel: "arp_solicit / neigh_timer_handler -> NUD_FAILED (net/ipv4/arp.c, net/core/neighbour.c)",
+    kernel:
+        "arp_solicit / neigh_timer_handler -> NUD_FAILED (net/ipv4/arp.c, net/core/neighbour.c)",
     summary: "nothing that the next hop's ARP request reaches holds the next hop's address",
     field: "addresses",
 };

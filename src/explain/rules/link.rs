@@ -21,7 +21,8 @@ pub const ADMIN_DOWN: Rule = Rule {
 pub const VETH_PEER_DOWN: Rule = Rule {
     id: "veth.peer_down",
     disposition: Disposition::LinkDown,
-    kernel: "veth_xmit -> __dev_forward_skb -> is_skb_forwardable (drivers/net/veth.c, net/core/dev.c)",
+    kernel:
+        "veth_xmit -> __dev_forward_skb -> is_skb_forwardable (drivers/net/veth.c, net/core/dev.c)",
     summary: "a veth end drops what it sends while its peer is down (no carrier)",
     field: "state",
 };
@@ -54,7 +55,13 @@ pub const OUTSIDE: Rule = Rule {
 };
 
 /// The link rules.
-pub const RULES: &[&Rule] = &[&ADMIN_DOWN, &VETH_PEER_DOWN, &TUN_NO_READER, &DUMMY, &OUTSIDE];
+pub const RULES: &[&Rule] = &[
+    &ADMIN_DOWN,
+    &VETH_PEER_DOWN,
+    &TUN_NO_READER,
+    &DUMMY,
+    &OUTSIDE,
+];
 
 /// The hit for `i` being down.
 pub fn down(sim: &Sim, i: If) -> RuleHit {
@@ -80,7 +87,12 @@ pub fn veth_xmit(sim: &mut Sim, p: usize, i: If, frame: Frame) {
     let detail = format!("veth {} -> {}", sim.label(i), sim.label(peer));
     if !is_up(sim.idx.link(peer)) {
         let hit = VETH_PEER_DOWN.hit(
-            format!("{}'s peer {} is down, so {} has no carrier", sim.label(i), sim.label(peer), sim.label(i)),
+            format!(
+                "{}'s peer {} is down, so {} has no carrier",
+                sim.label(i),
+                sim.label(peer),
+                sim.label(i)
+            ),
             format!("bring {} up (`state: up`)", sim.label(peer)),
             sim.at(peer, None),
         );
@@ -95,7 +107,10 @@ pub fn sink(sim: &Sim, i: If) -> RuleHit {
     let l = sim.label(i);
     match &sim.idx.link(i).kind {
         LinkKind::Tun(o) => TUN_NO_READER.hit(
-            format!("{l} is a {} device: what it sends goes to the program holding it open", o.mode),
+            format!(
+                "{l} is a {} device: what it sends goes to the program holding it open",
+                o.mode
+            ),
             "attach a program to it, or use a veth pair",
             sim.at(i, Some("kind")),
         ),

@@ -50,8 +50,10 @@ pub const MIXED: Rule = Rule {
 pub const SOURCE: Rule = Rule {
     id: "macvlan.source",
     disposition: Disposition::DeniedByDeviceMode,
-    kernel: "macvlan_forward_source / macvlan_handle_frame (drivers/net/macvlan.c): MACVLAN_MODE_SOURCE",
-    summary: "a source-mode child receives only frames whose source address is in its `source_macs`",
+    kernel:
+        "macvlan_forward_source / macvlan_handle_frame (drivers/net/macvlan.c): MACVLAN_MODE_SOURCE",
+    summary:
+        "a source-mode child receives only frames whose source address is in its `source_macs`",
     field: "source_macs",
 };
 
@@ -76,7 +78,10 @@ pub fn mode<'a>(sim: &'a Sim, i: If) -> &'a str {
 }
 
 fn is_child(sim: &Sim, i: If) -> bool {
-    matches!(sim.idx.link(i).kind, LinkKind::Macvlan(_) | LinkKind::Macvtap(_))
+    matches!(
+        sim.idx.link(i).kind,
+        LinkKind::Macvlan(_) | LinkKind::Macvtap(_)
+    )
 }
 
 /// The macvlan children of `lower`.
@@ -100,13 +105,20 @@ fn for_child(sim: &Sim, c: If, frame: &Frame) -> bool {
 /// macvlan_queue_xmit.
 pub fn xmit(sim: &mut Sim, p: usize, c: If, frame: Frame) {
     let Some(lower) = sim.idx.lower(c) else {
-        let hit = super::link::OUTSIDE.hit(format!("{}'s lower is outside the topology", sim.label(c)), "declare the lower in the file", sim.at(c, Some("lower")));
+        let hit = super::link::OUTSIDE.hit(
+            format!("{}'s lower is outside the topology", sim.label(c)),
+            "declare the lower in the file",
+            sim.at(c, Some("lower")),
+        );
         sim.deny(p, c, hit, None);
         return;
     };
     let m = mode(sim, c).to_string();
     let cl = sim.label(c);
-    let siblings: Vec<If> = children(sim, lower).into_iter().filter(|&s| s != c).collect();
+    let siblings: Vec<If> = children(sim, lower)
+        .into_iter()
+        .filter(|&s| s != c)
+        .collect();
     let mut stays = false;
     if m == "bridge" {
         for &s in &siblings {
@@ -116,7 +128,10 @@ pub fn xmit(sim: &mut Sim, p: usize, c: If, frame: Frame) {
             let sm = mode(sim, s).to_string();
             if sm == "bridge" {
                 if is_up(sim.idx.link(s)) {
-                    let d = format!("macvlan {cl} (bridge): straight to bridge-mode sibling {}", sim.label(s));
+                    let d = format!(
+                        "macvlan {cl} (bridge): straight to bridge-mode sibling {}",
+                        sim.label(s)
+                    );
                     sim.go(p, Ev::Rx(s), frame.clone(), c, d);
                 } else {
                     let hit = super::link::down(sim, s);
@@ -216,15 +231,29 @@ pub fn lower_rx(sim: &mut Sim, p: usize, lower: If, frame: &Frame) -> bool {
         if mode(sim, c) != "source" {
             continue;
         }
-        let (LinkKind::Macvlan(o) | LinkKind::Macvtap(o)) = &sim.idx.link(c).kind else { continue };
+        let (LinkKind::Macvlan(o) | LinkKind::Macvtap(o)) = &sim.idx.link(c).kind else {
+            continue;
+        };
         let listed = src_mac.is_some_and(|m| o.source_macs.contains(&m));
         if listed && for_child(sim, c, frame) {
-            let d = format!("macvlan {ll}: source {} is listed by source-mode {}", sim.label(frame.src), sim.label(c));
+            let d = format!(
+                "macvlan {ll}: source {} is listed by source-mode {}",
+                sim.label(frame.src),
+                sim.label(c)
+            );
             sim.go(p, Ev::Rx(c), frame.clone(), lower, d);
         } else if for_child(sim, c, frame) {
-            let why = if src_mac.is_none() { "has no fixed `mac` in the file, so it cannot be listed" } else { "is not listed" };
+            let why = if src_mac.is_none() {
+                "has no fixed `mac` in the file, so it cannot be listed"
+            } else {
+                "is not listed"
+            };
             let hit = SOURCE.hit(
-                format!("{} is a source-mode macvlan: the sender {} {why}", sim.label(c), sim.label(frame.src)),
+                format!(
+                    "{} is a source-mode macvlan: the sender {} {why}",
+                    sim.label(c),
+                    sim.label(frame.src)
+                ),
                 format!("add the sender's MAC to `source_macs` of {}", sim.label(c)),
                 sim.at(c, Some("mode")),
             );
@@ -251,7 +280,11 @@ pub fn lower_rx(sim: &mut Sim, p: usize, lower: If, frame: &Frame) -> bool {
                     let cm = mode(sim, c);
                     let gets = cm == "vepa" || (sm == "vepa" && cm == "bridge");
                     if gets && is_up(sim.idx.link(c)) {
-                        let d = format!("macvlan {ll}: reflected broadcast from {} ({sm}) to {} ({cm})", sim.label(s), sim.label(c));
+                        let d = format!(
+                            "macvlan {ll}: reflected broadcast from {} ({sm}) to {} ({cm})",
+                            sim.label(s),
+                            sim.label(c)
+                        );
                         sim.go(p, Ev::Rx(c), frame.clone(), lower, d);
                     }
                 }
@@ -273,14 +306,16 @@ pub fn lower_rx(sim: &mut Sim, p: usize, lower: If, frame: &Frame) -> bool {
         }
         Dst::Mac(m) => {
             let passthru = kids.iter().copied().find(|&c| mode(sim, c) == "passthru");
-            let target = passthru.or_else(|| kids.iter().copied().find(|&c| c == sim.idx.mac_owner(m)));
+            let target =
+                passthru.or_else(|| kids.iter().copied().find(|&c| c == sim.idx.mac_owner(m)));
             match target {
                 Some(c) if mode(sim, c) != "source" => {
                     if !is_up(sim.idx.link(c)) {
                         let hit = super::link::down(sim, c);
                         sim.deny(p, c, hit, Some((Ev::Rx(c), frame.clone())));
                     } else {
-                        let d = format!("macvlan {ll}: to child {} ({})", sim.label(c), mode(sim, c));
+                        let d =
+                            format!("macvlan {ll}: to child {} ({})", sim.label(c), mode(sim, c));
                         sim.go(p, Ev::Rx(c), frame.clone(), lower, d);
                     }
                     true

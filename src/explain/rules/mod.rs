@@ -6,9 +6,9 @@
 //! rules it can break sit together.
 pub mod bond;
 pub mod bridge;
+pub mod ipvlan;
 pub mod l3;
 pub mod link;
-pub mod ipvlan;
 pub mod macvlan;
 pub mod nat;
 pub mod nft;
@@ -70,7 +70,12 @@ impl RuleHit {
 
 impl Rule {
     /// A hit of this rule.
-    pub fn hit(&'static self, message: impl Into<String>, fix: impl Into<String>, at: Option<String>) -> RuleHit {
+    pub fn hit(
+        &'static self,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+        at: Option<String>,
+    ) -> RuleHit {
         RuleHit {
             id: self.id,
             kernel: self.kernel,
@@ -146,7 +151,11 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), n, "duplicate rule ids");
         for r in rules {
-            assert!(r.kernel.contains('('), "{}: kernel function with its file", r.id);
+            assert!(
+                r.kernel.contains('('),
+                "{}: kernel function with its file",
+                r.id
+            );
             assert!(r.id.contains('.'), "{}", r.id);
             assert!(!r.summary.is_empty() && !r.field.is_empty(), "{}", r.id);
         }

@@ -47,7 +47,9 @@ pub fn at_hook(facts: &Facts, node: &str, hook: &str, pkt: &Packet) -> Option<Ru
         Verdict::Accept => None,
         Verdict::Drop(what) => Some(FILTERED.hit(
             format!("{node}: nft {what} drops it at hook {hook}"),
-            format!("change that rule in {node}'s ruleset (netloom manages only its own NAT table)"),
+            format!(
+                "change that rule in {node}'s ruleset (netloom manages only its own NAT table)"
+            ),
             None,
         )),
     }
@@ -66,7 +68,10 @@ pub fn bridged(sim: &Sim, b: If, i: If, q: If, frame: &Frame) -> Option<RuleHit>
     pkt.oif = Some(sim.idx.ifs[q].name.to_string());
     if let Verdict::Drop(what) = rs.eval(&["bridge"], "forward", &pkt) {
         return Some(FILTERED.hit(
-            format!("{node}: nft {what} drops it between bridge ports {} and {}", sim.idx.ifs[i].name, sim.idx.ifs[q].name),
+            format!(
+                "{node}: nft {what} drops it between bridge ports {} and {}",
+                sim.idx.ifs[i].name, sim.idx.ifs[q].name
+            ),
             format!("change that rule in {node}'s ruleset"),
             None,
         ));

@@ -39,9 +39,16 @@ fn proto_word(p: u16) -> &'static str {
 
 /// vlan_dev_hard_start_xmit: push the tag, send by the lower.
 pub fn xmit(sim: &mut Sim, p: usize, v: If, mut frame: Frame) {
-    let (Some((proto, vid)), Some(lower)) = (opts(sim, v), sim.idx.lower(v)) else { return };
+    let (Some((proto, vid)), Some(lower)) = (opts(sim, v), sim.idx.lower(v)) else {
+        return;
+    };
     frame.tags.push(Tag { proto, vid });
-    let d = format!("vlan {}: tag {} {vid}, out of {}", sim.label(v), proto_word(proto), sim.label(lower));
+    let d = format!(
+        "vlan {}: tag {} {vid}, out of {}",
+        sim.label(v),
+        proto_word(proto),
+        sim.label(lower)
+    );
     sim.go(p, Ev::Tx(lower), frame, v, d);
 }
 
@@ -61,7 +68,12 @@ pub fn to_vlan_device(sim: &mut Sim, p: usize, i: If, t: Tag, frame: &Frame) -> 
         sim.deny(p, v, hit, Some((Ev::Rx(v), inner)));
         return true;
     }
-    let d = format!("vlan {}: tag {} {} taken off", sim.label(v), proto_word(t.proto), t.vid);
+    let d = format!(
+        "vlan {}: tag {} {} taken off",
+        sim.label(v),
+        proto_word(t.proto),
+        t.vid
+    );
     sim.go(p, Ev::Rx(v), inner, v, d);
     true
 }
@@ -69,12 +81,25 @@ pub fn to_vlan_device(sim: &mut Sim, p: usize, i: If, t: Tag, frame: &Frame) -> 
 /// A tagged frame nothing on `i` claims: dropped; relaxed, it goes to the
 /// VLAN devices that would take it with another id or protocol.
 pub fn unclaimed(sim: &mut Sim, p: usize, i: If, t: Tag, frame: Frame) {
-    let others: Vec<If> = sim.idx.uppers(i).iter().copied().filter(|&v| opts(sim, v).is_some()).collect();
+    let others: Vec<If> = sim
+        .idx
+        .uppers(i)
+        .iter()
+        .copied()
+        .filter(|&v| opts(sim, v).is_some())
+        .collect();
     let il = sim.label(i);
     if others.is_empty() {
         let hit = ID_MISMATCH.hit(
-            format!("the frame arrives at {il} tagged {} {}, and {il} has no VLAN device for it", proto_word(t.proto), t.vid),
-            format!("add a VLAN device with `id: {}` on {il}, or send untagged", t.vid),
+            format!(
+                "the frame arrives at {il} tagged {} {}, and {il} has no VLAN device for it",
+                proto_word(t.proto),
+                t.vid
+            ),
+            format!(
+                "add a VLAN device with `id: {}` on {il}, or send untagged",
+                t.vid
+            ),
             sim.at(i, None),
         );
         let mut inner = frame.clone();
@@ -83,10 +108,25 @@ pub fn unclaimed(sim: &mut Sim, p: usize, i: If, t: Tag, frame: Frame) {
         return;
     }
     for v in others {
-        let Some((proto, vid)) = opts(sim, v) else { continue };
+        let Some((proto, vid)) = opts(sim, v) else {
+            continue;
+        };
         let hit = ID_MISMATCH.hit(
-            format!("the frame arrives at {il} tagged {} {}, but {} takes {} {vid}", proto_word(t.proto), t.vid, sim.label(v), proto_word(proto)),
-            if proto != t.proto { format!("use the same `protocol` on both ends ({})", proto_word(t.proto)) } else { format!("set `id: {}` on {}", t.vid, sim.label(v)) },
+            format!(
+                "the frame arrives at {il} tagged {} {}, but {} takes {} {vid}",
+                proto_word(t.proto),
+                t.vid,
+                sim.label(v),
+                proto_word(proto)
+            ),
+            if proto != t.proto {
+                format!(
+                    "use the same `protocol` on both ends ({})",
+                    proto_word(t.proto)
+                )
+            } else {
+                format!("set `id: {}` on {}", t.vid, sim.label(v))
+            },
             sim.at(v, Some("id")),
         );
         let mut inner = frame.clone();

@@ -90,7 +90,9 @@ fn destinations(sim: &Sim, x: If, o: &VxlanOptions) -> Vec<IpAddr> {
 
 /// vxlan_xmit: encapsulate and route to each destination.
 pub fn xmit(sim: &mut Sim, p: usize, x: If, frame: Frame) {
-    let Some(o) = opts(sim, x).cloned() else { return };
+    let Some(o) = opts(sim, x).cloned() else {
+        return;
+    };
     let xl = sim.label(x);
     let port = o.dstport.unwrap_or(DEFAULT_PORT);
     let dsts = destinations(sim, x, &o);
@@ -108,11 +110,22 @@ pub fn xmit(sim: &mut Sim, p: usize, x: If, frame: Frame) {
     }
     let node = sim.idx.node_of(x).to_string();
     for r in dsts {
-        let under = crate::explain::walk::underlay(sim.idx, sim.facts, sim.place, &node, o.local, r, sim.depth + 1);
+        let under = crate::explain::walk::underlay(
+            sim.idx,
+            sim.facts,
+            sim.place,
+            &node,
+            o.local,
+            r,
+            sim.depth + 1,
+        );
         let Some((rnode, _)) = under.arrived.clone() else {
             let why = under.reason.clone();
             let hit = NO_UNDERLAY.hit(
-                format!("{xl} sends VNI {} to {r}:{port}, but the underlay does not carry it: {why}", o.vni),
+                format!(
+                    "{xl} sends VNI {} to {r}:{port}, but the underlay does not carry it: {why}",
+                    o.vni
+                ),
                 format!("give {node} a route to {r} over the underlay"),
                 sim.at(x, Some("dev")),
             );
@@ -126,20 +139,37 @@ pub fn xmit(sim: &mut Sim, p: usize, x: If, frame: Frame) {
             .copied()
             .filter(|&y| opts(sim, y).is_some() && is_up(sim.idx.link(y)))
             .collect();
-        let takes = |y: If| opts(sim, y).is_some_and(|yo| yo.vni == o.vni && yo.dstport.unwrap_or(DEFAULT_PORT) == port);
+        let takes = |y: If| {
+            opts(sim, y)
+                .is_some_and(|yo| yo.vni == o.vni && yo.dstport.unwrap_or(DEFAULT_PORT) == port)
+        };
         match here.iter().copied().find(|&y| takes(y)) {
             Some(y) => {
-                let d = format!("vxlan {xl}: VNI {} in UDP to {r}:{port}, taken by {}", o.vni, sim.label(y));
+                let d = format!(
+                    "vxlan {xl}: VNI {} in UDP to {r}:{port}, taken by {}",
+                    o.vni,
+                    sim.label(y)
+                );
                 let id = sim.go(p, Ev::Rx(y), frame.clone(), x, d);
                 sim.nest(id, under.steps.clone());
             }
             None => {
-                let same_vni = here.iter().copied().find(|&y| opts(sim, y).is_some_and(|yo| yo.vni == o.vni));
-                let same_port = here.iter().copied().find(|&y| opts(sim, y).is_some_and(|yo| yo.dstport.unwrap_or(DEFAULT_PORT) == port));
+                let same_vni = here
+                    .iter()
+                    .copied()
+                    .find(|&y| opts(sim, y).is_some_and(|yo| yo.vni == o.vni));
+                let same_port = here.iter().copied().find(|&y| {
+                    opts(sim, y).is_some_and(|yo| yo.dstport.unwrap_or(DEFAULT_PORT) == port)
+                });
                 let (hit, cont) = match (same_vni, same_port, here.first().copied()) {
                     (Some(y), _, _) => (
                         PORT_MISMATCH.hit(
-                            format!("{xl} sends to UDP port {port}, but {} (VNI {}) listens on {}", sim.label(y), o.vni, opts(sim, y).and_then(|v| v.dstport).unwrap_or(DEFAULT_PORT)),
+                            format!(
+                                "{xl} sends to UDP port {port}, but {} (VNI {}) listens on {}",
+                                sim.label(y),
+                                o.vni,
+                                opts(sim, y).and_then(|v| v.dstport).unwrap_or(DEFAULT_PORT)
+                            ),
                             format!("set the same `dstport` on {xl} and {}", sim.label(y)),
                             sim.at(y, None),
                         ),
@@ -147,7 +177,12 @@ pub fn xmit(sim: &mut Sim, p: usize, x: If, frame: Frame) {
                     ),
                     (None, Some(y), _) | (None, None, Some(y)) => (
                         VNI_MISMATCH.hit(
-                            format!("{xl} sends VNI {}, but {} has VNI {}", o.vni, sim.label(y), opts(sim, y).map_or(0, |v| v.vni)),
+                            format!(
+                                "{xl} sends VNI {}, but {} has VNI {}",
+                                o.vni,
+                                sim.label(y),
+                                opts(sim, y).map_or(0, |v| v.vni)
+                            ),
                             format!("set the same `vni` on {xl} and {}", sim.label(y)),
                             sim.at(y, Some("vni")),
                         ),
@@ -155,7 +190,10 @@ pub fn xmit(sim: &mut Sim, p: usize, x: If, frame: Frame) {
                     ),
                     _ => (
                         VNI_MISMATCH.hit(
-                            format!("{xl} sends VNI {} to {r}, but {rnode} has no vxlan device up", o.vni),
+                            format!(
+                                "{xl} sends VNI {} to {r}, but {rnode} has no vxlan device up",
+                                o.vni
+                            ),
                             format!("add a vxlan with `vni: {}` in {rnode}", o.vni),
                             sim.at(x, Some("vni")),
                         ),
