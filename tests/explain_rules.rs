@@ -308,3 +308,24 @@ fn every_rule_has_a_mutation_file() {
         "rules without a mutation file: {missing:?}"
     );
 }
+
+/// docs/explain.md lists every rule with its kernel function.
+#[test]
+fn every_rule_is_documented() {
+    let doc = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/explain.md"),
+    )
+    .unwrap();
+    for r in explain::rules::all() {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", r.id)))
+            .unwrap_or_else(|| panic!("docs/explain.md has no row for {}", r.id));
+        assert!(
+            row.contains(&r.kernel.replace('|', "\\|")),
+            "{}: the row names another kernel function: {row}",
+            r.id
+        );
+        assert!(row.contains(r.disposition.word()), "{}: {row}", r.id);
+    }
+}

@@ -13,7 +13,9 @@
 //! does, the search is repeated with every rule relaxed at the cost of one
 //! violation each (a 0-1 breadth-first search): the way with the fewest
 //! violations names the rules that stop the frame, in path order.
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use super::fast::Map as HashMap;
 use std::net::IpAddr;
 
 use super::facts::Facts;
@@ -163,7 +165,7 @@ impl<'s, 'a> Sim<'s, 'a> {
             relaxed: false,
             events: Vec::new(),
             queue: VecDeque::new(),
-            best: HashMap::new(),
+            best: HashMap::default(),
             drops: Vec::new(),
             pkt: None,
         }

@@ -1,7 +1,7 @@
 //! An index over a resolved network, built once per explanation (or once for
 //! every pair of `--all`): interfaces by number, who holds each address,
 //! which devices are stacked on which, which ports a master has.
-use std::collections::HashMap;
+use super::fast::Map as HashMap;
 use std::net::IpAddr;
 
 use crate::model::{IfRef, Link, LinkKind, Network, Node};
@@ -38,6 +38,8 @@ pub struct Index<'a> {
     pub vxlans: Vec<If>,
     /// Interfaces of each node, in name order.
     by_node: HashMap<&'a str, Vec<If>>,
+    /// Whether any ipvlan or ipvtap device is in the network.
+    pub has_ipvlan: bool,
 }
 
 impl<'a> Index<'a> {
@@ -46,12 +48,13 @@ impl<'a> Index<'a> {
         let mut idx = Index {
             net,
             ifs: Vec::new(),
-            by_name: HashMap::new(),
-            holders: HashMap::new(),
-            uppers: HashMap::new(),
-            ports: HashMap::new(),
+            by_name: HashMap::default(),
+            holders: HashMap::default(),
+            uppers: HashMap::default(),
+            ports: HashMap::default(),
             vxlans: Vec::new(),
-            by_node: HashMap::new(),
+            by_node: HashMap::default(),
+            has_ipvlan: false,
         };
         for (node, n) in &net.nodes {
             for (name, link) in &n.links {
@@ -69,6 +72,7 @@ impl<'a> Index<'a> {
                 if matches!(link.kind, LinkKind::Vxlan(_)) {
                     idx.vxlans.push(id);
                 }
+                idx.has_ipvlan |= matches!(link.kind, LinkKind::Ipvlan(_) | LinkKind::Ipvtap(_));
             }
         }
         for id in 0..idx.ifs.len() {

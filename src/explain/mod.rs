@@ -13,6 +13,7 @@
 //! difference from the file is reported as drift. Both directions are
 //! walked: the request, then the reply from the address that answered.
 pub mod facts;
+pub mod fast;
 pub mod frame;
 pub mod index;
 pub mod live;

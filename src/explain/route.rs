@@ -49,7 +49,7 @@ impl Hop {
 }
 
 /// A candidate route with what ranks it.
-struct Cand {
+struct Cand<'a> {
     prefix: IpNet,
     metric: u32,
     table_rank: u8,
@@ -57,7 +57,8 @@ struct Cand {
     dev: If,
     via: Option<IpAddr>,
     src: Option<IpAddr>,
-    text: String,
+    /// The route of the file, for a candidate that is not a connected prefix.
+    route: Option<&'a Route>,
 }
 
 /// Whether a link is administratively up (routes through it exist only then:
@@ -90,11 +91,37 @@ fn same_family(a: IpAddr, b: IpAddr) -> bool {
 /// count, and without one the destination is assumed on link there
 /// (ip_route_output_key_hash_rcu: "routing tables are wrong, assume the
 /// destination is on link").
-pub fn lookup(idx: &Index, node: &str, dst: IpAddr, oif: Option<If>) -> Lookup {
+pub fn lookup<'a>(idx: &Index<'a>, node: &str, dst: IpAddr, oif: Option<If>) -> Lookup {
     if let Some(holder) = idx.holder_in(node, dst) {
         return Lookup::Local { holder };
     }
-    let mut cands: Vec<Cand> = Vec::new();
+    // The best candidate so far (the words are made for the winner only:
+    // `--all` looks up routes for every pair).
+    let mut best: Option<Cand<'a>> = None;
+    let mut offer = |c: Cand<'a>| {
+        if !c.prefix.contains(&dst) || oif.is_some_and(|o| o != c.dev) {
+            return;
+        }
+        let better = match &best {
+            None => true,
+            Some(b) => {
+                (
+                    c.table_rank,
+                    std::cmp::Reverse(c.prefix.prefix_len()),
+                    c.metric,
+                    !c.connected,
+                ) < (
+                    b.table_rank,
+                    std::cmp::Reverse(b.prefix.prefix_len()),
+                    b.metric,
+                    !b.connected,
+                )
+            }
+        };
+        if better {
+            best = Some(c);
+        }
+    };
     for &i in idx.ifaces_of(node) {
         let l = idx.link(i);
         if !is_up(l) {
@@ -105,7 +132,7 @@ pub fn lookup(idx: &Index, node: &str, dst: IpAddr, oif: Option<If>) -> Lookup {
             if a.net.prefix_len() == full || !same_family(a.net.addr(), dst) {
                 continue;
             }
-            cands.push(Cand {
+            offer(Cand {
                 prefix: a.net.trunc(),
                 metric: if dst.is_ipv4() { 0 } else { 256 },
                 table_rank: 0,
@@ -113,42 +140,36 @@ pub fn lookup(idx: &Index, node: &str, dst: IpAddr, oif: Option<If>) -> Lookup {
                 dev: i,
                 via: None,
                 src: Some(a.net.addr()),
-                text: format!(
-                    "{} dev {} proto kernel scope link src {}",
-                    a.net.trunc(),
-                    idx.ifs[i].name,
-                    a.net.addr()
-                ),
+                route: None,
             });
         }
     }
     if let Some(n) = idx.node(node) {
         for r in &n.routes {
             if let Some(c) = candidate(idx, node, r, dst) {
-                cands.push(c);
+                offer(c);
             }
         }
     }
-    let best = cands
-        .into_iter()
-        .filter(|c| c.prefix.contains(&dst))
-        .filter(|c| oif.is_none_or(|o| o == c.dev))
-        .min_by(|a, b| {
-            a.table_rank
-                .cmp(&b.table_rank)
-                .then(b.prefix.prefix_len().cmp(&a.prefix.prefix_len()))
-                .then(a.metric.cmp(&b.metric))
-                .then(b.connected.cmp(&a.connected))
-        });
     match (best, oif) {
         (Some(c), _) => {
             let src = c
                 .src
                 .or_else(|| select_src(idx, node, c.dev, c.via.unwrap_or(dst)));
+            let matched = match c.route {
+                Some(r) if r.dev.is_some() => r.to_string(),
+                Some(r) => format!("{r} dev {}", idx.ifs[c.dev].name),
+                None => format!(
+                    "{} dev {} proto kernel scope link src {}",
+                    c.prefix,
+                    idx.ifs[c.dev].name,
+                    c.src.map_or_else(String::new, |s| s.to_string())
+                ),
+            };
             Lookup::Unicast(Hop {
                 dev: c.dev,
                 via: c.via,
-                matched: c.text,
+                matched,
                 prefix: c.prefix,
                 src,
             })
@@ -166,7 +187,7 @@ pub fn lookup(idx: &Index, node: &str, dst: IpAddr, oif: Option<If>) -> Lookup {
 
 /// A route of the file as a candidate for `dst`, when it is in a table the
 /// standard rules consult and its device is there and up.
-fn candidate(idx: &Index, node: &str, r: &Route, dst: IpAddr) -> Option<Cand> {
+fn candidate<'r>(idx: &Index, node: &str, r: &'r Route, dst: IpAddr) -> Option<Cand<'r>> {
     if !same_family(r.to.addr(), dst) {
         return None;
     }
@@ -184,10 +205,6 @@ fn candidate(idx: &Index, node: &str, r: &Route, dst: IpAddr) -> Option<Cand> {
         return None;
     }
     let metric = r.metric.unwrap_or(if dst.is_ipv4() { 0 } else { 1024 });
-    let mut text = r.to_string();
-    if r.dev.is_none() {
-        text.push_str(&format!(" dev {}", idx.ifs[dev].name));
-    }
     Some(Cand {
         prefix: r.to.trunc(),
         metric,
@@ -196,7 +213,7 @@ fn candidate(idx: &Index, node: &str, r: &Route, dst: IpAddr) -> Option<Cand> {
         dev,
         via: r.via,
         src: r.src,
-        text,
+        route: Some(r),
     })
 }
 

@@ -16,7 +16,7 @@ pub const FILTERED: Rule = Rule {
     disposition: Disposition::FilteredByNft,
     kernel: "nft_do_chain (net/netfilter/nf_tables_core.c)",
     summary: "an nftables rule (or a base chain's policy) drops the packet",
-    field: "nat",
+    field: "the node's nftables ruleset (not in the file)",
 };
 
 /// br_netfilter: bridged IPv4 also crosses ip/inet forward chains.

@@ -12,7 +12,9 @@ mod direction;
 mod segment;
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+
+use super::fast::Map as HashMap;
 use std::net::IpAddr;
 
 use super::facts::{Facts, RouteAnswer, RouteKey};
@@ -43,6 +45,8 @@ pub struct Walker<'s, 'a> {
     learned: RefCell<HashMap<(String, If, IpAddr), If>>,
     /// Masquerade rules the flow's source matched but left by another interface.
     nat_misses: RefCell<Vec<String>>,
+    /// Frames carried from an interface to an owner's address (see `carry`).
+    carry_cache: RefCell<HashMap<(If, If), (If, Vec<(String, Step)>)>>,
 }
 
 /// How a direction ended.
@@ -196,6 +200,7 @@ impl<'s, 'a> Walker<'s, 'a> {
             wanted_neigh: RefCell::default(),
             learned: RefCell::default(),
             nat_misses: RefCell::default(),
+            carry_cache: RefCell::default(),
         }
     }
 

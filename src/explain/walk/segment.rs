@@ -104,12 +104,27 @@ impl Walker<'_, '_> {
         pkt: &Pkt,
         steps: &mut Vec<(String, Step)>,
     ) -> Result<If, Box<Stop>> {
+        // Without ipvlan (which tells slaves apart by IP) and nftables (which
+        // filters by address), a frame's way depends on the interfaces
+        // alone: the pairs of `--all` share it.
+        let shareable = !self.idx.has_ipvlan && self.facts.nft.is_empty();
+        if shareable {
+            if let Some((at, known)) = self.carry_cache.borrow().get(&(out, to)) {
+                steps.extend(known.iter().cloned());
+                return Ok(*at);
+            }
+        }
         let mut sim = Sim::new(self.idx, self.facts, self.place, self.depth);
         sim.pkt = self.nft_pkt(pkt, None, None);
         let owner = self.idx.mac_owner(to);
         let dst = f.ip_dst;
         let found = sim.run(Ev::Tx(out), f, &|s, i, _| s.idx.mac_owner(i) == owner);
         self.touch(&found.steps);
+        if let (true, Some(at)) = (shareable, found.at) {
+            self.carry_cache
+                .borrow_mut()
+                .insert((out, to), (at, found.steps.clone()));
+        }
         steps.extend(found.steps);
         match found.at {
             Some(i) => Ok(i),
