@@ -46,8 +46,11 @@ pub struct Walker<'s, 'a> {
     /// Masquerade rules the flow's source matched but left by another interface.
     nat_misses: RefCell<Vec<String>>,
     /// Frames carried from an interface to an owner's address (see `carry`).
-    carry_cache: RefCell<HashMap<(If, If), (If, Vec<(String, Step)>)>>,
+    carry_cache: RefCell<HashMap<(If, If), Carried>>,
 }
+
+/// A frame carried: where it arrived, and the way there.
+type Carried = (If, Vec<(String, Step)>);
 
 /// How a direction ended.
 #[derive(Debug, Clone)]
