@@ -139,6 +139,7 @@ fn live(n: usize, reps: usize) -> Result<(), String> {
         let t = Instant::now();
         let _ = explain::explain_static(&topo, "scale.yaml", &flow);
         println!("static explain of the same flow: {}", ms(t.elapsed()));
+        netloom::timing::report();
         Ok(())
     })
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::nft::Ruleset;
-use crate::model::{Network, Node};
+use crate::model::Node;
 
 /// The conf/all and conf/default values a new namespace starts with.
 ///
@@ -108,15 +108,13 @@ pub struct Facts {
     pub nft: HashMap<String, Ruleset>,
     /// Neighbour entries (NUD state words) by (node, iface, address), live.
     pub neigh: HashMap<(String, String, IpAddr), String>,
-    /// Addresses still tentative (IPv6 DAD), by node.
-    pub tentative: BTreeSet<(String, IpAddr)>,
     /// Differences between the file and the kernel.
     pub drift: Vec<String>,
 }
 
 impl Facts {
     /// Facts from the file alone, with the defaults of this machine.
-    pub fn model(_net: &Network) -> Facts {
+    pub fn model() -> Facts {
         Facts {
             defaults: Defaults::here(),
             ..Facts::default()

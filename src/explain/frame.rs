@@ -149,6 +149,8 @@ pub struct Found {
     pub steps: Vec<(String, Step)>,
     /// Rules broken on the way (relaxed runs; empty when `at` was reached strictly).
     pub hits: Vec<RuleHit>,
+    /// The devices on the way.
+    pub ifs: Vec<If>,
 }
 
 /// Most events one simulation may make (a storm in a looped segment ends there).
@@ -197,6 +199,7 @@ impl<'s, 'a> Sim<'s, 'a> {
                 at: None,
                 steps: Vec::new(),
                 hits: strict_drops,
+                ifs: Vec::new(),
             },
         }
     }
@@ -259,8 +262,13 @@ impl<'s, 'a> Sim<'s, 'a> {
         chain.reverse();
         let mut steps = Vec::new();
         let mut hits = Vec::new();
+        let mut ifs = Vec::new();
         for e in chain {
             let ev = &self.events[e];
+            ifs.push(match ev.ev {
+                Ev::Tx(i) | Ev::Xmit(i) | Ev::Rx(i) | Ev::BrIn(i) | Ev::Stack(i) => i,
+                Ev::Out { port, .. } => port,
+            });
             steps.extend(ev.nested.iter().cloned());
             if let Some(n) = &ev.note {
                 let node = self.idx.node_of(n.at).to_string();
@@ -282,6 +290,7 @@ impl<'s, 'a> Sim<'s, 'a> {
             at: Some(at),
             steps,
             hits,
+            ifs,
         }
     }
 

@@ -34,16 +34,54 @@ type NeighKey = (String, String, IpAddr);
 /// Most rounds of walking and asking.
 const ROUNDS: usize = 8;
 
+/// A node with more links than this is read link by link (only those a
+/// flow crosses), not dumped whole: the scale topology's host has a
+/// thousand veth ends, whose dump and peer lookups cost ten times a flow.
+const BIG: usize = 64;
+
 /// What has been read from the kernel so far.
 #[derive(Default)]
 struct Read {
-    nodes: BTreeMap<String, Node>,
+    /// Namespaces found, by node.
+    nss: HashMap<String, Arc<Netns>>,
+    /// Nodes whose namespace is missing.
+    missing: BTreeSet<String>,
+    /// Nodes read (whole, or link by link when big).
+    nodes: BTreeSet<String>,
+    /// Links of big nodes read.
+    links: BTreeSet<(String, String)>,
     stp: HashMap<(String, String), u8>,
     routes: HashMap<RouteKey, RouteAnswer>,
-    neigh: HashMap<(String, String, IpAddr), String>,
+    neigh: HashMap<NeighKey, String>,
     nft: HashMap<String, Ruleset>,
     drift: Vec<String>,
-    asked_neigh: BTreeSet<(String, String, IpAddr)>,
+    asked_neigh: BTreeSet<NeighKey>,
+}
+
+impl Read {
+    /// Find the namespaces of `nodes` not looked for yet; whether any is missing.
+    fn locate(
+        &mut self,
+        k: &Kernel,
+        nodes: impl IntoIterator<Item = String>,
+    ) -> Result<bool, ExplainError> {
+        let mut new_missing = false;
+        for n in nodes {
+            if self.nss.contains_key(&n) || self.missing.contains(&n) {
+                continue;
+            }
+            match k.netns_of(&n)? {
+                Some(ns) => {
+                    self.nss.insert(n, ns);
+                }
+                None => {
+                    self.missing.insert(n);
+                    new_missing = true;
+                }
+            }
+        }
+        Ok(new_missing)
+    }
 }
 
 /// Explain `flows` of `topo` (read from `file`) live.
@@ -53,112 +91,142 @@ pub async fn explain(
     file: &str,
     flows: &[Flow],
 ) -> Result<Vec<Explanation>, ExplainError> {
-    let mut missing = BTreeSet::new();
-    let mut nss: HashMap<String, Arc<Netns>> = HashMap::new();
-    for node in topo.network.nodes.keys() {
-        match k.netns_of(node)? {
-            Some(ns) => {
-                nss.insert(node.clone(), ns);
-            }
-            None => {
-                missing.insert(node.clone());
-            }
+    let mut read = Read::default();
+    let sources: BTreeSet<String> = flows.iter().map(|f| f.src.clone()).collect();
+    read.locate(k, sources.iter().cloned())?;
+    if sources
+        .iter()
+        .all(|s| s == model::HOST || read.missing.contains(s))
+    {
+        // None of the sources is there: is anything of the file?
+        read.locate(k, topo.network.nodes.keys().cloned())?;
+        if read.nss.keys().all(|n| n == model::HOST)
+            && topo.network.nodes.keys().any(|n| n != model::HOST)
+        {
+            return Err(ExplainError::NotUp {
+                file: file.to_string(),
+            });
         }
-    }
-    if nss.keys().all(|n| n == model::HOST) && topo.network.nodes.keys().any(|n| n != model::HOST) {
-        return Err(ExplainError::NotUp {
-            file: file.to_string(),
-        });
     }
     let defaults = Defaults::here();
     let place = Place {
         file,
         locations: &topo.locations,
     };
-    let mut read = Read::default();
+    let mut merged = topo.network.clone();
     for round in 0..ROUNDS {
-        let merged = merge(&topo.network, &read.nodes);
+        let t = std::time::Instant::now();
         let facts = Facts {
             live: true,
             defaults: defaults.clone(),
-            kernel_nodes: read.nodes.keys().cloned().collect(),
-            missing: missing.clone(),
+            kernel_nodes: read.nodes.clone(),
+            missing: read.missing.clone(),
             stp: read.stp.clone(),
             routes: read.routes.clone(),
             nft: read.nft.clone(),
             neigh: read.neigh.clone(),
-            tentative: BTreeSet::new(),
             drift: read.drift.clone(),
         };
         let idx = Index::new(&merged);
         let mut out = Vec::with_capacity(flows.len());
-        let (mut touched, mut wanted, mut neigh) =
-            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let (mut touched, mut links, mut wanted, mut neigh) = (
+            BTreeSet::new(),
+            BTreeSet::new(),
+            BTreeSet::new(),
+            BTreeSet::new(),
+        );
         for f in flows {
             let w = Walker::new(&idx, &facts, place);
             out.push(w.explain(f));
             touched.extend(w.touched.into_inner());
+            links.extend(w.touched_links.into_inner());
             wanted.extend(w.wanted.into_inner());
             neigh.extend(w.wanted_neigh.into_inner());
         }
+        crate::timing::record("explain walk", t.elapsed());
+        let newly_missing = read.locate(k, touched.iter().cloned())?;
+        let big = |n: &str| {
+            topo.network
+                .nodes
+                .get(n)
+                .is_some_and(|x| x.links.len() > BIG)
+        };
         let new_nodes: Vec<String> = touched
+            .iter()
+            .filter(|n| !read.nodes.contains(*n) && read.nss.contains_key(*n) && !big(n))
+            .cloned()
+            .collect();
+        let new_links: Vec<(String, String)> = links
             .into_iter()
-            .filter(|n| !read.nodes.contains_key(n) && nss.contains_key(n))
+            .filter(|(n, _)| big(n) && read.nss.contains_key(n))
+            .filter(|l| !read.links.contains(l))
             .collect();
         let new_routes: Vec<RouteKey> = wanted
             .into_iter()
-            .filter(|q| !read.routes.contains_key(q))
+            .filter(|q| read.nss.contains_key(&q.node) && !read.routes.contains_key(q))
             .collect();
-        let new_neigh: Vec<(String, String, IpAddr)> = neigh
+        let new_neigh: Vec<NeighKey> = neigh
             .into_iter()
             .filter(|q| !read.asked_neigh.contains(q))
             .collect();
-        if (new_nodes.is_empty() && new_routes.is_empty() && new_neigh.is_empty())
-            || round + 1 == ROUNDS
-        {
+        let quiet = new_nodes.is_empty()
+            && new_links.is_empty()
+            && new_routes.is_empty()
+            && new_neigh.is_empty();
+        if (quiet && !newly_missing) || round + 1 == ROUNDS {
             return Ok(out);
         }
         if !new_nodes.is_empty() {
-            observe(k, topo, &nss, &new_nodes, &mut read).await?;
+            let got =
+                crate::timing::timed("explain observe", observe(k, topo, &new_nodes, &mut read))
+                    .await?;
+            for (name, node) in got {
+                merge_node(&mut merged, &topo.network, &name, node, &read.nodes);
+            }
+        }
+        if !new_links.is_empty() {
+            crate::timing::timed(
+                "explain links",
+                read_links(topo, new_links, &mut merged, &mut read),
+            )
+            .await?;
         }
         if !new_routes.is_empty() || !new_neigh.is_empty() {
-            ask(&nss, new_routes, new_neigh, &mut read).await?;
+            crate::timing::timed("explain ask", ask(new_routes, new_neigh, &mut read)).await?;
         }
     }
     Ok(Vec::new())
 }
 
-/// The file's network with the nodes read from the kernel in their place.
-/// A reference the kernel could not resolve (a veth peer or lower in a
+/// Put node `name` as the kernel has it into `net` (the file's network so
+/// far). A reference the kernel could not resolve (a veth peer or lower in a
 /// namespace not read) keeps the file's.
-pub fn merge(file: &Network, kernel: &BTreeMap<String, Node>) -> Network {
-    let mut net = file.clone();
-    for (name, obs) in kernel {
-        let mut n = obs.clone();
-        if let Some(m) = file.nodes.get(name) {
-            for (lname, l) in n.links.iter_mut() {
-                let Some(ml) = m.links.get(lname) else {
-                    continue;
-                };
-                match (&mut l.kind, &ml.kind) {
-                    (LinkKind::Veth(o), LinkKind::Veth(mo)) if o.peer.is_none() => {
-                        o.peer = mo.peer.clone()
-                    }
-                    (
-                        LinkKind::Macvlan(o) | LinkKind::Macvtap(o),
-                        LinkKind::Macvlan(mo) | LinkKind::Macvtap(mo),
-                    ) if o.lower.is_none() => o.lower = mo.lower.clone(),
-                    (
-                        LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o),
-                        LinkKind::Ipvlan(mo) | LinkKind::Ipvtap(mo),
-                    ) if o.lower.is_none() => o.lower = mo.lower.clone(),
-                    _ => {}
+fn merge_node(net: &mut Network, file: &Network, name: &str, mut n: Node, read: &BTreeSet<String>) {
+    if let Some(m) = file.nodes.get(name) {
+        for (lname, l) in n.links.iter_mut() {
+            let Some(ml) = m.links.get(lname) else {
+                continue;
+            };
+            let keep = |r: &Option<crate::model::IfRef>| {
+                r.as_ref().is_some_and(|r| !read.contains(&r.node))
+            };
+            match (&mut l.kind, &ml.kind) {
+                (LinkKind::Veth(o), LinkKind::Veth(mo)) if o.peer.is_none() && keep(&mo.peer) => {
+                    o.peer = mo.peer.clone()
                 }
+                (
+                    LinkKind::Macvlan(o) | LinkKind::Macvtap(o),
+                    LinkKind::Macvlan(mo) | LinkKind::Macvtap(mo),
+                ) if o.lower.is_none() && keep(&mo.lower) => o.lower = mo.lower.clone(),
+                (
+                    LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o),
+                    LinkKind::Ipvlan(mo) | LinkKind::Ipvtap(mo),
+                ) if o.lower.is_none() && keep(&mo.lower) => o.lower = mo.lower.clone(),
+                _ => {}
             }
         }
-        net.nodes.insert(name.clone(), n);
     }
-    net
+    net.nodes.insert(name.to_string(), n);
 }
 
 fn thread(what: &str) -> ExplainError {
@@ -181,19 +249,20 @@ fn keys(topo: &Topology, node: &str) -> Vec<String> {
     v
 }
 
-/// Read `nodes` from the kernel into `read`, with their drift.
+/// Read `nodes` from the kernel whole: the nodes as the kernel has them,
+/// their bridge port states, rulesets and drift into `read`.
 async fn observe(
     k: &Kernel,
     topo: &Topology,
-    nss: &HashMap<String, Arc<Netns>>,
     nodes: &[String],
     read: &mut Read,
-) -> Result<(), ExplainError> {
+) -> Result<Vec<(String, Node)>, ExplainError> {
     let keys: BTreeMap<String, Vec<String>> =
         nodes.iter().map(|n| (n.clone(), keys(topo, n))).collect();
     let net = crate::kernel::observe::network(k, nodes, &keys).await?;
+    let mut out = Vec::new();
     for (name, mut node) in net.nodes {
-        let Some(ns) = nss.get(&name).cloned() else {
+        let Some(ns) = read.nss.get(&name).cloned() else {
             continue;
         };
         if node
@@ -205,18 +274,108 @@ async fn observe(
                 read.stp.insert((name.clone(), port), state);
             }
         }
-        let ns2 = ns.clone();
-        let rules = tokio::task::spawn_blocking(move || query::ruleset(&ns2))
-            .await
-            .map_err(|_| thread("nft ruleset"))??;
-        if let Some(json) = rules {
+        if let Some(json) = ruleset(ns).await? {
             node.nat = netloom_nat(&json, &topo.network.name);
             read.nft.insert(name.clone(), Ruleset::parse(&json));
         }
         if let Some(m) = topo.network.nodes.get(&name) {
             read.drift.extend(drift(&name, m, &node));
         }
-        read.nodes.insert(name, node);
+        read.nodes.insert(name.clone());
+        out.push((name, node));
+    }
+    Ok(out)
+}
+
+/// The nftables ruleset of a namespace, if it has a table.
+async fn ruleset(ns: Arc<Netns>) -> Result<Option<Value>, ExplainError> {
+    Ok(tokio::task::spawn_blocking(move || query::ruleset(&ns))
+        .await
+        .map_err(|_| thread("nft ruleset"))??)
+}
+
+/// Read the links `links` of big nodes one by one (their state, carrier and
+/// bridge port state, the sysctls the walk reads for them) into the merged
+/// network, the rest of such a node staying as the file has it.
+async fn read_links(
+    topo: &Topology,
+    links: Vec<(String, String)>,
+    net: &mut Network,
+    read: &mut Read,
+) -> Result<(), ExplainError> {
+    let mut by_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (n, l) in links {
+        read.links.insert((n.clone(), l.clone()));
+        by_node.entry(n).or_default().push(l);
+    }
+    for (name, names) in by_node {
+        let Some(ns) = read.nss.get(&name).cloned() else {
+            continue;
+        };
+        let mut keys: Vec<String> = facts::NODE_KEYS.iter().map(|s| s.to_string()).collect();
+        for l in &names {
+            keys.extend(facts::keys_for(l));
+        }
+        if let Some(m) = topo.network.nodes.get(&name) {
+            keys.extend(m.sysctls.keys().cloned());
+        }
+        let (ns2, asked) = (ns.clone(), names.clone());
+        let (states, sysctls) = tokio::task::spawn_blocking(move || {
+            let states = query::links(&ns2, &asked)?;
+            let sysctls = crate::kernel::sysctl::read_many(&ns2, &keys)?;
+            Ok::<_, KernelError>((states, sysctls))
+        })
+        .await
+        .map_err(|_| thread("links"))??;
+        let first = read.nodes.insert(name.clone());
+        let rules = if first { ruleset(ns).await? } else { None };
+        let Some(node) = net.nodes.get_mut(&name) else {
+            continue;
+        };
+        for (l, st) in names.iter().zip(states) {
+            match st {
+                None => {
+                    node.links.remove(l);
+                    read.drift
+                        .push(format!("{name}/{l}: in the file, not in the kernel"));
+                }
+                Some(st) => {
+                    if let Some(link) = node.links.get_mut(l) {
+                        if link.up.unwrap_or(true) != st.up {
+                            read.drift.push(format!(
+                                "{name}/{l}: {} in the kernel, {} in the file",
+                                if st.up { "up" } else { "down" },
+                                if link.up.unwrap_or(true) {
+                                    "up"
+                                } else {
+                                    "down"
+                                }
+                            ));
+                        }
+                        link.up = Some(st.up);
+                        link.carrier = Some(st.carrier);
+                    }
+                    if let Some(s) = st.port_state {
+                        read.stp.insert((name.clone(), l.clone()), s);
+                    }
+                }
+            }
+        }
+        for (k, v) in sysctls {
+            if let Some(want) = node.sysctls.get(&k) {
+                if want.trim() != v.trim() {
+                    read.drift.push(format!(
+                        "{name}: sysctl {k} = {} in the kernel, {want} in the file",
+                        v.trim()
+                    ));
+                }
+            }
+            node.sysctls.insert(k, v);
+        }
+        if let Some(json) = rules {
+            node.nat = netloom_nat(&json, &topo.network.name);
+            read.nft.insert(name.clone(), Ruleset::parse(&json));
+        }
     }
     Ok(())
 }
@@ -245,7 +404,6 @@ fn netloom_nat(json: &Value, topo: &str) -> Vec<model::Masquerade> {
 
 /// Ask the route lookups and neighbour entries, node by node.
 async fn ask(
-    nss: &HashMap<String, Arc<Netns>>,
     routes: Vec<RouteKey>,
     neigh: Vec<(String, String, IpAddr)>,
     read: &mut Read,
@@ -259,7 +417,7 @@ async fn ask(
         by_node.entry(q.0.clone()).or_default().1.push(q);
     }
     for (node, (rs, ns)) in by_node {
-        let Some(netns) = nss.get(&node).cloned() else {
+        let Some(netns) = read.nss.get(&node).cloned() else {
             continue;
         };
         let asks: Vec<RouteAsk> = rs

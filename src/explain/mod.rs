@@ -111,8 +111,6 @@ impl std::fmt::Display for Disposition {
 pub enum StepType {
     /// The packet leaves the source's stack.
     Originate,
-    /// The packet enters a node's stack on an interface.
-    Enter,
     /// A routing decision (route lookup, forwarding, reverse path).
     Route,
     /// Next hop resolution (ARP / ND).
@@ -262,7 +260,7 @@ pub fn parse_probe(s: &str) -> Option<Probe> {
 /// Explain `flow` of `topo` (read from `file`) from the file alone.
 pub fn explain_static(topo: &crate::spec::Topology, file: &str, flow: &Flow) -> Explanation {
     let idx = Index::new(&topo.network);
-    let facts = Facts::model(&topo.network);
+    let facts = Facts::model();
     let place = rules::Place {
         file,
         locations: &topo.locations,
@@ -357,7 +355,7 @@ pub fn matrix(
 /// are built once for every pair).
 pub fn all_static(topo: &crate::spec::Topology, file: &str, probe: Probe) -> Matrix {
     let idx = Index::new(&topo.network);
-    let facts = Facts::model(&topo.network);
+    let facts = Facts::model();
     let place = rules::Place {
         file,
         locations: &topo.locations,

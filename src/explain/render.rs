@@ -6,7 +6,6 @@ use super::{Disposition, Evidence, Explanation, Matrix, Mode, StepType, Trace};
 fn kind_word(k: StepType) -> &'static str {
     match k {
         StepType::Originate => "originate",
-        StepType::Enter => "enter",
         StepType::Route => "route",
         StepType::Neighbour => "neighbour",
         StepType::Segment => "segment",

@@ -7,8 +7,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::time::Duration;
 
 use netloom::engine::{Engine, ExplainOptions, Options};
 use netloom::explain::{self, Disposition, Explanation, Flow};
@@ -224,18 +222,4 @@ pub fn report(bad: &[Disagreement]) -> String {
 /// A fresh engine for `topo` in this sandbox.
 pub fn engine(topo: &Topology) -> Engine {
     Engine::new(&topo.network.name, Store::from_env()).expect("engine")
-}
-
-/// An address of the probe's family, for messages.
-pub fn fam(a: IpAddr) -> &'static str {
-    if a.is_ipv4() {
-        "IPv4"
-    } else {
-        "IPv6"
-    }
-}
-
-/// How long to allow for probes in this kernel (a TCG guest is slow).
-pub fn patience() -> Duration {
-    Duration::from_secs(2)
 }

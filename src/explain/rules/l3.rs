@@ -85,13 +85,13 @@ pub const ARP_IGNORE: Rule = Rule {
     field: "sysctl",
 };
 
-/// Not ready: a namespace or an address missing, or tentative.
+/// Not ready: a node's namespace is missing.
 pub const NOT_READY: Rule = Rule {
     id: "l3.not_ready",
     disposition: Disposition::NotReady,
-    kernel: "addrconf_dad_begin (net/ipv6/addrconf.c); the namespace is looked up under /run/netns",
-    summary: "a node's namespace does not exist (yet), or the address is still tentative",
-    field: "addresses",
+    kernel: "setns(2) on /run/netns/NAME (the namespace is looked up by name)",
+    summary: "a node's namespace does not exist (yet): the network is not (fully) up",
+    field: "nodes",
 };
 
 /// The l3 rules.

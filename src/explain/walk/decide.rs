@@ -58,7 +58,9 @@ impl Walker<'_, '_> {
         steps: &mut Vec<(String, Step)>,
     ) -> Decision {
         let model = self.model_decision(node, dst, src, iif, oif);
-        if !self.facts.live || !self.facts.kernel_nodes.contains(node) {
+        // Live, every node's own answer is asked (in the round that reads
+        // the node, so one round does both).
+        if !self.facts.live || self.facts.missing.contains(node) {
             return model;
         }
         let key = RouteKey {

@@ -22,10 +22,14 @@ impl Walker<'_, '_> {
                     hit: Option<RuleHit>| {
             // A stop decided at this node (not inside a segment, which has its own step).
             if let Some(h) = hit.as_ref().filter(|_| why.is_empty()) {
+                let kind = match d {
+                    Disposition::FilteredByNft | Disposition::ReversePathFilter => StepType::Filter,
+                    _ => StepType::Route,
+                };
                 steps.push(frame::step(
                     self.facts,
                     &at,
-                    StepType::Route,
+                    kind,
                     h.message.clone(),
                     Action::Drop,
                 ));
@@ -166,6 +170,9 @@ impl Walker<'_, '_> {
                 }
                 Decision::Out(hop) => {
                     let out = hop.dev;
+                    self.touched_links
+                        .borrow_mut()
+                        .insert((at.clone(), self.idx.ifs[out].name.to_string()));
                     let nh = hop.nexthop(pkt.dst);
                     if pkt.src.is_none() {
                         pkt.src = hop.src;

@@ -40,6 +40,8 @@ pub struct Walker<'s, 'a> {
     pub touched: RefCell<BTreeSet<String>>,
     /// Neighbour entries the walk wanted the kernel's state of (live).
     pub wanted_neigh: RefCell<BTreeSet<(String, String, IpAddr)>>,
+    /// Interfaces the walk went through, (node, name).
+    pub touched_links: RefCell<BTreeSet<(String, String)>>,
     /// Neighbours learnt from ARP requests this flow made: (node, interface,
     /// address) -> the asker's interface (arp_process -> neigh_event_ns).
     learned: RefCell<HashMap<(String, If, IpAddr), If>>,
@@ -201,19 +203,26 @@ impl<'s, 'a> Walker<'s, 'a> {
             wanted: RefCell::default(),
             touched: RefCell::default(),
             wanted_neigh: RefCell::default(),
+            touched_links: RefCell::default(),
             learned: RefCell::default(),
             nat_misses: RefCell::default(),
             carry_cache: RefCell::default(),
         }
     }
 
-    /// The nodes a segment's way crosses: live, they are read from the kernel too.
-    pub(super) fn touch(&self, steps: &[(String, Step)]) {
+    /// The nodes and devices a segment's way crosses: live, they are read
+    /// from the kernel too.
+    pub(super) fn touch(&self, found: &frame::Found) {
         let mut t = self.touched.borrow_mut();
-        for (n, _) in steps {
+        for (n, _) in &found.steps {
             if !t.contains(n) {
                 t.insert(n.clone());
             }
+        }
+        let mut l = self.touched_links.borrow_mut();
+        for &i in &found.ifs {
+            let f = &self.idx.ifs[i];
+            l.insert((f.node.to_string(), f.name.to_string()));
         }
     }
 

@@ -119,7 +119,7 @@ impl Walker<'_, '_> {
         let owner = self.idx.mac_owner(to);
         let dst = f.ip_dst;
         let found = sim.run(Ev::Tx(out), f, &|s, i, _| s.idx.mac_owner(i) == owner);
-        self.touch(&found.steps);
+        self.touch(&found);
         if let (true, Some(at)) = (shareable, found.at) {
             self.carry_cache
                 .borrow_mut()
@@ -187,7 +187,7 @@ impl Walker<'_, '_> {
             frame::from_stack(self.idx, out, Dst::Broadcast, Kind::ArpRequest, sender, nh);
         let mut sim = Sim::new(self.idx, self.facts, self.place, self.depth);
         let found = sim.run(Ev::Tx(out), request, &want);
-        self.touch(&found.steps);
+        self.touch(&found);
         let Some(by) = found.at else {
             steps.extend(found.steps);
             let refused = refusals.borrow().first().cloned();
@@ -237,7 +237,7 @@ impl Walker<'_, '_> {
         let found = sim.run(Ev::Tx(by), back, &|s, i, _| {
             s.idx.node_of(i) == node && s.idx.mac_owner(i) == owner
         });
-        self.touch(&found.steps);
+        self.touch(&found);
         steps.extend(found.steps);
         match found.at {
             Some(_) => {
