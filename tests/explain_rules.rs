@@ -107,7 +107,9 @@ fn header(text: &str) -> Header {
     h
 }
 
-fn check(rule: &str) {
+/// The file of `rule`: its text, header, flow and topology, with the
+/// static checks done (the rule named from the file alone, the fix delivers).
+fn statically(rule: &str) -> (Header, netloom::spec::Topology, explain::Flow, String) {
     let root = std::env::var_os("NETLOOM_ROOT")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
@@ -151,6 +153,11 @@ fn check(rule: &str) {
             explain::render::explanation(&e, "  ")
         );
     }
+    (h, topo, flow, file)
+}
+
+fn check(rule: &str) {
+    let (h, topo, flow, file) = statically(rule);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -328,4 +335,24 @@ fn every_rule_is_documented() {
         );
         assert!(row.contains(r.disposition.word()), "{}: {row}", r.id);
     }
+}
+
+/// The static half of every mutation file, those the VM runs included.
+#[test]
+fn every_mutation_file_names_its_rule_from_the_file_alone() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/explain");
+    let mut n = 0;
+    for e in std::fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        let Some(rule) = p
+            .file_name()
+            .and_then(|f| f.to_str())
+            .and_then(|f| f.strip_suffix(".yaml"))
+        else {
+            continue;
+        };
+        statically(rule);
+        n += 1;
+    }
+    assert!(n >= 30, "only {n} mutation files");
 }

@@ -181,7 +181,7 @@ pub async fn explain(
                 crate::timing::timed("explain observe", observe(k, topo, &new_nodes, &mut read))
                     .await?;
             for (name, node) in got {
-                merge_node(&mut merged, &topo.network, &name, node, &read.nodes);
+                merge_node(&mut merged, &topo.network, &name, node);
             }
         }
         if !new_links.is_empty() {
@@ -199,17 +199,17 @@ pub async fn explain(
 }
 
 /// Put node `name` as the kernel has it into `net` (the file's network so
-/// far). A reference the kernel could not resolve (a veth peer or lower in a
-/// namespace not read) keeps the file's.
-fn merge_node(net: &mut Network, file: &Network, name: &str, mut n: Node, read: &BTreeSet<String>) {
+/// far). A reference the kernel did not resolve keeps the file's: a veth
+/// peer or lower in a namespace not read, and the lower of an ipvtap in
+/// another namespace, which the kernel does not tell (ipvtap_link_ops has
+/// no get_link_net, so no IFLA_LINK_NETNSID).
+fn merge_node(net: &mut Network, file: &Network, name: &str, mut n: Node) {
     if let Some(m) = file.nodes.get(name) {
         for (lname, l) in n.links.iter_mut() {
             let Some(ml) = m.links.get(lname) else {
                 continue;
             };
-            let keep = |r: &Option<crate::model::IfRef>| {
-                r.as_ref().is_some_and(|r| !read.contains(&r.node))
-            };
+            let keep = |r: &Option<crate::model::IfRef>| r.is_some();
             match (&mut l.kind, &ml.kind) {
                 (LinkKind::Veth(o), LinkKind::Veth(mo)) if o.peer.is_none() && keep(&mo.peer) => {
                     o.peer = mo.peer.clone()
@@ -521,6 +521,17 @@ pub fn drift(name: &str, file: &Node, kernel: &Node) -> Vec<String> {
                 }
             }
             _ => {}
+        }
+        let refs = |x: &LinkKind| match x {
+            LinkKind::Veth(v) => v.peer.clone(),
+            other => other.lower().cloned(),
+        };
+        if let (Some(a), Some(b)) = (refs(&l.kind), refs(&k.kind)) {
+            if a != b {
+                out.push(format!(
+                    "{at}: linked to {b} in the kernel, to {a} in the file"
+                ));
+            }
         }
         if l.master != k.master {
             out.push(format!(
