@@ -108,6 +108,9 @@ pub struct Facts {
     pub nft: HashMap<String, Ruleset>,
     /// Neighbour entries (NUD state words) by (node, iface, address), live.
     pub neigh: HashMap<(String, String, IpAddr), String>,
+    /// Bridge forwarding database entries by (node, bridge, address): the
+    /// port it is on, `None` when the bridge has not learnt it (live).
+    pub fdb: HashMap<(String, String, crate::model::MacAddr), Option<String>>,
     /// Differences between the file and the kernel.
     pub drift: Vec<String>,
 }

@@ -107,7 +107,12 @@ pub struct Note {
     pub action: Action,
     /// The rule broken, for a drop (or a relaxed drop).
     pub hit: Option<RuleHit>,
+    /// A forwarding database entry the kernel could confirm this step by.
+    pub fdb: Option<FdbKey>,
 }
+
+/// A bridge forwarding database entry: (node, bridge, address).
+pub type FdbKey = (String, String, crate::model::MacAddr);
 
 #[derive(Debug)]
 struct Event {
@@ -151,6 +156,8 @@ pub struct Found {
     pub hits: Vec<RuleHit>,
     /// The devices on the way.
     pub ifs: Vec<If>,
+    /// Forwarding database entries the way relies on (live: asked of the kernel).
+    pub fdb: Vec<FdbKey>,
 }
 
 /// Most events one simulation may make (a storm in a looped segment ends there).
@@ -200,6 +207,7 @@ impl<'s, 'a> Sim<'s, 'a> {
                 steps: Vec::new(),
                 hits: strict_drops,
                 ifs: Vec::new(),
+                fdb: Vec::new(),
             },
         }
     }
@@ -263,6 +271,7 @@ impl<'s, 'a> Sim<'s, 'a> {
         let mut steps = Vec::new();
         let mut hits = Vec::new();
         let mut ifs = Vec::new();
+        let mut fdb = Vec::new();
         for e in chain {
             let ev = &self.events[e];
             ifs.push(match ev.ev {
@@ -284,6 +293,7 @@ impl<'s, 'a> Sim<'s, 'a> {
                 if let Some(h) = &n.hit {
                     hits.push(h.clone());
                 }
+                fdb.extend(n.fdb.clone());
             }
         }
         Found {
@@ -291,6 +301,7 @@ impl<'s, 'a> Sim<'s, 'a> {
             steps,
             hits,
             ifs,
+            fdb,
         }
     }
 
@@ -341,6 +352,29 @@ impl<'s, 'a> Sim<'s, 'a> {
             detail: detail.into(),
             action: Action::Forward,
             hit: None,
+            fdb: None,
+        };
+        self.push(Some(p), ev, frame, cost, Some(note))
+    }
+
+    /// [`Sim::go`], with the forwarding database entry the step relies on.
+    pub fn go_fdb(
+        &mut self,
+        p: usize,
+        ev: Ev,
+        frame: Frame,
+        at: If,
+        detail: String,
+        fdb: Option<FdbKey>,
+    ) -> usize {
+        let cost = self.events[p].cost;
+        let note = Note {
+            at,
+            kind: StepType::Segment,
+            detail,
+            action: Action::Forward,
+            hit: None,
+            fdb,
         };
         self.push(Some(p), ev, frame, cost, Some(note))
     }
@@ -360,6 +394,7 @@ impl<'s, 'a> Sim<'s, 'a> {
             detail: hit.message.clone(),
             action: Action::Drop,
             hit: Some(hit),
+            fdb: None,
         };
         if self.relaxed {
             if let Some((ev, frame)) = cont {

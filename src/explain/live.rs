@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::facts::{self, Defaults, Facts, RouteAnswer, RouteKey};
+use super::frame::FdbKey;
 use super::index::Index;
 use super::nft::Ruleset;
 use super::rules::Place;
@@ -53,6 +54,7 @@ struct Read {
     stp: HashMap<(String, String), u8>,
     routes: HashMap<RouteKey, RouteAnswer>,
     neigh: HashMap<NeighKey, String>,
+    fdb: HashMap<FdbKey, Option<String>>,
     nft: HashMap<String, Ruleset>,
     drift: Vec<String>,
     asked_neigh: BTreeSet<NeighKey>,
@@ -125,10 +127,12 @@ pub async fn explain(
             routes: read.routes.clone(),
             nft: read.nft.clone(),
             neigh: read.neigh.clone(),
+            fdb: read.fdb.clone(),
             drift: read.drift.clone(),
         };
         let idx = Index::new(&merged);
         let mut out = Vec::with_capacity(flows.len());
+        let mut fdb: BTreeSet<FdbKey> = BTreeSet::new();
         let (mut touched, mut links, mut wanted, mut neigh) = (
             BTreeSet::new(),
             BTreeSet::new(),
@@ -142,6 +146,7 @@ pub async fn explain(
             links.extend(w.touched_links.into_inner());
             wanted.extend(w.wanted.into_inner());
             neigh.extend(w.wanted_neigh.into_inner());
+            fdb.extend(w.wanted_fdb.into_inner());
         }
         crate::timing::record("explain walk", t.elapsed());
         let newly_missing = read.locate(k, touched.iter().cloned())?;
@@ -169,7 +174,12 @@ pub async fn explain(
             .into_iter()
             .filter(|q| !read.asked_neigh.contains(q))
             .collect();
-        let quiet = new_nodes.is_empty()
+        let new_fdb: Vec<FdbKey> = fdb
+            .into_iter()
+            .filter(|q| read.nss.contains_key(&q.0) && !read.fdb.contains_key(q))
+            .collect();
+        let quiet = new_fdb.is_empty()
+            && new_nodes.is_empty()
             && new_links.is_empty()
             && new_routes.is_empty()
             && new_neigh.is_empty();
@@ -190,6 +200,9 @@ pub async fn explain(
                 read_links(topo, new_links, &mut merged, &mut read),
             )
             .await?;
+        }
+        if !new_fdb.is_empty() {
+            crate::timing::timed("explain fdb", ask_fdb(new_fdb, &mut read)).await?;
         }
         if !new_routes.is_empty() || !new_neigh.is_empty() {
             crate::timing::timed("explain ask", ask(new_routes, new_neigh, &mut read)).await?;
@@ -455,6 +468,28 @@ async fn ask(
             if let Some(s) = s {
                 read.neigh.insert(q, s);
             }
+        }
+    }
+    Ok(())
+}
+
+/// Ask the bridges' forwarding databases, node by node.
+async fn ask_fdb(keys: Vec<FdbKey>, read: &mut Read) -> Result<(), ExplainError> {
+    let mut by_node: BTreeMap<String, Vec<FdbKey>> = BTreeMap::new();
+    for k in keys {
+        by_node.entry(k.0.clone()).or_default().push(k);
+    }
+    for (node, ks) in by_node {
+        let Some(ns) = read.nss.get(&node).cloned() else {
+            continue;
+        };
+        let asks: Vec<(String, crate::model::MacAddr)> =
+            ks.iter().map(|k| (k.1.clone(), k.2)).collect();
+        let got = tokio::task::spawn_blocking(move || query::fdb(&ns, &asks))
+            .await
+            .map_err(|_| thread("fdb get"))??;
+        for (k, port) in ks.into_iter().zip(got) {
+            read.fdb.insert(k, port);
         }
     }
     Ok(())

@@ -402,3 +402,43 @@ pub fn links(ns: &Netns, names: &[String]) -> Result<Vec<Option<LinkState>>, Ker
         Ok(out)
     })?
 }
+
+/// Where each bridge's forwarding database has each address: for every
+/// `(bridge, mac)` of `asks` (RTM_GETNEIGH, AF_BRIDGE, NDA_MASTER: `bridge
+/// fdb get MAC br BRIDGE`), `Some(port)` when learnt (or static) on a port,
+/// `None` when it has no entry.
+pub fn fdb(
+    ns: &Netns,
+    asks: &[(String, crate::model::MacAddr)],
+) -> Result<Vec<Option<String>>, KernelError> {
+    let object = ns.label();
+    run_in(ns, || -> Result<_, KernelError> {
+        let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(object.clone(), e))?;
+        let mut idx: HashMap<String, Option<u32>> = HashMap::new();
+        let mut out = Vec::with_capacity(asks.len());
+        for (br, mac) in asks {
+            let Some(b) = index_of(&mut rtnl, &mut idx, br, &object)? else {
+                out.push(None);
+                continue;
+            };
+            let mut m = NeighbourMessage::default();
+            m.header.family = AddressFamily::Bridge;
+            m.attributes
+                .push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
+            m.attributes.push(NeighbourAttribute::Controller(b));
+            let port = match rtnl.ask(RouteNetlinkMessage::GetNeighbour(m), &object, "fdb get") {
+                Ok(msgs) => msgs.into_iter().find_map(|m| match m {
+                    RouteNetlinkMessage::NewNeighbour(n) => Some(n.header.ifindex),
+                    _ => None,
+                }),
+                Err(e) if e.errno() == Some(libc::ENOENT) => None,
+                Err(e) => return Err(e),
+            };
+            out.push(match port {
+                Some(i) => name_of(&mut rtnl, i, &object)?,
+                None => None,
+            });
+        }
+        Ok(out)
+    })?
+}

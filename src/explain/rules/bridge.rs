@@ -391,10 +391,27 @@ pub fn out(sim: &mut Sim, p: usize, q: If, ingress: Option<If>, frame: Frame) {
             return;
         }
     }
-    let how = match ingress {
+    let mut how = match ingress {
         Some(i) if i == q => format!("bridge {bl}: back out of {ql} (hairpin)"),
         Some(i) => format!("bridge {bl}: in by {}, out of {ql}", sim.idx.ifs[i].name),
         None => format!("bridge {bl}: sent by the bridge, out of {ql}"),
     };
-    sim.go(p, Ev::Tx(q), frame, q, how);
+    // Live, unicast is confirmed by the bridge's forwarding database.
+    let mut key = None;
+    if let (true, Dst::Mac(m)) = (sim.facts.live, frame.dst) {
+        if let Some(mac) = sim.idx.link(sim.idx.mac_owner(m)).mac {
+            let k = (
+                sim.idx.node_of(b).to_string(),
+                sim.idx.ifs[b].name.to_string(),
+                mac,
+            );
+            match sim.facts.fdb.get(&k) {
+                Some(Some(port)) => how.push_str(&format!(" (FDB: {mac} on {port})")),
+                Some(None) => how.push_str(&format!(" (FDB: {mac} not learnt: flooded)")),
+                None => {}
+            }
+            key = Some(k);
+        }
+    }
+    sim.go_fdb(p, Ev::Tx(q), frame, q, how, key);
 }

@@ -42,6 +42,8 @@ pub struct Walker<'s, 'a> {
     pub wanted_neigh: RefCell<BTreeSet<(String, String, IpAddr)>>,
     /// Interfaces the walk went through, (node, name).
     pub touched_links: RefCell<BTreeSet<(String, String)>>,
+    /// Bridge forwarding database entries the walk's ways rely on (live).
+    pub wanted_fdb: RefCell<BTreeSet<frame::FdbKey>>,
     /// Neighbours learnt from ARP requests this flow made: (node, interface,
     /// address) -> the asker's interface (arp_process -> neigh_event_ns).
     learned: RefCell<HashMap<(String, If, IpAddr), If>>,
@@ -204,6 +206,7 @@ impl<'s, 'a> Walker<'s, 'a> {
             touched: RefCell::default(),
             wanted_neigh: RefCell::default(),
             touched_links: RefCell::default(),
+            wanted_fdb: RefCell::default(),
             learned: RefCell::default(),
             nat_misses: RefCell::default(),
             carry_cache: RefCell::default(),
@@ -223,6 +226,11 @@ impl<'s, 'a> Walker<'s, 'a> {
         for &i in &found.ifs {
             let f = &self.idx.ifs[i];
             l.insert((f.node.to_string(), f.name.to_string()));
+        }
+        for k in &found.fdb {
+            if !self.facts.fdb.contains_key(k) {
+                self.wanted_fdb.borrow_mut().insert(k.clone());
+            }
         }
     }
 
