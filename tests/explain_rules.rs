@@ -214,7 +214,8 @@ fn check(rule: &str) {
         let o = tokio::task::spawn_blocking(move || netloom::verify::judge(&net, &[claim])).await.unwrap();
         assert_eq!(o[0].ok, e.ok(), "{rule}: explain says {}, a probe: {}", e.disposition, o[0].reason);
         if applies {
-            explain_util::tell(&format!("{rule}: static and live name it; a probe agrees ({})", o[0].reason));
+            let who = if h.live_only { "live names it (the file cannot say it)" } else { "static and live name it" };
+            explain_util::tell(&format!("{rule}: {who}; a probe agrees ({})", o[0].reason));
         } else {
             explain_util::tell(&format!("{rule}: does not apply on this kernel; explain says delivered and a probe agrees ({})", o[0].reason));
         }
