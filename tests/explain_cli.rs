@@ -152,15 +152,24 @@ mod explain_cli {
             &lab.file,
             std::os::unix::fs::PermissionsExt::from_mode(0o644),
         );
-        // setpriv drops root inside the sandbox (entering it needs root first).
-        let bin = common::netloom_bin().to_string_lossy().into_owned();
-        let out = lab
-            .sb
-            .command("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", &bin])
-            .args(["explain", &file, "a", "b", "--trace"])
-            .output()
-            .expect("run netloom as nobody with setpriv");
+        // Root is dropped after the sandbox is entered (entering needs it):
+        // this runs after the sandbox's own pre_exec, which did the setns.
+        let mut cmd = lab.sb.command(common::netloom_bin());
+        cmd.args(["explain", &file, "a", "b", "--trace"]);
+        // SAFETY: only async-signal-safe syscalls between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                let none: [libc::gid_t; 0] = [];
+                if libc::setgroups(0, none.as_ptr()) != 0
+                    || libc::setgid(65534) != 0
+                    || libc::setuid(65534) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = cmd.output().expect("run netloom as nobody");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains("--trace needs root"), "{err}");
