@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use netloom::apply::exec::Faults;
-use netloom::engine::{Engine, EngineError, Options};
+use netloom::engine::{Engine, EngineError, ExplainOptions, Options};
 use netloom::plan::SyncState;
 use netloom::spec::{self, SpecErrors, Topology};
 use netloom::state::Store;
@@ -97,6 +97,32 @@ enum Verb {
         #[command(subcommand)]
         from: ImportFrom,
     },
+    /// Say why SRC reaches DST, hop by hop, or which rule stops it (exit 0: delivered, 2: not).
+    Explain {
+        /// Topology file.
+        file: PathBuf,
+        /// Source: NODE or NODE/IFACE.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        src: Option<String>,
+        /// Destination: an address, NODE or NODE/IFACE.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        dst: Option<String>,
+        /// Probe: icmp, arp, udp/PORT, tcp/PORT.
+        #[arg(long, default_value = "icmp")]
+        proto: String,
+        /// From the file alone, before `up` (needs no root).
+        #[arg(long = "static")]
+        static_only: bool,
+        /// Send one real probe with nftables tracing on and show the verdicts.
+        #[arg(long)]
+        trace: bool,
+        /// Every node to every address of the file, as a matrix.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a command inside a node's namespace.
     Exec {
         /// Topology file.
@@ -186,7 +212,8 @@ fn main() -> ExitCode {
         | Verb::Up { json, .. }
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
-        | Verb::Verify { json, .. } => *json,
+        | Verb::Verify { json, .. }
+        | Verb::Explain { json, .. } => *json,
         Verb::Exec { .. } | Verb::Import { .. } | Verb::Graph { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
@@ -398,7 +425,9 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
         Verb::Verify { file, json } => {
             let topo = load(&file)?;
             let engine = Engine::new(&topo.network.name, Store::from_env())?;
-            let proof = engine.verify(&topo).await?;
+            let proof = engine
+                .verify_explained(&topo, &file.display().to_string())
+                .await?;
             Ok(render_verify(&proof, json))
         }
         Verb::Import { from } => import(from),
@@ -436,6 +465,48 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                 }
             }
             Ok(0)
+        }
+        Verb::Explain {
+            file,
+            src,
+            dst,
+            proto,
+            static_only,
+            trace,
+            all,
+            json,
+        } => {
+            let topo = load(&file)?;
+            let shown = file.display().to_string();
+            let probe = netloom::explain::parse_probe(&proto).ok_or_else(|| {
+                Failure::Engine(netloom::explain::ExplainError::BadProbe(proto.clone()).into())
+            })?;
+            let engine = Engine::new(&topo.network.name, Store::from_env())?;
+            if all {
+                let m = engine
+                    .explain_all(&topo, &shown, probe, static_only)
+                    .await?;
+                if json {
+                    print_json(&m);
+                } else {
+                    print!("{}", netloom::explain::render::matrix(&m));
+                }
+                return Ok(0);
+            }
+            let (src, dst) = (src.unwrap_or_default(), dst.unwrap_or_default());
+            let flow = netloom::explain::target::flow(&topo, &shown, &src, &dst, probe)
+                .map_err(|e| Failure::Engine(e.into()))?;
+            let opts = ExplainOptions { static_only, trace };
+            let ex = engine.explain(&topo, &shown, &[flow], opts).await?;
+            let Some(e) = ex.first() else {
+                return Err(Failure::Other("nothing explained".into()));
+            };
+            if json {
+                print_json(e);
+            } else {
+                print!("{}", netloom::explain::render::explanation(e, ""));
+            }
+            Ok(if e.ok() { 0 } else { 2 })
         }
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
@@ -501,15 +572,24 @@ fn import(from: ImportFrom) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// Print a proof by traffic; its exit code (1 when a claim failed).
-fn render_verify(report: &netloom::verify::Report, json: bool) -> u8 {
+/// Print a proof by traffic, with why each failed claim failed; its exit
+/// code (1 when a claim failed).
+fn render_verify(v: &netloom::engine::Verified, json: bool) -> u8 {
     if json {
-        print_json(report);
+        print_json(v);
     } else {
-        println!("{}", report.readiness);
-        print!("{}", netloom::verify::table(&report.outcomes));
+        println!("{}", v.report.readiness);
+        print!("{}", netloom::verify::table(&v.report.outcomes));
+        for x in &v.explanations {
+            println!("\nwhy `{}`:", x.text);
+            match (&x.explanation, &x.error) {
+                (Some(e), _) => print!("{}", netloom::explain::render::explanation(e, "  ")),
+                (None, Some(err)) => println!("  (no explanation: {err})"),
+                (None, None) => {}
+            }
+        }
     }
-    u8::from(!report.ok())
+    u8::from(!v.ok())
 }
 
 fn status_table(st: &netloom::engine::StatusReport) -> String {

@@ -1,6 +1,7 @@
 //! The engine: each of netloom's verbs end to end, over the layers below
 //! (spec -> observe -> plan -> apply -> verify), returning typed reports.
 //! The CLI, a CNI plugin or a test only parse, call and render.
+mod explain;
 pub mod live;
 mod observe;
 mod status;
@@ -17,6 +18,7 @@ use crate::spec::Topology;
 use crate::state::{Lock, Records, StateError, Store};
 use crate::verify;
 
+pub use explain::{ExplainOptions, Explained, Verified};
 pub use status::StatusReport;
 
 /// The executor of `up` and `down`: the kernel, with faults injected as
@@ -62,9 +64,18 @@ pub enum EngineError {
         /// What rollback achieved.
         rollback: Rollback,
     },
+    /// An explanation could not be made; nothing was touched.
+    #[error(transparent)]
+    Explain(Box<crate::explain::ExplainError>),
     /// A helper task failed.
     #[error("{0}")]
     Task(String),
+}
+
+impl From<crate::explain::ExplainError> for EngineError {
+    fn from(e: crate::explain::ExplainError) -> Self {
+        EngineError::Explain(Box::new(e))
+    }
 }
 
 impl From<ApplyError> for EngineError {
@@ -112,9 +123,9 @@ pub struct Report {
     /// Passes applied (`up` reads the kernel back after each; 0 when
     /// nothing was to do).
     pub passes: usize,
-    /// The proof by traffic, when asked for.
+    /// The proof by traffic, when asked for, with why each failed claim failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify: Option<verify::Report>,
+    pub verify: Option<Verified>,
 }
 
 /// One topology's handle on the machine: kernel access and records.
@@ -279,7 +290,8 @@ impl Engine {
         txn.save()?;
         drop(txn);
         let verify = if opts.verify {
-            Some(self.verify(topo).await?)
+            let file = opts.file.clone().unwrap_or_else(|| self.name.clone());
+            Some(self.verify_explained(topo, &file).await?)
         } else {
             None
         };

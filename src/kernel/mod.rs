@@ -5,6 +5,7 @@
 //! namespace and one rtnetlink connection per node, made on first use (from
 //! the socket an observation already opened there, when there is one).
 pub mod apply;
+pub mod ask;
 pub mod awake;
 pub mod bridge;
 pub mod conn;
@@ -13,6 +14,7 @@ pub mod exec;
 pub mod fdtable;
 pub mod kind;
 pub mod netns;
+pub mod nfnl;
 pub mod nft;
 pub mod observe;
 pub mod query;
