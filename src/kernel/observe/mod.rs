@@ -20,6 +20,9 @@
 //!   the setup netloom started the team's teamd with, while it runs (see
 //!   `team`); otherwise a team is reported with default (empty) options.
 //! - `nat` is left empty: nftables is read elsewhere.
+//! - `fdb` holds the static forwarding entries netloom manages (see
+//!   [`fdb::managed`]), from an AF_BRIDGE neighbour dump made only where a
+//!   bridge or a vxlan is.
 mod address;
 mod devconf;
 mod link;
@@ -38,7 +41,7 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::Socket;
 
 use super::rtnl::Rtnl;
-use super::{netns, sysctl, Kernel, KernelError, Locator, Netns};
+use super::{fdb, netns, sysctl, Kernel, KernelError, Locator, Netns};
 use crate::model::{BridgeVlan, IfRef, LinkKind, Network, Node, PortOptions};
 
 /// Everything read from one namespace, before cross-namespace resolution.
@@ -52,6 +55,8 @@ struct Dump {
     sysctls: BTreeMap<String, String>,
     /// Bridge VLAN entries by ifindex (empty unless some bridge filters VLANs).
     vlans: HashMap<u32, Vec<BridgeVlan>>,
+    /// Forwarding database entries (empty unless a bridge or vxlan is here).
+    fdb: Vec<crate::kernel::fdb::Row>,
 }
 
 /// A node to read: its namespace and the sysctl keys asked there.
@@ -250,6 +255,18 @@ fn read(
     } else {
         Vec::new()
     };
+    let names = link::names(&links);
+    let parsed: Vec<link::Parsed> = links
+        .iter()
+        .filter_map(|l| link::parse(l, node, &names))
+        .collect();
+    // Only where a bridge or a vxlan may hold entries netloom manages.
+    let fdb = if fdb::worth_dumping(parsed.iter().map(|p| &p.link.kind)) {
+        let answers = rtnl.dump(fdb::dump_request, &object, "dump fdb")?;
+        fdb::rows(&answers, &names)
+    } else {
+        Vec::new()
+    };
     let (mut sysctls, rest) = devconf::answer(keys, &links);
     sysctls.extend(sysctl::read_here(&rest, &netns.label())?);
     let addrs: Vec<AddressMessage> = addrs
@@ -259,7 +276,6 @@ fn read(
             _ => None,
         })
         .collect();
-    let names = link::names(&links);
     let mut routes: Vec<_> = routes
         .iter()
         .filter_map(|m| match m {
@@ -271,10 +287,8 @@ fn read(
     Ok(Dump {
         node: node.to_string(),
         netns: netns.clone(),
-        links: links
-            .iter()
-            .filter_map(|l| link::parse(l, node, &names))
-            .collect(),
+        links: parsed,
+        fdb,
         addresses: address::by_ifindex(&addrs),
         vlans: crate::kernel::bridge::vlans(&vlans),
         names,
@@ -384,6 +398,7 @@ fn assemble(d: Dump, resolved: &HashMap<link::LinkRef, IfRef>) -> Node {
         }
         node.links.insert(l.name.clone(), l);
     }
+    node.fdb = fdb::managed(&d.fdb, &node.links);
     node
 }
 
