@@ -3,6 +3,7 @@
 mod address;
 mod down;
 mod effect;
+mod fdb;
 mod graph;
 mod kind;
 mod link;
@@ -88,6 +89,7 @@ fn diff(ctx: &effect::Ctx, restore_unknown: bool) -> Plan {
     link::plan(ctx, &mut pending);
     teamd::plan(ctx, &mut pending);
     route::plan(ctx, &mut pending);
+    fdb::plan(ctx, &mut pending);
     nat::plan(ctx, &mut pending);
     graph::build(pending)
 }
