@@ -8,6 +8,7 @@ pub mod brport;
 pub mod decode;
 pub mod error;
 pub mod expect;
+pub mod fdb;
 pub mod kind;
 pub mod link;
 pub mod mtu;

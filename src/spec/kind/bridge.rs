@@ -18,6 +18,7 @@ pub const FIELDS: &[&str] = &[
     "vlan_protocol",
     "default_pvid",
     "vlans",
+    "fdb",
 ];
 
 /// Bridge port fields.

@@ -1,0 +1,213 @@
+//! Static forwarding entries and head-end replication through the binary:
+//! example 18-vxlan-her's life cycle, its flood lists read back from the
+//! kernel, proof that the flood list (not learning) carries broadcasts and
+//! that a static entry carries unicast, and entries that drift are seen and
+//! put back.
+mod common;
+
+use common::Lab;
+
+/// The vxlan's own entries in `bridge -j fdb show dev DEV` inside a node
+/// (not its bridge's entries for it as a port): (mac, dst, state).
+fn fdb(lab: &Lab, node: &str, dev: &str) -> Vec<(String, String, String)> {
+    let r = lab.exec(node, &["bridge", "-j", "fdb", "show", "dev", dev]);
+    assert_eq!(r.code, 0, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_str(&r.out).expect("bridge -j output");
+    let mut out: Vec<_> = v
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|e| e["master"].is_null())
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (s("mac"), s("dst"), s("state"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn ping(lab: &Lab, from: &str, to: &str) -> bool {
+    lab.exec(from, &["ping", "-c", "1", "-W", "1", to]).code == 0
+}
+
+fn sh_in(lab: &Lab, node: &str, cmd: &[&str]) {
+    let r = lab.exec(node, cmd);
+    assert_eq!(r.code, 0, "{cmd:?}: {}", r.text());
+}
+
+#[test]
+fn head_end_replication_floods_to_every_listed_vtep() {
+    let lab = Lab::new("18-vxlan-her.yaml");
+    common::life_cycle(
+        &lab,
+        ("remotes: [10.9.0.1, 10.9.0.3] }", "remotes: [10.9.0.1] }"),
+        "h2: fdb del 00:00:00:00:00:00 dev vx0 dst 10.9.0.3",
+        |lab| {
+            // Read back from the kernel: one flood entry per remote, the
+            // static entry for c3, and learning off.
+            let zero = "00:00:00:00:00:00".to_string();
+            let flood = |dst: &str| (zero.clone(), dst.to_string(), "permanent".to_string());
+            assert_eq!(
+                fdb(lab, "h1", "vx0"),
+                vec![
+                    flood("10.9.0.2"),
+                    flood("10.9.0.3"),
+                    (
+                        "02:00:00:00:01:03".into(),
+                        "10.9.0.3".into(),
+                        "permanent".into()
+                    ),
+                ]
+            );
+            let vx = common::link(lab, "h1", "vx0");
+            assert_eq!(vx["linkinfo"]["info_data"]["learning"], false, "{vx}");
+            assert!(ping(lab, "c1", "10.100.0.2") && ping(lab, "c2", "10.100.0.3"));
+
+            // Without its flood entry to h2, h1 reaches c2 no more: learning
+            // is off, so nothing but the flood list sends frames to h2.
+            sh_in(
+                lab,
+                "h1",
+                &[
+                    "bridge",
+                    "fdb",
+                    "del",
+                    "00:00:00:00:00:00",
+                    "dev",
+                    "vx0",
+                    "dst",
+                    "10.9.0.2",
+                ],
+            );
+            assert!(
+                !ping(lab, "c1", "10.100.0.2"),
+                "c2 reached without a way to h2"
+            );
+            let pending = lab.pending();
+            assert_eq!(pending.len(), 1, "{pending:#?}");
+            assert!(
+                pending[0].ends_with("h1: fdb append 00:00:00:00:00:00 dev vx0 dst 10.9.0.2"),
+                "{pending:#?}"
+            );
+            let st = lab.expect("status", &[], 2);
+            assert!(
+                st.out.lines().any(|l| l
+                    .starts_with("h1 fdb 00:00:00:00:00:00 dev vx0 dst 10.9.0.2")
+                    && l.contains("missing")),
+                "{}",
+                st.out
+            );
+            let r = lab.expect("up", &[], 0);
+            assert!(r.out.contains(": 1 operation"), "{}", r.text());
+            assert!(
+                ping(lab, "c1", "10.100.0.2"),
+                "c2 not reached once h1 floods to h2 again"
+            );
+
+            // Without its flood entry to h3, h1 still reaches c3 by unicast:
+            // the static entry names c3's VTEP (c1 is told c3's address, as
+            // the broadcast asking for it would no longer reach h3).
+            sh_in(
+                lab,
+                "h1",
+                &[
+                    "bridge",
+                    "fdb",
+                    "del",
+                    "00:00:00:00:00:00",
+                    "dev",
+                    "vx0",
+                    "dst",
+                    "10.9.0.3",
+                ],
+            );
+            sh_in(
+                lab,
+                "c1",
+                &[
+                    "ip",
+                    "neigh",
+                    "replace",
+                    "10.100.0.3",
+                    "lladdr",
+                    "02:00:00:00:01:03",
+                    "dev",
+                    "eth0",
+                    "nud",
+                    "permanent",
+                ],
+            );
+            assert!(
+                ping(lab, "c1", "10.100.0.3"),
+                "the static entry did not carry c1 -> c3"
+            );
+            sh_in(
+                lab,
+                "h1",
+                &["bridge", "fdb", "del", "02:00:00:00:01:03", "dev", "vx0"],
+            );
+            assert!(
+                !ping(lab, "c1", "10.100.0.3"),
+                "c3 reached with neither a static nor a flood entry"
+            );
+            sh_in(
+                lab,
+                "c1",
+                &["ip", "neigh", "del", "10.100.0.3", "dev", "eth0"],
+            );
+
+            // A bridge entry lost and a foreign static one added on a
+            // netloom bridge: `up` puts the file's back, removes the other.
+            sh_in(
+                lab,
+                "h1",
+                &[
+                    "bridge",
+                    "fdb",
+                    "del",
+                    "02:00:00:00:01:01",
+                    "dev",
+                    "c",
+                    "master",
+                ],
+            );
+            sh_in(
+                lab,
+                "h1",
+                &[
+                    "bridge",
+                    "fdb",
+                    "add",
+                    "02:00:00:00:00:77",
+                    "dev",
+                    "c",
+                    "master",
+                    "static",
+                ],
+            );
+            let st = lab.expect("status", &[], 2);
+            assert!(
+                st.out.lines().any(
+                    |l| l.starts_with("h1 fdb 02:00:00:00:00:77 dev c master br0")
+                        && l.contains("orphaned")
+                ),
+                "{}",
+                st.out
+            );
+            let pending = lab.pending();
+            assert_eq!(pending.len(), 4, "{pending:#?}");
+            lab.expect("up", &[], 0);
+            assert!(lab.pending().is_empty());
+            let statics: Vec<String> = lab
+                .exec("h1", &["bridge", "fdb", "show", "br", "br0"])
+                .out
+                .lines()
+                .filter(|l| l.ends_with(" static"))
+                .map(str::to_string)
+                .collect();
+            assert_eq!(statics, ["02:00:00:00:01:01 dev c master br0 static"]);
+            assert!(ping(lab, "c1", "10.100.0.3") && ping(lab, "c3", "10.100.0.1"));
+        },
+    );
+}
