@@ -187,6 +187,8 @@ fn base_vm() -> Network {
     );
     let mut p2 = a_node.links.remove("p0").unwrap();
     p2.master = Some("red".into());
+    // No longer a bridge port: no bridge entry for it.
+    a_node.fdb.retain(|e| e.port.as_deref() != Some("p0"));
     p2.addresses = vec![a("10.8.0.1/24"), a("fd00:8::1/64")];
     a_node.links.insert("p0".into(), p2);
     let b_node = net.nodes.get_mut("b").unwrap();

@@ -339,6 +339,16 @@ pub fn managed(rows: &[Row], links: &BTreeMap<String, Link>) -> Vec<FdbEntry> {
         })
         .map(|r| r.entry.clone())
         .collect();
+    // A bridge entry added without a VLAN is added again for every VLAN of
+    // its port (br_fdb_add; on kernels with VLAN filtering built in every
+    // port is in the default PVID even when the bridge does not filter), and
+    // deleted with them (br_fdb_delete): the copies are that one entry.
+    let whole: Vec<(String, MacAddr, Option<String>)> = out
+        .iter()
+        .filter(|e| e.on_bridge() && e.vlan.is_none())
+        .map(|e| (e.dev.clone(), e.mac, e.port.clone()))
+        .collect();
+    out.retain(|e| e.vlan.is_none() || !whole.contains(&(e.dev.clone(), e.mac, e.port.clone())));
     out.sort();
     out.dedup();
     out
@@ -410,6 +420,82 @@ mod tests {
         assert_eq!(
             add_flags(&FdbEntry::vxlan("vx0", FLOOD, "10.0.0.1".parse().unwrap())) & NLM_F_APPEND,
             NLM_F_APPEND
+        );
+    }
+
+    /// Managed: static bridge entries (a VLAN copy folded into the entry
+    /// without VLAN) and a vxlan's entries but its own default one.
+    #[test]
+    fn only_what_netloom_manages_is_observed() {
+        use crate::model::{IfRef, VxlanOptions};
+        let mac = |s: &str| s.parse::<MacAddr>().unwrap();
+        let row = |entry: FdbEntry, origin, master| Row {
+            entry,
+            origin,
+            master,
+            age: None,
+            flags: Vec::new(),
+        };
+        let (m, n) = (mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"));
+        let remote: IpAddr = "10.0.0.9".parse().unwrap();
+        let mut own = FdbEntry::vxlan("vx0", FLOOD, remote);
+        own.via = Some("eth0".into());
+        let appended = FdbEntry::vxlan("vx0", FLOOD, "10.0.0.3".parse().unwrap());
+        let rows = vec![
+            row(FdbEntry::bridge("br0", m, "p1", None), Origin::Static, true),
+            row(
+                FdbEntry::bridge("br0", m, "p1", Some(1)),
+                Origin::Static,
+                true,
+            ),
+            row(
+                FdbEntry::bridge("br0", n, "p1", Some(10)),
+                Origin::Static,
+                true,
+            ),
+            row(
+                FdbEntry::bridge("br0", n, "p1", None),
+                Origin::Learned,
+                true,
+            ),
+            row(
+                FdbEntry::bridge("br0", n, "br0", None),
+                Origin::Static,
+                true,
+            ),
+            row(
+                FdbEntry::bridge("br0", mac("02:00:00:00:00:03"), "p1", None),
+                Origin::Permanent,
+                true,
+            ),
+            row(own, Origin::Permanent, false),
+            row(appended.clone(), Origin::Permanent, false),
+        ];
+        let mut links = BTreeMap::new();
+        links.insert(
+            "br0".to_string(),
+            Link::new("br0", LinkKind::Bridge(Default::default())),
+        );
+        let vx = VxlanOptions {
+            remote: Some(remote),
+            dev: Some(IfRef {
+                node: "n".into(),
+                name: "eth0".into(),
+            }),
+            ..Default::default()
+        };
+        links.insert("vx0".to_string(), Link::new("vx0", LinkKind::Vxlan(vx)));
+        let got: Vec<String> = managed(&rows, &links)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "02:00:00:00:00:01 dev p1 master br0",
+                "02:00:00:00:00:02 dev p1 master br0 vlan 10",
+                appended.to_string().as_str(),
+            ]
         );
     }
 
