@@ -266,3 +266,46 @@ links:
         );
     });
 }
+
+/// The file drops every entry of a node: netloom still reads that node's
+/// entries (its records say it added some there) and deletes them; then it
+/// stops reading them, and `down` leaves no records behind.
+#[test]
+fn entries_the_file_drops_are_deleted() {
+    let lab = Lab::from_text(
+        "drop.yaml",
+        "name: drop
+nodes:
+  sw:
+    interfaces:
+      br0: { kind: bridge, ports: [p1], fdb: [{ mac: 02:00:00:00:00:09, port: p1 }] }
+      p1: {}
+  a:
+    interfaces:
+      eth0: {}
+links:
+  - [sw/p1, a/eth0]
+",
+    );
+    lab.expect("up", &[], 0);
+    let statics = |lab: &Lab| {
+        lab.exec("sw", &["bridge", "fdb", "show", "br", "br0"])
+            .out
+            .lines()
+            .filter(|l| l.ends_with(" static") && !l.contains(" vlan "))
+            .count()
+    };
+    assert_eq!(statics(&lab), 1);
+    lab.edit(", fdb: [{ mac: 02:00:00:00:00:09, port: p1 }]", "");
+    let pending = lab.pending();
+    assert_eq!(pending.len(), 1, "{pending:#?}");
+    assert!(
+        pending[0].ends_with("sw: fdb del 02:00:00:00:00:09 dev p1 master br0"),
+        "{pending:#?}"
+    );
+    lab.expect("up", &[], 0);
+    assert_eq!(statics(&lab), 0);
+    assert!(lab.pending().is_empty());
+    lab.expect("down", &[], 0);
+    lab.assert_no_residue();
+}

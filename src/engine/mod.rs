@@ -253,6 +253,9 @@ impl Engine {
             planned = self.plan_with(desired, &rec).await?;
             crate::timing::record("read back", read_back.elapsed());
         }
+        // The kernel is the file now: its forwarding entries are where the
+        // file has some (see Records::fdb).
+        txn.records().fdb = observe::fdb_nodes(desired);
         // Records pruned by recover are kept even when nothing was to do.
         txn.save()?;
         drop(txn);
@@ -328,6 +331,12 @@ impl Engine {
         };
         let mut txn = Txn::new(exec, &self.store, rec, apply_opts);
         let done = self.pass(&mut txn, &planned).await?;
+        // Every entry netloom added lived on a device of this topology,
+        // gone now.
+        if !txn.records().fdb.is_empty() {
+            txn.records().fdb.clear();
+            txn.save()?;
+        }
         Ok(Report {
             name: self.name.clone(),
             done,

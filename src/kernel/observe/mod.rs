@@ -22,7 +22,7 @@
 //! - `nat` is left empty: nftables is read elsewhere.
 //! - `fdb` holds the static forwarding entries netloom manages (see
 //!   [`fdb::managed`]), from an AF_BRIDGE neighbour dump made only where a
-//!   bridge or a vxlan is.
+//!   bridge or a vxlan is, and only in the nodes [`Kernel::read_fdb_in`] names.
 mod address;
 mod devconf;
 mod link;
@@ -64,6 +64,8 @@ struct Asked {
     node: String,
     netns: Arc<Netns>,
     keys: Vec<String>,
+    /// Read its forwarding entries (see [`Kernel::read_fdb_in`]).
+    fdb: bool,
 }
 
 /// Observe one node: `None` when its namespace does not exist.
@@ -114,6 +116,7 @@ pub async fn network_with(
                 node: n.clone(),
                 netns: ns,
                 keys,
+                fdb: k.reads_fdb(n),
             });
         }
     }
@@ -171,7 +174,7 @@ fn read_all(
             let a = &asked[i];
             let t = Instant::now();
             let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(ns.label(), e))?;
-            let r = read(&a.node, &a.netns, &mut rtnl, &a.keys)?;
+            let r = read(a, &mut rtnl)?;
             crate::timing::record("observe read", t.elapsed());
             Ok::<_, KernelError>((r, rtnl))
         });
@@ -238,12 +241,8 @@ pub fn unread(ifindex: u32) -> String {
 
 /// Read one node's links, addresses, routes and the sysctls `keys` through
 /// `rtnl`, a socket in its namespace, from a thread inside it.
-fn read(
-    node: &str,
-    netns: &Arc<Netns>,
-    rtnl: &mut Rtnl,
-    keys: &[String],
-) -> Result<Dump, KernelError> {
+fn read(a: &Asked, rtnl: &mut Rtnl) -> Result<Dump, KernelError> {
+    let (node, netns, keys) = (a.node.as_str(), &a.netns, a.keys.as_slice());
     let object = format!("node {node}");
     let addr_req = || RouteNetlinkMessage::GetAddress(AddressMessage::default());
     let route_req = || RouteNetlinkMessage::GetRoute(RouteMessage::default());
@@ -260,8 +259,8 @@ fn read(
         .iter()
         .filter_map(|l| link::parse(l, node, &names))
         .collect();
-    // Only where a bridge or a vxlan may hold entries netloom manages.
-    let fdb = if fdb::worth_dumping(parsed.iter().map(|p| &p.link.kind)) {
+    // Only where asked, and a bridge or a vxlan may hold entries netloom manages.
+    let fdb = if a.fdb && fdb::worth_dumping(parsed.iter().map(|p| &p.link.kind)) {
         let answers = rtnl.dump(fdb::dump_request, &object, "dump fdb")?;
         fdb::rows(&answers, &names)
     } else {
