@@ -11,6 +11,11 @@ use netloom::plan::SyncState;
 use netloom::spec::{self, SpecErrors, Topology};
 use netloom::state::Store;
 
+// The binary's own rooms, under src/main/ (the library's layers are under
+// src/; tests/architecture.rs leaves the binary out of them).
+#[path = "main/render.rs"]
+mod render;
+
 /// Declarative Linux virtual networks: one YAML file becomes a real network, proved by traffic.
 #[derive(Parser)]
 #[command(name = "netloom", version, about)]
@@ -75,6 +80,16 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Show a bridge's MAC table (learned, static, permanent, with ages) and spanning tree per port.
+    Fdb {
+        /// Topology file.
+        file: PathBuf,
+        /// The bridge, as NODE/BRIDGE.
+        bridge: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a command inside a node's namespace.
     Exec {
         /// Topology file.
@@ -122,7 +137,8 @@ fn main() -> ExitCode {
         | Verb::Up { json, .. }
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
-        | Verb::Verify { json, .. } => *json,
+        | Verb::Verify { json, .. }
+        | Verb::Fdb { json, .. } => *json,
         Verb::Exec { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
@@ -280,7 +296,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             if json {
                 print_json(&st);
             } else {
-                print!("{}", status_table(&st));
+                print!("{}", render::status(&st));
             }
             Ok(
                 if st
@@ -330,6 +346,28 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let proof = engine.verify(&topo).await?;
             Ok(render_verify(&proof, json))
         }
+        Verb::Fdb { file, bridge, json } => {
+            let topo = load(&file)?;
+            let Some((node, name)) = bridge.split_once('/') else {
+                return Err(Failure::Other(format!(
+                    "`{bridge}`: name the bridge as NODE/BRIDGE, e.g. host/br0"
+                )));
+            };
+            if !topo.network.nodes.contains_key(node) {
+                return Err(Failure::Other(format!(
+                    "node `{node}` is not in {}",
+                    file.display()
+                )));
+            }
+            let engine = Engine::new(&topo.network.name, Store::from_env())?;
+            let report = engine.fdb(node, name).await?;
+            if json {
+                print_json(&report);
+            } else {
+                print!("{}", render::fdb(&report));
+            }
+            Ok(0)
+        }
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {
@@ -354,46 +392,6 @@ fn render_verify(report: &netloom::verify::Report, json: bool) -> u8 {
         print!("{}", netloom::verify::table(&report.outcomes));
     }
     u8::from(!report.ok())
-}
-
-fn status_table(st: &netloom::engine::StatusReport) -> String {
-    let width = st.objects.iter().map(|o| o.object.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for o in &st.objects {
-        let state = match &o.state {
-            SyncState::InSync => "in sync".to_string(),
-            SyncState::Missing => "missing".to_string(),
-            SyncState::Orphaned => "orphaned (no longer in the file; `up` removes it)".to_string(),
-            SyncState::Drifted { fields } => format!(
-                "drifted: {}",
-                fields
-                    .iter()
-                    .map(|f| format!("{} {} (want {})", f.field, f.have, f.want))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let mut extra = st
-            .devices
-            .get(&o.object)
-            .map(|d| format!("  [{d}]"))
-            .unwrap_or_default();
-        if let Some(t) = st.teams.get(&o.object) {
-            let ports: Vec<String> = t
-                .ports
-                .iter()
-                .map(|p| format!("{} {}", p.name, if p.link_up { "up" } else { "down" }))
-                .collect();
-            extra.push_str(&format!(
-                "  [teamd: runner {}, active port {}, ports: {}]",
-                t.runner,
-                t.active_port.as_deref().unwrap_or("none"),
-                ports.join(", ")
-            ));
-        }
-        out.push_str(&format!("{:<width$}  {state}{extra}\n", o.object));
-    }
-    out
 }
 
 fn progress_bar(json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {

@@ -259,8 +259,9 @@ links:
         }
         let st = lab.expect("status", &[], 0);
         assert!(
-            st.out
-                .contains("sw fdb 02:00:00:00:00:0a dev p1 master br0 vlan 20  in sync"),
+            st.out.lines().any(|l| l
+                .starts_with("sw fdb 02:00:00:00:00:0a dev p1 master br0 vlan 20 ")
+                && l.ends_with("in sync")),
             "{}",
             st.out
         );
@@ -308,4 +309,124 @@ links:
     assert!(lab.pending().is_empty());
     lab.expect("down", &[], 0);
     lab.assert_no_residue();
+}
+
+/// A bridge id `prio.mac` with each byte as a number, however padded.
+fn bridge_id(s: &str) -> Vec<u64> {
+    s.split(['.', ':'])
+        .map(|p| u64::from_str_radix(p, 16).unwrap_or(u64::MAX))
+        .collect()
+}
+
+/// `netloom fdb` against the kernel's own views: its MAC table is `bridge
+/// -j fdb show`'s for that bridge, its ports' states, costs and priorities
+/// `bridge -j link`'s, their designated root and bridge `ip -d link`'s,
+/// and the roles follow: on the bridge that is not the root, one root port
+/// and one alternate (the blocking one of the loop).
+#[test]
+fn fdb_shows_what_bridge_shows() {
+    let lab = Lab::new("05-stp-loop.yaml");
+    lab.expect("up", &["--verify"], 0);
+    let file = lab.file.to_string_lossy().into_owned();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let r = lab.netloom(args);
+        assert_eq!(r.code, 0, "{}", r.text());
+        serde_json::from_str(&r.out).expect("JSON")
+    };
+    let kernel = |cmd: &[&str]| -> serde_json::Value {
+        let r = lab.exec("sw2", cmd);
+        assert_eq!(r.code, 0, "{}", r.text());
+        serde_json::from_str(&r.out).expect("JSON")
+    };
+    // The MAC table, read alike (retried while traffic changes it between reads).
+    let table = |v: &serde_json::Value, ours: bool| -> Vec<String> {
+        let mut rows: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| ours || e["master"] == "br0")
+            .map(|e| {
+                let (port, state) = if ours {
+                    (
+                        e["port"].clone(),
+                        e["origin"].as_str().unwrap().replace("learned", ""),
+                    )
+                } else {
+                    (
+                        e["ifname"].clone(),
+                        e["state"].as_str().unwrap().replace("stale", ""),
+                    )
+                };
+                format!(
+                    "{} {} {} {}",
+                    e["mac"],
+                    port,
+                    e["vlan"].as_u64().unwrap_or(0),
+                    state
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let mut agreed = false;
+    for _ in 0..5 {
+        let before = table(
+            &kernel(&["bridge", "-j", "fdb", "show", "br", "br0"]),
+            false,
+        );
+        let ours = table(&json(&["fdb", &file, "sw2/br0", "--json"])["entries"], true);
+        let after = table(
+            &kernel(&["bridge", "-j", "fdb", "show", "br", "br0"]),
+            false,
+        );
+        if before == after {
+            assert_eq!(ours, before);
+            assert!(ours.iter().any(|r| r.ends_with(" permanent")), "{ours:#?}");
+            agreed = true;
+            break;
+        }
+    }
+    assert!(agreed, "the table kept changing");
+    // The spanning tree per port.
+    let r = json(&["fdb", &file, "sw2/br0", "--json"]);
+    let links = kernel(&["bridge", "-j", "link"]);
+    let ports = r["stp"]["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 3, "{r}");
+    for p in ports {
+        let name = p["name"].as_str().unwrap();
+        let k = links
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["ifname"] == name)
+            .unwrap_or_else(|| panic!("{name} not in bridge link"));
+        for (ours, theirs) in [
+            ("state", "state"),
+            ("cost", "cost"),
+            ("priority", "priority"),
+        ] {
+            assert_eq!(p[ours], k[theirs], "{name} {ours}: {p} / {k}");
+        }
+        let d = &kernel(&["ip", "-d", "-j", "link", "show", "dev", name])[0]["linkinfo"]
+            ["info_slave_data"];
+        assert_eq!(
+            bridge_id(p["designated_root"].as_str().unwrap()),
+            bridge_id(d["root_id"].as_str().unwrap()),
+            "{name}"
+        );
+        assert_eq!(
+            bridge_id(p["designated_bridge"].as_str().unwrap()),
+            bridge_id(d["bridge_id"].as_str().unwrap()),
+            "{name}"
+        );
+        assert_eq!(p["designated_port"], d["designated_port"], "{name}");
+    }
+    let role = |n: &str| ports.iter().find(|p| p["name"] == n).unwrap()["role"].clone();
+    let roles: Vec<serde_json::Value> = ["p1", "p2", "h"].map(role).to_vec();
+    assert_eq!(roles, ["root", "alternate", "designated"], "{r}");
+    // The human table names both.
+    let t = lab.netloom(&["fdb", &file, "sw2/br0"]);
+    assert!(t.out.contains("p2    alternate   blocking"), "{}", t.out);
+    lab.expect("down", &[], 0);
 }

@@ -18,6 +18,7 @@ pub mod nft;
 pub mod observe;
 pub mod query;
 pub mod rtnl;
+pub mod stp;
 pub mod support;
 #[allow(unsafe_code)]
 pub mod sys;
