@@ -97,6 +97,9 @@ pub struct Locator {
     topo: String,
     /// The namespace netloom runs in, opened when the Kernel was made.
     current: Arc<Netns>,
+    /// A node that is a named namespace of another name (see
+    /// [`Kernel::for_netns`]): (node, namespace name).
+    alias: Option<(String, String)>,
 }
 
 impl Locator {
@@ -107,7 +110,10 @@ impl Locator {
 
     /// The namespace name of `node` (`None` for `host`).
     pub fn netns_name(&self, node: &str) -> Option<String> {
-        model::netns_name(&self.topo, node)
+        match &self.alias {
+            Some((n, ns)) if n == node => Some(ns.clone()),
+            _ => model::netns_name(&self.topo, node),
+        }
     }
 
     /// Open `node`'s namespace (`None` when absent); `host` is the current one.
@@ -180,6 +186,7 @@ impl Kernel {
             loc: Locator {
                 topo: topo.to_string(),
                 current: Arc::new(netns::current()?),
+                alias: None,
             },
             nodes: std::sync::Mutex::new(HashMap::new()),
             turns: RwLock::new(()),
@@ -190,6 +197,19 @@ impl Kernel {
             teamd_root,
             fdb_scope: std::sync::Mutex::default(),
         })
+    }
+
+    /// Access to one named namespace, `/run/netns/<netns>`, as node `node`
+    /// of topology `topo` (for reading a namespace netloom did not make).
+    pub fn for_netns(
+        topo: &str,
+        node: &str,
+        netns: &str,
+        teamd_root: PathBuf,
+    ) -> Result<Kernel, KernelError> {
+        let mut k = Kernel::new(topo, teamd_root)?;
+        k.loc.alias = Some((node.to_string(), netns.to_string()));
+        Ok(k)
     }
 
     /// The directory holding teamd's socket, pid file, config and log for

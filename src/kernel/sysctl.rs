@@ -197,6 +197,22 @@ pub fn read_here(keys: &[String], label: &str) -> Result<Vec<(String, String)>, 
     Ok(values)
 }
 
+/// `keys` as a brand-new network namespace has them: the kernel's defaults
+/// for a namespace (read on a helper thread that unshares one of its own,
+/// which goes with the thread).
+pub fn fresh(keys: &[String]) -> Result<Vec<(String, String)>, KernelError> {
+    let keys = keys.to_vec();
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| KernelError::io("a fresh namespace", std::io::Error::from(e)))?;
+        read_here(&keys, "a fresh namespace")
+    })
+    .join()
+    .map_err(|_| KernelError::Thread {
+        object: "a fresh namespace".into(),
+    })?
+}
+
 /// Open the files of many sysctl keys for writing, each inside its
 /// namespace, on helper threads (see [`run_in_each`]); results in the order
 /// asked. Opening is the costly part of a write (the lookup, see `Opener`)

@@ -186,7 +186,28 @@ pub const SPEC: KindSpec = KindSpec {
     ),
     ports: None,
     check: Some(check),
+    encode,
 };
+
+/// A vxlan's fields (`dstport` 4789, `ttl` 0 and `learning` on are the
+/// defaults; `remotes` and `fdb` are written from the node's entries).
+pub fn encode(kind: &LinkKind, node: &str) -> crate::spec::emit::Fields {
+    use crate::spec::emit::{ifref, put, Out};
+    let LinkKind::Vxlan(o) = kind else {
+        return Vec::new();
+    };
+    let mut out = vec![("vni".to_string(), Out::of(o.vni))];
+    put(&mut out, "local", &o.local, None);
+    put(&mut out, "remote", &o.remote, None);
+    put(&mut out, "group", &o.group, None);
+    if let Some(d) = &o.dev {
+        out.push(("dev".into(), ifref(d, node)));
+    }
+    put(&mut out, "dstport", &o.dstport, Some(DSTPORT));
+    put(&mut out, "ttl", &o.ttl, Some(0));
+    put(&mut out, "learning", &o.learning, Some(true));
+    out
+}
 
 #[cfg(test)]
 mod tests {
