@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use netloom::apply::exec::Faults;
-use netloom::engine::{Engine, EngineError, Options};
+use netloom::engine::{Engine, EngineError, Options, Source};
 use netloom::plan::SyncState;
 use netloom::spec::{self, SpecErrors, Topology};
 use netloom::state::Store;
@@ -90,6 +90,22 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Write the topology file that makes what the kernel has now (reads only, changes nothing).
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["node", "netns", "topology"])))]
+    Export {
+        /// The namespace netloom runs in: `--node host`.
+        #[arg(long, value_name = "host")]
+        node: Option<String>,
+        /// A named network namespace (/run/netns/NAME).
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+        /// A topology netloom made (see `netloom list`).
+        #[arg(long, value_name = "NAME")]
+        topology: Option<String>,
+        /// Write the file here instead of to standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Run a command inside a node's namespace.
     Exec {
         /// Topology file.
@@ -139,7 +155,7 @@ fn main() -> ExitCode {
         | Verb::Down { json, .. }
         | Verb::Verify { json, .. }
         | Verb::Fdb { json, .. } => *json,
-        Verb::Exec { .. } => false,
+        Verb::Exec { .. } | Verb::Export { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -365,6 +381,43 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                 print_json(&report);
             } else {
                 print!("{}", render::fdb(&report));
+            }
+            Ok(0)
+        }
+        Verb::Export {
+            node,
+            netns,
+            topology,
+            output,
+        } => {
+            let source = match (node, netns, topology) {
+                (Some(n), _, _) if n == netloom::model::HOST => Source::Host,
+                (Some(n), _, _) => {
+                    return Err(Failure::Other(format!(
+                        "`--node {n}`: only the node `host` is read by --node; name a namespace with --netns or a topology with --topology"
+                    )))
+                }
+                (_, Some(ns), _) => Source::Netns(ns),
+                (_, _, Some(t)) => {
+                    Source::Topology(spec::checked_name(t).map_err(|e| Failure::Other(e.to_string()))?)
+                }
+                _ => return Err(Failure::Other("give --node host, --netns NAME or --topology NAME".into())),
+            };
+            let engine = Engine::exporting(&source, Store::from_env())?;
+            let export = engine.export(&source).await?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &export.text).map_err(|e| {
+                        Failure::Other(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                    let notes: usize = export.notes.values().map(Vec::len).sum();
+                    eprintln!(
+                        "{}: {} node(s), {notes} thing(s) not expressed (listed as comments)",
+                        path.display(),
+                        export.network.nodes.len()
+                    );
+                }
+                None => print!("{}", export.text),
             }
             Ok(0)
         }

@@ -1,6 +1,7 @@
 //! The engine: each of netloom's verbs end to end, over the layers below
 //! (spec -> observe -> plan -> apply -> verify), returning typed reports.
 //! The CLI, a CNI plugin or a test only parse, call and render.
+mod export;
 mod fdb;
 mod observe;
 mod status;
@@ -17,6 +18,7 @@ use crate::spec::Topology;
 use crate::state::{Lock, Records, StateError, Store};
 use crate::verify;
 
+pub use export::{Export, Source};
 pub use fdb::{FdbReport, MacEntry};
 pub use status::StatusReport;
 

@@ -25,6 +25,7 @@ use crate::model::{Network, Plan};
 pub use down::down;
 pub use kind::bridge::snooping_turned_on;
 pub use needs::needs;
+pub use route::kernel_made as kernel_made_route;
 pub use status::{status, FieldDiff, ObjectStatus, SyncState};
 
 /// What this topology owns, from netloom's records plus observed ownership marks.

@@ -26,7 +26,7 @@ pub(crate) fn matches(want: &Route, have: &Route) -> bool {
 
 /// Routes the kernel adds by itself (local table, IPv6 link-local and
 /// multicast, prefix routes of addresses): never netloom's to remove.
-pub(crate) fn kernel_made(node: &Node, r: &Route) -> bool {
+pub fn kernel_made(node: &Node, r: &Route) -> bool {
     if r.table_id() == LOCAL {
         return true;
     }

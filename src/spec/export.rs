@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use super::emit::{scalar, Fields, Out};
 use super::kind;
-use crate::model::fdb::FLOOD;
 use crate::model::{Link, LinkKind, Network, Node, Route, HOST};
 
 /// What `export` read but cannot write as a field, by node (`""`: the
