@@ -1,10 +1,9 @@
 //! The `netloom` command: a thin layer over the library.
 #![deny(unsafe_code)]
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use netloom::apply::exec::Faults;
 use netloom::engine::{Engine, EngineError, Options, Source};
 use netloom::plan::SyncState;
@@ -13,12 +12,34 @@ use netloom::state::Store;
 
 // The binary's own rooms, under src/main/ (the library's layers are under
 // src/; tests/architecture.rs leaves the binary out of them).
+#[path = "main/install.rs"]
+mod install;
+#[path = "main/progress.rs"]
+mod progress;
 #[path = "main/render.rs"]
 mod render;
 
+/// One example per verb, shown by `netloom --help` (a test holds every
+/// verb to having one).
+const EXAMPLES: &str = "\
+Examples:
+  netloom validate lab.yaml                check the file; touches nothing
+  netloom plan lab.yaml                    list what `up` would do
+  netloom up lab.yaml --verify             build it, then prove it by traffic
+  netloom status lab.yaml                  per object: in sync, missing, drifted, orphaned
+  netloom verify lab.yaml                  prove the file's expectations again
+  netloom exec lab.yaml c1 -- ping -c1 10.0.3.1
+                                           run a command inside node c1
+  netloom fdb lab.yaml sw/br0              a bridge's MAC table and spanning tree
+  netloom export --topology lab -o now.yaml
+                                           the file that makes what is up now
+  netloom list                             every topology up on this machine
+  netloom down lab.yaml                    remove everything it made
+  netloom install --prefix /usr/local      the binary, completions and man pages";
+
 /// Declarative Linux virtual networks: one YAML file becomes a real network, proved by traffic.
 #[derive(Parser)]
-#[command(name = "netloom", version, about)]
+#[command(name = "netloom", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     verb: Verb,
@@ -106,6 +127,18 @@ enum Verb {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// List every topology netloom has up on this machine, with its nodes, age and state.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install the binary, shell completions (bash, zsh, fish) and man pages under a prefix.
+    Install {
+        /// Where to install: PREFIX/bin, PREFIX/share/{bash-completion,zsh,fish,man}.
+        #[arg(long, value_name = "PREFIX", default_value = "/usr/local")]
+        prefix: PathBuf,
+    },
     /// Run a command inside a node's namespace.
     Exec {
         /// Topology file.
@@ -154,8 +187,9 @@ fn main() -> ExitCode {
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
         | Verb::Verify { json, .. }
-        | Verb::Fdb { json, .. } => *json,
-        Verb::Exec { .. } | Verb::Export { .. } => false,
+        | Verb::Fdb { json, .. }
+        | Verb::List { json } => *json,
+        Verb::Exec { .. } | Verb::Export { .. } | Verb::Install { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -276,10 +310,10 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                 file: Some(abs.to_string_lossy().into_owned()),
                 verify,
                 faults: Faults::from_env(),
-                progress: progress_bar(json),
+                progress: progress::bar(json),
             };
             let report = engine.up(&topo, opts).await;
-            clear_progress(json);
+            progress::clear();
             let report = report?;
             if json && report.verify.is_none() {
                 print_json(&report);
@@ -339,11 +373,11 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let engine = Engine::new(&name, Store::from_env())?;
             let opts = Options {
                 faults: Faults::from_env(),
-                progress: progress_bar(json),
+                progress: progress::bar(json),
                 ..Options::default()
             };
             let report = engine.down(opts).await;
-            clear_progress(json);
+            progress::clear();
             let report = report?;
             if json {
                 print_json(&report);
@@ -421,6 +455,26 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Verb::List { json } => {
+            let listed = Engine::list(&Store::from_env()).await?;
+            if json {
+                print_json(&listed);
+            } else if listed.is_empty() {
+                println!("no topology is up");
+            } else {
+                print!("{}", render::list(&listed));
+            }
+            Ok(0)
+        }
+        Verb::Install { prefix } => {
+            let written = install::install(Cli::command(), &prefix).map_err(|e| {
+                Failure::Other(format!("cannot install under {}: {e}", prefix.display()))
+            })?;
+            for p in &written {
+                println!("{}", p.display());
+            }
+            Ok(0)
+        }
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {
@@ -445,32 +499,4 @@ fn render_verify(report: &netloom::verify::Report, json: bool) -> u8 {
         print!("{}", netloom::verify::table(&report.outcomes));
     }
     u8::from(!report.ok())
-}
-
-fn progress_bar(json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {
-    // Only people watching a terminal want a bar, and only for long runs;
-    // logs and pipes stay quiet.
-    if json || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    Some(Box::new(|done, total| {
-        if total < 50 {
-            return;
-        }
-        if done == total || done % 16 == 0 {
-            let width = 40;
-            let filled = done * width / total.max(1);
-            eprint!(
-                "\r[{}{}] {done}/{total}",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
-        }
-    }))
-}
-
-fn clear_progress(json: bool) {
-    if !json && std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[K");
-    }
 }

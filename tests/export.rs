@@ -35,6 +35,13 @@ const VM: &[&str] = &[
     "16-vrf.yaml",
 ];
 
+/// Examples the export cannot make whole on this kernel, with the note it
+/// writes instead: their own claims are not proved on the re-creation.
+const GAPS: &[(&str, &str)] = &[(
+    "14-ipvtap-macvtap.yaml",
+    "`ipt0` (ipvtap): the kernel does not name its lower device",
+)];
+
 /// The `name:` of a topology file.
 fn name_of(text: &str) -> String {
     text.lines()
@@ -79,6 +86,19 @@ fn round_trip(example: &str) {
         up.text()
     );
     let second = export(&lab, &["--topology", &name]);
+    if let Some((_, note)) = GAPS.iter().find(|(e, _)| *e == example) {
+        // The second export is the first without what it could not write.
+        let kept: Vec<&str> = first.lines().filter(|l| !l.contains(note)).collect();
+        assert_eq!(kept, second.lines().collect::<Vec<_>>(), "{example}");
+        assert!(
+            first.contains(note),
+            "{example}: no note `{note}`:\n{first}"
+        );
+        let down = lab.netloom(&["down", &again_s]);
+        assert_eq!(down.code, 0, "{}", down.text());
+        println!("{example}: same twice; not whole on this kernel ({note})");
+        return;
+    }
     assert_eq!(
         first, second,
         "{example}: the second export differs from the first"

@@ -35,7 +35,7 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
 # loops), which exercise netloom's journal, not drivers, and the progress
 # bar on a terminal (script(1), which the guest lacks). Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|architecture)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|cli_shell|scale|architecture)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
@@ -70,6 +70,7 @@ cost() {
     case $(basename "$1" | sed 's/-[0-9a-f]*$//') in
         examples_vm) echo 220 ;; examples_verify) echo 150 ;; examples) echo 90 ;;
         examples_team) echo 55 ;; options) echo 47 ;; options_vm) echo 41 ;;
+        export) echo 110 ;; fdb) echo 60 ;;
         verify_cli) echo 40 ;; verify_lan) echo 26 ;; txn_vm) echo 40 ;; *) echo 10 ;;
     esac
 }

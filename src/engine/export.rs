@@ -153,9 +153,22 @@ impl Engine {
         }
         self.read_sysctls(&mut net).await?;
         self.read_nat(&mut net, owned.is_some(), &mut notes).await?;
+        let mtus: BTreeMap<IfRef, u32> = net
+            .nodes
+            .iter()
+            .flat_map(|(node, n)| {
+                n.links.values().filter_map(move |l| {
+                    let r = IfRef {
+                        node: node.clone(),
+                        name: l.name.clone(),
+                    };
+                    l.mtu.map(|m| (r, m))
+                })
+            })
+            .collect();
         for (name, node) in net.nodes.iter_mut() {
             let n = notes.entry(name.clone()).or_default();
-            tidy(node, owned.is_some(), name, n);
+            tidy(node, owned.is_some(), name, &mtus, n);
         }
         stand_ins(&mut net, &mut notes);
         notes.retain(|_, v| !v.is_empty());
@@ -317,8 +330,8 @@ fn keep_topology_host(net: &mut Network, rec: &crate::state::Records, mark: &str
 
 /// The kernel's default MTU for a device of `l`'s kind in `n`: what it
 /// gets when the file says nothing (then `mtu` is not written).
-fn default_mtu(n: &Node, l: &Link) -> Option<u32> {
-    let lower_mtu = |r: &IfRef| n.links.get(&r.name).and_then(|x| x.mtu);
+fn default_mtu(n: &Node, l: &Link, mtus: &BTreeMap<IfRef, u32>) -> Option<u32> {
+    let lower_mtu = |r: &IfRef| mtus.get(r).copied();
     match &l.kind {
         LinkKind::Vlan(o) => o.lower.as_ref().and_then(lower_mtu),
         LinkKind::Macvlan(o) | LinkKind::Macvtap(o) => o.lower.as_ref().and_then(lower_mtu),
@@ -348,9 +361,35 @@ fn default_mtu(n: &Node, l: &Link) -> Option<u32> {
 
 /// What the file can say of a node's links, routes and entries; the rest
 /// goes to `notes`.
-fn tidy(node: &mut Node, topology: bool, name: &str, notes: &mut Vec<String>) {
+fn tidy(
+    node: &mut Node,
+    topology: bool,
+    name: &str,
+    mtus: &BTreeMap<IfRef, u32>,
+    notes: &mut Vec<String>,
+) {
     let mut gone: BTreeSet<String> = BTreeSet::new();
     for l in node.links.values() {
+        let stacked = matches!(
+            l.kind,
+            LinkKind::Vlan(_)
+                | LinkKind::Macvlan(_)
+                | LinkKind::Macvtap(_)
+                | LinkKind::Ipvlan(_)
+                | LinkKind::Ipvtap(_)
+        );
+        if stacked && l.kind.lower().is_none() {
+            // An ipvtap moved into another namespace is one: ipvtap's
+            // rtnl_link_ops have no get_link_net, so the kernel reports
+            // its lower's ifindex without the namespace it is in.
+            notes.push(format!(
+                "`{}` ({}): the kernel does not name its lower device (one in another namespace, reported without IFLA_LINK_NETNSID)",
+                l.name,
+                l.kind.word()
+            ));
+            gone.insert(l.name.clone());
+            continue;
+        }
         match &l.kind {
             LinkKind::Other(k) => {
                 notes.push(format!(
@@ -429,7 +468,7 @@ fn tidy(node: &mut Node, topology: bool, name: &str, notes: &mut Vec<String>) {
             l.master = None;
             l.port = None;
         }
-        if l.mtu == default_mtu(&snapshot, l) || matches!(l.kind, LinkKind::External) {
+        if l.mtu == default_mtu(&snapshot, l, mtus) || matches!(l.kind, LinkKind::External) {
             l.mtu = None;
         }
         if matches!(l.kind, LinkKind::External) {

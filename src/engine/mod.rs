@@ -3,6 +3,7 @@
 //! The CLI, a CNI plugin or a test only parse, call and render.
 mod export;
 mod fdb;
+mod list;
 mod observe;
 mod status;
 
@@ -20,6 +21,7 @@ use crate::verify;
 
 pub use export::{Export, Source};
 pub use fdb::{FdbReport, MacEntry};
+pub use list::Listed;
 pub use status::StatusReport;
 
 /// How many times `up` applies what is still pending after reading the

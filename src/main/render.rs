@@ -156,3 +156,33 @@ pub fn fdb(r: &FdbReport) -> String {
     out += &text(&t);
     out
 }
+
+/// `list`: one row per topology.
+pub fn list(listed: &[netloom::engine::Listed]) -> String {
+    let mut t = table(&["NAME", "STATE", "AGE", "NODES", "FILE"]);
+    for l in listed {
+        let colour = if l.state == "up" {
+            Color::Green
+        } else {
+            Color::Yellow
+        };
+        t.add_row(vec![
+            Cell::new(&l.name),
+            tinted(l.state.clone(), colour),
+            Cell::new(l.age_seconds.map_or("-".into(), age)),
+            Cell::new(l.nodes.join(",")),
+            Cell::new(l.file.as_deref().unwrap_or("-")),
+        ]);
+    }
+    text(&t)
+}
+
+/// An age as kubectl shows one: `42s`, `7m`, `3h`, `2d`.
+fn age(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}

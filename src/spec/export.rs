@@ -88,12 +88,12 @@ fn node_text(name: &str, n: &Node, notes: &[String]) -> String {
             out += &format!("      - masquerade: {}\n", rule.flow());
         }
     }
-    for note in notes {
-        out += &format!("    # not expressed: {note}\n");
-    }
     if out.is_empty() {
         // A node with nothing in it is still a node.
         out += "    interfaces: {}\n";
+    }
+    for note in notes {
+        out += &format!("    # not expressed: {note}\n");
     }
     out
 }

@@ -187,7 +187,8 @@ pub fn parse(text: &str) -> Result<Yaml, SpecError> {
     let mut root: Option<Yaml> = None;
     let mut documents = 0usize;
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| syntax_error(src, loc.point(e.marker()), e.info(), &stack))?;
+        let (event, span) =
+            next.map_err(|e| syntax_error(src, loc.point(e.marker()), e.info(), &stack))?;
         let at = loc.span(&span);
         let done = match event {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
@@ -337,14 +338,31 @@ mod tests {
     #[test]
     fn an_unclosed_bracket_is_named_where_it_opened() {
         for (text, at, opened) in [
-            ("name: x\nnodes:\n  a: {interfaces: [\n", (4, 1), "`[` opened at line 3, column 19"),
-            ("name: x\nnodes:\n  a: {interfaces: [d0\n  b: {}\n", (5, 1), "`[` opened at line 3, column 19"),
-            ("name: x\nnodes:\n  a: { interfaces: { d0: { kind: dummy }\n  b: {}\n", (4, 3), "`{` opened at line 3, column 20"),
+            (
+                "name: x\nnodes:\n  a: {interfaces: [\n",
+                (4, 1),
+                "`[` opened at line 3, column 19",
+            ),
+            (
+                "name: x\nnodes:\n  a: {interfaces: [d0\n  b: {}\n",
+                (5, 1),
+                "`[` opened at line 3, column 19",
+            ),
+            (
+                "name: x\nnodes:\n  a: { interfaces: { d0: { kind: dummy }\n  b: {}\n",
+                (4, 3),
+                "`{` opened at line 3, column 20",
+            ),
         ] {
             let e = parse(text).unwrap_err();
             assert_eq!((e.at.line, e.at.column), at, "{text:?}: {e:?}");
             assert!(e.message.contains(opened), "{text:?}: {}", e.message);
-            assert!(e.help.as_deref().is_some_and(|h| h.starts_with("close it with")), "{e:?}");
+            assert!(
+                e.help
+                    .as_deref()
+                    .is_some_and(|h| h.starts_with("close it with")),
+                "{e:?}"
+            );
         }
         // A syntax error outside any flow collection says nothing of brackets.
         let e = parse("a: b: c\n").unwrap_err();
