@@ -1,19 +1,50 @@
 //! The `netloom` command: a thin layer over the library.
 #![deny(unsafe_code)]
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use netloom::apply::exec::Faults;
 use netloom::engine::{Engine, EngineError, ExplainOptions, Options};
 use netloom::plan::SyncState;
 use netloom::spec::{self, SpecErrors, Topology};
 use netloom::state::Store;
 
+// The binary's own rooms, under src/main/ (the library's layers are under
+// src/; tests/architecture.rs leaves the binary out of them).
+#[path = "main/install.rs"]
+mod install;
+#[path = "main/progress.rs"]
+mod progress;
+#[path = "main/reads.rs"]
+mod reads;
+#[path = "main/render.rs"]
+mod render;
+
+/// One example per verb, shown by `netloom --help` (a test holds every
+/// verb to having one).
+const EXAMPLES: &str = "\
+Examples:
+  netloom validate lab.yaml                check the file; touches nothing
+  netloom plan lab.yaml                    list what `up` would do
+  netloom up lab.yaml --verify             build it, then prove it by traffic
+  netloom status lab.yaml                  per object: in sync, missing, drifted, orphaned
+  netloom verify lab.yaml                  prove the file's expectations again
+  netloom explain lab.yaml c1 10.0.3.1     why c1 reaches 10.0.3.1, or which rule stops it
+  netloom graph lab.yaml --live -o lab.svg draw it, with the kernel's state
+  netloom import ifupdown -o machine.yaml  /etc/network/interfaces as a topology file
+  netloom exec lab.yaml c1 -- ping -c1 10.0.3.1
+                                           run a command inside node c1
+  netloom fdb lab.yaml sw/br0              a bridge's MAC table and spanning tree
+  netloom export --topology lab -o now.yaml
+                                           the file that makes what is up now
+  netloom list                             every topology up on this machine
+  netloom down lab.yaml                    remove everything it made
+  netloom install --prefix /usr/local      the binary, completions and man pages";
+
 /// Declarative Linux virtual networks: one YAML file becomes a real network, proved by traffic.
 #[derive(Parser)]
-#[command(name = "netloom", version, about)]
+#[command(name = "netloom", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     verb: Verb,
@@ -123,6 +154,44 @@ enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Show a bridge's MAC table (learned, static, permanent, with ages) and spanning tree per port.
+    Fdb {
+        /// Topology file.
+        file: PathBuf,
+        /// The bridge, as NODE/BRIDGE.
+        bridge: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the topology file that makes what the kernel has now (reads only, changes nothing).
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["node", "netns", "topology"])))]
+    Export {
+        /// The namespace netloom runs in: `--node host`.
+        #[arg(long, value_name = "host")]
+        node: Option<String>,
+        /// A named network namespace (/run/netns/NAME).
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+        /// A topology netloom made (see `netloom list`).
+        #[arg(long, value_name = "NAME")]
+        topology: Option<String>,
+        /// Write the file here instead of to standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// List every topology netloom has up on this machine, with its nodes, age and state.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install the binary, shell completions (bash, zsh, fish) and man pages under a prefix.
+    Install {
+        /// Where to install: PREFIX/bin, PREFIX/share/{bash-completion,zsh,fish,man}.
+        #[arg(long, value_name = "PREFIX", default_value = "/usr/local")]
+        prefix: PathBuf,
+    },
     /// Run a command inside a node's namespace.
     Exec {
         /// Topology file.
@@ -213,8 +282,14 @@ fn main() -> ExitCode {
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
         | Verb::Verify { json, .. }
-        | Verb::Explain { json, .. } => *json,
-        Verb::Exec { .. } | Verb::Import { .. } | Verb::Graph { .. } => false,
+        | Verb::Explain { json, .. }
+        | Verb::Fdb { json, .. }
+        | Verb::List { json } => *json,
+        Verb::Exec { .. }
+        | Verb::Import { .. }
+        | Verb::Graph { .. }
+        | Verb::Export { .. }
+        | Verb::Install { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -342,10 +417,10 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                 file: Some(abs.to_string_lossy().into_owned()),
                 verify,
                 faults: Faults::from_env(),
-                progress: progress_bar(json),
+                progress: progress::bar(json),
             };
             let report = engine.up(&topo, opts).await;
-            clear_progress(json);
+            progress::clear();
             let report = report?;
             if json && report.verify.is_none() {
                 print_json(&report);
@@ -360,7 +435,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let Some(proof) = &report.verify else {
                 return Ok(0);
             };
-            let code = render_verify(proof, json);
+            let code = render::verify(proof, json);
             if code != 0 && !json {
                 // Verify never rolls back: the network is what the file asked for,
                 // left in place to be inspected (`exec`) or removed (`down`).
@@ -378,7 +453,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             if json {
                 print_json(&st);
             } else {
-                print!("{}", status_table(&st));
+                print!("{}", render::status(&st));
             }
             Ok(
                 if st
@@ -405,11 +480,11 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let engine = Engine::new(&name, Store::from_env())?;
             let opts = Options {
                 faults: Faults::from_env(),
-                progress: progress_bar(json),
+                progress: progress::bar(json),
                 ..Options::default()
             };
             let report = engine.down(opts).await;
-            clear_progress(json);
+            progress::clear();
             let report = report?;
             if json {
                 print_json(&report);
@@ -428,44 +503,16 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let proof = engine
                 .verify_explained(&topo, &file.display().to_string())
                 .await?;
-            Ok(render_verify(&proof, json))
+            Ok(render::verify(&proof, json))
         }
-        Verb::Import { from } => import(from),
+        Verb::Import { from } => reads::import(from),
         Verb::Graph {
             file,
             format,
             live,
             verify,
             out,
-        } => {
-            let topo = load(&file)?;
-            let state = if live {
-                let engine = Engine::new(&topo.network.name, Store::from_env())?;
-                Some(engine.live(&topo, verify).await?)
-            } else {
-                None
-            };
-            let g = netloom::graph::build(&topo, state.as_ref());
-            let format = match format {
-                GraphFormat::Svg => netloom::graph::Format::Svg,
-                GraphFormat::Dot => netloom::graph::Format::Dot,
-                GraphFormat::Mermaid => netloom::graph::Format::Mermaid,
-                GraphFormat::Json => netloom::graph::Format::Json,
-            };
-            let bytes =
-                netloom::graph::render(&g, format).map_err(|e| Failure::Other(e.to_string()))?;
-            match out {
-                Some(path) => std::fs::write(&path, bytes)
-                    .map_err(|e| Failure::Other(format!("cannot write {}: {e}", path.display())))?,
-                None => {
-                    use std::io::Write as _;
-                    std::io::stdout()
-                        .write_all(&bytes)
-                        .map_err(|e| Failure::Other(format!("cannot write: {e}")))?;
-                }
-            }
-            Ok(0)
-        }
+        } => reads::graph(&file, format, live, verify, out).await,
         Verb::Explain {
             file,
             src,
@@ -476,37 +523,42 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             all,
             json,
         } => {
-            let topo = load(&file)?;
-            let shown = file.display().to_string();
-            let probe = netloom::explain::parse_probe(&proto).ok_or_else(|| {
-                Failure::Engine(netloom::explain::ExplainError::BadProbe(proto.clone()).into())
-            })?;
-            let engine = Engine::new(&topo.network.name, Store::from_env())?;
-            if all {
-                let m = engine
-                    .explain_all(&topo, &shown, probe, static_only)
-                    .await?;
-                if json {
-                    print_json(&m);
-                } else {
-                    print!("{}", netloom::explain::render::matrix(&m));
-                }
-                return Ok(0);
-            }
-            let (src, dst) = (src.unwrap_or_default(), dst.unwrap_or_default());
-            let flow = netloom::explain::target::flow(&topo, &shown, &src, &dst, probe)
-                .map_err(|e| Failure::Engine(e.into()))?;
-            let opts = ExplainOptions { static_only, trace };
-            let ex = engine.explain(&topo, &shown, &[flow], opts).await?;
-            let Some(e) = ex.first() else {
-                return Err(Failure::Other("nothing explained".into()));
+            let ask = reads::Explain {
+                src,
+                dst,
+                proto,
+                opts: ExplainOptions { static_only, trace },
+                all,
+                json,
             };
+            reads::explain(&file, ask).await
+        }
+        Verb::Fdb { file, bridge, json } => reads::fdb(&file, &bridge, json).await,
+        Verb::Export {
+            node,
+            netns,
+            topology,
+            output,
+        } => reads::export(node, netns, topology, output).await,
+        Verb::List { json } => {
+            let listed = Engine::list(&Store::from_env()).await?;
             if json {
-                print_json(e);
+                print_json(&listed);
+            } else if listed.is_empty() {
+                println!("no topology is up");
             } else {
-                print!("{}", netloom::explain::render::explanation(e, ""));
+                print!("{}", render::list(&listed));
             }
-            Ok(if e.ok() { 0 } else { 2 })
+            Ok(0)
+        }
+        Verb::Install { prefix } => {
+            let written = install::install(Cli::command(), &prefix).map_err(|e| {
+                Failure::Other(format!("cannot install under {}: {e}", prefix.display()))
+            })?;
+            for p in &written {
+                println!("{}", p.display());
+            }
+            Ok(0)
         }
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
@@ -520,142 +572,5 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let status = engine.exec(&node, &cmd)?;
             Ok(status.code().map_or(1, |c| c as u8))
         }
-    }
-}
-
-/// `import`: write the topology, say on stderr what was left out.
-fn import(from: ImportFrom) -> Result<u8, Failure> {
-    let ImportFrom::Ifupdown {
-        file,
-        out,
-        strict,
-        root,
-        name,
-        node,
-        stand_ins,
-    } = from;
-    let opts = netloom::import::ifupdown::Options {
-        file,
-        root,
-        name,
-        node,
-        stand_ins,
-    };
-    let imported =
-        netloom::import::ifupdown::import(&opts).map_err(|e| Failure::Import(Box::new(e)))?;
-    if strict && !imported.skipped.is_empty() {
-        return Err(Failure::Import(Box::new(netloom::import::ImportErrors {
-            what: "--strict: not everything can be imported".into(),
-            errors: imported.skipped.iter().map(|s| s.to_error()).collect(),
-        })));
-    }
-    match &out {
-        Some(path) => std::fs::write(path, &imported.yaml)
-            .map_err(|e| Failure::Other(format!("cannot write {}: {e}", path.display())))?,
-        None => print!("{}", imported.yaml),
-    }
-    let net = &imported.topology.network;
-    let ifaces: usize = net.nodes.values().map(|n| n.links.len()).sum();
-    let routes: usize = net.nodes.values().map(|n| n.routes.len()).sum();
-    eprintln!(
-        "imported {ifaces} interface(s) and {routes} route(s){}; {} item(s) not imported{}",
-        out.as_ref()
-            .map(|p| format!(" into {}", p.display()))
-            .unwrap_or_default(),
-        imported.skipped.len(),
-        if imported.skipped.is_empty() {
-            ""
-        } else {
-            " (listed at the end of the file)"
-        }
-    );
-    Ok(0)
-}
-
-/// Print a proof by traffic, with why each failed claim failed; its exit
-/// code (1 when a claim failed).
-fn render_verify(v: &netloom::engine::Verified, json: bool) -> u8 {
-    if json {
-        print_json(v);
-    } else {
-        println!("{}", v.report.readiness);
-        print!("{}", netloom::verify::table(&v.report.outcomes));
-        for x in &v.explanations {
-            println!("\nwhy `{}`:", x.text);
-            match (&x.explanation, &x.error) {
-                (Some(e), _) => print!("{}", netloom::explain::render::explanation(e, "  ")),
-                (None, Some(err)) => println!("  (no explanation: {err})"),
-                (None, None) => {}
-            }
-        }
-    }
-    u8::from(!v.ok())
-}
-
-fn status_table(st: &netloom::engine::StatusReport) -> String {
-    let width = st.objects.iter().map(|o| o.object.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for o in &st.objects {
-        let state = match &o.state {
-            SyncState::InSync => "in sync".to_string(),
-            SyncState::Missing => "missing".to_string(),
-            SyncState::Orphaned => "orphaned (no longer in the file; `up` removes it)".to_string(),
-            SyncState::Drifted { fields } => format!(
-                "drifted: {}",
-                fields
-                    .iter()
-                    .map(|f| format!("{} {} (want {})", f.field, f.have, f.want))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let mut extra = st
-            .devices
-            .get(&o.object)
-            .map(|d| format!("  [{d}]"))
-            .unwrap_or_default();
-        if let Some(t) = st.teams.get(&o.object) {
-            let ports: Vec<String> = t
-                .ports
-                .iter()
-                .map(|p| format!("{} {}", p.name, if p.link_up { "up" } else { "down" }))
-                .collect();
-            extra.push_str(&format!(
-                "  [teamd: runner {}, active port {}, ports: {}]",
-                t.runner,
-                t.active_port.as_deref().unwrap_or("none"),
-                ports.join(", ")
-            ));
-        }
-        out.push_str(&format!("{:<width$}  {state}{extra}\n", o.object));
-    }
-    out
-}
-
-fn progress_bar(json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {
-    // Only people watching a terminal want a bar, and only for long runs;
-    // logs and pipes stay quiet.
-    if json || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    Some(Box::new(|done, total| {
-        if total < 50 {
-            return;
-        }
-        if done == total || done % 16 == 0 {
-            let width = 40;
-            let filled = done * width / total.max(1);
-            eprint!(
-                "\r[{}{}] {done}/{total}",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
-        }
-    }))
-}
-
-fn clear_progress(json: bool) {
-    if !json && std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[K");
     }
 }

@@ -69,6 +69,12 @@ pub struct Records {
     /// the next `up` a reason to turn it on.
     #[serde(default)]
     pub quiet_bridges: BTreeSet<IfRef>,
+    /// Nodes where netloom added forwarding entries (written ahead of
+    /// each), so that their entries are read, and deleted once the file no
+    /// longer lists them: reading them costs a dump quadratic in a bridge's
+    /// ports, so it is made only where the file or these records put some.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub fdb: BTreeSet<String>,
 }
 
 /// A process netloom started and supervises.
@@ -97,6 +103,7 @@ impl Records {
             .chain(&self.nat)
             .chain(self.sysctls.keys())
             .chain(self.processes.iter().map(|p| &p.node))
+            .chain(&self.fdb)
             .chain(
                 self.links
                     .iter()
@@ -119,6 +126,7 @@ impl Records {
             && self.processes.is_empty()
             && self.links.is_empty()
             && self.quiet_bridges.is_empty()
+            && self.fdb.is_empty()
     }
 }
 

@@ -63,6 +63,13 @@ mod explain_examples {
     host!(stp_loop, "05-stp-loop.yaml");
     host!(macvtap, "06-macvtap.yaml");
     host!(macvlan_vepa, "15-macvlan-vepa.yaml");
+    host!(ifb, "17-ifb.yaml");
+    host!(vxlan_her, "18-vxlan-her.yaml");
+    vm!(
+        vrf,
+        "16-vrf.yaml",
+        "needs a kernel with vrf: runs in the VM"
+    );
     vm!(
         bond_active_backup,
         "07-bond-active-backup.yaml",
@@ -102,5 +109,23 @@ mod explain_examples {
         vtaps,
         "14-ipvtap-macvtap.yaml",
         "needs a kernel with ipvtap: runs in the VM"
+    );
+}
+
+/// Every bundled example is compared, here or in the VM.
+#[test]
+fn every_example_is_compared() {
+    let listed = include_str!("explain_examples.rs");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".yaml") && !listed.contains(&format!("\"{name}\"")) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "examples explain is not compared on: {missing:?}"
     );
 }

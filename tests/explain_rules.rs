@@ -277,6 +277,8 @@ mod explain_rules {
         nft_br_netfilter => "nft.br_netfilter",
         nat_masquerade_out => "nat.masquerade_out",
         ifb_discard => "ifb.discard",
+        bridge_static_entry => "bridge.static_entry",
+        vxlan_static_entry => "vxlan.static_entry",
     }
 
     vm! {
@@ -299,7 +301,7 @@ mod explain_rules {
 fn every_rule_has_a_mutation_file() {
     const WITHOUT: &[(&str, &str)] = &[
         ("external.outside", "an external device leads outside the sandbox: nothing there to probe"),
-        ("vxlan.no_remote", "validation refuses a vxlan without remote or group; the kernel's FDB is not read"),
+        ("vxlan.no_remote", "validation refuses a vxlan without remote, group or remotes"),
         ("l3.no_source", "a node without any address cannot be the source of a probe"),
         ("vrf.device_route", "explain stops where the VRF driver routes a second time, so it names no verdict a probe could refute"),
         ("bridge.stp_blocking", "STP blocks only redundant links, so no flow depends on a blocking port; with STP off the kernel puts a port set blocking back to forwarding (br_port_state_selection)"),

@@ -288,6 +288,7 @@ async fn observe_bridge_veth_addresses_routes_sysctls() {
             ("net.ipv6.conf.br0.forwarding".to_string(), "0".to_string()),
         ]),
         nat: vec![],
+        fdb: vec![],
     };
     let mut vb = expect(
         Some(b),

@@ -33,7 +33,8 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
 # (TCG is ~20x slower): pure logic (spec, plan, packet views, the fuzz corpus)
 # and the host-only stress runs (fault injection at every step, kill -9
 # loops), which exercise netloom's journal, not drivers, the progress bar
-# on a terminal (script(1), which the guest lacks), the model-based edit
+# on a terminal and the shell completions (script(1) and bash, which the
+# guest lacks), the model-based edit
 # test and the address-edit regressions (~3 min and ~1 min on the host, an
 # hour and 7 minutes under TCG; they test the planner with drivers this
 # machine has), the architecture test (the guest has no sources), the
@@ -42,7 +43,7 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
 # script and explain's 200 random topologies (made of the host kernel's
 # kinds; under TCG they would take most of an hour). Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|edits_model|edit_address|scale|architecture|graph|peer_ifupdown2|explain_prop)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|cli_shell|edits_model|edit_address|scale|architecture|graph|peer_ifupdown2|explain_prop)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
@@ -79,6 +80,7 @@ cost() {
         examples_team) echo 55 ;; options) echo 47 ;; options_vm) echo 41 ;;
         verify_cli) echo 40 ;; verify_lan) echo 26 ;; txn_vm) echo 40 ;;
         edit_address) echo 400 ;; import_ifupdown) echo 110 ;; graph_live) echo 60 ;;
+        export) echo 110 ;; fdb) echo 60 ;;
         explain_rules) echo 140 ;; explain_examples) echo 85 ;; explain_cli) echo 30 ;; *) echo 10 ;;
     esac
 }

@@ -2,6 +2,9 @@
 //! (spec -> observe -> plan -> apply -> verify), returning typed reports.
 //! The CLI, a CNI plugin or a test only parse, call and render.
 mod explain;
+mod export;
+mod fdb;
+mod list;
 pub mod live;
 mod observe;
 mod status;
@@ -19,6 +22,9 @@ use crate::state::{Lock, Records, StateError, Store};
 use crate::verify;
 
 pub use explain::{ExplainOptions, Explained, Verified};
+pub use export::{Export, Source};
+pub use fdb::{FdbReport, MacEntry};
+pub use list::Listed;
 pub use status::StatusReport;
 
 /// The executor of `up` and `down`: the kernel, with faults injected as
@@ -286,6 +292,9 @@ impl Engine {
             planned = self.plan_with(desired, &rec).await?;
             crate::timing::record("read back", read_back.elapsed());
         }
+        // The kernel is the file now: its forwarding entries are where the
+        // file has some (see Records::fdb).
+        txn.records().fdb = observe::fdb_nodes(desired);
         // Records pruned by recover are kept even when nothing was to do.
         txn.save()?;
         drop(txn);
@@ -373,6 +382,12 @@ impl Engine {
         repair::recover(&self.kernel, &mut rec, &planned.plan, &planned.observed)?;
         let mut txn = self.transaction(&planned, rec, opts.faults, opts.progress);
         let done = self.pass(&mut txn, &planned).await?;
+        // Every entry netloom added lived on a device of this topology,
+        // gone now.
+        if !txn.records().fdb.is_empty() {
+            txn.records().fdb.clear();
+            txn.save()?;
+        }
         Ok(Report {
             name: self.name.clone(),
             done,

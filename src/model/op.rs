@@ -1,7 +1,9 @@
 //! Operations: the steps of a plan, each one kernel change the apply layer performs.
 use serde::{Deserialize, Serialize};
 
-use super::{Address, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, TeamdSetup};
+use super::{
+    Address, FdbEntry, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, TeamdSetup,
+};
 
 /// One change to the kernel. Every op names the node it acts in.
 // AddLink carries whole links; plans hold tens of ops, so size does not matter
@@ -132,6 +134,22 @@ pub enum Op {
         /// What teamd ran with, if known.
         prior: Option<TeamdSetup>,
     },
+    /// Add a static entry to a bridge's or a vxlan's forwarding database
+    /// (replacing one the device learned for that MAC; a vxlan's flood
+    /// entry is appended beside the others).
+    AddFdb {
+        /// Node name.
+        node: String,
+        /// The entry.
+        entry: FdbEntry,
+    },
+    /// Remove a static entry from a forwarding database.
+    DelFdb {
+        /// Node name.
+        node: String,
+        /// The entry.
+        entry: FdbEntry,
+    },
 }
 
 /// Settings to change on an existing link; `None` leaves a field alone.
@@ -194,6 +212,8 @@ impl Op {
             Op::DelNat { .. } => "op DelNat",
             Op::StartTeamd { .. } => "op StartTeamd",
             Op::StopTeamd { .. } => "op StopTeamd",
+            Op::AddFdb { .. } => "op AddFdb",
+            Op::DelFdb { .. } => "op DelFdb",
         }
     }
 
@@ -213,7 +233,9 @@ impl Op {
             | Op::SetNat { node, .. }
             | Op::DelNat { node }
             | Op::StartTeamd { node, .. }
-            | Op::StopTeamd { node, .. } => node,
+            | Op::StopTeamd { node, .. }
+            | Op::AddFdb { node, .. }
+            | Op::DelFdb { node, .. } => node,
         }
     }
 
@@ -401,6 +423,11 @@ impl std::fmt::Display for Op {
                 Ok(())
             }
             Op::StopTeamd { node, dev, .. } => write!(f, "{node}: teamd stop {dev}"),
+            Op::AddFdb { node, entry } => {
+                let verb = if entry.floods() { "append" } else { "add" };
+                write!(f, "{node}: fdb {verb} {entry}")
+            }
+            Op::DelFdb { node, entry } => write!(f, "{node}: fdb del {entry}"),
         }
     }
 }

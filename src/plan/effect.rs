@@ -273,6 +273,12 @@ impl<'a> Ctx<'a> {
                     .as_ref()
                     .is_none_or(|d| !self.gone.contains(&iref(name, d)))
             });
+            let fdb = std::mem::take(&mut node.fdb);
+            let want = self.want(name);
+            node.fdb = fdb
+                .into_iter()
+                .filter(|e| super::fdb::survives(e, &node, want))
+                .collect();
             nodes.insert(name.clone(), node);
         }
         for name in &self.new_nodes {

@@ -11,6 +11,7 @@ use crate::model::{Op, Plan, Step};
 /// reused; within a phase, ops keep the order they were pushed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Phase {
+    DelFdb,
     DelRoute,
     DelAddress,
     DelNat,
@@ -31,6 +32,7 @@ pub(crate) enum Phase {
     /// IPv6 addresses a link set down lost, added again.
     Readd,
     AddRoute,
+    AddFdb,
     SetNat,
 }
 

@@ -4,6 +4,7 @@ mod address;
 mod change;
 mod down;
 mod effect;
+mod fdb;
 mod graph;
 mod kind;
 mod link;
@@ -25,6 +26,7 @@ use crate::model::{Network, Plan};
 pub use down::down;
 pub use kind::bridge::snooping_turned_on;
 pub use needs::needs;
+pub use route::kernel_made as kernel_made_route;
 pub use status::{status, FieldDiff, ObjectStatus, SyncState};
 
 /// What this topology owns, from netloom's records plus observed ownership marks.
@@ -103,6 +105,7 @@ fn diff(ctx: &effect::Ctx, restore_unknown: bool) -> Plan {
     link::plan(ctx, &mut pending);
     teamd::plan(ctx, &mut pending);
     route::plan(ctx, &mut pending);
+    fdb::plan(ctx, &mut pending);
     nat::plan(ctx, &mut pending);
     graph::build(pending)
 }

@@ -36,7 +36,7 @@ pub(crate) fn metric(r: &Route) -> u32 {
 
 /// Routes the kernel adds by itself (local table, IPv6 link-local and
 /// multicast, prefix routes of addresses): never netloom's to remove.
-pub(crate) fn kernel_made(node: &Node, r: &Route) -> bool {
+pub fn kernel_made(node: &Node, r: &Route) -> bool {
     if r.table_id() == LOCAL {
         return true;
     }

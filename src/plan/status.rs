@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use super::effect::Ctx;
 use super::kind::show;
-use super::{address, route, Owned};
+use super::{address, fdb, route, Owned};
 use crate::model::{Link, LinkKind, Network, HOST};
 
 /// One differing field of an object.
@@ -94,6 +94,15 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
             };
             push(format!("{node} sysctl {key}"), state);
         }
+        for e in &want.fdb {
+            let found = have.is_some_and(|h| h.fdb.contains(e));
+            let state = if found {
+                SyncState::InSync
+            } else {
+                SyncState::Missing
+            };
+            push(format!("{node} fdb {e}"), state);
+        }
         if !want.nat.is_empty() {
             let state = match have {
                 None => SyncState::Missing,
@@ -120,6 +129,11 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
                 && !want.routes.iter().any(|w| route::matches(w, r))
             {
                 push(format!("{node} route {}", r), SyncState::Orphaned);
+            }
+        }
+        for e in &have.fdb {
+            if !want.fdb.contains(e) && fdb::ours(&ctx, &node, have, e) {
+                push(format!("{node} fdb {e}"), SyncState::Orphaned);
             }
         }
         if want.nat.is_empty() && !have.nat.is_empty() {

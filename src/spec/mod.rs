@@ -6,8 +6,11 @@
 //! duplicate keys are caught; [`validate`] then checks references across nodes.
 pub mod brport;
 pub mod decode;
+pub mod emit;
 pub mod error;
 pub mod expect;
+pub mod export;
+pub mod fdb;
 pub mod kind;
 pub mod link;
 pub mod mtu;

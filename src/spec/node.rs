@@ -89,6 +89,7 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
         }
     }
     apply_ports(cx, name, &mut n, ports);
+    super::fdb::decode_node(cx, name, f.get("interfaces"), &mut n);
     if let Some(fw) = f.bool(cx, "forwarding") {
         let v = if fw { "1" } else { "0" };
         n.sysctls.insert("net.ipv4.ip_forward".into(), v.into());

@@ -70,6 +70,15 @@ pub const UNKNOWN_UNICAST: Rule = Rule {
     field: "flood",
 };
 
+/// A static entry sends frames for its address to one port only.
+pub const STATIC_ENTRY: Rule = Rule {
+    id: "bridge.static_entry",
+    disposition: Disposition::PortNotForwarding,
+    kernel: "br_handle_frame_finish -> br_fdb_find_rcu (net/bridge/br_input.c): a known address goes out of its entry's port alone",
+    summary: "a static fdb entry sends frames for its address out of one port; the holder of the address behind another port, where learning is off (so the entry never moves), never gets them",
+    field: "fdb",
+};
+
 /// VLAN filtering: ingress VID not allowed, or no PVID for untagged frames.
 pub const VLAN_INGRESS: Rule = Rule {
     id: "bridge.vlan_ingress",
@@ -96,6 +105,7 @@ pub const RULES: &[&Rule] = &[
     &ISOLATED,
     &HAIRPIN,
     &UNKNOWN_UNICAST,
+    &STATIC_ENTRY,
     &VLAN_INGRESS,
     &VLAN_EGRESS,
 ];
@@ -236,15 +246,57 @@ pub fn dev_xmit(sim: &mut Sim, p: usize, b: If, frame: Frame) {
         }
         None => frame,
     };
-    for &q in sim.idx.ports(b) {
-        sim.pass(
-            p,
-            Ev::Out {
-                port: q,
-                ingress: None,
-            },
-            frame.clone(),
-        );
+    forward(sim, p, b, None, frame);
+}
+
+/// The port a static entry of the file's `fdb` sends a unicast frame to
+/// (br_fdb_find_rcu finds it before any flooding: br_handle_frame_finish
+/// forwards to that port alone); `None` when no entry names its address.
+fn static_port(sim: &Sim, b: If, frame: &Frame) -> Option<If> {
+    let Dst::Mac(m) = frame.dst else { return None };
+    let mac = sim.idx.link(sim.idx.mac_owner(m)).mac?;
+    let node = sim.idx.node_of(b);
+    let bridge = sim.idx.ifs[b].name;
+    let vid = frame.tags.last().map(|t| t.vid);
+    let e = sim.idx.node(node)?.fdb.iter().find(|e| {
+        e.dev == bridge && e.mac == mac && e.on_bridge() && (e.vlan.is_none() || e.vlan == vid)
+    })?;
+    sim.idx.find(node, e.port.as_deref()?)
+}
+
+/// Send `frame` on from bridge `b` (in by `ingress`, or sent by the bridge
+/// itself): out of every port (flooded, or sent where the bridge learnt the
+/// address, which only the address's owner takes), but for a static entry.
+/// A static entry is not sticky: br_fdb_update moves it to the port the
+/// address is seen on, and the owner's answer to ARP crosses the bridge
+/// before the first frame for it. So the entry holds only against ports
+/// with learning off: those are ways only a relaxed run takes, to name the
+/// entry when the owner is behind one.
+fn forward(sim: &mut Sim, p: usize, b: If, ingress: Option<If>, frame: Frame) {
+    let fixed = static_port(sim, b, &frame);
+    for q in sim.idx.ports(b).to_vec() {
+        let ev = Ev::Out { port: q, ingress };
+        match fixed {
+            Some(f) if f != q && port(sim, q).learning == Some(false) => {
+                let hit = STATIC_ENTRY.hit(
+                    format!(
+                        "{}'s static fdb entry sends frames for this address out of {}, not {} (where learning is off, so the entry stays)",
+                        sim.label(b),
+                        sim.idx.ifs[f].name,
+                        sim.idx.ifs[q].name
+                    ),
+                    format!(
+                        "make the entry's `port` {} (or remove it)",
+                        sim.idx.ifs[q].name
+                    ),
+                    sim.at(b, Some("fdb")),
+                );
+                sim.only_relaxed(p, q, hit, ev, frame.clone());
+            }
+            _ => {
+                sim.pass(p, ev, frame.clone());
+            }
+        }
     }
 }
 
@@ -284,16 +336,7 @@ pub fn forwarding_in(sim: &mut Sim, p: usize, i: If, b: If, frame: Frame) {
             return;
         }
     }
-    for &q in sim.idx.ports(b) {
-        sim.pass(
-            p,
-            Ev::Out {
-                port: q,
-                ingress: Some(i),
-            },
-            frame.clone(),
-        );
-    }
+    forward(sim, p, b, Some(i), frame);
 }
 
 /// br_pass_frame_up: to the bridge device's own receive path.

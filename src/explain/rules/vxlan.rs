@@ -6,7 +6,7 @@
 //! (vxlan_rcv -> vxlan_vs_find_vni).
 use std::net::IpAddr;
 
-use super::super::frame::{Ev, Frame, Sim};
+use super::super::frame::{Dst, Ev, Frame, Sim};
 use super::super::index::If;
 use super::super::route::is_up;
 use super::Rule;
@@ -49,8 +49,23 @@ pub const NO_UNDERLAY: Rule = Rule {
     field: "remote",
 };
 
+/// A static entry sends frames for its address to one VTEP only.
+pub const STATIC_ENTRY: Rule = Rule {
+    id: "vxlan.static_entry",
+    disposition: Disposition::NeighbourUnreachable,
+    kernel: "vxlan_xmit -> vxlan_find_mac (drivers/net/vxlan/vxlan_core.c): a known address goes to its entry's remote alone",
+    summary: "a static fdb entry of a vxlan sends frames for its address to one remote VTEP; the holder of the address behind another VTEP never gets them",
+    field: "fdb",
+};
+
 /// The vxlan rules.
-pub const RULES: &[&Rule] = &[&NO_REMOTE, &VNI_MISMATCH, &PORT_MISMATCH, &NO_UNDERLAY];
+pub const RULES: &[&Rule] = &[
+    &NO_REMOTE,
+    &VNI_MISMATCH,
+    &PORT_MISMATCH,
+    &NO_UNDERLAY,
+    &STATIC_ENTRY,
+];
 
 /// The kernel's port when none is given (IANA's 4789 only when asked).
 pub const DEFAULT_PORT: u16 = 8472;
@@ -62,10 +77,47 @@ fn opts<'a>(sim: &Sim<'_, 'a>, i: If) -> Option<&'a VxlanOptions> {
     }
 }
 
-/// The addresses a frame of `x` is sent to.
-fn destinations(sim: &Sim, x: If, o: &VxlanOptions) -> Vec<IpAddr> {
-    if let Some(r) = o.remote {
-        return vec![r];
+/// The addresses a frame of `x` is sent to (vxlan_xmit), and those a static
+/// entry passes over: the remote of the static entry for its destination
+/// address when the file has one, else the default destinations, `remote`
+/// and the flood list (`remotes`, the all-zero entries), or the members of
+/// `group`.
+fn destinations(sim: &Sim, x: If, o: &VxlanOptions, frame: &Frame) -> (Vec<IpAddr>, Vec<IpAddr>) {
+    let default = default_destinations(sim, x, o);
+    let node = sim.idx.node_of(x);
+    let dev = sim.idx.ifs[x].name;
+    let fdb = sim.idx.node(node).map_or(&[][..], |n| n.fdb.as_slice());
+    let mac = match frame.dst {
+        Dst::Mac(m) => sim.idx.link(sim.idx.mac_owner(m)).mac,
+        Dst::Broadcast => None,
+    };
+    if let Some(mac) = mac {
+        let known: Vec<IpAddr> = fdb
+            .iter()
+            .filter(|e| e.dev == dev && !e.on_bridge() && e.mac == mac)
+            .filter_map(|e| e.dst)
+            .collect();
+        if !known.is_empty() {
+            let over = default.into_iter().filter(|d| !known.contains(d)).collect();
+            return (known, over);
+        }
+    }
+    (default, Vec::new())
+}
+
+/// Where `x` sends a frame it has no static entry for.
+fn default_destinations(sim: &Sim, x: If, o: &VxlanOptions) -> Vec<IpAddr> {
+    let node = sim.idx.node_of(x);
+    let dev = sim.idx.ifs[x].name;
+    let fdb = sim.idx.node(node).map_or(&[][..], |n| n.fdb.as_slice());
+    let mut out: Vec<IpAddr> = o.remote.into_iter().collect();
+    out.extend(
+        fdb.iter()
+            .filter(|e| e.dev == dev && e.floods())
+            .filter_map(|e| e.dst),
+    );
+    if !out.is_empty() {
+        return out;
     }
     let Some(g) = o.group else { return Vec::new() };
     // A group: every member of it with this VNI, reached at its local
@@ -95,11 +147,11 @@ pub fn xmit(sim: &mut Sim, p: usize, x: If, frame: Frame) {
     };
     let xl = sim.label(x);
     let port = o.dstport.unwrap_or(DEFAULT_PORT);
-    let dsts = destinations(sim, x, &o);
+    let (dsts, over) = destinations(sim, x, &o, &frame);
     if dsts.is_empty() {
         let hit = NO_REMOTE.hit(
             format!("{xl} has no remote, no group and no FDB entry: the frame is dropped"),
-            "set `remote:` (or `group:`)",
+            "set `remote:` (or `group:`, or `remotes:`)",
             sim.at(x, None),
         );
         sim.deny(p, x, hit, None);
@@ -109,7 +161,15 @@ pub fn xmit(sim: &mut Sim, p: usize, x: If, frame: Frame) {
         return;
     }
     let node = sim.idx.node_of(x).to_string();
-    for r in dsts {
+    let fixed = dsts.first().copied();
+    for (r, passed_over) in dsts
+        .into_iter()
+        .map(|r| (r, false))
+        .chain(over.into_iter().map(|r| (r, true)))
+    {
+        if passed_over && !sim.relaxed() {
+            continue;
+        }
         let under = crate::explain::walk::underlay(
             sim.idx,
             sim.facts,
@@ -144,6 +204,17 @@ pub fn xmit(sim: &mut Sim, p: usize, x: If, frame: Frame) {
                 .is_some_and(|yo| yo.vni == o.vni && yo.dstport.unwrap_or(DEFAULT_PORT) == port)
         };
         match here.iter().copied().find(|&y| takes(y)) {
+            Some(y) if passed_over => {
+                let hit = STATIC_ENTRY.hit(
+                    format!(
+                        "{xl}'s static fdb entry sends frames for this address to {}, not {r}",
+                        fixed.map_or_else(String::new, |f| f.to_string())
+                    ),
+                    format!("make the entry's `dst` {r} (or remove it)"),
+                    sim.at(x, Some("fdb")),
+                );
+                sim.only_relaxed(p, x, hit, Ev::Rx(y), frame.clone());
+            }
             Some(y) => {
                 let d = format!(
                     "vxlan {xl}: VNI {} in UDP to {r}:{port}, taken by {}",

@@ -4,6 +4,7 @@
 //! One file per device kind turns that kind's options into the kernel's link
 //! attributes; [`link`], [`address`] and [`route`] hold the generic requests.
 mod address;
+mod fdb;
 mod link;
 mod route;
 mod team;
@@ -82,6 +83,10 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
             node, dev, setup, ..
         } => team::start(k, node, dev, setup).await,
         Op::StopTeamd { node, dev, .. } => team::stop(k, node, dev).await,
+        Op::AddFdb { node, entry } | Op::DelFdb { node, entry } => {
+            let h = node_handle(k, node).await?;
+            fdb::change(&h, node, entry, matches!(op, Op::AddFdb { .. })).await
+        }
     }
 }
 
