@@ -3,7 +3,8 @@
 //! The path is straight: [`spec`] (file -> resolved topology) -> [`kernel`]
 //! (observe the kernel as plain [`model`] data) -> [`plan`] (diff as a graph of
 //! ops) -> [`apply`] (run it through the kernel with a journal for rollback)
-//! -> [`verify`] (traffic); [`engine`] composes them into the verbs. What the
+//! -> [`verify`] (traffic); [`engine`] composes them into the verbs, and
+//! [`cni`] serves them to container runtimes as a CNI plugin. What the
 //! kernel does on its own is stated once, in [`effects`]; [`wire`] holds the
 //! probes' packet bytes (no I/O).
 //!
@@ -14,11 +15,12 @@
 //! Lower layers never import higher ones (tests/architecture.rs holds the
 //! code to this line):
 //!
-//! Layers, lowest first: timing, model, wire, effects, spec, state, kernel, plan, apply, verify, engine, sandbox.
+//! Layers, lowest first: timing, model, wire, effects, spec, state, kernel, plan, apply, verify, engine, cni, sandbox.
 #![warn(missing_docs)]
 #![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 pub mod apply;
+pub mod cni;
 pub mod effects;
 pub mod engine;
 pub mod kernel;

@@ -9,7 +9,7 @@
 //!   (`exec`, nft, teamd) and for the test sandbox.
 //! - [`adopt`]: a netlink socket handed to tokio.
 //! - ioctls: [`tun_attach`] and [`tun_set`] (tun/tap), [`pending`] (bytes
-//!   waiting on a socket).
+//!   waiting on a socket), [`ns_type`] (what kind of namespace a file is).
 //! - [`detached_proc`]: a procfs instance mounted nowhere (fsopen/fsmount).
 use std::ffi::{CString, OsStr};
 use std::fs::File;
@@ -255,6 +255,19 @@ pub fn pending(fd: BorrowedFd<'_>) -> io::Result<usize> {
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
+/// NS_GET_NSTYPE (linux/nsfs.h, `_IO(0xb7, 0x3)`): the CLONE_NEW* kind of
+/// the namespace behind `fd`, which must be an nsfs file (ENOTTY otherwise).
+pub fn ns_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns the type as the
+    // call's result; the descriptor is borrowed, so open.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc)
+}
+
 /// A fresh procfs instance mounted nowhere (fsopen(2)/fsconfig/fsmount(2)),
 /// held by the returned descriptor and gone when it is closed.
 pub fn detached_proc() -> io::Result<OwnedFd> {
@@ -321,6 +334,16 @@ mod tests {
             let e = tun_attach(&f, bad, libc::IFF_TAP as libc::c_short).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ns_type_tells_a_network_namespace_from_others() {
+        let net = File::open("/proc/self/ns/net").unwrap();
+        assert_eq!(ns_type(net.as_fd()).unwrap(), libc::CLONE_NEWNET);
+        let mnt = File::open("/proc/self/ns/mnt").unwrap();
+        assert_eq!(ns_type(mnt.as_fd()).unwrap(), libc::CLONE_NEWNS);
+        let plain = File::open("/proc/self/status").unwrap();
+        assert!(ns_type(plain.as_fd()).is_err());
     }
 
     #[test]
