@@ -10,7 +10,11 @@ use serde_json::{json, Value};
 #[test]
 fn version_answers_with_the_input_version_and_the_supported_list() {
     let rt = Runtime::new();
-    let r = rt.exec(&cni_util::plugin(), &[("CNI_COMMAND", "VERSION")], r#"{"cniVersion":"0.4.0"}"#);
+    let r = rt.exec(
+        &cni_util::plugin(),
+        &[("CNI_COMMAND", "VERSION")],
+        r#"{"cniVersion":"0.4.0"}"#,
+    );
     assert_eq!(r.code, 0, "{}", r.text());
     assert_eq!(r.json["cniVersion"], "0.4.0");
     let list: Vec<&str> = r.json["supportedVersions"]
@@ -40,12 +44,19 @@ fn add_result_shape_traffic_then_del_is_idempotent_and_leaves_nothing() {
     let at = r1["ips"][0]["interface"].as_u64().unwrap() as usize;
     assert_eq!(ifs[at]["name"], "eth0");
     assert_eq!(ifs[at]["sandbox"], n1.as_str());
-    assert!(ifs.iter().filter(|i| i.get("sandbox").is_none()).count() >= 1, "host interfaces: {r1}");
+    assert!(
+        ifs.iter().filter(|i| i.get("sandbox").is_none()).count() >= 1,
+        "host interfaces: {r1}"
+    );
     assert_eq!(r1["ips"][0]["gateway"], "10.22.0.1");
-    assert!(r1["ips"][0].get("version").is_none(), "1.x ips have no version: {r1}");
+    assert!(
+        r1["ips"][0].get("version").is_none(),
+        "1.x ips have no version: {r1}"
+    );
     assert_eq!(r1["routes"][0]["dst"], "0.0.0.0/0");
     // The MAC reported is the interface's.
-    let mac = rt.sh_ok("ip -n c1 -o link show eth0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2");
+    let mac =
+        rt.sh_ok("ip -n c1 -o link show eth0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2");
     assert_eq!(ifs[at]["mac"].as_str().unwrap(), mac.trim());
     let (ip1, ip2) = (first_ip(&r1), first_ip(&r2));
     assert_ne!(ip1, ip2);
@@ -62,8 +73,16 @@ fn add_result_shape_traffic_then_del_is_idempotent_and_leaves_nothing() {
     // the container end along).
     rt.del(&conf, "c2", None);
     assert_eq!(rt.links_in("c2"), "");
-    assert_eq!(rt.host_links().trim(), "nl0", "only the network's bridge stays");
-    assert_eq!(rt.kept("cni-lab"), "", "no record, reservation or journal left");
+    assert_eq!(
+        rt.host_links().trim(),
+        "nl0",
+        "only the network's bridge stays"
+    );
+    assert_eq!(
+        rt.kept("cni-lab"),
+        "",
+        "no record, reservation or journal left"
+    );
 }
 
 /// The result is written in the version asked for: `ips[].version` before
@@ -77,7 +96,10 @@ fn results_follow_the_negotiated_version() {
     let r = rt.add(&conf, "c1", &n);
     assert_eq!(r["cniVersion"], "0.4.0");
     assert_eq!(r["ips"][0]["version"], "4", "{r}");
-    assert!(r["interfaces"][0].get("mtu").is_none(), "no mtu before 1.1.0: {r}");
+    assert!(
+        r["interfaces"][0].get("mtu").is_none(),
+        "no mtu before 1.1.0: {r}"
+    );
     rt.del(&conf, "c1", Some(&n));
     conf.as_object_mut().unwrap().remove("cniVersion");
     conf["cniVersions"] = json!(["0.3.1", "1.0.0", "9.0.0"]);
@@ -96,7 +118,12 @@ fn check_passes_after_add_and_fails_on_drift() {
     let n = rt.container("c1");
     let result = rt.add(&conf, "c1", &n);
     let bare = rt.call("CHECK", &conf, "c1", Some(&n), "eth0");
-    assert_eq!(bare.cni_code(), Some(7), "CHECK without prevResult:\n{}", bare.text());
+    assert_eq!(
+        bare.cni_code(),
+        Some(7),
+        "CHECK without prevResult:\n{}",
+        bare.text()
+    );
     conf["prevResult"] = result.clone();
     let ok = rt.call("CHECK", &conf, "c1", Some(&n), "eth0");
     assert_eq!(ok.code, 0, "{}", ok.text());
@@ -104,16 +131,32 @@ fn check_passes_after_add_and_fails_on_drift() {
     rt.sh_ok("ip -n c1 addr flush dev eth0");
     let bad = rt.call("CHECK", &conf, "c1", Some(&n), "eth0");
     assert_eq!(bad.cni_code(), Some(104), "{}", bad.text());
-    assert!(bad.json["msg"].as_str().unwrap().contains("address"), "{}", bad.text());
+    assert!(
+        bad.json["msg"].as_str().unwrap().contains("address"),
+        "{}",
+        bad.text()
+    );
     rt.sh_ok("ip -n c1 link set eth0 down");
     let down = rt.call("CHECK", &conf, "c1", Some(&n), "eth0");
-    assert!(down.json["msg"].as_str().unwrap().contains("down"), "{}", down.text());
+    assert!(
+        down.json["msg"].as_str().unwrap().contains("down"),
+        "{}",
+        down.text()
+    );
     let mut old = conf.clone();
     old["cniVersion"] = json!("0.3.1");
-    assert_eq!(rt.call("CHECK", &old, "c1", Some(&n), "eth0").cni_code(), Some(1));
+    assert_eq!(
+        rt.call("CHECK", &old, "c1", Some(&n), "eth0").cni_code(),
+        Some(1)
+    );
     rt.del(&conf, "c1", Some(&n));
     let gone = rt.call("CHECK", &conf, "c1", Some(&n), "eth0");
-    assert_eq!(gone.cni_code(), Some(3), "CHECK of a container not attached:\n{}", gone.text());
+    assert_eq!(
+        gone.cni_code(),
+        Some(3),
+        "CHECK of a container not attached:\n{}",
+        gone.text()
+    );
 }
 
 /// ADD on an existing CNI_IFNAME MUST fail; nothing is created.
@@ -126,7 +169,11 @@ fn add_refuses_an_existing_interface_name() {
     let before = rt.host_links();
     let r = rt.call("ADD", &conf, "c1", Some(&n), "eth0");
     assert_eq!(r.cni_code(), Some(101), "{}", r.text());
-    assert!(r.json["msg"].as_str().unwrap().contains("eth0"), "{}", r.text());
+    assert!(
+        r.json["msg"].as_str().unwrap().contains("eth0"),
+        "{}",
+        r.text()
+    );
     assert_eq!(rt.host_links(), before, "nothing made on the host");
     assert_eq!(rt.kept("cni-lab"), "");
     // And a second ADD of an attached (container, interface) fails too.
@@ -164,24 +211,84 @@ fn bad_input_gets_the_spec_codes_and_changes_nothing() {
     let mut two_kinds = conf.clone();
     two_kinds["macvlan"] = json!({"lower": "eth0"});
     let cases: Vec<(&str, Vec<(&str, &str)>, String, u64, &str)> = vec![
-        ("malformed JSON", full("/run/netns/c1"), "{\"cniVersion\": ".into(), 6, "decode"),
-        ("unknown cniVersion", full("/run/netns/c1"), bad_version.to_string(), 1, "3.0.0"),
-        ("unknown field", full("/run/netns/c1"), unknown_field.to_string(), 2, "colour"),
-        ("two attachment kinds", full("/run/netns/c1"), two_kinds.to_string(), 7, "exclusive"),
-        ("no CNI_COMMAND", full("/run/netns/c1")[1..].to_vec(), good.clone(), 4, "CNI_COMMAND"),
+        (
+            "malformed JSON",
+            full("/run/netns/c1"),
+            "{\"cniVersion\": ".into(),
+            6,
+            "decode",
+        ),
+        (
+            "unknown cniVersion",
+            full("/run/netns/c1"),
+            bad_version.to_string(),
+            1,
+            "3.0.0",
+        ),
+        (
+            "unknown field",
+            full("/run/netns/c1"),
+            unknown_field.to_string(),
+            2,
+            "colour",
+        ),
+        (
+            "two attachment kinds",
+            full("/run/netns/c1"),
+            two_kinds.to_string(),
+            7,
+            "exclusive",
+        ),
+        (
+            "no CNI_COMMAND",
+            full("/run/netns/c1")[1..].to_vec(),
+            good.clone(),
+            4,
+            "CNI_COMMAND",
+        ),
         (
             "no CNI_NETNS on ADD",
-            full("/run/netns/c1").into_iter().filter(|(k, _)| *k != "CNI_NETNS").collect(),
+            full("/run/netns/c1")
+                .into_iter()
+                .filter(|(k, _)| *k != "CNI_NETNS")
+                .collect(),
             good.clone(),
             4,
             "CNI_NETNS",
         ),
-        ("CNI_NETNS a plain file", full("/run/plainfile"), good.clone(), 4, "CNI_NETNS"),
-        ("CNI_NETNS another kind of namespace", full("/proc/self/ns/mnt"), good.clone(), 4, "not a network namespace"),
-        ("CNI_NETNS missing", full("/run/netns/nope"), good.clone(), 3, "does not exist"),
+        (
+            "CNI_NETNS a plain file",
+            full("/run/plainfile"),
+            good.clone(),
+            4,
+            "CNI_NETNS",
+        ),
+        (
+            "CNI_NETNS another kind of namespace",
+            full("/proc/self/ns/mnt"),
+            good.clone(),
+            4,
+            "not a network namespace",
+        ),
+        (
+            "CNI_NETNS missing",
+            full("/run/netns/nope"),
+            good.clone(),
+            3,
+            "does not exist",
+        ),
         (
             "bad CNI_IFNAME",
-            full("/run/netns/c1").into_iter().map(|(k, v)| if k == "CNI_IFNAME" { (k, "a/b") } else { (k, v) }).collect(),
+            full("/run/netns/c1")
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "CNI_IFNAME" {
+                        (k, "a/b")
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
             good.clone(),
             4,
             "CNI_IFNAME",
@@ -192,10 +299,21 @@ fn bad_input_gets_the_spec_codes_and_changes_nothing() {
         assert_ne!(r.code, 0, "{what}: must fail\n{}", r.text());
         assert_eq!(r.cni_code(), Some(code), "{what}:\n{}", r.text());
         let all = format!("{} {}", r.json["msg"], r.json["details"]);
-        assert!(all.contains(says), "{what}: message should say {says:?}:\n{}", r.text());
-        assert!(r.json["cniVersion"].is_string(), "{what}: error result has cniVersion");
+        assert!(
+            all.contains(says),
+            "{what}: message should say {says:?}:\n{}",
+            r.text()
+        );
+        assert!(
+            r.json["cniVersion"].is_string(),
+            "{what}: error result has cniVersion"
+        );
         assert_eq!(rt.host_links(), before, "{what}: a device was made");
-        assert_eq!(rt.links_in("c1"), "", "{what}: a device was made in the container");
+        assert_eq!(
+            rt.links_in("c1"),
+            "",
+            "{what}: a device was made in the container"
+        );
         assert_eq!(rt.kept("cni-lab"), "", "{what}: state was written");
     }
     let _ = n;
@@ -221,7 +339,11 @@ fn gc_removes_exactly_the_attachments_not_valid() {
         o
     };
     let env = [("CNI_COMMAND", "GC"), ("CNI_PATH", cni_util::CNI_PATH)];
-    assert_eq!(rt.exec(&cni_util::plugin(), &env, &old.to_string()).cni_code(), Some(1));
+    assert_eq!(
+        rt.exec(&cni_util::plugin(), &env, &old.to_string())
+            .cni_code(),
+        Some(1)
+    );
     let r = rt.exec(&cni_util::plugin(), &env, &gc.to_string());
     assert_eq!(r.code, 0, "{}", r.text());
     assert_eq!(r.out, "");
@@ -230,7 +352,11 @@ fn gc_removes_exactly_the_attachments_not_valid() {
     assert!(rt.links_in("c2").contains("eth0"));
     assert!(rt.pings("c2", "10.27.0.1"), "c2 still reaches its gateway");
     let kept = rt.kept("cni-lab");
-    assert_eq!(kept.lines().count(), 2, "c2's record and reservation only:\n{kept}");
+    assert_eq!(
+        kept.lines().count(),
+        2,
+        "c2's record and reservation only:\n{kept}"
+    );
     assert!(kept.contains(&format!("ipam/{}", ips[1])), "{kept}");
 }
 
@@ -257,10 +383,18 @@ fn status_reports_an_exhausted_range() {
     assert_eq!(r.cni_code(), Some(102), "{}", r.text());
     assert_eq!(rt.links_in("c2"), "", "a failed ADD leaves nothing");
     let kept = rt.kept("cni-lab");
-    assert_eq!(kept.lines().count(), 2, "only c1's record and reservation:\n{kept}");
+    assert_eq!(
+        kept.lines().count(),
+        2,
+        "only c1's record and reservation:\n{kept}"
+    );
     let mut old = conf.clone();
     old["cniVersion"] = json!("1.0.0");
-    let r = rt.exec(&cni_util::plugin(), &[("CNI_COMMAND", "STATUS")], &old.to_string());
+    let r = rt.exec(
+        &cni_util::plugin(),
+        &[("CNI_COMMAND", "STATUS")],
+        &old.to_string(),
+    );
     assert_eq!(r.cni_code(), Some(1), "STATUS needs 1.1.0:\n{}", r.text());
 }
 
@@ -283,7 +417,10 @@ fn bridge_port_options_mtu_and_routes() {
     assert!(detail.contains("mtu 1400"), "{detail}");
     assert!(rt.sh_ok("ip -n c1 link show eth0").contains("mtu 1400"));
     let routes = rt.sh_ok("ip -n c1 route");
-    assert!(routes.contains("192.0.2.0/24 via 10.29.0.1 dev eth0") && routes.contains("metric 50"), "{routes}");
+    assert!(
+        routes.contains("192.0.2.0/24 via 10.29.0.1 dev eth0") && routes.contains("metric 50"),
+        "{routes}"
+    );
     assert!(routes.contains("default via 10.29.0.1"), "{routes}");
     let _: Value = r;
 }

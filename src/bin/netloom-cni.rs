@@ -11,8 +11,11 @@ fn main() {
     let out = match read {
         Ok(_) => netloom::cni::run(&vars, &stdin, &netloom::cni::state_root()),
         Err(e) => {
-            let err = netloom::cni::CniError::new(netloom::cni::error::IO_FAILURE, "cannot read the configuration on stdin")
-                .with(e.to_string());
+            let err = netloom::cni::CniError::new(
+                netloom::cni::error::IO_FAILURE,
+                "cannot read the configuration on stdin",
+            )
+            .with(e.to_string());
             netloom::cni::Outcome {
                 stdout: err.to_json(netloom::cni::version::NEWEST),
                 code: 1,

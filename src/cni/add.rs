@@ -25,32 +25,60 @@ use crate::model::HOST;
 use crate::state::Store;
 
 /// Run ADD; the result's JSON text.
-pub async fn add(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &std::path::Path) -> Result<String, CniError> {
-    let netns_path = inv.netns.as_deref().expect("env requires CNI_NETNS for ADD");
+pub async fn add(
+    inv: &Invocation,
+    conf: &NetConf,
+    vars: &Vars,
+    root: &std::path::Path,
+) -> Result<String, CniError> {
+    let netns_path = inv
+        .netns
+        .as_deref()
+        .expect("env requires CNI_NETNS for ADD");
     let ns = open_netns(netns_path)?;
     let st = NetState::new(root, &conf.name);
     let _lock = st.lock().map_err(io_error("taking the network's lock"))?;
     let id = attachment_id(&conf.name, &inv.container_id, &inv.ifname);
-    if st.record(&id).map_err(io_error("reading the attachment's record"))?.is_some() {
+    if st
+        .record(&id)
+        .map_err(io_error("reading the attachment's record"))?
+        .is_some()
+    {
         return Err(CniError::new(
             IFNAME_EXISTS,
-            format!("{}/{} is attached to {} already", inv.container_id, inv.ifname, conf.name),
+            format!(
+                "{}/{} is attached to {} already",
+                inv.container_id, inv.ifname, conf.name
+            ),
         )
         .with("a runtime must DEL before it ADDs the same container and interface again"));
     }
     let k = Arc::new(
-        Kernel::new(&attachment_topology(&st.topo, &id), st.dir().join("teamd")).map_err(net::kernel)?,
+        Kernel::new(&attachment_topology(&st.topo, &id), st.dir().join("teamd"))
+            .map_err(net::kernel)?,
     );
     k.attach_node(CONTAINER, ns).await.map_err(net::kernel)?;
-    if observe::link_named(&k, CONTAINER, &inv.ifname).await.map_err(net::kernel)?.is_some() {
+    if observe::link_named(&k, CONTAINER, &inv.ifname)
+        .await
+        .map_err(net::kernel)?
+        .is_some()
+    {
         return Err(CniError::new(
             IFNAME_EXISTS,
-            format!("an interface {} exists in {} already", inv.ifname, netns_path.display()),
+            format!(
+                "an interface {} exists in {} already",
+                inv.ifname,
+                netns_path.display()
+            ),
         ));
     }
     let host_if = matches!(conf.attach, Some(Attach::Bridge(_))).then(|| host_ifname(&id));
     if let Some(h) = &host_if {
-        if observe::link_named(&k, HOST, h).await.map_err(net::kernel)?.is_some() {
+        if observe::link_named(&k, HOST, h)
+            .await
+            .map_err(net::kernel)?
+            .is_some()
+        {
             return Err(CniError::new(
                 IFNAME_EXISTS,
                 format!("the host end's name {h} is taken by a device of another"),
@@ -70,12 +98,14 @@ pub async fn add(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &std::path
         result: None,
     };
     // Written ahead: from here on, DEL and GC know this attachment.
-    st.save(&id, &rec).map_err(io_error("writing the attachment's record"))?;
+    st.save(&id, &rec)
+        .map_err(io_error("writing the attachment's record"))?;
     let made = make(inv, conf, vars, root, &st, &id, &k, &mut rec).await;
     match made {
         Ok(result) => {
             rec.result = Some(result.clone());
-            st.save(&id, &rec).map_err(io_error("writing the attachment's record"))?;
+            st.save(&id, &rec)
+                .map_err(io_error("writing the attachment's record"))?;
             Ok(result.to_json())
         }
         Err(e) => {
@@ -105,7 +135,10 @@ async fn make(
         Some(IpamConf::Builtin { ranges, routes }) => {
             let store = st.ipam();
             for (i, r) in ranges.iter().enumerate() {
-                match store.reserve(i, r, &rec.owner()).map_err(io_error("reserving an address"))? {
+                match store
+                    .reserve(i, r, &rec.owner())
+                    .map_err(io_error("reserving an address"))?
+                {
                     Some(ip) => rec.ips.push(ip),
                     None => {
                         return Err(CniError::new(
@@ -114,14 +147,18 @@ async fn make(
                         ))
                     }
                 }
-                st.save(id, rec).map_err(io_error("writing the attachment's record"))?;
+                st.save(id, rec)
+                    .map_err(io_error("writing the attachment's record"))?;
             }
             builtin_result(ranges, routes, &rec.ips)
         }
         Some(IpamConf::Delegated { plugin }) => {
             let d = Delegate::find(plugin, &inv.path, vars)?;
             let v = d.version_for(&conf.version)?.ok_or_else(|| {
-                CniError::new(DELEGATE, format!("IPAM plugin {plugin} speaks no version netloom-cni speaks"))
+                CniError::new(
+                    DELEGATE,
+                    format!("IPAM plugin {plugin} speaks no version netloom-cni speaks"),
+                )
             })?;
             d.add(&conf.raw, &v)?
         }
@@ -157,7 +194,11 @@ async fn make(
         routes: routes.clone(),
     };
     attach::apply(k, &st.journal(), &attach::plan(conf, &want)).await?;
-    let netns = inv.netns.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let netns = inv
+        .netns
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     result(k, conf, inv, rec, &ipam, &routes, &netns).await
 }
 
@@ -176,10 +217,16 @@ async fn result(
     let iface = |node: &str, name: &str| {
         let (k, node, name) = (k.clone(), node.to_string(), name.to_string());
         async move {
-            let l = observe::link_named(&k, &node, &name).await.map_err(net::kernel)?;
+            let l = observe::link_named(&k, &node, &name)
+                .await
+                .map_err(net::kernel)?;
             Ok::<_, CniError>(Interface {
                 name: name.clone(),
-                mac: l.as_ref().and_then(|l| l.mac).map(|m| m.to_string()).unwrap_or_default(),
+                mac: l
+                    .as_ref()
+                    .and_then(|l| l.mac)
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
                 mtu: l.and_then(|l| l.mtu),
                 ..Interface::default()
             })
@@ -212,7 +259,11 @@ async fn result(
             extra: Default::default(),
         });
     }
-    out.dns = if ipam.dns.is_empty() { conf.dns.clone() } else { ipam.dns.clone() };
+    out.dns = if ipam.dns.is_empty() {
+        conf.dns.clone()
+    } else {
+        ipam.dns.clone()
+    };
     let all = match &conf.prev_result {
         Some(prev) => prev.clone().chain(out),
         None => out,
@@ -222,7 +273,13 @@ async fn result(
 
 /// Give back what the attachment holds in IPAM (best effort: the error
 /// that led here is the one reported).
-pub async fn release(inv: &Invocation, conf: &NetConf, vars: &Vars, st: &NetState, rec: &Attachment) {
+pub async fn release(
+    inv: &Invocation,
+    conf: &NetConf,
+    vars: &Vars,
+    st: &NetState,
+    rec: &Attachment,
+) {
     match &conf.ipam {
         Some(IpamConf::Builtin { .. }) => {
             let _ = st.ipam().release(&rec.owner(), &rec.ips);

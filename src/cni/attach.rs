@@ -22,8 +22,8 @@ use crate::apply::exec::{Executor, KernelExec};
 use crate::apply::{self, ApplyError, Txn};
 use crate::kernel::{observe, Kernel};
 use crate::model::{
-    owner_mark, Address, IfRef, IpvlanOptions, Link, LinkChange, LinkKind, MacvlanOptions,
-    Network, Op, Plan, PortOptions, Route, Step, VethOptions, HOST,
+    owner_mark, Address, IfRef, IpvlanOptions, Link, LinkChange, LinkKind, MacvlanOptions, Network,
+    Op, Plan, PortOptions, Route, Step, VethOptions, HOST,
 };
 use crate::state::Store;
 
@@ -59,7 +59,10 @@ pub fn plan(conf: &NetConf, want: &Want) -> Plan {
     };
     let mut cont = Link::new(want.ifname.clone(), LinkKind::External);
     cont.mtu = conf.mtu;
-    let created = match (conf.attach.as_ref().expect("checked by conf"), &want.host_if) {
+    let created = match (
+        conf.attach.as_ref().expect("checked by conf"),
+        &want.host_if,
+    ) {
         (Attach::Bridge(b), Some(host_if)) => {
             cont.kind = LinkKind::Veth(VethOptions {
                 peer: Some(iref(HOST, host_if)),
@@ -206,11 +209,9 @@ pub async fn apply(k: &Arc<Kernel>, journal: &Store, plan: &Plan) -> Result<(), 
             };
             Err(CniError::new(KERNEL, format!("{op}: {source}")).with(undo))
         }
-        Err(ApplyError::State(e)) => Err(CniError::new(
-            super::error::IO_FAILURE,
-            "writing the journal",
-        )
-        .with(e.to_string())),
+        Err(ApplyError::State(e)) => {
+            Err(CniError::new(super::error::IO_FAILURE, "writing the journal").with(e.to_string()))
+        }
     }
 }
 
@@ -223,7 +224,10 @@ pub async fn delete_if_ours(
     node: &str,
     name: &str,
 ) -> Result<bool, CniError> {
-    let Some(have) = observe::link_named(k, node, name).await.map_err(net::kernel)? else {
+    let Some(have) = observe::link_named(k, node, name)
+        .await
+        .map_err(net::kernel)?
+    else {
         return Ok(false);
     };
     let marked = have.alias.as_deref() == Some(owner_mark(k.topo()).as_str());

@@ -20,19 +20,34 @@ fn differs(what: String) -> CniError {
 /// Run CHECK: the container's interface, its addresses and the routes the
 /// attachment made and prevResult still lists, the host end in its bridge,
 /// the address reservations (or the delegated plugin's CHECK).
-pub async fn check(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -> Result<(), CniError> {
+pub async fn check(
+    inv: &Invocation,
+    conf: &NetConf,
+    vars: &Vars,
+    root: &Path,
+) -> Result<(), CniError> {
     let prev = conf.prev_result.as_ref().ok_or_else(|| {
-        CniError::new(INVALID_CONFIG, "CHECK needs prevResult").with("the runtime must pass the result of the ADD")
+        CniError::new(INVALID_CONFIG, "CHECK needs prevResult")
+            .with("the runtime must pass the result of the ADD")
     })?;
-    let netns_path = inv.netns.as_deref().expect("env requires CNI_NETNS for CHECK");
+    let netns_path = inv
+        .netns
+        .as_deref()
+        .expect("env requires CNI_NETNS for CHECK");
     let ns = open_netns(netns_path)?;
     let st = NetState::new(root, &conf.name);
     let _lock = st.lock().map_err(io_error("taking the network's lock"))?;
     let id = attachment_id(&conf.name, &inv.container_id, &inv.ifname);
-    let Some(rec) = st.record(&id).map_err(io_error("reading the attachment's record"))? else {
+    let Some(rec) = st
+        .record(&id)
+        .map_err(io_error("reading the attachment's record"))?
+    else {
         return Err(CniError::new(
             UNKNOWN_CONTAINER,
-            format!("{}/{} is not attached to {}", inv.container_id, inv.ifname, conf.name),
+            format!(
+                "{}/{} is not attached to {}",
+                inv.container_id, inv.ifname, conf.name
+            ),
         ));
     };
     let topo = attachment_topology(&st.topo, &id);
@@ -44,10 +59,17 @@ pub async fn check(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -
         .map_err(net::kernel)?
         .unwrap_or_default();
     let Some(link) = node.links.get(&inv.ifname) else {
-        return Err(differs(format!("{} is missing from {}", inv.ifname, netns_path.display())));
+        return Err(differs(format!(
+            "{} is missing from {}",
+            inv.ifname,
+            netns_path.display()
+        )));
     };
     if link.alias.as_deref() != Some(mark.as_str()) {
-        return Err(differs(format!("{} is not the interface this attachment made", inv.ifname)));
+        return Err(differs(format!(
+            "{} is not the interface this attachment made",
+            inv.ifname
+        )));
     }
     if link.up != Some(true) {
         return Err(differs(format!("{} is down", inv.ifname)));
@@ -58,34 +80,54 @@ pub async fn check(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -
         .iter()
         .position(|i| i.name == inv.ifname && i.sandbox == sandbox)
     else {
-        return Err(differs(format!("prevResult lists no interface {} in {sandbox}", inv.ifname)));
+        return Err(differs(format!(
+            "prevResult lists no interface {} in {sandbox}",
+            inv.ifname
+        )));
     };
     let listed_mac = &prev.interfaces[at].mac;
     let mac = link.mac.map(|m| m.to_string()).unwrap_or_default();
     if !listed_mac.is_empty() && !listed_mac.eq_ignore_ascii_case(&mac) {
-        return Err(differs(format!("{} has MAC {mac}, prevResult says {listed_mac}", inv.ifname)));
+        return Err(differs(format!(
+            "{} has MAC {mac}, prevResult says {listed_mac}",
+            inv.ifname
+        )));
     }
     for ip in prev.ips.iter().filter(|ip| ip.interface == Some(at)) {
         if !link.addresses.iter().any(|a| a.net == ip.address) {
-            return Err(differs(format!("{} lacks its address {}", inv.ifname, ip.address)));
+            return Err(differs(format!(
+                "{} lacks its address {}",
+                inv.ifname, ip.address
+            )));
         }
     }
     // Routes this attachment made that prevResult still lists (a later
     // plugin may have changed others: the spec lets it).
-    let made = rec.result.as_ref().map(|r| r.routes.clone()).unwrap_or_default();
+    let made = rec
+        .result
+        .as_ref()
+        .map(|r| r.routes.clone())
+        .unwrap_or_default();
     for r in made.iter().filter(|r| prev.routes.contains(r)) {
         if !node.routes.iter().any(|o| o.to == r.dst && o.via == r.gw) {
             return Err(differs(format!("the route to {} is missing", r.dst)));
         }
     }
     if let (Some(Attach::Bridge(b)), Some(h)) = (&conf.attach, &rec.host_if) {
-        let host = observe::link_named(&k, HOST, h).await.map_err(net::kernel)?;
+        let host = observe::link_named(&k, HOST, h)
+            .await
+            .map_err(net::kernel)?;
         match host {
             None => return Err(differs(format!("the host end {h} is missing"))),
             Some(l) if l.master.as_deref() != Some(b.name.as_str()) => {
-                return Err(differs(format!("the host end {h} is not a port of {}", b.name)))
+                return Err(differs(format!(
+                    "the host end {h} is not a port of {}",
+                    b.name
+                )))
             }
-            Some(l) if l.up != Some(true) => return Err(differs(format!("the host end {h} is down"))),
+            Some(l) if l.up != Some(true) => {
+                return Err(differs(format!("the host end {h} is down")))
+            }
             Some(_) => {}
         }
     }
@@ -93,7 +135,8 @@ pub async fn check(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -
         Some(IpamConf::Builtin { .. }) => {
             let store = st.ipam();
             for ip in &rec.ips {
-                if store.owner(*ip).map_err(io_error("reading reservations"))? != Some(rec.owner()) {
+                if store.owner(*ip).map_err(io_error("reading reservations"))? != Some(rec.owner())
+                {
                     return Err(differs(format!("the reservation of {ip} is gone")));
                 }
             }
@@ -112,7 +155,12 @@ pub async fn check(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -
 /// Run STATUS: not available (50) when an IPAM range is full, a lower or
 /// external bridge ADD needs is missing, or a delegated plugin that
 /// speaks 1.1.0 says so.
-pub async fn status(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -> Result<(), CniError> {
+pub async fn status(
+    inv: &Invocation,
+    conf: &NetConf,
+    vars: &Vars,
+    root: &Path,
+) -> Result<(), CniError> {
     let st = NetState::new(root, &conf.name);
     let unavailable = |m: String| CniError::new(NOT_AVAILABLE, m);
     match &conf.ipam {
@@ -140,8 +188,14 @@ pub async fn status(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) 
     };
     if let Some(dev) = needed {
         let k = Kernel::new(&st.topo, st.dir().join("teamd")).map_err(net::kernel)?;
-        if observe::link_named(&k, HOST, &dev).await.map_err(net::kernel)?.is_none() {
-            return Err(unavailable(format!("the host device {dev} the network needs is missing")));
+        if observe::link_named(&k, HOST, &dev)
+            .await
+            .map_err(net::kernel)?
+            .is_none()
+        {
+            return Err(unavailable(format!(
+                "the host device {dev} the network needs is missing"
+            )));
         }
     }
     Ok(())

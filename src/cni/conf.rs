@@ -164,10 +164,13 @@ fn decode<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T, Cn
 pub fn object(stdin: &[u8]) -> Result<Map<String, Value>, CniError> {
     match serde_json::from_slice::<Value>(stdin) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => Err(CniError::new(DECODE, "failed to decode the network configuration")
-            .with(format!("expected a JSON object, got {other}"))),
-        Err(e) => Err(CniError::new(DECODE, "failed to decode the network configuration")
-            .with(e.to_string())),
+        Ok(other) => Err(
+            CniError::new(DECODE, "failed to decode the network configuration")
+                .with(format!("expected a JSON object, got {other}")),
+        ),
+        Err(e) => Err(
+            CniError::new(DECODE, "failed to decode the network configuration").with(e.to_string()),
+        ),
     }
 }
 
@@ -192,14 +195,14 @@ pub fn parse(raw: Map<String, Value>, version: String, verb: Verb) -> Result<Net
             || OWN_KEYS.contains(&k.as_str())
             || k.starts_with("cni.dev/"))
         {
-            return Err(CniError::new(
-                UNSUPPORTED_FIELD,
-                format!("unsupported field {k}: {v}"),
-            )
-            .with(format!(
-                "netloom-cni takes the spec's keys and {}; see docs/cni.md",
-                OWN_KEYS.join(", ")
-            )));
+            return Err(
+                CniError::new(UNSUPPORTED_FIELD, format!("unsupported field {k}: {v}")).with(
+                    format!(
+                        "netloom-cni takes the spec's keys and {}; see docs/cni.md",
+                        OWN_KEYS.join(", ")
+                    ),
+                ),
+            );
         }
     }
     let name = match raw.get("name") {
@@ -370,7 +373,10 @@ fn attach(kind: &str, v: &Value) -> Result<Attach, CniError> {
             let i: I = decode(v, "ipvlan")?;
             name_ok("ipvlan lower", &i.lower)?;
             if !["l2", "l3", "l3s"].contains(&i.mode.as_str()) {
-                return Err(invalid(format!("ipvlan mode {:?}: one of l2, l3, l3s", i.mode)));
+                return Err(invalid(format!(
+                    "ipvlan mode {:?}: one of l2, l3, l3s",
+                    i.mode
+                )));
             }
             if !["bridge", "private", "vepa"].contains(&i.flag.as_str()) {
                 return Err(invalid(format!(
@@ -432,8 +438,13 @@ mod tests {
             b[k] = v;
             conf(b).unwrap_err()
         };
-        assert_eq!(with("frobnicate", Value::Bool(true)).code, UNSUPPORTED_FIELD);
-        assert!(with("frobnicate", Value::Bool(true)).msg.contains("frobnicate: true"));
+        assert_eq!(
+            with("frobnicate", Value::Bool(true)).code,
+            UNSUPPORTED_FIELD
+        );
+        assert!(with("frobnicate", Value::Bool(true))
+            .msg
+            .contains("frobnicate: true"));
         assert_eq!(with("ipMasq", Value::Bool(true)).code, UNSUPPORTED_FIELD);
         assert_eq!(with("cniVersion", "7.0.0".into()).code, 1);
         assert_eq!(with("vlan", 5000.into()).code, INVALID_CONFIG);

@@ -17,20 +17,39 @@ use super::state::{attachment_id, attachment_topology, host_ifname, Attachment, 
 use super::{io_error, net, Vars};
 use crate::kernel::{netns, observe, Kernel};
 use crate::model::HOST;
-use crate::state::Records;
 
 /// Run DEL.
-pub async fn del(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -> Result<(), CniError> {
+pub async fn del(
+    inv: &Invocation,
+    conf: &NetConf,
+    vars: &Vars,
+    root: &Path,
+) -> Result<(), CniError> {
     let st = NetState::new(root, &conf.name);
     let _lock = st.lock().map_err(io_error("taking the network's lock"))?;
     let id = attachment_id(&conf.name, &inv.container_id, &inv.ifname);
-    let rec = st.record(&id).map_err(io_error("reading the attachment's record"))?;
+    let rec = st
+        .record(&id)
+        .map_err(io_error("reading the attachment's record"))?;
     let owner = Owner {
         container_id: inv.container_id.clone(),
         ifname: inv.ifname.clone(),
     };
-    let netns = inv.netns.clone().or_else(|| rec.as_ref().and_then(|r| r.netns.clone()));
-    remove(&st, &id, &owner, rec.as_ref(), netns.as_deref(), conf, &inv.path, vars).await
+    let netns = inv
+        .netns
+        .clone()
+        .or_else(|| rec.as_ref().and_then(|r| r.netns.clone()));
+    remove(
+        &st,
+        &id,
+        &owner,
+        rec.as_ref(),
+        netns.as_deref(),
+        conf,
+        &inv.path,
+        vars,
+    )
+    .await
 }
 
 /// Remove attachment `id` of `owner`: its devices, its addresses, its
@@ -84,20 +103,28 @@ async fn remove(
         }
         _ => {}
     }
-    journal
-        .save(&Records {
-            name: topo,
-            ..Records::default()
-        })
-        .map_err(|e| CniError::new(super::error::IO_FAILURE, "clearing the journal").with(e.to_string()))?;
-    st.forget(id).map_err(io_error("removing the attachment's record"))
+    if let Some(IpamConf::Builtin { .. }) = &conf.ipam {
+        st.ipam()
+            .sweep()
+            .map_err(io_error("sweeping reservations"))?;
+    }
+    journal.remove(&topo).map_err(|e| {
+        CniError::new(super::error::IO_FAILURE, "clearing the journal").with(e.to_string())
+    })?;
+    st.forget(id)
+        .map_err(io_error("removing the attachment's record"))
 }
 
 /// Run GC: remove every attachment of the network not in
 /// `cni.dev/valid-attachments`, the addresses of owners not in it, the
 /// devices marked for attachments not in it, and forward GC to a delegated
 /// IPAM plugin that speaks 1.1.0. Goes on past errors and reports them all.
-pub async fn gc(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -> Result<(), CniError> {
+pub async fn gc(
+    inv: &Invocation,
+    conf: &NetConf,
+    vars: &Vars,
+    root: &Path,
+) -> Result<(), CniError> {
     let st = NetState::new(root, &conf.name);
     let _lock = st.lock().map_err(io_error("taking the network's lock"))?;
     let valid: BTreeSet<String> = conf
@@ -107,7 +134,10 @@ pub async fn gc(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -> R
         .collect();
     let mut errors = Vec::new();
     let mut stale: Vec<(String, Owner, Option<Attachment>)> = Vec::new();
-    for (id, a) in st.records().map_err(io_error("reading attachment records"))? {
+    for (id, a) in st
+        .records()
+        .map_err(io_error("reading attachment records"))?
+    {
         if !valid.contains(&id) {
             stale.push((id, a.owner(), Some(a)));
         }
@@ -129,7 +159,18 @@ pub async fn gc(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -> R
     }
     for (id, owner, rec) in &stale {
         let netns = rec.as_ref().and_then(|r| r.netns.clone());
-        if let Err(e) = remove(&st, id, owner, rec.as_ref(), netns.as_deref(), conf, &inv.path, vars).await {
+        if let Err(e) = remove(
+            &st,
+            id,
+            owner,
+            rec.as_ref(),
+            netns.as_deref(),
+            conf,
+            &inv.path,
+            vars,
+        )
+        .await
+        {
             errors.push(e.to_string());
         }
     }
@@ -164,7 +205,9 @@ pub async fn gc(inv: &Invocation, conf: &NetConf, vars: &Vars, root: &Path) -> R
             if d.version_for("1.1.0")?.as_deref() == Some("1.1.0") {
                 d.run("GC", &conf.raw, "1.1.0").map(drop)
             } else {
-                eprintln!("netloom-cni: IPAM plugin {plugin} predates GC (CNI 1.1.0); not forwarded");
+                eprintln!(
+                    "netloom-cni: IPAM plugin {plugin} predates GC (CNI 1.1.0); not forwarded"
+                );
                 Ok(())
             }
         }) {
@@ -194,7 +237,8 @@ async fn sweep_host(st: &NetState, valid: &BTreeSet<String>) -> Result<(), CniEr
             continue;
         }
         let ka = Arc::new(
-            Kernel::new(&attachment_topology(&st.topo, id), st.dir().join("teamd")).map_err(net::kernel)?,
+            Kernel::new(&attachment_topology(&st.topo, id), st.dir().join("teamd"))
+                .map_err(net::kernel)?,
         );
         delete_if_ours(&ka, &st.journal(), HOST, &l.name).await?;
     }

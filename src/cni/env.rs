@@ -126,14 +126,22 @@ pub fn parse(vars: &BTreeMap<String, String>) -> Result<Invocation, CniError> {
         missing.push("CNI_PATH");
         why.push("CNI_PATH is required for GC".into());
     }
-    let container_id = if need_id { get("CNI_CONTAINERID").unwrap_or("") } else { "" };
+    let container_id = if need_id {
+        get("CNI_CONTAINERID").unwrap_or("")
+    } else {
+        ""
+    };
     if !container_id.is_empty() && !container_id_ok(container_id) {
         missing.push("CNI_CONTAINERID");
         why.push(format!(
             "CNI_CONTAINERID={container_id:?} must start with a letter or digit, then letters, digits, `_`, `.` or `-`"
         ));
     }
-    let ifname = if need_if { get("CNI_IFNAME").unwrap_or("") } else { "" };
+    let ifname = if need_if {
+        get("CNI_IFNAME").unwrap_or("")
+    } else {
+        ""
+    };
     if !ifname.is_empty() && !ifname_ok(ifname) {
         missing.push("CNI_IFNAME");
         why.push(format!(

@@ -90,10 +90,18 @@ fn serve(vars: &Vars, stdin: &[u8], root: &Path) -> Result<String, CniError> {
     rt.block_on(async {
         match inv.verb {
             Verb::Add => add::add(&inv, &conf, vars, root).await,
-            Verb::Del => del::del(&inv, &conf, vars, root).await.map(|()| String::new()),
-            Verb::Check => check::check(&inv, &conf, vars, root).await.map(|()| String::new()),
-            Verb::Status => check::status(&inv, &conf, vars, root).await.map(|()| String::new()),
-            Verb::Gc => del::gc(&inv, &conf, vars, root).await.map(|()| String::new()),
+            Verb::Del => del::del(&inv, &conf, vars, root)
+                .await
+                .map(|()| String::new()),
+            Verb::Check => check::check(&inv, &conf, vars, root)
+                .await
+                .map(|()| String::new()),
+            Verb::Status => check::status(&inv, &conf, vars, root)
+                .await
+                .map(|()| String::new()),
+            Verb::Gc => del::gc(&inv, &conf, vars, root)
+                .await
+                .map(|()| String::new()),
             Verb::Version => unreachable!("answered above"),
         }
     })
@@ -106,8 +114,11 @@ fn serve(vars: &Vars, stdin: &[u8], root: &Path) -> Result<String, CniError> {
 pub fn open_netns(path: &Path) -> Result<Netns, CniError> {
     netns::open_path(path).map_err(|e| match &e {
         ForeignNetnsError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            CniError::new(UNKNOWN_CONTAINER, "the container's network namespace does not exist")
-                .with(e.to_string())
+            CniError::new(
+                UNKNOWN_CONTAINER,
+                "the container's network namespace does not exist",
+            )
+            .with(e.to_string())
         }
         _ => CniError::new(INVALID_ENV, "invalid environment: CNI_NETNS").with(e.to_string()),
     })

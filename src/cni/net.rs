@@ -32,10 +32,12 @@ pub fn vlan_name(lower: &str, id: u16) -> String {
 /// the VLAN device on it.
 pub fn lower_of(conf: &NetConf) -> Option<String> {
     match &conf.attach {
-        Some(Attach::Macvlan { lower, .. } | Attach::Ipvlan { lower, .. }) => Some(match conf.vlan {
-            Some(id) => vlan_name(lower, id),
-            None => lower.clone(),
-        }),
+        Some(Attach::Macvlan { lower, .. } | Attach::Ipvlan { lower, .. }) => {
+            Some(match conf.vlan {
+                Some(id) => vlan_name(lower, id),
+                None => lower.clone(),
+            })
+        }
         _ => None,
     }
 }
@@ -111,7 +113,9 @@ pub async fn ensure(k: &Kernel, want: &Network, store: &Store) -> Result<(), Cni
     let mark = owner_mark(&want.name);
     let mut fine = true;
     for l in want.nodes.get(HOST).iter().flat_map(|n| n.links.values()) {
-        let have = observe::link_named(k, HOST, &l.name).await.map_err(kernel)?;
+        let have = observe::link_named(k, HOST, &l.name)
+            .await
+            .map_err(kernel)?;
         fine &= match (&l.kind, have) {
             (_, None) => false,
             (LinkKind::External, Some(_)) => true,
@@ -143,14 +147,15 @@ pub fn kernel(e: crate::kernel::KernelError) -> CniError {
 /// transient condition; a device in the way is the configuration's.
 fn engine_error(e: EngineError) -> CniError {
     match e {
-        EngineError::State(StateError::Locked { holder }) => CniError::new(
-            TRY_AGAIN_LATER,
-            "another netloom is changing the machine",
-        )
-        .with(holder),
-        EngineError::Conflicts { .. } => {
-            CniError::new(INVALID_CONFIG, "the network's devices cannot be made").with(e.to_string())
+        EngineError::State(StateError::Locked { holder }) => {
+            CniError::new(TRY_AGAIN_LATER, "another netloom is changing the machine").with(holder)
         }
-        other => CniError::new(KERNEL, "the network's devices cannot be made").with(other.to_string()),
+        EngineError::Conflicts { .. } => {
+            CniError::new(INVALID_CONFIG, "the network's devices cannot be made")
+                .with(e.to_string())
+        }
+        other => {
+            CniError::new(KERNEL, "the network's devices cannot be made").with(other.to_string())
+        }
     }
 }

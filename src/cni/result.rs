@@ -49,7 +49,11 @@ pub struct Interface {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sandbox: String,
     /// A socket of the interface (1.1.0).
-    #[serde(rename = "socketPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "socketPath",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub socket_path: Option<String>,
     /// Its PCI device (1.1.0).
     #[serde(rename = "pciID", default, skip_serializing_if = "Option::is_none")]

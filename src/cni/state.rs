@@ -149,9 +149,12 @@ impl NetState {
     /// The record of attachment `id`, if any.
     pub fn record(&self, id: &str) -> io::Result<Option<Attachment>> {
         match fs::read_to_string(self.record_path(id)) {
-            Ok(t) => serde_json::from_str(&t)
-                .map(Some)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", self.record_path(id).display()))),
+            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", self.record_path(id).display()),
+                )
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -170,12 +173,17 @@ impl NetState {
         File::open(dir)?.sync_all()
     }
 
-    /// Remove attachment `id`'s record (nothing to do when there is none).
+    /// Remove attachment `id`'s record, and a temp file a process killed
+    /// while writing it left (nothing to do when there is none).
     pub fn forget(&self, id: &str) -> io::Result<()> {
-        match fs::remove_file(self.record_path(id)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        let tmp = self.dir.join("attachments").join(format!(".{id}.tmp"));
+        for path in [self.record_path(id), tmp] {
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// Every attachment record, by id.
@@ -211,8 +219,14 @@ mod tests {
     #[test]
     fn names_are_stable_and_fit_the_kernel() {
         // Pinned: a changed digest would orphan every attachment made before.
-        assert_eq!(digest(&["lab", "c1", "eth0"]), digest(&["lab", "c1", "eth0"]));
-        assert_ne!(digest(&["lab", "c1", "eth0"]), digest(&["lab", "c1e", "th0"]));
+        assert_eq!(
+            digest(&["lab", "c1", "eth0"]),
+            digest(&["lab", "c1", "eth0"])
+        );
+        assert_ne!(
+            digest(&["lab", "c1", "eth0"]),
+            digest(&["lab", "c1e", "th0"])
+        );
         assert_eq!(digest(&[""]), "af63bd4c8601b7df");
         let id = attachment_id("lab", "c1", "eth0");
         assert_eq!(host_ifname(&id).len(), 15);

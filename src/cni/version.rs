@@ -67,7 +67,9 @@ pub fn allows(verb: &str, v: &str) -> Result<(), CniError> {
             INCOMPATIBLE_VERSION,
             format!("config version does not allow {verb}"),
         )
-        .with(format!("{verb} needs cniVersion {since} or later, the configuration says {v}"))),
+        .with(format!(
+            "{verb} needs cniVersion {since} or later, the configuration says {v}"
+        ))),
         _ => Ok(()),
     }
 }

@@ -47,7 +47,10 @@ impl Reply {
 
     /// Everything, for assertion messages.
     pub fn text(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.out, self.err)
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.out, self.err
+        )
     }
 }
 
@@ -91,7 +94,9 @@ impl Runtime {
 
     /// Make container `name`'s namespace, /run/netns/<name>, as runtimes do.
     pub fn container(&self, name: &str) -> String {
-        self.sh_ok(&format!("ip netns add {name} && ip -n {name} link set lo up"));
+        self.sh_ok(&format!(
+            "ip netns add {name} && ip -n {name} link set lo up"
+        ));
         format!("/run/netns/{name}")
     }
 
@@ -123,7 +128,14 @@ impl Runtime {
     }
 
     /// netloom-cni with `verb` for (container, ifname) in `netns`.
-    pub fn call(&self, verb: &str, conf: &Value, id: &str, netns: Option<&str>, ifname: &str) -> Reply {
+    pub fn call(
+        &self,
+        verb: &str,
+        conf: &Value,
+        id: &str,
+        netns: Option<&str>,
+        ifname: &str,
+    ) -> Reply {
         self.call_plugin(&plugin(), verb, conf, id, netns, ifname)
     }
 

@@ -128,18 +128,27 @@ impl<'a> Delegate<'a> {
         Err(match serde_json::from_str::<Value>(&text) {
             Ok(v) if v["code"].is_u64() => CniError::new(
                 v["code"].as_u64().unwrap_or(DELEGATE as u64) as u32,
-                format!("IPAM plugin {name}: {}", v["msg"].as_str().unwrap_or("failed")),
+                format!(
+                    "IPAM plugin {name}: {}",
+                    v["msg"].as_str().unwrap_or("failed")
+                ),
             )
             .with(v["details"].as_str().unwrap_or("").to_string()),
-            _ => CniError::new(DELEGATE, format!("IPAM plugin {name} failed ({})", out.status))
-                .with(text.trim().to_string()),
+            _ => CniError::new(
+                DELEGATE,
+                format!("IPAM plugin {name} failed ({})", out.status),
+            )
+            .with(text.trim().to_string()),
         })
     }
 
     fn garbled(&self, why: &str) -> CniError {
         CniError::new(
             DELEGATE,
-            format!("IPAM plugin {} answered something unreadable", self.exe.display()),
+            format!(
+                "IPAM plugin {} answered something unreadable",
+                self.exe.display()
+            ),
         )
         .with(why.to_string())
     }

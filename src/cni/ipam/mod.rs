@@ -96,7 +96,9 @@ impl IpamConf {
             end: b.end,
         });
         if first.is_none() && (b.gateway.is_some() || b.start.is_some() || b.end.is_some()) {
-            return Err(invalid("gateway, rangeStart and rangeEnd need a `subnet` beside them"));
+            return Err(invalid(
+                "gateway, rangeStart and rangeEnd need a `subnet` beside them",
+            ));
         }
         let confs: Vec<RangeConf> = first.into_iter().chain(b.ranges).collect();
         if confs.is_empty() {
@@ -126,7 +128,10 @@ impl IpamConf {
                     .iter()
                     .any(|g| g.subnet.addr().is_ipv4() == r.dst.addr().is_ipv4())
                 {
-                    return Err(invalid(format!("route to {}: no range of its family", r.dst)));
+                    return Err(invalid(format!(
+                        "route to {}: no range of its family",
+                        r.dst
+                    )));
                 }
                 Ok((r.dst.trunc(), r.gw))
             })
@@ -191,8 +196,11 @@ mod tests {
         let r = builtin_result(ranges, routes, &["10.22.0.7".parse().unwrap()]);
         assert_eq!(r.ips[0].address.to_string(), "10.22.0.7/24");
         assert_eq!(r.routes[0].gw, Some("10.22.0.1".parse().unwrap()));
-        let d = IpamConf::parse(&serde_json::json!({"type": "host-local", "anything": 1}), "lab")
-            .unwrap();
+        let d = IpamConf::parse(
+            &serde_json::json!({"type": "host-local", "anything": 1}),
+            "lab",
+        )
+        .unwrap();
         assert_eq!(
             d,
             IpamConf::Delegated {
@@ -206,7 +214,11 @@ mod tests {
             serde_json::json!({"subnet": "10.0.0.0/24", "colour": 1}),
             serde_json::json!({"type": "../x"}),
         ] {
-            assert_eq!(IpamConf::parse(&bad, "lab").unwrap_err().code, INVALID_CONFIG, "{bad}");
+            assert_eq!(
+                IpamConf::parse(&bad, "lab").unwrap_err().code,
+                INVALID_CONFIG,
+                "{bad}"
+            );
         }
     }
 }

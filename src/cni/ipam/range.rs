@@ -81,7 +81,11 @@ impl Range {
             None => last_host,
         };
         if s > e {
-            return Err(format!("rangeStart {} is after rangeEnd {}", from_u128(subnet.addr(), s), from_u128(subnet.addr(), e)));
+            return Err(format!(
+                "rangeStart {} is after rangeEnd {}",
+                from_u128(subnet.addr(), s),
+                from_u128(subnet.addr(), e)
+            ));
         }
         let r = Range {
             subnet,
@@ -90,7 +94,9 @@ impl Range {
             end: from_u128(subnet.addr(), e),
         };
         if r.size() == 0 {
-            return Err(format!("{subnet} has no address to give out besides its gateway"));
+            return Err(format!(
+                "{subnet} has no address to give out besides its gateway"
+            ));
         }
         Ok(r)
     }
@@ -151,7 +157,13 @@ mod tests {
         assert!(Range::new(net(), Some(ip("10.0.1.1")), None, None).is_err());
         assert!(Range::new(net(), None, Some(ip("10.0.0.9")), Some(ip("10.0.0.3"))).is_err());
         assert!(Range::new(net(), None, Some(ip("10.0.0.255")), None).is_err());
-        assert!(Range::new("10.0.0.0/30".parse().unwrap(), None, Some(ip("10.0.0.1")), Some(ip("10.0.0.1"))).is_err());
+        assert!(Range::new(
+            "10.0.0.0/30".parse().unwrap(),
+            None,
+            Some(ip("10.0.0.1")),
+            Some(ip("10.0.0.1"))
+        )
+        .is_err());
         let v6 = Range::new("fd00::/120".parse().unwrap(), None, None, None).unwrap();
         assert_eq!(v6.end, ip("fd00::ff"));
     }

@@ -65,9 +65,16 @@ impl IpamStore {
     /// Reserve an address of `range` (the `index`-th of the network) for
     /// `owner`: the first free one after the last given out, round the
     /// range; `None` when every one is taken.
-    pub fn reserve(&self, index: usize, range: &Range, owner: &Owner) -> io::Result<Option<IpAddr>> {
+    pub fn reserve(
+        &self,
+        index: usize,
+        range: &Range,
+        owner: &Owner,
+    ) -> io::Result<Option<IpAddr>> {
         fs::create_dir_all(&self.dir)?;
-        let tmp = self.dir.join(format!("{PRIVATE}new-{}", std::process::id()));
+        let tmp = self
+            .dir
+            .join(format!("{PRIVATE}new-{}", std::process::id()));
         let _ = fs::remove_file(&tmp);
         let mut f = File::create(&tmp)?;
         f.write_all(owner.text().as_bytes())?;
@@ -150,7 +157,11 @@ impl IpamStore {
         let mut out = Vec::new();
         for e in entries {
             let e = e?;
-            let Some(ip) = e.file_name().to_str().and_then(|n| n.parse::<IpAddr>().ok()) else {
+            let Some(ip) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<IpAddr>().ok())
+            else {
                 continue;
             };
             if let Some(o) = self.owner(ip)? {
@@ -161,8 +172,9 @@ impl IpamStore {
         Ok(out)
     }
 
-    /// Remove private files a killed process left (GC; the lock is held,
-    /// so no live process is writing one).
+    /// Remove private files a killed process left: those of a process that
+    /// is gone (callers hold the lock, so only a dead one can have left one
+    /// mid-write; the pid check keeps this true without the lock too).
     pub fn sweep(&self) -> io::Result<usize> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -172,9 +184,20 @@ impl IpamStore {
         let mut n = 0;
         for e in entries {
             let name = e?.file_name();
-            if name.to_str().is_some_and(|s| s.starts_with(&format!("{PRIVATE}new-"))) {
-                fs::remove_file(self.dir.join(&name))?;
-                n += 1;
+            let pid = name
+                .to_str()
+                .and_then(|s| s.strip_prefix(&format!("{PRIVATE}new-")))
+                .and_then(|p| p.parse::<i32>().ok());
+            let Some(pid) = pid else { continue };
+            let alive = !matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            );
+            if !alive {
+                match fs::remove_file(self.dir.join(&name)) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => n += 1,
+                }
             }
         }
         Ok(n)
