@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use: nft for NAT, iproute2 and ping as independent
-# cross-checks, teamd for team devices, busybox-static for the VM's userland.
-packages=(nftables iproute2 iputils-ping libteam-utils busybox-static cpio python3)
+# cross-checks, teamd for team devices, busybox-static for the VM's userland,
+# the CNI reference plugins that netloom-cni is chained with and measured against.
+packages=(nftables iproute2 iputils-ping libteam-utils busybox-static cpio python3 containernetworking-plugins)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,6 +28,9 @@ mapfile -t tests < <(jq -r 'select(.reason == "compiler-artifact" and .profile.t
 netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | not)
         and .target.name == "netloom" and (.target.kind | index("bin"))
         and .executable != null) | .executable' <<<"$artifacts" | tail -n1)
+cni_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | not)
+        and .target.name == "netloom-cni" and (.target.kind | index("bin"))
+        and .executable != null) | .executable' <<<"$artifacts" | tail -n1)
 
 # Binaries whose tests cannot tell two kernels apart are not re-run in the VM
 # (TCG is ~20x slower): pure logic (spec, plan, packet views, the fuzz corpus)
@@ -35,7 +38,7 @@ netloom_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | 
 # loops), which exercise netloom's journal, not drivers, and the progress
 # bar on a terminal (script(1), which the guest lacks). Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|architecture)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|cni_latency|cni_stress|architecture)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
@@ -58,6 +61,8 @@ files=""
 for d in tests examples; do
     [ -d "$REPO/$d" ] && files="$files $REPO/$d"
 done
+# netloom-cni, at its host path (the tests run the path cargo compiled in).
+[ -n "$cni_bin" ] && files="$files $cni_bin"
 
 filter=()
 [ $# -gt 0 ] && filter=(-- "$@")
