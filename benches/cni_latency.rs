@@ -101,7 +101,11 @@ fn mean(v: &[Duration]) -> f64 {
 }
 
 /// Figures of one method: (ADD times, DEL times).
-fn measure(m: &Method, present: usize, samples: usize) -> Result<(Vec<Duration>, Vec<Duration>), String> {
+fn measure(
+    m: &Method,
+    present: usize,
+    samples: usize,
+) -> Result<(Vec<Duration>, Vec<Duration>), String> {
     let sb = Sandbox::new().map_err(|e| e.to_string())?;
     let total = present + samples;
     let batch: String = (1..=total).map(|i| format!("netns add c{i}\n")).collect();
@@ -158,15 +162,27 @@ fn main() -> ExitCode {
         eprintln!("--samples must be at least 1");
         return ExitCode::from(2);
     }
-    println!("CNI ADD/DEL latency per container, {present} attachments present, {samples} samples (ms)");
-    println!("{:<8} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}", "method", "ADD p50", "p99", "mean", "DEL p50", "p99", "mean");
+    println!(
+        "CNI ADD/DEL latency per container, {present} attachments present, {samples} samples (ms)"
+    );
+    println!(
+        "{:<8} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+        "method", "ADD p50", "p99", "mean", "DEL p50", "p99", "mean"
+    );
     let mut p50 = Vec::new();
     for m in methods() {
-        if only.as_deref().is_some_and(|o| !o.split(',').any(|x| x == m.name)) {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|x| x == m.name))
+        {
             continue;
         }
         if !m.exe.exists() {
-            eprintln!("{}: {} missing (apt-get install containernetworking-plugins)", m.name, m.exe.display());
+            eprintln!(
+                "{}: {} missing (apt-get install containernetworking-plugins)",
+                m.name,
+                m.exe.display()
+            );
             continue;
         }
         match measure(&m, present, samples) {
@@ -190,7 +206,11 @@ fn main() -> ExitCode {
         }
     }
     if let [(_, a, d), (_, ra, rd)] = p50.as_slice() {
-        println!("netloom/bridge at p50: ADD {:.2}x faster, DEL {:.2}x faster", ra / a, rd / d);
+        println!(
+            "netloom/bridge at p50: ADD {:.2}x faster, DEL {:.2}x faster",
+            ra / a,
+            rd / d
+        );
     }
     ExitCode::SUCCESS
 }

@@ -391,9 +391,41 @@ fn status_table(st: &netloom::engine::StatusReport) -> String {
                 ports.join(", ")
             ));
         }
+        if let Some(f) = st.failover.get(&o.object) {
+            extra.push_str(&format!("  [{}]", failover_words(f)));
+        }
         out.push_str(&format!("{:<width$}  {state}{extra}\n", o.object));
     }
+    // Failover masters the file does not name are shown too: the kernel
+    // made them, and a file's external lower may sit on one.
+    for (name, f) in &st.failover {
+        if !st.objects.iter().any(|o| &o.object == name) {
+            out.push_str(&format!(
+                "{name:<width$}  observed  [{}]\n",
+                failover_words(f)
+            ));
+        }
+    }
     out
+}
+
+/// A failover master in one bracket: its slaves, and which carries traffic.
+fn failover_words(f: &netloom::kernel::failover::Failover) -> String {
+    let slave = |s: &Option<netloom::kernel::failover::Slave>| match s {
+        Some(s) => format!(
+            "{} {} (tx {})",
+            s.name,
+            if s.up && s.carrier { "ready" } else { "down" },
+            s.tx_packets
+        ),
+        None => "absent".to_string(),
+    };
+    format!(
+        "net_failover: primary {}, standby {}, active {}",
+        slave(&f.primary),
+        slave(&f.standby),
+        f.active.as_deref().unwrap_or("none (frames are dropped)")
+    )
 }
 
 fn progress_bar(json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {

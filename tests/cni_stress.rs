@@ -144,4 +144,3 @@ fn kill_during_add_then_del_or_gc_leaves_nothing() {
     rt.add(&conf, "c1", &n);
     assert!(rt.pings("c1", "10.33.0.1"));
 }
-

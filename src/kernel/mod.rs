@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod conn;
 pub mod error;
 pub mod exec;
+pub mod failover;
 pub mod fdtable;
 pub mod kind;
 pub mod netns;
