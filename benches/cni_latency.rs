@@ -12,7 +12,7 @@
 //!  [--only netloom,bridge]`
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use netloom::sandbox::Sandbox;
