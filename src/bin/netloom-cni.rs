@@ -23,6 +23,7 @@ fn main() {
             }
         }
     };
+    netloom::timing::report();
     if let Some(e) = &out.error {
         eprintln!("netloom-cni: {e}");
     }

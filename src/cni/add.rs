@@ -31,6 +31,7 @@ pub async fn add(
     vars: &Vars,
     root: &std::path::Path,
 ) -> Result<String, CniError> {
+    let start = std::time::Instant::now();
     let netns_path = inv
         .netns
         .as_deref()
@@ -38,6 +39,7 @@ pub async fn add(
     let ns = open_netns(netns_path)?;
     let st = NetState::new(root, &conf.name);
     let _lock = st.lock().map_err(io_error("taking the network's lock"))?;
+    crate::timing::record("cni lock", start.elapsed());
     let id = attachment_id(&conf.name, &inv.container_id, &inv.ifname);
     if st
         .record(&id)
@@ -97,6 +99,7 @@ pub async fn add(
         },
         result: None,
     };
+    crate::timing::record("cni checks", start.elapsed());
     // Written ahead: from here on, DEL and GC know this attachment.
     st.save(&id, &rec)
         .map_err(io_error("writing the attachment's record"))?;
@@ -130,6 +133,7 @@ async fn make(
     k: &Arc<Kernel>,
     rec: &mut Attachment,
 ) -> Result<CniResult, CniError> {
+    let t = std::time::Instant::now();
     let ipam = match &conf.ipam {
         None => CniResult::default(),
         Some(IpamConf::Builtin { ranges, routes }) => {
@@ -163,6 +167,8 @@ async fn make(
             d.add(&conf.raw, &v)?
         }
     };
+    crate::timing::record("cni ipam", t.elapsed());
+    let t = std::time::Instant::now();
     let gateways: Vec<IpNet> = ipam
         .ips
         .iter()
@@ -171,6 +177,7 @@ async fn make(
     if let Some(want) = net::desired(conf, &st.topo, &gateways) {
         net::ensure(k, &want, &Store::at(root)).await?;
     }
+    crate::timing::record("cni ensure", t.elapsed());
     let gateway_of = |v4: bool| {
         ipam.ips
             .iter()
@@ -193,13 +200,20 @@ async fn make(
         addresses: ipam.ips.iter().map(|ip| ip.address).collect(),
         routes: routes.clone(),
     };
-    attach::apply(k, &st.journal(), &attach::plan(conf, &want)).await?;
+    crate::timing::timed(
+        "cni apply",
+        attach::apply(k, &st.journal(), &attach::plan(conf, &want)),
+    )
+    .await?;
+    let t = std::time::Instant::now();
     let netns = inv
         .netns
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    result(k, conf, inv, rec, &ipam, &routes, &netns).await
+    let out = result(k, conf, inv, rec, &ipam, &routes, &netns).await;
+    crate::timing::record("cni result", t.elapsed());
+    out
 }
 
 /// The attachment's result, its devices read back for MACs and MTUs, after

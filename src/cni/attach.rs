@@ -188,7 +188,7 @@ pub async fn apply(k: &Arc<Kernel>, journal: &Store, plan: &Plan) -> Result<(), 
     let rec = journal.load(k.topo()).map_err(|e| {
         CniError::new(super::error::IO_FAILURE, "reading the journal").with(e.to_string())
     })?;
-    let exec = KernelExec::new(k.clone(), BTreeMap::new());
+    let exec = crate::apply::exec::Timed(KernelExec::new(k.clone(), BTreeMap::new()));
     let mut txn = Txn::new(exec, journal, rec, apply::Options::default());
     let before = Network {
         name: k.topo().to_string(),
