@@ -19,6 +19,13 @@ if ((${#missing[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# podman, the real runtime netloom-cni is tested under (tests/cni_podman.rs),
+# without its recommends (buildah, slirp4netns, fuse-overlayfs: unused).
+if ! dpkg-query -W -f='${Status}' podman 2>/dev/null | grep -q "install ok installed"; then
+    echo "installing: podman"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman >/dev/null
+fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -38,7 +38,7 @@ cni_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | not)
 # loops), which exercise netloom's journal, not drivers, and the progress
 # bar on a terminal (script(1), which the guest lacks). Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|cni_latency|cni_stress|vm_failover|architecture)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|cni_latency|cni_stress|cni_podman|vm_failover|architecture)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
