@@ -24,29 +24,10 @@ CACHE=${NETLOOM_VM_CACHE:-$HOME/.cache/netloom-vm}
 log() { printf 'vm/failover: %s\n' "$*" >&2; }
 
 "$HERE/setup.sh"
-KVER=$(cat "$CACHE/kernel-version")
 
-# The drivers of the pair, from the kernel package already in the cache
-# (the base image leaves drivers/net/ethernet and drivers/virtio out),
-# loaded by the test in this order: their dependencies come first.
-MODS="$CACHE/failover-modules/$KVER"
-ORDER="failover net_failover virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci e1000e virtio_net"
-if [ ! -f "$MODS/order" ]; then
-    log "unpacking the failover pair's drivers"
-    rm -rf "$MODS" && mkdir -p "$MODS.tmp"
-    deb=$(compgen -G "$CACHE/debs/linux-image-${KVER}_*.deb" | head -n1)
-    [ -n "$deb" ] || { log "error: no kernel package for $KVER in $CACHE/debs"; exit 1; }
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$MODS.tmp" --wildcards \
-        '*/net/core/failover.ko' '*/drivers/net/net_failover.ko' '*/drivers/net/virtio_net.ko' \
-        '*/drivers/virtio/virtio_ring.ko' '*/drivers/virtio/virtio.ko' '*/drivers/virtio/virtio_pci*.ko' \
-        '*/intel/e1000e/e1000e.ko'
-    mkdir -p "$MODS"
-    find "$MODS.tmp" -name '*.ko' -exec mv {} "$MODS/" \;
-    rm -rf "$MODS.tmp"
-    for m in $ORDER; do [ -f "$MODS/$m.ko" ] || { log "error: $m.ko missing"; exit 1; }; done
-    echo "$ORDER" >"$MODS/order"
-fi
-
+# The pair's drivers (the base image leaves drivers/net/ethernet and
+# drivers/virtio out), unpacked once from the cached kernel package.
+MODS=$("$HERE/nic-modules.sh")
 artifacts=$(cd "$REPO" && cargo test --no-run --test vm_failover --message-format=json ${NETLOOM_VM_CARGO_FLAGS:-})
 test_bin=$(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null) | .executable' <<<"$artifacts" | tail -n1)
 netloom_bin=$(cd "$REPO" && cargo build --message-format=json --bin netloom ${NETLOOM_VM_CARGO_FLAGS:-} |

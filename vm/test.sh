@@ -38,7 +38,7 @@ cni_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.profile.test | not)
 # loops), which exercise netloom's journal, not drivers, and the progress
 # bar on a terminal (script(1), which the guest lacks). Everything that
 # touches the kernel runs in both. Override with NETLOOM_VM_SKIP.
-skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|cni_latency|cni_stress|cni_podman|vm_failover|architecture)-[0-9a-f]+$'}
+skip=${NETLOOM_VM_SKIP-'^(spec_.*|plan_.*|verify_wire|fuzz_corpus|txn_rollback|txn_crash|cli_progress|scale|cni_latency|cni_stress|cni_podman|vm_failover|vm_twohost|architecture)-[0-9a-f]+$'}
 if [ -n "$skip" ]; then
     kept=()
     for t in "${tests[@]}"; do
@@ -110,6 +110,13 @@ if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -q failover; then run_failover=0;
 if [ "$run_failover" != 0 ]; then
     "$HERE/failover.sh" "$@" >"$logs/failover.log" 2>&1 || status=1
 fi
+# Two hosts of one logical switch, two VMs on one wire: about 40 s more.
+# NETLOOM_VM_TWOHOST=0 skips it; a filtered run includes it when named.
+run_twohost=${NETLOOM_VM_TWOHOST:-1}
+if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -q -e twohost -e logical_switch; then run_twohost=0; fi
+if [ "$run_twohost" != 0 ]; then
+    "$HERE/twohost.sh" "$@" >"$logs/twohost.log" 2>&1 || status=1
+fi
 # One VM's whole output after the other, so each reads in order.
 for j in "${!pids[@]}"; do
     echo "===== VM $j"
@@ -118,5 +125,9 @@ done
 if [ -f "$logs/failover.log" ]; then
     echo "===== VM net_failover (vm/failover.sh)"
     cat "$logs/failover.log"
+fi
+if [ -f "$logs/twohost.log" ]; then
+    echo "===== two VMs, one logical switch (vm/twohost.sh)"
+    cat "$logs/twohost.log"
 fi
 exit $status
