@@ -64,7 +64,16 @@ fn add_result_shape_traffic_then_del_is_idempotent_and_leaves_nothing() {
     assert!(rt.pings("c2", "10.22.0.1"), "c2 -> gateway");
     assert!(rt.pings("c1", "10.22.0.1"), "c1 -> gateway");
 
+    // The gateway's MAC is the bridge's own (set, NET_ADDR_SET = 3), not
+    // its lowest port's, which would change under c2's ARP cache when c1
+    // goes (br_stp_recalculate_bridge_id).
+    assert_eq!(
+        rt.sh_ok("cat /sys/class/net/nl0/addr_assign_type").trim(),
+        "3"
+    );
+    let bridge_mac = rt.sh_ok("cat /sys/class/net/nl0/address");
     rt.del(&conf, "c1", Some(&n1));
+    assert_eq!(rt.sh_ok("cat /sys/class/net/nl0/address"), bridge_mac);
     rt.del(&conf, "c1", Some(&n1));
     rt.del(&conf, "c1", None);
     assert_eq!(rt.links_in("c1"), "", "c1's eth0 gone");

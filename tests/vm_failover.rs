@@ -145,6 +145,7 @@ fn failover_carries_a_ping_by_primary_then_standby() {
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout).into_owned();
     assert!(text.contains(&format!("active {primary}")), "{text}");
+    eprintln!("status:\n{text}");
 
     let log = dir.join("ping.log").display().to_string();
     let mut ping: Child = Command::new(netloom())

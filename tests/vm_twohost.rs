@@ -51,20 +51,28 @@ links:
 ";
 
 fn netloom(args: &[&str]) -> std::process::Output {
-    let bin = std::env::var("NETLOOM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_netloom").to_string());
+    let bin =
+        std::env::var("NETLOOM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_netloom").to_string());
     Command::new(bin).args(args).output().unwrap()
 }
 
 fn sh(script: &str) {
     let o = Command::new("sh").args(["-c", script]).output().unwrap();
-    assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// Ping `to` from `node` until it answers, at most `secs`.
 fn reaches(file: &str, node: &str, to: &str, secs: u64) -> bool {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(secs) {
-        if netloom(&["exec", file, node, "--", "ping", "-c1", "-W1", to]).status.success() {
+        if netloom(&["exec", file, node, "--", "ping", "-c1", "-W1", to])
+            .status
+            .success()
+        {
             return true;
         }
     }
@@ -79,8 +87,13 @@ fn one_logical_switch_across_two_hosts() {
         return;
     };
     let mods = std::env::var("NETLOOM_NIC_MODULES").unwrap();
-    for m in std::fs::read_to_string(format!("{mods}/order")).unwrap().split_whitespace() {
-        let _ = Command::new("insmod").arg(format!("{mods}/{m}.ko")).status();
+    for m in std::fs::read_to_string(format!("{mods}/order"))
+        .unwrap()
+        .split_whitespace()
+    {
+        let _ = Command::new("insmod")
+            .arg(format!("{mods}/{m}.ko"))
+            .status();
     }
     let t = Instant::now();
     while !std::path::Path::new("/sys/class/net/eth0").exists() {
@@ -92,24 +105,41 @@ fn one_logical_switch_across_two_hosts() {
         _ => ("192.168.50.2", "192.168.50.1", HOST_B),
     };
     // The host's own setup of its NIC (netloom leaves external devices alone).
-    sh(&format!("ip addr add {me}/24 dev eth0 && ip link set eth0 up"));
+    sh(&format!(
+        "ip addr add {me}/24 dev eth0 && ip link set eth0 up"
+    ));
     // Told across the wire when each host has seen what it checks.
     let done = UdpSocket::bind(format!("{me}:7777")).unwrap();
-    done.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    done.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let file = std::env::temp_dir().join("lsw.yaml");
     std::fs::write(&file, text).unwrap();
     let file = file.display().to_string();
     let up = netloom(&["up", &file]);
-    assert!(up.status.success(), "up on {role}: {}", String::from_utf8_lossy(&up.stderr));
+    assert!(
+        up.status.success(),
+        "up on {role}: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     let checks: &[(&str, &str)] = match role.as_str() {
-        "a" => &[("c1", "10.100.0.12"), ("tor", "10.100.0.12"), ("c1", "10.100.0.30")],
+        "a" => &[
+            ("c1", "10.100.0.12"),
+            ("tor", "10.100.0.12"),
+            ("c1", "10.100.0.30"),
+        ],
         _ => &[("c2", "10.100.0.11"), ("c2", "10.100.0.30")],
     };
     for (node, to) in checks {
-        assert!(reaches(&file, node, to, 90), "host {role}: {node} does not reach {to}");
+        assert!(
+            reaches(&file, node, to, 90),
+            "host {role}: {node} does not reach {to}"
+        );
         eprintln!("host {role}: {node} reaches {to}");
     }
-    let fdb = Command::new("bridge").args(["fdb", "show", "dev", "vx100"]).output().unwrap();
+    let fdb = Command::new("bridge")
+        .args(["fdb", "show", "dev", "vx100"])
+        .output()
+        .unwrap();
     let fdb = String::from_utf8_lossy(&fdb.stdout).into_owned();
     eprintln!("host {role}: vx100 fdb:\n{fdb}");
     // Unknown destinations go to the group; the peer's MACs were learned
@@ -130,8 +160,15 @@ fn one_logical_switch_across_two_hosts() {
         if heard {
             after += 1;
         }
-        assert!(t.elapsed() < Duration::from_secs(180), "host {role}: the peer never finished");
+        assert!(
+            t.elapsed() < Duration::from_secs(180),
+            "host {role}: the peer never finished"
+        );
     }
     let down = netloom(&["down", &file]);
-    assert!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        down.status.success(),
+        "down: {}",
+        String::from_utf8_lossy(&down.stderr)
+    );
 }

@@ -75,7 +75,7 @@ cost() {
     case $(basename "$1" | sed 's/-[0-9a-f]*$//') in
         examples_vm) echo 220 ;; examples_verify) echo 150 ;; examples) echo 90 ;;
         examples_team) echo 55 ;; options) echo 47 ;; options_vm) echo 41 ;;
-        verify_cli) echo 40 ;; verify_lan) echo 26 ;; txn_vm) echo 40 ;; *) echo 10 ;;
+        verify_cli) echo 40 ;; verify_lan) echo 26 ;; txn_vm) echo 40 ;; cni) echo 30 ;; *) echo 10 ;;
     esac
 }
 declare -a group load

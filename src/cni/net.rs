@@ -12,7 +12,8 @@ use super::state::digest;
 use crate::engine::{Engine, EngineError, Options};
 use crate::kernel::{observe, Kernel};
 use crate::model::{
-    owner_mark, BridgeOptions, BridgeVlan, IfRef, Link, LinkKind, Network, Node, VlanOptions, HOST,
+    owner_mark, BridgeOptions, BridgeVlan, IfRef, Link, LinkKind, MacAddr, Network, Node,
+    VlanOptions, HOST,
 };
 use crate::spec::Topology;
 use crate::state::{StateError, Store};
@@ -26,6 +27,14 @@ pub fn vlan_name(lower: &str, id: u16) -> String {
     } else {
         format!("nlv{id}-{}", &digest(&[lower])[..6])
     }
+}
+
+/// The MAC of a network's bridge: locally administered, unicast, from a
+/// digest of the network's name (stable across netloom versions).
+pub fn bridge_mac(net: &str) -> MacAddr {
+    let d = digest(&["bridge", net]);
+    let byte = |i: usize| u8::from_str_radix(&d[2 * i..2 * i + 2], 16).unwrap_or(0);
+    MacAddr([0x02, byte(0), byte(1), byte(2), byte(3), byte(4)])
 }
 
 /// The host device an attachment's macvlan/ipvlan sits on: the lower, or
@@ -68,6 +77,12 @@ pub fn desired(conf: &NetConf, topo: &str, gateways: &[IpNet]) -> Option<Network
             }
             let mut l = Link::new(b.name.clone(), LinkKind::Bridge(o));
             l.up = Some(true);
+            // A MAC of its own: without one a bridge takes its lowest
+            // port's (br_stp_recalculate_bridge_id), so removing that
+            // container's port changes the gateway's MAC under every other
+            // container's ARP cache, and they lose the gateway for seconds.
+            // An address set by hand stays (NET_ADDR_SET, br_set_mac_address).
+            l.mac = Some(bridge_mac(&conf.name));
             if b.gateway {
                 l.addresses = gateways
                     .iter()
