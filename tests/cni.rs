@@ -219,7 +219,9 @@ fn bad_input_gets_the_spec_codes_and_changes_nothing() {
     bad_version["cniVersion"] = json!("3.0.0");
     let mut two_kinds = conf.clone();
     two_kinds["macvlan"] = json!({"lower": "eth0"});
-    let cases: Vec<(&str, Vec<(&str, &str)>, String, u64, &str)> = vec![
+    // (what, environment, stdin, code, a word the error must say)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, u64, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "malformed JSON",
             full("/run/netns/c1"),
