@@ -236,3 +236,35 @@ fn vlan_tagged_attachments() {
     rt.del(&mv, "c2", Some(&n2));
     assert_eq!(rt.kept("cni-mvv"), "");
 }
+
+/// A partial ADD leaves nothing: the kernel refusing a step (here the
+/// macvlan's lower does not exist) undoes what was done, gives the
+/// address back and forgets the attachment; the error carries the
+/// kernel's words.
+#[test]
+fn a_refused_add_leaves_nothing_behind() {
+    let rt = Runtime::new();
+    let conf = json!({"cniVersion": "1.1.0", "name": "mv", "type": "netloom-cni",
+        "macvlan": {"lower": "nosuch0", "mode": "bridge"},
+        "ipam": {"subnet": "10.38.0.0/24"}});
+    let n = rt.container("c1");
+    let before = rt.host_links();
+    let r = rt.call("ADD", &conf, "c1", Some(&n), "eth0");
+    assert_eq!(r.cni_code(), Some(100), "{}", r.text());
+    assert!(
+        r.json["msg"].as_str().unwrap().contains("nosuch0"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        r.json["details"],
+        "everything it had done was undone",
+        "{}",
+        r.text()
+    );
+    assert_eq!(rt.links_in("c1"), "");
+    assert_eq!(rt.host_links(), before);
+    assert_eq!(rt.kept("cni-mv"), "", "no record, reservation or journal");
+    // The runtime's DEL after a failed ADD (the spec wants one) succeeds.
+    rt.del(&conf, "c1", Some(&n));
+}

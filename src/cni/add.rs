@@ -112,8 +112,18 @@ pub async fn add(
             Ok(result.to_json())
         }
         Err(e) => {
-            // The kernel side was undone by the transaction; give the
-            // addresses back and forget the attachment.
+            // The transaction undid its finished steps, but keeps in the
+            // journal what the failed step wrote ahead (it may have
+            // half-happened): remove such a device if it is there, then
+            // the journal; give the addresses back; forget the attachment.
+            let journal = st.journal();
+            let leftover = match &rec.host_if {
+                Some(h) => attach::delete_if_ours(&k, &journal, HOST, h).await,
+                None => attach::delete_if_ours(&k, &journal, CONTAINER, &inv.ifname).await,
+            };
+            if leftover.is_ok() {
+                let _ = journal.remove(k.topo());
+            }
             release(inv, conf, vars, &st, &rec).await;
             let _ = st.forget(&id);
             Err(e)
