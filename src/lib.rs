@@ -4,9 +4,10 @@
 //! (observe the kernel as plain [`model`] data) -> [`plan`] (diff as a graph of
 //! ops) -> [`apply`] (run it through the kernel with a journal for rollback)
 //! -> [`verify`] (traffic); [`explain`] says why a flow gets through or
-//! not; [`engine`] composes them into the verbs. What the kernel does on its
-//! own is stated once, in [`effects`]; [`wire`] holds the probes' packet
-//! bytes (no I/O).
+//! not; [`engine`] composes them into the verbs, and [`cni`] serves them to
+//! container runtimes as a CNI plugin. What the kernel does on its own is
+//! stated once, in [`effects`]; [`wire`] holds the probes' packet bytes (no
+//! I/O).
 //!
 //! `unsafe` is denied everywhere but in two rooms: `kernel::sys` (fork and
 //! exec into namespaces, netlink socket adoption, ioctls, fsmount) and
@@ -15,11 +16,12 @@
 //! Lower layers never import higher ones (tests/architecture.rs holds the
 //! code to this line):
 //!
-//! Layers, lowest first: timing, model, wire, effects, spec, import, state, kernel, plan, apply, verify, explain, engine, graph, sandbox.
+//! Layers, lowest first: timing, model, wire, effects, spec, import, state, kernel, plan, apply, verify, explain, engine, graph, cni, sandbox.
 #![warn(missing_docs)]
 #![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 pub mod apply;
+pub mod cni;
 pub mod effects;
 pub mod engine;
 pub mod explain;

@@ -209,6 +209,18 @@ impl Store {
         fs::rename(&tmp, &path).map_err(io_err(&path))
     }
 
+    /// Remove a topology's records and any temp file a process killed in
+    /// the middle of [`Store::save`] left beside them.
+    pub fn remove(&self, topo: &str) -> Result<(), StateError> {
+        for path in [self.path(topo), self.dir.join(format!(".{topo}.json.tmp"))] {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&path)(e)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Names of every topology with records.
     pub fn topologies(&self) -> Result<Vec<String>, StateError> {
         let entries = match fs::read_dir(&self.dir) {

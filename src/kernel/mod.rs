@@ -11,6 +11,7 @@ pub mod bridge;
 pub mod conn;
 pub mod error;
 pub mod exec;
+pub mod failover;
 pub mod fdb;
 pub mod fdtable;
 pub mod kind;
@@ -425,6 +426,17 @@ impl Kernel {
                 .or_insert(h)
                 .clone(),
         ))
+    }
+
+    /// Serve `node` from `netns`, a namespace netloom neither made nor names
+    /// (a container runtime's, opened with [`netns::open_path`]): connect to
+    /// it and keep the connection for the node's ops. The node is never
+    /// looked up by name again, so the namespace stays the one handed over.
+    pub async fn attach_node(&self, node: &str, netns: Netns) -> Result<NodeHandle, KernelError> {
+        let ns = Arc::new(netns);
+        let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?, self.epoch.clone());
+        self.lock_nodes().insert(node.to_string(), h.clone());
+        Ok(h)
     }
 
     /// Create the node's namespace (fails with EEXIST if it exists) and connect to it.

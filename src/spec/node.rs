@@ -150,6 +150,18 @@ fn kind_word(cx: &mut Ctx, y: &Yaml) -> Result<Option<String>, ()> {
     if kind::words().any(|w| w == t) {
         return Ok(Some(t.to_string()));
     }
+    if ["failover", "net_failover"].contains(&t) {
+        // No netlink request makes one: net_failover_create() runs only
+        // from virtio-net's probe (virtnet_probe) when the device offers
+        // VIRTIO_NET_F_STANDBY, and failover_slave_register() enslaves a
+        // PCI netdev that appears later with the same MAC.
+        cx.err(
+            k.value.at,
+            format!("netloom cannot create a {t} device"),
+            Some("the kernel makes it itself when a virtio-net NIC offers STANDBY (QEMU `failover=on`) and a PCI NIC with the same MAC appears; declare the failover master `kind: external` to use it as a lower, and `netloom status` shows its primary, standby and active path".into()),
+        );
+        return Err(());
+    }
     cx.err(
         k.value.at,
         format!("unknown kind `{t}`"),

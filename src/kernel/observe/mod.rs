@@ -43,7 +43,7 @@ use rtnetlink::sys::Socket;
 
 use super::rtnl::Rtnl;
 use super::{fdb, netns, sysctl, Kernel, KernelError, Locator, Netns};
-use crate::model::{BridgeVlan, IfRef, LinkKind, Network, Node, PortOptions};
+use crate::model::{BridgeVlan, IfRef, Link, LinkKind, Network, Node, PortOptions};
 
 /// Everything read from one namespace, before cross-namespace resolution.
 struct Dump {
@@ -321,6 +321,28 @@ pub async fn link_by_name(
             }
         }
     }
+}
+
+/// The link called `name` in `node` as model data, asked for by name like
+/// [`link_by_name`] (no dump), its master's name asked for by index. Its
+/// `addresses` are left empty and a veth peer or lower unresolved.
+pub async fn link_named(k: &Kernel, node: &str, name: &str) -> Result<Option<Link>, KernelError> {
+    use futures::TryStreamExt;
+    let Some(msg) = link_by_name(k, node, name).await? else {
+        return Ok(None);
+    };
+    let mut names = HashMap::from([(msg.header.index, name.to_string())]);
+    let master = msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Controller(i) => Some(*i),
+        _ => None,
+    });
+    if let (Some(i), Some(h)) = (master, k.node(node).await?) {
+        let mut found = h.handle.link().get().match_index(i).execute();
+        if let Ok(Some(m)) = found.try_next().await {
+            names.extend(link::names(&[m]));
+        }
+    }
+    Ok(link::parse(&msg, node, &names).map(|p| p.link))
 }
 
 /// A link dump request without the counters (netloom reads none): the
