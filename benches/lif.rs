@@ -1,5 +1,5 @@
 //! The "lif" benchmark: how long a LIF's address is silent when its home
-//! port loses carrier. examples/19-lif.yaml (revert delay shortened) is
+//! port loses carrier. examples/20-lif.yaml (revert delay shortened) is
 //! brought up in a fresh sandbox; each trial sets the switch side of
 //! n1/eth0 down (n1/eth0 loses carrier, as when a cable is pulled) and
 //! times, from just before that request, until an ICMP echo from c1 sent
@@ -290,7 +290,7 @@ fn median(sorted: &[f64]) -> f64 {
 /// where they are not turns up within a few tries, a few trials there too.
 fn inside(netloom: &str, trials_n: usize) -> Result<(), String> {
     let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/19-lif.yaml"))
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/20-lif.yaml"))
             .map_err(|e| e.to_string())?
             .replace("revert_delay: 1s", "revert_delay: 100ms");
     let file = "/run/lif-bench.yaml";

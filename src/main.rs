@@ -1,19 +1,54 @@
 //! The `netloom` command: a thin layer over the library.
 #![deny(unsafe_code)]
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use netloom::apply::exec::Faults;
-use netloom::engine::{Engine, EngineError, Options};
+use netloom::engine::{Engine, EngineError, ExplainOptions, Options};
 use netloom::plan::SyncState;
 use netloom::spec::{self, SpecErrors, Topology};
 use netloom::state::Store;
 
+// The binary's own rooms, under src/main/ (the library's layers are under
+// src/; tests/architecture.rs leaves the binary out of them).
+#[path = "main/install.rs"]
+mod install;
+#[path = "main/lif.rs"]
+mod lif;
+#[path = "main/progress.rs"]
+mod progress;
+#[path = "main/reads.rs"]
+mod reads;
+#[path = "main/render.rs"]
+mod render;
+
+/// One example per verb, shown by `netloom --help` (a test holds every
+/// verb to having one).
+const EXAMPLES: &str = "\
+Examples:
+  netloom validate lab.yaml                check the file; touches nothing
+  netloom plan lab.yaml                    list what `up` would do
+  netloom up lab.yaml --verify             build it, then prove it by traffic
+  netloom status lab.yaml                  per object: in sync, missing, drifted, orphaned
+  netloom verify lab.yaml                  prove the file's expectations again
+  netloom explain lab.yaml c1 10.0.3.1     why c1 reaches 10.0.3.1, or which rule stops it
+  netloom graph lab.yaml --live -o lab.svg draw it, with the kernel's state
+  netloom import ifupdown -o machine.yaml  /etc/network/interfaces as a topology file
+  netloom exec lab.yaml c1 -- ping -c1 10.0.3.1
+                                           run a command inside node c1
+  netloom lif migrate lab.yaml data1 n1/eth1
+                                           move a LIF by hand (`lif revert` sends it home)
+  netloom fdb lab.yaml sw/br0              a bridge's MAC table and spanning tree
+  netloom export --topology lab -o now.yaml
+                                           the file that makes what is up now
+  netloom list                             every topology up on this machine
+  netloom down lab.yaml                    remove everything it made
+  netloom install --prefix /usr/local      the binary, completions and man pages";
+
 /// Declarative Linux virtual networks: one YAML file becomes a real network, proved by traffic.
 #[derive(Parser)]
-#[command(name = "netloom", version, about)]
+#[command(name = "netloom", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     verb: Verb,
@@ -78,13 +113,99 @@ enum Verb {
     /// Move a logical interface (LIF) by hand.
     Lif {
         #[command(subcommand)]
-        action: LifAction,
+        action: lif::LifAction,
     },
     /// Run one of netloom's own supervised helpers (started by `up`).
     #[command(hide = true)]
     Agent {
         /// Its launch.json in the state directory.
         launch: PathBuf,
+    },
+    /// Draw a topology: from the file alone, or with the kernel's state (--live).
+    Graph {
+        /// Topology file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: GraphFormat,
+        /// Colour in the kernel's state: carrier, admin state, STP, active ports, drift.
+        #[arg(long)]
+        live: bool,
+        /// With --live: prove the expectations by traffic and draw the failed ones.
+        #[arg(long, requires = "live")]
+        verify: bool,
+        /// Write here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        out: Option<PathBuf>,
+    },
+    /// Turn another tool's network configuration into a topology file; reads only.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+    /// Say why SRC reaches DST, hop by hop, or which rule stops it (exit 0: delivered, 2: not).
+    Explain {
+        /// Topology file.
+        file: PathBuf,
+        /// Source: NODE or NODE/IFACE.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        src: Option<String>,
+        /// Destination: an address, NODE or NODE/IFACE.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        dst: Option<String>,
+        /// Probe: icmp, arp, udp/PORT, tcp/PORT.
+        #[arg(long, default_value = "icmp")]
+        proto: String,
+        /// From the file alone, before `up` (needs no root).
+        #[arg(long = "static")]
+        static_only: bool,
+        /// Send one real probe with nftables tracing on and show the verdicts.
+        #[arg(long)]
+        trace: bool,
+        /// Every node to every address of the file, as a matrix.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a bridge's MAC table (learned, static, permanent, with ages) and spanning tree per port.
+    Fdb {
+        /// Topology file.
+        file: PathBuf,
+        /// The bridge, as NODE/BRIDGE.
+        bridge: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the topology file that makes what the kernel has now (reads only, changes nothing).
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["node", "netns", "topology"])))]
+    Export {
+        /// The namespace netloom runs in: `--node host`.
+        #[arg(long, value_name = "host")]
+        node: Option<String>,
+        /// A named network namespace (/run/netns/NAME).
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+        /// A topology netloom made (see `netloom list`).
+        #[arg(long, value_name = "NAME")]
+        topology: Option<String>,
+        /// Write the file here instead of to standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// List every topology netloom has up on this machine, with its nodes, age and state.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install the binary, shell completions (bash, zsh, fish) and man pages under a prefix.
+    Install {
+        /// Where to install: PREFIX/bin, PREFIX/share/{bash-completion,zsh,fish,man}.
+        #[arg(long, value_name = "PREFIX", default_value = "/usr/local")]
+        prefix: PathBuf,
     },
     /// Run a command inside a node's namespace.
     Exec {
@@ -98,29 +219,51 @@ enum Verb {
     },
 }
 
+/// The formats `graph` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    /// SVG, laid out by Graphviz's `dot`.
+    Svg,
+    /// Graphviz DOT text.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// The graph as JSON.
+    Json,
+}
+
+/// The configurations `import` reads.
 #[derive(Subcommand)]
-enum LifAction {
-    /// Move the LIF to PORT and keep it there (sticky: no auto-revert) until `lif revert`.
-    Migrate {
-        /// Topology file.
-        file: PathBuf,
-        /// The LIF's name.
-        lif: String,
-        /// One of its ports: IFACE or NODE/IFACE.
-        port: String,
-    },
-    /// Send the LIF home (its home port must be up) and let auto-revert work again.
-    Revert {
-        /// Topology file.
-        file: PathBuf,
-        /// The LIF's name.
-        lif: String,
+enum ImportFrom {
+    /// Debian's /etc/network/interfaces (ifupdown, bridge-utils, ifenslave, vlan, ifupdown2).
+    Ifupdown {
+        /// The interfaces file [default: /etc/network/interfaces].
+        file: Option<PathBuf>,
+        /// Write the topology here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        out: Option<PathBuf>,
+        /// Fail (exit 1, nothing written) when anything cannot be imported.
+        #[arg(long)]
+        strict: bool,
+        /// Read absolute paths under this directory (another machine's files).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// The topology's name.
+        #[arg(long, default_value = "ifupdown")]
+        name: String,
+        /// The node of the machine's interfaces (not `host` needs --stand-ins).
+        #[arg(long, default_value = "host")]
+        node: String,
+        /// Physical ports become veth ends paired into node `wire`, with all their settings.
+        #[arg(long)]
+        stand_ins: bool,
     },
 }
 
 /// An error for people: what went wrong, rendered at the edge.
 enum Failure {
     Spec(Box<SpecErrors>),
+    Import(Box<netloom::import::ImportErrors>),
     Engine(EngineError),
     Other(String),
 }
@@ -164,8 +307,17 @@ fn main() -> ExitCode {
         | Verb::Up { json, .. }
         | Verb::Status { json, .. }
         | Verb::Down { json, .. }
-        | Verb::Verify { json, .. } => *json,
-        Verb::Exec { .. } | Verb::Agent { .. } | Verb::Lif { .. } => false,
+        | Verb::Verify { json, .. }
+        | Verb::Explain { json, .. }
+        | Verb::Fdb { json, .. }
+        | Verb::List { json } => *json,
+        Verb::Exec { .. }
+        | Verb::Agent { .. }
+        | Verb::Lif { .. }
+        | Verb::Import { .. }
+        | Verb::Graph { .. }
+        | Verb::Export { .. }
+        | Verb::Install { .. } => false,
     };
     // Before the runtime starts threads (see the module's docs). Without it
     // netloom still works, only slower and for fewer nodes.
@@ -201,6 +353,13 @@ fn main() -> ExitCode {
 fn report(f: Failure, json: bool) {
     match f {
         Failure::Spec(e) => {
+            if json {
+                print_json(&e.to_json());
+            } else {
+                eprintln!("{:?}", miette::Report::new(*e));
+            }
+        }
+        Failure::Import(e) => {
             if json {
                 print_json(&e.to_json());
             } else {
@@ -286,10 +445,10 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
                 file: Some(abs.to_string_lossy().into_owned()),
                 verify,
                 faults: Faults::from_env(),
-                progress: progress_bar(json),
+                progress: progress::bar(json),
             };
             let report = engine.up(&topo, opts).await;
-            clear_progress(json);
+            progress::clear();
             let report = report?;
             if json && report.verify.is_none() {
                 print_json(&report);
@@ -304,7 +463,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let Some(proof) = &report.verify else {
                 return Ok(0);
             };
-            let code = render_verify(proof, json);
+            let code = render::verify(proof, json);
             if code != 0 && !json {
                 // Verify never rolls back: the network is what the file asked for,
                 // left in place to be inspected (`exec`) or removed (`down`).
@@ -322,7 +481,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             if json {
                 print_json(&st);
             } else {
-                print!("{}", status_table(&st));
+                print!("{}", render::status(&st));
             }
             Ok(
                 if st
@@ -349,11 +508,11 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let engine = Engine::new(&name, Store::from_env())?;
             let opts = Options {
                 faults: Faults::from_env(),
-                progress: progress_bar(json),
+                progress: progress::bar(json),
                 ..Options::default()
             };
             let report = engine.down(opts).await;
-            clear_progress(json);
+            progress::clear();
             let report = report?;
             if json {
                 print_json(&report);
@@ -369,21 +528,68 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
         Verb::Verify { file, json } => {
             let topo = load(&file)?;
             let engine = Engine::new(&topo.network.name, Store::from_env())?;
-            let proof = engine.verify(&topo).await?;
-            Ok(render_verify(&proof, json))
+            let proof = engine
+                .verify_explained(&topo, &file.display().to_string())
+                .await?;
+            Ok(render::verify(&proof, json))
         }
-        Verb::Agent { .. } => Ok(0),
-        Verb::Lif { action } => {
-            let (file, lif, port) = match &action {
-                LifAction::Migrate { file, lif, port } => (file, lif, Some(port.as_str())),
-                LifAction::Revert { file, lif } => (file, lif, None),
+        Verb::Import { from } => reads::import(from),
+        Verb::Graph {
+            file,
+            format,
+            live,
+            verify,
+            out,
+        } => reads::graph(&file, format, live, verify, out).await,
+        Verb::Explain {
+            file,
+            src,
+            dst,
+            proto,
+            static_only,
+            trace,
+            all,
+            json,
+        } => {
+            let ask = reads::Explain {
+                src,
+                dst,
+                proto,
+                opts: ExplainOptions { static_only, trace },
+                all,
+                json,
             };
-            let topo = load(file)?;
-            let engine = Engine::new(&topo.network.name, Store::from_env())?;
-            let answer = engine.lif(&topo, lif, port).await?;
-            println!("{}", answer.message);
+            reads::explain(&file, ask).await
+        }
+        Verb::Fdb { file, bridge, json } => reads::fdb(&file, &bridge, json).await,
+        Verb::Export {
+            node,
+            netns,
+            topology,
+            output,
+        } => reads::export(node, netns, topology, output).await,
+        Verb::List { json } => {
+            let listed = Engine::list(&Store::from_env()).await?;
+            if json {
+                print_json(&listed);
+            } else if listed.is_empty() {
+                println!("no topology is up");
+            } else {
+                print!("{}", render::list(&listed));
+            }
             Ok(0)
         }
+        Verb::Install { prefix } => {
+            let written = install::install(Cli::command(), &prefix).map_err(|e| {
+                Failure::Other(format!("cannot install under {}: {e}", prefix.display()))
+            })?;
+            for p in &written {
+                println!("{}", p.display());
+            }
+            Ok(0)
+        }
+        Verb::Agent { .. } => Ok(0),
+        Verb::Lif { action } => lif::run(action).await,
         Verb::Exec { file, node, cmd } => {
             let topo = load(&file)?;
             if !topo.network.nodes.contains_key(&node) {
@@ -396,108 +602,5 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             let status = engine.exec(&node, &cmd)?;
             Ok(status.code().map_or(1, |c| c as u8))
         }
-    }
-}
-
-/// Print a proof by traffic; its exit code (1 when a claim failed).
-fn render_verify(report: &netloom::verify::Report, json: bool) -> u8 {
-    if json {
-        print_json(report);
-    } else {
-        println!("{}", report.readiness);
-        print!("{}", netloom::verify::table(&report.outcomes));
-    }
-    u8::from(!report.ok())
-}
-
-fn status_table(st: &netloom::engine::StatusReport) -> String {
-    let width = st.objects.iter().map(|o| o.object.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for o in &st.objects {
-        let state = match &o.state {
-            SyncState::InSync => "in sync".to_string(),
-            SyncState::Missing => "missing".to_string(),
-            SyncState::Orphaned => "orphaned (no longer in the file; `up` removes it)".to_string(),
-            SyncState::Drifted { fields } => format!(
-                "drifted: {}",
-                fields
-                    .iter()
-                    .map(|f| format!("{} {} (want {})", f.field, f.have, f.want))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let mut extra = st
-            .devices
-            .get(&o.object)
-            .map(|d| format!("  [{d}]"))
-            .unwrap_or_default();
-        if let Some(t) = st.teams.get(&o.object) {
-            let ports: Vec<String> = t
-                .ports
-                .iter()
-                .map(|p| format!("{} {}", p.name, if p.link_up { "up" } else { "down" }))
-                .collect();
-            extra.push_str(&format!(
-                "  [teamd: runner {}, active port {}, ports: {}]",
-                t.runner,
-                t.active_port.as_deref().unwrap_or("none"),
-                ports.join(", ")
-            ));
-        }
-        out.push_str(&format!("{:<width$}  {state}{extra}\n", o.object));
-    }
-    for v in &st.services {
-        let run = match v.pid {
-            Some(pid) if v.running => format!("running, pid {pid}"),
-            _ => "NOT RUNNING".to_string(),
-        };
-        let report = if v.report.is_empty() {
-            String::new()
-        } else {
-            format!("; {}", v.report)
-        };
-        out.push_str(&format!(
-            "service {} {}: {run}: {}{report}\n",
-            v.node, v.name, v.serves
-        ));
-    }
-    for l in &st.lifs {
-        let at = l.port.as_deref().unwrap_or("no port");
-        let home = if l.at_home { "home" } else { "not home" };
-        let sticky = if l.sticky { ", sticky" } else { "" };
-        out.push_str(&format!(
-            "lif {}: on {}/{at} ({home}: {}/{}{sticky})\n",
-            l.name, l.node, l.node, l.home
-        ));
-    }
-    out
-}
-
-fn progress_bar(json: bool) -> Option<Box<dyn Fn(usize, usize) + Send + Sync>> {
-    // Only people watching a terminal want a bar, and only for long runs;
-    // logs and pipes stay quiet.
-    if json || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    Some(Box::new(|done, total| {
-        if total < 50 {
-            return;
-        }
-        if done == total || done % 16 == 0 {
-            let width = 40;
-            let filled = done * width / total.max(1);
-            eprint!(
-                "\r[{}{}] {done}/{total}",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
-        }
-    }))
-}
-
-fn clear_progress(json: bool) {
-    if !json && std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[K");
     }
 }

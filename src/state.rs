@@ -69,6 +69,12 @@ pub struct Records {
     /// the next `up` a reason to turn it on.
     #[serde(default)]
     pub quiet_bridges: BTreeSet<IfRef>,
+    /// Nodes where netloom added forwarding entries (written ahead of
+    /// each), so that their entries are read, and deleted once the file no
+    /// longer lists them: reading them costs a dump quadratic in a bridge's
+    /// ports, so it is made only where the file or these records put some.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub fdb: BTreeSet<String>,
 }
 
 /// A process netloom started and supervises.
@@ -97,6 +103,7 @@ impl Records {
             .chain(&self.nat)
             .chain(self.sysctls.keys())
             .chain(self.processes.iter().map(|p| &p.node))
+            .chain(&self.fdb)
             .chain(
                 self.links
                     .iter()
@@ -119,6 +126,7 @@ impl Records {
             && self.processes.is_empty()
             && self.links.is_empty()
             && self.quiet_bridges.is_empty()
+            && self.fdb.is_empty()
     }
 }
 
@@ -199,6 +207,18 @@ impl Store {
         f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
         f.sync_all().map_err(io_err(&tmp))?;
         fs::rename(&tmp, &path).map_err(io_err(&path))
+    }
+
+    /// Remove a topology's records and any temp file a process killed in
+    /// the middle of [`Store::save`] left beside them.
+    pub fn remove(&self, topo: &str) -> Result<(), StateError> {
+        for path in [self.path(topo), self.dir.join(format!(".{topo}.json.tmp"))] {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&path)(e)),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Names of every topology with records.

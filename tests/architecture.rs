@@ -120,8 +120,8 @@ fn layers_point_one_way_and_top_level_modules_form_no_cycle() {
         let Some(top) = path.first().cloned() else {
             continue; // lib.rs: the root declares the modules
         };
-        if top == "main" || top == "lib" {
-            continue; // the CLI binary (a crate of its own) and the root
+        if top == "main" || top == "lib" || top == "bin" {
+            continue; // the binaries (crates of their own: main.rs, bin/) and the root
         }
         assert!(
             rank.contains_key(top.as_str()),

@@ -2,8 +2,8 @@
 //! small network, each run by netloom's kernel layer in a sandbox and by the
 //! model kernel (netloom::effects::sim) on the network as observed before
 //! it. After each op the two must agree on every link (state, MTU, master,
-//! addresses with their secondary flag) and every route, and on whether the
-//! op is refused at all. NETLOOM_EFFECTS_SEED replays one seed.
+//! addresses with their secondary flag), every route and every static
+//! forwarding entry, and on whether the op is refused at all. NETLOOM_EFFECTS_SEED replays one seed.
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -96,6 +96,12 @@ fn base() -> Network {
     let mut p0 = up(Link::veth("p0", "b", "p1"));
     p0.master = Some("br0".into());
     a_node.links.insert("p0".into(), p0);
+    // Static forwarding entries, on the bridge for its port and on the vxlan.
+    let mac = |m: &str| m.parse::<MacAddr>().unwrap();
+    a_node.fdb = vec![
+        FdbEntry::bridge("br0", mac("02:00:00:00:00:09"), "p0", None),
+        FdbEntry::vxlan("vx0", mac("02:00:00:00:00:0a"), "10.1.0.3".parse().unwrap()),
+    ];
     a_node.routes = vec![
         route("172.16.0.0/16", "10.1.0.2", None),
         route("172.17.0.0/16", "10.1.0.2", Some("10.1.0.9")),
@@ -181,6 +187,8 @@ fn base_vm() -> Network {
     );
     let mut p2 = a_node.links.remove("p0").unwrap();
     p2.master = Some("red".into());
+    // No longer a bridge port: no bridge entry for it.
+    a_node.fdb.retain(|e| e.port.as_deref() != Some("p0"));
     p2.addresses = vec![a("10.8.0.1/24"), a("fd00:8::1/64")];
     a_node.links.insert("p0".into(), p2);
     let b_node = net.nodes.get_mut("b").unwrap();
@@ -237,6 +245,8 @@ fn shape(net: &Network) -> BTreeMap<String, String> {
             .collect();
         routes.sort();
         out.insert(format!("{node} routes"), format!("{routes:?}"));
+        let fdb: Vec<String> = n.fdb.iter().map(ToString::to_string).collect();
+        out.insert(format!("{node} fdb"), format!("{fdb:?}"));
     }
     out
 }

@@ -106,7 +106,7 @@ fn lxc_bridge_with_nat() {
 
 #[test]
 fn lxc_with_dhcp_and_dns() {
-    let lab = Lab::new("18-lxc-dhcp.yaml");
+    let lab = Lab::new("19-lxc-dhcp.yaml");
     common::life_cycle(
         &lab,
         ("lease_time: 1h", "lease_time: 2h"),

@@ -289,6 +289,7 @@ async fn observe_bridge_veth_addresses_routes_sysctls() {
         ]),
         nat: vec![],
         services: BTreeMap::new(),
+        fdb: vec![],
     };
     let mut vb = expect(
         Some(b),

@@ -76,7 +76,7 @@ fn ping(lab: &Lab, node: &str, addr: &str) -> bool {
 
 #[test]
 fn a_lif_fails_over_reverts_and_is_supervised() {
-    let lab = Lab::new("19-lif.yaml");
+    let lab = Lab::new("20-lif.yaml");
     lab.expect("up", &[], 0);
     assert_eq!(holder(&lab, "10.0.5.10").as_deref(), Some("eth0"));
     let st = lab.expect("status", &[], 0);

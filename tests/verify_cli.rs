@@ -204,10 +204,14 @@ fn up_verify_exits_1_and_leaves_the_network_applied() {
     lab.assert_no_residue();
 }
 
-/// A fresh STP bridge with `n` ports, each to a host, and a claim from every host.
+/// A fresh STP bridge with `n` ports, each to a host, and a claim from every
+/// host. Ports listen and learn for 2 x forward_delay (6 s): long enough to
+/// outlast `up` itself (it reads the kernel back after applying, which
+/// takes a few seconds under the VM's emulation), so verify starts while
+/// they do not forward yet.
 fn star(n: usize) -> String {
     let mut t = String::from(
-        "# A star: one STP bridge, many hosts.\nname: star\nnodes:\n  sw:\n    interfaces:\n      br0: { kind: bridge, stp: true, forward_delay: 200, addresses: [10.50.0.254/24], ports: [",
+        "# A star: one STP bridge, many hosts.\nname: star\nnodes:\n  sw:\n    interfaces:\n      br0: { kind: bridge, stp: true, forward_delay: 300, addresses: [10.50.0.254/24], ports: [",
     );
     t.push_str(
         &(0..n)
@@ -248,7 +252,7 @@ fn star(n: usize) -> String {
 #[test]
 fn readiness_waits_for_a_fresh_50_port_stp_bridge() {
     let lab = Lab::from_text("star.yaml", &star(50));
-    // Ports listen and learn for 2 x forward_delay (4 s) before they forward;
+    // Ports listen and learn for 2 x forward_delay (6 s) before they forward;
     // probing at once would fail every claim, each with a single probe.
     let r = lab.expect("up", &["--verify", "--json"], 0);
     let j = json(&r);

@@ -19,6 +19,15 @@
 #                       paths (space separated; e.g. test fixtures)
 #   NETLOOM_VM_CWD      directory the tests run in (default: current directory)
 #   NETLOOM_VM_LOG      also keep the console output in this file
+#   NETLOOM_VM_MACHINE  QEMU machine type (default pc)
+#   NETLOOM_VM_DEVICES  extra QEMU arguments (space separated): devices of
+#                       a harness variant (see vm/failover.sh); the default
+#                       is none, the guest has no network card
+#   NETLOOM_VM_QMP      a QMP socket path: QEMU serves QMP there, and each
+#                       console line `NETLOOM-VM-QMP {json}` the guest prints
+#                       is sent as a QMP command (vm/qmp-relay.py), so a test
+#                       inside can ask the hypervisor to unplug a device
+#   NETLOOM_VM_ENV      extra variables passed into the guest (names)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -104,7 +113,7 @@ else
 fi
 echo "RUST_BACKTRACE=${RUST_BACKTRACE:-1}" >>"$job/netloom-vm/env"
 # What cargo would have set for the tests at run time, and logging.
-for var in RUST_LOG CARGO_MANIFEST_DIR; do
+for var in RUST_LOG CARGO_MANIFEST_DIR ${NETLOOM_VM_ENV:-}; do
     [ -z "${!var:-}" ] || echo "$var=${!var}" >>"$job/netloom-vm/env"
 done
 printf '%s\n' "${args[@]+"${args[@]}"}" | sed '/^$/d' >"$job/netloom-vm/args"
@@ -125,6 +134,16 @@ cat "$CACHE/base.cpio.gz" >>"$work/initrd"
 
 QEMU_DIR="$CACHE/qemu"
 console="$work/console.log"
+: >"$console"
+qmp_args=()
+if [ -n "${NETLOOM_VM_QMP:-}" ]; then
+    qmp_args=(-qmp "unix:$NETLOOM_VM_QMP,server=on,wait=off")
+    python3 "$HERE/qmp-relay.py" "$NETLOOM_VM_QMP" "$console" &
+    relay=$!
+    trap 'kill $relay 2>/dev/null; rm -rf "$work"' EXIT
+fi
+# shellcheck disable=SC2206 # the knob is a list of words
+devices=(${NETLOOM_VM_DEVICES:--nic none})
 log "booting $(cat "$CACHE/kernel-version") with ${#binaries[@]} test binar$([ ${#binaries[@]} = 1 ] && echo y || echo ies) (timeout ${TIMEOUT}s)"
 set +e
 # The serial console is streamed as it comes, without the CRs and the
@@ -134,7 +153,8 @@ set +e
 LD_LIBRARY_PATH="$QEMU_DIR/usr/lib/x86_64-linux-gnu:$QEMU_DIR/lib/x86_64-linux-gnu" \
     timeout -k 10 "$TIMEOUT" "$QEMU_DIR/usr/bin/qemu-system-x86_64" \
     -L "$QEMU_DIR/usr/share/qemu" -L "$QEMU_DIR/usr/share/seabios" \
-    -accel tcg -machine pc -m 1024 -smp 1 -nographic -no-reboot -nic none -nodefaults \
+    -accel tcg -machine "${NETLOOM_VM_MACHINE:-pc}" -m 1024 -smp 1 -nographic -no-reboot -nodefaults \
+    "${devices[@]}" "${qmp_args[@]+"${qmp_args[@]}"}" \
     -serial stdio -kernel "$CACHE/kernel-image" -initrd "$work/initrd" \
     -append 'console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off' \
     </dev/null 2>&1 | sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$console"

@@ -2,7 +2,8 @@
 //! comes from the journal; what the kernel did along with the step comes
 //! from [`crate::effects`], and is put back too: links that vanished with
 //! it made anew, addresses and routes it took along added again, ports it
-//! released taken back, MTUs and states that followed set back.
+//! released taken back, MTUs and states that followed set back, static
+//! forwarding entries that went with them added again.
 use std::collections::BTreeSet;
 
 use super::{journal, recreate};
@@ -121,6 +122,21 @@ pub fn ops(
         }
     }
     out.extend(states);
+    // Forwarding entries that went with a link or a port come back once
+    // their device and port are back (a link a step not undone yet
+    // removed comes back with that step's undo, which adds them then).
+    for (node, entry) in &e.fdb {
+        let at = |name: &str| IfRef {
+            node: node.clone(),
+            name: name.to_string(),
+        };
+        if !gone(&at(&entry.dev)) && !entry.refers_to().any(|r| gone(&at(r))) {
+            out.push(Op::AddFdb {
+                node: node.clone(),
+                entry: entry.clone(),
+            });
+        }
+    }
     Some(closed_again(out, before, gone))
 }
 

@@ -94,6 +94,7 @@ pub fn ports_of<'a>(
 fn links_gone(before: &Network, stacks: &Stacks, target: &[IfRef], e: &mut Effects) {
     let more = vanishing_with(before, stacks, target);
     let all: BTreeSet<&IfRef> = target.iter().chain(&more).collect();
+    super::fdb::with_links(before, &all, e);
     for r in &all {
         let Some(l) = find(before, r) else { continue };
         e.addresses
@@ -175,6 +176,7 @@ pub(super) fn netns_deleted(before: &Network, node: &str, e: &mut Effects) {
         .extend(sub.addresses.into_iter().filter(|(r, _)| r.node != node));
     e.routes
         .extend(sub.routes.into_iter().filter(|(n, _)| n != node));
+    e.fdb.extend(sub.fdb.into_iter().filter(|(n, _)| n != node));
     e.follows
         .extend(sub.follows.into_iter().filter(|f| match f {
             Follow::Released { link, .. } | Follow::Up { link, .. } | Follow::Mtu { link, .. } => {
@@ -194,6 +196,9 @@ pub(super) fn master_changed(before: &Network, me: &IfRef, master: Option<&str>,
     let kind_of = |m: &str| find(before, &iref(&me.node, m)).map(|x| &x.kind);
     let mut up = l.up;
     let mut cycled = false;
+    if let Some(m) = &l.master {
+        super::fdb::port_released(before, me, m, e);
+    }
     if let Some(old) = l.master.as_deref().and_then(kind_of) {
         if old.facts().closes_released_port() && up == Some(true) {
             up = Some(false);

@@ -8,14 +8,16 @@
 //! function that does it: [`link`] (what vanishes with a link or a
 //! namespace, ports a master releases, opens or closes), [`mtu`] (MTUs that
 //! follow a lower's), [`address`] (what an address or a link going down
-//! takes along), [`sysctl`] (keys tied to a link, writes that cascade).
+//! takes along), [`sysctl`] (keys tied to a link, writes that cascade),
+//! [`fdb`] (forwarding database entries that go with their devices).
 pub mod address;
+pub mod fdb;
 pub mod link;
 pub mod mtu;
 pub mod sim;
 pub mod sysctl;
 
-use crate::model::{Address, IfRef, Network, Op, PortOptions, Route};
+use crate::model::{Address, FdbEntry, IfRef, Network, Op, PortOptions, Route};
 
 /// What the kernel does along with one op, besides the op's own change.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,6 +29,8 @@ pub struct Effects {
     pub addresses: Vec<(IfRef, Address)>,
     /// Routes that vanish, by node.
     pub routes: Vec<(String, Route)>,
+    /// Static forwarding database entries that vanish, by node.
+    pub fdb: Vec<(String, FdbEntry)>,
     /// Settings of other links the kernel changes along.
     pub follows: Vec<Follow>,
     /// What the kernel finishes only after the request returned.
@@ -111,7 +115,9 @@ pub fn of(op: &Op, before: &Network) -> Effects {
         // What a service does to addresses and routes it does on its own
         // time; the read-back after apply sees it (see plan::dynamic).
         | Op::StartService { .. }
-        | Op::StopService { .. } => {}
+        | Op::StopService { .. }
+        | Op::AddFdb { .. }
+        | Op::DelFdb { .. } => {}
         Op::DelNetns { node } => link::netns_deleted(before, node, &mut e),
         Op::DelLink { node, name } => link::deleted(before, &iref(node, name), &mut e),
         Op::SetLink {

@@ -49,6 +49,11 @@ pub fn settle(net: &mut Network, e: &Effects) {
             n.routes.retain(|x| x != route);
         }
     }
+    for (node, entry) in &e.fdb {
+        if let Some(n) = net.nodes.get_mut(node) {
+            n.fdb.retain(|x| x != entry);
+        }
+    }
     for f in &e.follows {
         match f {
             Follow::Mtu { link, to, .. } => {
@@ -297,7 +302,45 @@ fn direct(op: &Op, net: &mut Network) -> Result<(), Refused> {
         Op::StopService { node, name, .. } => {
             node_mut(net, node)?.services.remove(name);
         }
+        Op::AddFdb { node, entry } => add_fdb(net, node, entry)?,
+        Op::DelFdb { node, entry } => {
+            let n = node_mut(net, node)?;
+            let before = n.fdb.len();
+            n.fdb.retain(|x| x != entry);
+            if before == n.fdb.len() {
+                return refuse(format!("no fdb entry {entry}"));
+            }
+        }
     }
+    Ok(())
+}
+
+/// A static entry: on a bridge, held by one of its ports (rtnl_fdb_add
+/// hands it to the master only for a bridge port: EOPNOTSUPP otherwise),
+/// replacing the entry for that MAC and VLAN; on a vxlan, replacing the
+/// one for that MAC, except the flood list, which takes one entry per
+/// destination (vxlan_fdb_append).
+fn add_fdb(net: &mut Network, node: &str, entry: &crate::model::FdbEntry) -> Result<(), Refused> {
+    let dev = existing(net, node, &entry.dev)?.kind.clone();
+    for other in entry.refers_to() {
+        existing(net, node, other)?;
+    }
+    match (&entry.port, &dev) {
+        (Some(p), LinkKind::Bridge(_)) => {
+            if existing(net, node, p)?.master.as_deref() != Some(entry.dev.as_str()) {
+                return refuse(format!("{node}/{p} is not a port of {}", entry.dev));
+            }
+        }
+        (None, LinkKind::Vxlan(_)) => {}
+        _ => return refuse(format!("{node}/{}: no such fdb", entry.dev)),
+    }
+    let n = node_mut(net, node)?;
+    n.fdb.retain(|x| {
+        let same_key = x.dev == entry.dev && x.mac == entry.mac && x.vlan == entry.vlan;
+        !(same_key && (!entry.floods() || x == entry))
+    });
+    n.fdb.push(entry.clone());
+    n.fdb.sort();
     Ok(())
 }
 
@@ -412,7 +455,8 @@ fn add_route(n: &mut Node, want: &Route) -> Result<(), Refused> {
     }
     let mut have = want.clone();
     have.dev = Some(dev);
-    if have.metric.is_none() && have.to.addr().is_ipv6() {
+    // ip6_route_info_create gives IPv6 routes without a metric (or 0) 1024.
+    if have.to.addr().is_ipv6() && have.metric.unwrap_or(0) == 0 {
         have.metric = Some(1024);
     }
     if n.routes

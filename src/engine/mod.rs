@@ -1,6 +1,11 @@
 //! The engine: each of netloom's verbs end to end, over the layers below
 //! (spec -> observe -> plan -> apply -> verify), returning typed reports.
 //! The CLI, a CNI plugin or a test only parse, call and render.
+mod explain;
+mod export;
+mod fdb;
+mod list;
+pub mod live;
 mod observe;
 mod status;
 
@@ -16,7 +21,15 @@ use crate::spec::Topology;
 use crate::state::{Lock, Records, StateError, Store};
 use crate::verify;
 
+pub use explain::{ExplainOptions, Explained, Verified};
+pub use export::{Export, Source};
+pub use fdb::{FdbReport, MacEntry};
+pub use list::Listed;
 pub use status::{LifView, ServiceView, StatusReport};
+
+/// The executor of `up` and `down`: the kernel, with faults injected as
+/// asked and each op timed.
+type Executor = Timed<FaultAt<KernelExec>>;
 
 /// How many times `up` applies what is still pending after reading the
 /// kernel back, before it gives up (see [`Engine::up`]).
@@ -57,9 +70,18 @@ pub enum EngineError {
         /// What rollback achieved.
         rollback: Rollback,
     },
+    /// An explanation could not be made; nothing was touched.
+    #[error(transparent)]
+    Explain(Box<crate::explain::ExplainError>),
     /// A helper task failed.
     #[error("{0}")]
     Task(String),
+}
+
+impl From<crate::explain::ExplainError> for EngineError {
+    fn from(e: crate::explain::ExplainError) -> Self {
+        EngineError::Explain(Box::new(e))
+    }
 }
 
 impl From<ApplyError> for EngineError {
@@ -107,9 +129,9 @@ pub struct Report {
     /// Passes applied (`up` reads the kernel back after each; 0 when
     /// nothing was to do).
     pub passes: usize,
-    /// The proof by traffic, when asked for.
+    /// The proof by traffic, when asked for, with why each failed claim failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify: Option<verify::Report>,
+    pub verify: Option<Verified>,
 }
 
 /// One topology's handle on the machine: kernel access and records.
@@ -178,8 +200,9 @@ impl Engine {
     async fn plan_with(&self, desired: &Network, rec: &Records) -> Result<Planned, EngineError> {
         let (observed, mut conflicts) = self.observe_all(desired, rec, &Default::default()).await?;
         let owned = Self::owned(rec);
+        let fresh = self.fresh_sysctls(desired, &observed).await?;
         let start = std::time::Instant::now();
-        let plan = plan::up(desired, &observed, &owned);
+        let plan = plan::up_with(desired, &observed, &owned, &fresh);
         crate::timing::record("plan", start.elapsed());
         // Name every foreign object at once; touch nothing.
         if let Err(more) = &plan {
@@ -194,6 +217,33 @@ impl Engine {
             owned,
             plan,
         })
+    }
+
+    /// The values the sysctls the file sets in nodes not made yet have in a
+    /// namespace made now: what to put back when the file stops setting
+    /// them (read in a throwaway namespace; nothing to read for most files).
+    async fn fresh_sysctls(
+        &self,
+        desired: &Network,
+        observed: &Network,
+    ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
+        let keys: std::collections::BTreeSet<String> = desired
+            .nodes
+            .iter()
+            .filter(|(n, _)| n.as_str() != crate::model::HOST && !observed.nodes.contains_key(*n))
+            .flat_map(|(_, n)| n.sysctls.keys().cloned())
+            .collect();
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let keys: Vec<String> = keys.into_iter().collect();
+        Ok(
+            tokio::task::spawn_blocking(move || kernel::sysctl::fresh(&keys))
+                .await
+                .map_err(|_| KernelError::Thread {
+                    object: "fresh namespace".into(),
+                })??,
+        )
     }
 
     /// `up`: make the kernel match `topo`, and prove it when asked.
@@ -217,18 +267,7 @@ impl Engine {
         let mut planned = self.plan_with(desired, &rec).await?;
         self.preflight(&planned.plan).await?;
         repair::recover(&self.kernel, &mut rec, &planned.plan, &planned.observed)?;
-        let exec = Timed(FaultAt::new(
-            KernelExec::new(
-                self.kernel.clone(),
-                settle::awaited(&planned.plan, &planned.observed),
-            ),
-            opts.faults.clone(),
-        ));
-        let apply_opts = apply::Options {
-            progress: opts.progress,
-            ..Default::default()
-        };
-        let mut txn = Txn::new(exec, &self.store, rec, apply_opts);
+        let mut txn = self.transaction(&planned, rec, opts.faults, opts.progress);
         let (mut done, mut passes) = (0, 0);
         while !planned.plan.steps.is_empty() {
             if passes == MAX_PASSES {
@@ -256,11 +295,15 @@ impl Engine {
             }
             crate::timing::record("read back", read_back.elapsed());
         }
+        // The kernel is the file now: its forwarding entries are where the
+        // file has some (see Records::fdb).
+        txn.records().fdb = observe::fdb_nodes(desired);
         // Records pruned by recover are kept even when nothing was to do.
         txn.save()?;
         drop(txn);
         let verify = if opts.verify {
-            Some(self.verify(topo).await?)
+            let file = opts.file.clone().unwrap_or_else(|| self.name.clone());
+            Some(self.verify_explained(topo, &file).await?)
         } else {
             None
         };
@@ -271,6 +314,28 @@ impl Engine {
             passes,
             verify,
         })
+    }
+
+    /// A transaction over the kernel, starting from records `rec`, with the
+    /// namespace deletions of `planned` that later steps wait for known to
+    /// the executor, and the faults and progress asked for.
+    fn transaction(
+        &self,
+        planned: &Planned,
+        rec: Records,
+        faults: Faults,
+        progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
+    ) -> Txn<'_, Executor> {
+        let awaited = settle::awaited(&planned.plan, &planned.observed);
+        let exec = Timed(FaultAt::new(
+            KernelExec::new(self.kernel.clone(), awaited),
+            faults,
+        ));
+        let opts = apply::Options {
+            progress,
+            ..Default::default()
+        };
+        Txn::new(exec, &self.store, rec, opts)
     }
 
     /// Run one plan in the transaction, then wait for what the kernel
@@ -318,19 +383,14 @@ impl Engine {
             plan,
         };
         repair::recover(&self.kernel, &mut rec, &planned.plan, &planned.observed)?;
-        let exec = Timed(FaultAt::new(
-            KernelExec::new(
-                self.kernel.clone(),
-                settle::awaited(&planned.plan, &planned.observed),
-            ),
-            opts.faults.clone(),
-        ));
-        let apply_opts = apply::Options {
-            progress: opts.progress,
-            ..Default::default()
-        };
-        let mut txn = Txn::new(exec, &self.store, rec, apply_opts);
+        let mut txn = self.transaction(&planned, rec, opts.faults, opts.progress);
         let done = self.pass(&mut txn, &planned).await?;
+        // Every entry netloom added lived on a device of this topology,
+        // gone now.
+        if !txn.records().fdb.is_empty() {
+            txn.records().fdb.clear();
+            txn.save()?;
+        }
         Ok(Report {
             name: self.name.clone(),
             done,

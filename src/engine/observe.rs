@@ -64,6 +64,9 @@ impl Engine {
             k.sort();
             k.dedup();
         }
+        let mut fdb = fdb_nodes(desired);
+        fdb.extend(rec.fdb.iter().cloned());
+        self.kernel.read_fdb_in(Some(fdb));
         let mut observed = crate::timing::timed(
             "observe",
             kernel::observe::network_with(&self.kernel, &nodes, &keys, located),
@@ -107,4 +110,14 @@ impl Engine {
         }
         Ok((observed, foreign))
     }
+}
+
+/// The nodes where `desired` has forwarding entries.
+pub(super) fn fdb_nodes(desired: &Network) -> BTreeSet<String> {
+    desired
+        .nodes
+        .iter()
+        .filter(|(_, n)| !n.fdb.is_empty())
+        .map(|(name, _)| name.clone())
+        .collect()
 }

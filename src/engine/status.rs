@@ -24,6 +24,10 @@ pub struct StatusReport {
     pub services: Vec<ServiceView>,
     /// Where each LIF is, as its watcher reports.
     pub lifs: Vec<LifView>,
+    /// Failover masters the kernel made in the file's nodes (`node/iface`
+    /// -> primary, standby, and the slave carrying traffic now).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub failover: BTreeMap<String, kernel::failover::Failover>,
 }
 
 /// One service in `status`.
@@ -99,13 +103,47 @@ impl Engine {
             }
         }
         let (services, lifs) = services(desired, &observed);
+        let failover = self.failover(desired, &observed).await?;
         Ok(StatusReport {
             objects,
             devices,
             teams,
             services,
             lifs,
+            failover,
         })
+    }
+
+    /// The failover masters of the file's nodes, read where a device of no
+    /// kind netloom knows is the master of another (a failover master, or
+    /// a device of a driver netloom does not model).
+    async fn failover(
+        &self,
+        desired: &Network,
+        observed: &Network,
+    ) -> Result<BTreeMap<String, kernel::failover::Failover>, EngineError> {
+        let mut out = BTreeMap::new();
+        for (node, n) in &observed.nodes {
+            let candidate = n.links.values().any(|l| {
+                matches!(l.kind, LinkKind::External | LinkKind::Other(_))
+                    && n.links
+                        .values()
+                        .any(|o| o.master.as_deref() == Some(l.name.as_str()))
+            });
+            if !candidate || !desired.nodes.contains_key(node) {
+                continue;
+            }
+            let Some(ns) = self.kernel.netns_of(node)? else {
+                continue;
+            };
+            let found = tokio::task::spawn_blocking(move || kernel::failover::read(&ns))
+                .await
+                .map_err(|e| EngineError::Task(e.to_string()))??;
+            for f in found {
+                out.insert(format!("{node}/{}", f.master), f);
+            }
+        }
+        Ok(out)
     }
 }
 

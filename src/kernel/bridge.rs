@@ -138,13 +138,17 @@ pub enum VlanTarget {
 /// What it has is read from the kernel, not taken from the plan's prior: the
 /// kernel itself adds the default PVID to a new bridge and to every new port.
 pub async fn set_vlans(
-    handle: &Handle,
+    h: &crate::kernel::NodeHandle,
     ifindex: u32,
     target: VlanTarget,
     new: &[BridgeVlan],
     object: &str,
 ) -> Result<(), KernelError> {
-    let have = current_vlans(handle, ifindex, object).await?;
+    let handle = &h.handle;
+    let have = {
+        let _turn = h.dump_turn().await;
+        current_vlans(handle, ifindex, object).await?
+    };
     let gone = unwanted(&have, new);
     if !gone.is_empty() {
         let msg = vlan_message(ifindex, target, &gone);

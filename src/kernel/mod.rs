@@ -5,21 +5,26 @@
 //! namespace and one rtnetlink connection per node, made on first use (from
 //! the socket an observation already opened there, when there is one).
 pub mod apply;
+pub mod ask;
 pub mod awake;
 pub mod bridge;
 pub mod conn;
 pub mod error;
 pub mod exec;
+pub mod failover;
+pub mod fdb;
 pub mod fdtable;
 pub mod kind;
 pub mod monitor;
 pub mod netns;
+pub mod nfnl;
 pub mod nft;
 pub mod observe;
 pub mod query;
 pub mod resolv;
 pub mod rtnl;
 pub mod service;
+pub mod stp;
 pub mod support;
 #[allow(unsafe_code)]
 pub mod sys;
@@ -52,6 +57,9 @@ pub struct NodeHandle {
     indexes: Arc<std::sync::Mutex<HashMap<String, (u32, u64)>>>,
     /// The [`Kernel`]'s deletion epoch, shared by all its handles.
     epoch: Arc<AtomicU64>,
+    /// Held while a dump runs on the connection: the kernel allows one
+    /// dump at a time per socket (__netlink_dump_start: EBUSY).
+    dumping: Arc<Mutex<()>>,
 }
 
 impl NodeHandle {
@@ -61,6 +69,7 @@ impl NodeHandle {
             handle,
             indexes: Arc::default(),
             epoch,
+            dumping: Arc::default(),
         }
     }
 
@@ -78,6 +87,12 @@ impl NodeHandle {
             Some(&(index, epoch)) if epoch == now => Some(index),
             _ => None,
         }
+    }
+
+    /// Wait for this connection's turn to dump (one dump at a time per
+    /// socket); held while the dump runs.
+    pub async fn dump_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.dumping.lock().await
     }
 
     /// Remember the index of interface `name`.
@@ -98,6 +113,9 @@ pub struct Locator {
     topo: String,
     /// The namespace netloom runs in, opened when the Kernel was made.
     current: Arc<Netns>,
+    /// A node that is a named namespace of another name (see
+    /// [`Kernel::for_netns`]): (node, namespace name).
+    alias: Option<(String, String)>,
 }
 
 impl Locator {
@@ -108,7 +126,10 @@ impl Locator {
 
     /// The namespace name of `node` (`None` for `host`).
     pub fn netns_name(&self, node: &str) -> Option<String> {
-        model::netns_name(&self.topo, node)
+        match &self.alias {
+            Some((n, ns)) if n == node => Some(ns.clone()),
+            _ => model::netns_name(&self.topo, node),
+        }
     }
 
     /// Open `node`'s namespace (`None` when absent); `host` is the current one.
@@ -141,6 +162,9 @@ pub struct Kernel {
     spares: std::sync::Mutex<HashMap<String, (Arc<Netns>, rtnetlink::sys::Socket)>>,
     /// Where each node's teamd directory lives (`<state dir>/teamd`).
     teamd_root: PathBuf,
+    /// The nodes whose forwarding entries observation reads (`None`: every
+    /// node with a bridge or a vxlan); see [`Kernel::read_fdb_in`].
+    fdb_scope: std::sync::Mutex<Option<std::collections::BTreeSet<String>>>,
 }
 
 /// A sysctl write waiting for its turn, and where to send its result.
@@ -178,6 +202,7 @@ impl Kernel {
             loc: Locator {
                 topo: topo.to_string(),
                 current: Arc::new(netns::current()?),
+                alias: None,
             },
             nodes: std::sync::Mutex::new(HashMap::new()),
             turns: RwLock::new(()),
@@ -186,7 +211,21 @@ impl Kernel {
             epoch: Arc::default(),
             spares: std::sync::Mutex::default(),
             teamd_root,
+            fdb_scope: std::sync::Mutex::default(),
         })
+    }
+
+    /// Access to one named namespace, `/run/netns/<netns>`, as node `node`
+    /// of topology `topo` (for reading a namespace netloom did not make).
+    pub fn for_netns(
+        topo: &str,
+        node: &str,
+        netns: &str,
+        teamd_root: PathBuf,
+    ) -> Result<Kernel, KernelError> {
+        let mut k = Kernel::new(topo, teamd_root)?;
+        k.loc.alias = Some((node.to_string(), netns.to_string()));
+        Ok(k)
     }
 
     /// The directory holding teamd's socket, pid file, config and log for
@@ -196,6 +235,24 @@ impl Kernel {
             .netns_name(node)
             .unwrap_or_else(|| model::HOST.to_string());
         self.teamd_root.join(leaf)
+    }
+
+    /// Read forwarding entries only in `nodes` from now on (`None`: in every
+    /// node with a bridge or a vxlan). Dumping them costs the kernel time
+    /// quadratic in a bridge's ports (rtnl_fdb_dump walks the bridge's whole
+    /// table once per port: 1.4 s with 1000 ports), so a verb reads them
+    /// only where the file or the records put some.
+    pub fn read_fdb_in(&self, nodes: Option<std::collections::BTreeSet<String>>) {
+        *self.fdb_scope.lock().unwrap_or_else(|e| e.into_inner()) = nodes;
+    }
+
+    /// Whether observation reads the forwarding entries of `node`.
+    pub fn reads_fdb(&self, node: &str) -> bool {
+        self.fdb_scope
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(|s| s.contains(node))
     }
 
     /// The directory holding every node's teamd directory.
@@ -387,6 +444,17 @@ impl Kernel {
                 .or_insert(h)
                 .clone(),
         ))
+    }
+
+    /// Serve `node` from `netns`, a namespace netloom neither made nor names
+    /// (a container runtime's, opened with [`netns::open_path`]): connect to
+    /// it and keep the connection for the node's ops. The node is never
+    /// looked up by name again, so the namespace stays the one handed over.
+    pub async fn attach_node(&self, node: &str, netns: Netns) -> Result<NodeHandle, KernelError> {
+        let ns = Arc::new(netns);
+        let h = NodeHandle::new(ns.clone(), conn::connect(&ns).await?, self.epoch.clone());
+        self.lock_nodes().insert(node.to_string(), h.clone());
+        Ok(h)
     }
 
     /// Create the node's namespace (fails with EEXIST if it exists) and connect to it.

@@ -34,6 +34,9 @@ const NSFS_MAGIC: i64 = 0x6e73_6673;
 pub struct Netns {
     file: File,
     name: Option<String>,
+    /// For a namespace someone else made and handed over by path (a
+    /// container runtime's CNI_NETNS): that path, for messages.
+    path: Option<PathBuf>,
 }
 
 impl Netns {
@@ -68,9 +71,10 @@ impl Netns {
 
     /// A short label for error messages.
     pub fn label(&self) -> String {
-        match &self.name {
-            Some(n) => format!("netns {n}"),
-            None => "current netns".to_string(),
+        match (&self.name, &self.path) {
+            (Some(n), _) => format!("netns {n}"),
+            (None, Some(p)) => format!("netns {}", p.display()),
+            (None, None) => "current netns".to_string(),
         }
     }
 }
@@ -252,6 +256,7 @@ pub fn open(name: &str) -> Result<Option<Netns>, KernelError> {
     Ok(Some(Netns {
         file,
         name: Some(name.to_string()),
+        path: None,
     }))
 }
 
@@ -259,7 +264,70 @@ pub fn open(name: &str) -> Result<Option<Netns>, KernelError> {
 pub fn current() -> Result<Netns, KernelError> {
     let file = File::open("/proc/thread-self/ns/net")
         .map_err(|e| KernelError::io("/proc/thread-self/ns/net", e))?;
-    Ok(Netns { file, name: None })
+    Ok(Netns {
+        file,
+        name: None,
+        path: None,
+    })
+}
+
+/// Why a path handed over as a network namespace was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ForeignNetnsError {
+    /// The path could not be opened.
+    #[error("{path}: {source}")]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// The error opening it.
+        #[source]
+        source: io::Error,
+    },
+    /// It is a file, but not a namespace (not on nsfs).
+    #[error("{path} is not a namespace file (not on nsfs)")]
+    NotNamespace {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A namespace, but not a network namespace.
+    #[error("{path} is a namespace, but not a network namespace")]
+    NotNetwork {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+/// Open a network namespace someone else made, by `path` (a bind mount
+/// under /run/netns, or /proc/PID/ns/net), and check before anything uses
+/// it that the open file is an nsfs file (fstatfs) and a network namespace
+/// (NS_GET_NSTYPE): a /proc/PID path whose process died and whose PID was
+/// reused names another process's namespace, or none, and an empty file
+/// left where a bind mount was is no namespace at all. From then on the
+/// descriptor holds that very namespace, whatever happens to the path.
+pub fn open_path(path: &Path) -> Result<Netns, ForeignNetnsError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|source| ForeignNetnsError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if !is_nsfs(&file).unwrap_or(false) {
+        return Err(ForeignNetnsError::NotNamespace {
+            path: path.to_path_buf(),
+        });
+    }
+    match super::sys::ns_type(file.as_fd()) {
+        Ok(t) if t == libc::CLONE_NEWNET => Ok(Netns {
+            file,
+            name: None,
+            path: Some(path.to_path_buf()),
+        }),
+        _ => Err(ForeignNetnsError::NotNetwork {
+            path: path.to_path_buf(),
+        }),
+    }
 }
 
 /// The namespace the calling thread calls home: a namespace worker's own
@@ -273,7 +341,11 @@ pub fn home() -> Result<Netns, KernelError> {
         .file
         .try_clone()
         .map_err(|e| KernelError::io(home.label(), e))?;
-    Ok(Netns { file, name: None })
+    Ok(Netns {
+        file,
+        name: None,
+        path: None,
+    })
 }
 
 /// Delete the named namespace: detach its bind mount and remove the file.

@@ -152,6 +152,57 @@ pub fn read_nat(ns: &Netns, topo: &str) -> Result<Option<Vec<Masquerade>>, Kerne
         .map_err(|message| KernelError::Decode { object, message })
 }
 
+/// The masquerade rules of every table in `ns` that netloom can write (a
+/// source prefix and an output interface), and one line per table holding
+/// rules it cannot (netloom's own tables' forward chain is its own
+/// scaffolding and not counted).
+pub fn masquerades(ns: &Netns) -> Result<(Vec<Masquerade>, Vec<String>), KernelError> {
+    let out = nft(ns, &["-j", "list", "ruleset"], None)?;
+    if !out.status.success() {
+        return Err(failed(ns, "list ruleset", &out));
+    }
+    let object = format!("{} nft ruleset", ns.label());
+    let json: Value = serde_json::from_slice(&out.stdout).map_err(|e| KernelError::Decode {
+        object,
+        message: format!("nft -j output is not JSON: {e}"),
+    })?;
+    Ok(sort_ruleset(&json))
+}
+
+/// [`masquerades`] from `nft -j list ruleset` output.
+pub fn sort_ruleset(json: &Value) -> (Vec<Masquerade>, Vec<String>) {
+    let items = json
+        .get("nftables")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut rules = Vec::new();
+    let mut other: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for item in &items {
+        let Some(rule) = item.get("rule") else {
+            continue;
+        };
+        let table = (
+            rule["family"].as_str().unwrap_or_default().to_string(),
+            rule["table"].as_str().unwrap_or_default().to_string(),
+        );
+        let ours = table.1.starts_with("netloom-");
+        let one = serde_json::json!({ "nftables": [item] });
+        match parse_rules(&one) {
+            Ok(found) if !found.is_empty() => rules.extend(found),
+            _ if ours && rule["chain"] == "forward" => {}
+            _ => *other.entry(table).or_default() += 1,
+        }
+    }
+    let notes = other
+        .into_iter()
+        .map(|((family, name), n)| {
+            format!("nft table {family} {name}: {n} rule(s) other than a masquerade of a source prefix out of an interface")
+        })
+        .collect();
+    (rules, notes)
+}
+
 /// The masquerade rules of the `postrouting` chain in `nft -j` output.
 pub fn parse_rules(json: &Value) -> Result<Vec<Masquerade>, String> {
     let items = json

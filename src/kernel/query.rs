@@ -168,7 +168,7 @@ pub fn route_hop(m: &RouteMessage, dst: IpAddr) -> Option<RouteHop> {
     Some(hop)
 }
 
-fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
+pub(super) fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
     match a {
         RouteAddress::Inet(v) => Some(IpAddr::V4(*v)),
         RouteAddress::Inet6(v) => Some(IpAddr::V6(*v)),
@@ -176,7 +176,7 @@ fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
     }
 }
 
-fn family(addr: IpAddr) -> AddressFamily {
+pub(super) fn family(addr: IpAddr) -> AddressFamily {
     match addr {
         IpAddr::V4(_) => AddressFamily::Inet,
         IpAddr::V6(_) => AddressFamily::Inet6,
@@ -211,7 +211,10 @@ pub fn is_learnt(state: NeighbourState) -> bool {
 }
 
 /// `Ok(None)` for an error whose errno is one of `absent`, which means "no such thing".
-fn absent<T>(r: Result<T, KernelError>, absent: &[i32]) -> Result<Option<T>, KernelError> {
+pub(super) fn absent<T>(
+    r: Result<T, KernelError>,
+    absent: &[i32],
+) -> Result<Option<T>, KernelError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.errno().is_some_and(|n| absent.contains(&n)) => Ok(None),
@@ -237,7 +240,7 @@ impl Query {
     }
 
     /// One acknowledged request, with its answers.
-    fn ask(&mut self, request: Msg, op: &str) -> Result<Vec<Msg>, KernelError> {
+    pub(super) fn ask(&mut self, request: Msg, op: &str) -> Result<Vec<Msg>, KernelError> {
         self.rtnl.ask(request, &self.object, op)
     }
 

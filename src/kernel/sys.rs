@@ -9,7 +9,8 @@
 //!   (`exec`, nft, teamd) and for the test sandbox.
 //! - [`adopt`]: a netlink socket handed to tokio.
 //! - ioctls: [`tun_attach`] and [`tun_set`] (tun/tap), [`pending`] (bytes
-//!   waiting on a socket).
+//!   waiting on a socket), [`ns_type`] (what kind of namespace a file is),
+//!   [`ethtool_driver`] (the driver behind a network device).
 //! - [`detached_proc`]: a procfs instance mounted nowhere (fsopen/fsmount).
 use std::ffi::{CString, OsStr};
 use std::fs::File;
@@ -255,6 +256,68 @@ pub fn pending(fd: BorrowedFd<'_>) -> io::Result<usize> {
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
+/// NS_GET_NSTYPE (linux/nsfs.h, `_IO(0xb7, 0x3)`): the CLONE_NEW* kind of
+/// the namespace behind `fd`, which must be an nsfs file (ENOTTY otherwise).
+pub fn ns_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns the type as the
+    // call's result; the descriptor is borrowed, so open.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc)
+}
+
+/// ETHTOOL_GDRVINFO through SIOCETHTOOL on socket `sock`: the name of the
+/// driver of device `ifname` in the socket's namespace (struct
+/// ethtool_drvinfo, linux/ethtool.h: cmd, then driver[32]).
+pub fn ethtool_driver(sock: BorrowedFd<'_>, ifname: &str) -> io::Result<String> {
+    const SIOCETHTOOL: libc::c_ulong = 0x8946;
+    const ETHTOOL_GDRVINFO: u32 = 0x0000_0003;
+    /// struct ethtool_drvinfo: 196 bytes, u32-aligned.
+    #[repr(C)]
+    struct DrvInfo {
+        cmd: u32,
+        driver: [u8; 32],
+        rest: [u8; 160],
+    }
+    /// struct ifreq with ifr_data.
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; libc::IFNAMSIZ],
+        data: *mut DrvInfo,
+        _pad: [u8; 16],
+    }
+    let b = ifname.as_bytes();
+    if b.is_empty() || b.len() >= libc::IFNAMSIZ || b.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad interface name",
+        ));
+    }
+    let mut info = DrvInfo {
+        cmd: ETHTOOL_GDRVINFO,
+        driver: [0; 32],
+        rest: [0; 160],
+    };
+    let mut req = IfReq {
+        name: [0; libc::IFNAMSIZ],
+        data: &mut info,
+        _pad: [0; 16],
+    };
+    req.name[..b.len()].copy_from_slice(b);
+    // SAFETY: SIOCETHTOOL reads the NUL-terminated name and the pointer in
+    // `req`, and writes at most one struct ethtool_drvinfo through it; both
+    // live on this stack frame for the whole call; the socket is borrowed.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), SIOCETHTOOL, &mut req) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let end = info.driver.iter().position(|&c| c == 0).unwrap_or(32);
+    Ok(String::from_utf8_lossy(&info.driver[..end]).into_owned())
+}
+
 /// A fresh procfs instance mounted nowhere (fsopen(2)/fsconfig/fsmount(2)),
 /// held by the returned descriptor and gone when it is closed.
 pub fn detached_proc() -> io::Result<OwnedFd> {
@@ -321,6 +384,31 @@ mod tests {
             let e = tun_attach(&f, bad, libc::IFF_TAP as libc::c_short).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ns_type_tells_a_network_namespace_from_others() {
+        let net = File::open("/proc/self/ns/net").unwrap();
+        assert_eq!(ns_type(net.as_fd()).unwrap(), libc::CLONE_NEWNET);
+        let mnt = File::open("/proc/self/ns/mnt").unwrap();
+        assert_eq!(ns_type(mnt.as_fd()).unwrap(), libc::CLONE_NEWNS);
+        let plain = File::open("/proc/self/status").unwrap();
+        assert!(ns_type(plain.as_fd()).is_err());
+    }
+
+    #[test]
+    fn ethtool_names_the_loopback_driver_or_says_it_has_none() {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // The loopback device has no get_drvinfo: the kernel still answers
+        // (ethtool_get_drvinfo falls back to the bus or an empty driver).
+        let r = ethtool_driver(sock.as_fd(), "lo");
+        assert!(
+            r.is_ok() || r.as_ref().unwrap_err().raw_os_error() == Some(libc::EOPNOTSUPP),
+            "{r:?}"
+        );
+        let e = ethtool_driver(sock.as_fd(), "no-such-dev0").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+        assert!(ethtool_driver(sock.as_fd(), "").is_err());
     }
 
     #[test]

@@ -197,6 +197,41 @@ pub fn read_here(keys: &[String], label: &str) -> Result<Vec<(String, String)>, 
     Ok(values)
 }
 
+/// The values `keys` have in a namespace made now: read on a dedicated
+/// thread in a throwaway network namespace of its own (gone with the
+/// thread). A per-interface key is read as its `default` key, which a new
+/// link takes. Absent keys are left out.
+pub fn fresh(keys: &[String]) -> Result<std::collections::BTreeMap<String, String>, KernelError> {
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    let asked: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| {
+            (
+                k.clone(),
+                crate::effects::sysctl::default_of(k).unwrap_or(k.clone()),
+            )
+        })
+        .collect();
+    let object = "fresh namespace".to_string();
+    let thread = std::thread::Builder::new()
+        .name("netloom-fresh".into())
+        .spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| KernelError::io("fresh namespace: unshare", e.into()))?;
+            let read: Vec<String> = asked.iter().map(|(_, r)| r.clone()).collect();
+            let values: std::collections::BTreeMap<String, String> =
+                read_here(&read, "fresh namespace")?.into_iter().collect();
+            Ok(asked
+                .into_iter()
+                .filter_map(|(k, r)| values.get(&r).map(|v| (k, v.clone())))
+                .collect())
+        })
+        .map_err(|e| KernelError::io(object.clone(), e))?;
+    thread.join().map_err(|_| KernelError::Thread { object })?
+}
+
 /// Open the files of many sysctl keys for writing, each inside its
 /// namespace, on helper threads (see [`run_in_each`]); results in the order
 /// asked. Opening is the costly part of a write (the lookup, see `Opener`)

@@ -9,6 +9,7 @@ pub mod bond;
 pub mod bridge;
 pub mod dummy;
 pub mod expect;
+pub mod fdb;
 pub mod ifb;
 pub mod ipvlan;
 pub mod kind;
@@ -32,6 +33,7 @@ pub use bond::{BondOptions, BondPort};
 pub use bridge::{BridgeOptions, BridgePort, BridgeVlan};
 pub use dummy::DummyOptions;
 pub use expect::{Claim, Endpoint, Expectation, Probe, Target};
+pub use fdb::FdbEntry;
 pub use ipvlan::IpvlanOptions;
 pub use macvlan::MacvlanOptions;
 pub use op::{LinkChange, Need, Op, Plan, Step};
@@ -139,6 +141,10 @@ pub struct Node {
     /// watcher), by name (see [`service`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, Service>,
+    /// Static entries of its bridges' and vxlans' forwarding databases,
+    /// sorted (observed: those netloom manages, see kernel::observe).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fdb: Vec<FdbEntry>,
 }
 
 /// A network interface and its generic and kind-specific settings.

@@ -2,8 +2,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Address, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route, ServiceSetup,
-    TeamdSetup,
+    Address, FdbEntry, IfRef, Link, LinkKind, MacAddr, Masquerade, PortOptions, Route,
+    ServiceSetup, TeamdSetup,
 };
 
 /// One change to the kernel. Every op names the node it acts in.
@@ -161,6 +161,22 @@ pub enum Op {
         /// What it ran with, if known.
         prior: Option<ServiceSetup>,
     },
+    /// Add a static entry to a bridge's or a vxlan's forwarding database
+    /// (replacing one the device learned for that MAC; a vxlan's flood
+    /// entry is appended beside the others).
+    AddFdb {
+        /// Node name.
+        node: String,
+        /// The entry.
+        entry: FdbEntry,
+    },
+    /// Remove a static entry from a forwarding database.
+    DelFdb {
+        /// Node name.
+        node: String,
+        /// The entry.
+        entry: FdbEntry,
+    },
 }
 
 /// Settings to change on an existing link; `None` leaves a field alone.
@@ -225,6 +241,8 @@ impl Op {
             Op::StopTeamd { .. } => "op StopTeamd",
             Op::StartService { .. } => "op StartService",
             Op::StopService { .. } => "op StopService",
+            Op::AddFdb { .. } => "op AddFdb",
+            Op::DelFdb { .. } => "op DelFdb",
         }
     }
 
@@ -247,6 +265,7 @@ impl Op {
             | Op::StopTeamd { node, .. }
             | Op::StartService { node, .. }
             | Op::StopService { node, .. } => node,
+            Op::AddFdb { node, .. } | Op::DelFdb { node, .. } => node,
         }
     }
 
@@ -446,6 +465,11 @@ impl std::fmt::Display for Op {
                 write!(f, "{node}: service {verb} {name}: {}", setup.serves())
             }
             Op::StopService { node, name, .. } => write!(f, "{node}: service stop {name}"),
+            Op::AddFdb { node, entry } => {
+                let verb = if entry.floods() { "append" } else { "add" };
+                write!(f, "{node}: fdb {verb} {entry}")
+            }
+            Op::DelFdb { node, entry } => write!(f, "{node}: fdb del {entry}"),
         }
     }
 }

@@ -8,6 +8,9 @@ use super::kind::{self, KindDiff};
 use super::Owned;
 use crate::model::{owner_mark, IfRef, Link, LinkKind, Network, Node, HOST};
 
+/// No fresh values: what [`super::up`] plans with.
+static NO_FRESH: BTreeMap<String, String> = BTreeMap::new();
+
 /// Everything the per-object planners share.
 pub(crate) struct Ctx<'a> {
     pub desired: &'a Network,
@@ -27,6 +30,8 @@ pub(crate) struct Ctx<'a> {
     pub eff: Network,
     /// What each deletion op takes away with it (links and their routes).
     pub vanish: BTreeMap<Cause, Vec<Key>>,
+    /// The values sysctls have in a namespace made now (see [`super::up_with`]).
+    pub fresh: &'a BTreeMap<String, String>,
     /// Routes the address deletions on each link take along (see
     /// [`super::address`]): missing in `eff`, added again if wanted.
     pub flushed: BTreeMap<IfRef, Vec<crate::model::Route>>,
@@ -49,6 +54,7 @@ impl<'a> Ctx<'a> {
             eff: Network::default(),
             vanish: BTreeMap::new(),
             flushed: BTreeMap::new(),
+            fresh: &NO_FRESH,
             empty: Node::default(),
         };
         for name in observed.nodes.keys() {
@@ -267,6 +273,12 @@ impl<'a> Ctx<'a> {
                     .as_ref()
                     .is_none_or(|d| !self.gone.contains(&iref(name, d)))
             });
+            let fdb = std::mem::take(&mut node.fdb);
+            let want = self.want(name);
+            node.fdb = fdb
+                .into_iter()
+                .filter(|e| super::fdb::survives(e, &node, want))
+                .collect();
             nodes.insert(name.clone(), node);
         }
         for name in &self.new_nodes {

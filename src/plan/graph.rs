@@ -13,6 +13,7 @@ use crate::model::{Op, Plan, Step};
 pub(crate) enum Phase {
     /// Services stop before anything they use goes.
     StopService,
+    DelFdb,
     DelRoute,
     DelAddress,
     DelNat,
@@ -36,6 +37,7 @@ pub(crate) enum Phase {
     /// before the routes (a route through a LIF needs its address placed).
     Service,
     AddRoute,
+    AddFdb,
     SetNat,
 }
 

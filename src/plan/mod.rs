@@ -1,9 +1,11 @@
 //! Plan: the difference between a desired and an observed network, as an ordered
 //! graph of operations. Pure logic: plain data in, plain data out.
 mod address;
+mod change;
 mod down;
 pub mod dynamic;
 mod effect;
+mod fdb;
 mod graph;
 mod kind;
 mod link;
@@ -27,6 +29,7 @@ pub use down::down;
 pub use dynamic::resolve;
 pub use kind::bridge::snooping_turned_on;
 pub use needs::needs;
+pub use route::kernel_made as kernel_made_route;
 pub use status::{status, FieldDiff, ObjectStatus, SyncState};
 
 /// What this topology owns, from netloom's records plus observed ownership marks.
@@ -72,9 +75,23 @@ impl std::fmt::Display for Conflict {
 
 /// The plan turning `observed` into `desired`, or the conflicts that forbid it.
 pub fn up(desired: &Network, observed: &Network, owned: &Owned) -> Result<Plan, Vec<Conflict>> {
+    up_with(desired, observed, owned, &BTreeMap::new())
+}
+
+/// [`up`], knowing the values sysctls have in a namespace made now
+/// (`fresh`, see kernel::sysctl::fresh): those of the nodes this plan
+/// creates are recorded as the values to put back when the file stops
+/// setting them.
+pub fn up_with(
+    desired: &Network,
+    observed: &Network,
+    owned: &Owned,
+    fresh: &BTreeMap<String, String>,
+) -> Result<Plan, Vec<Conflict>> {
     // What services placed (leases, LIFs) is wanted where they put it.
     let desired = &*resolve(desired, observed);
-    let ctx = effect::Ctx::new(desired, observed, owned, &desired.name);
+    let mut ctx = effect::Ctx::new(desired, observed, owned, &desired.name);
+    ctx.fresh = fresh;
     let mut conflicts = Vec::new();
     node::conflicts(&ctx, &mut conflicts);
     link::conflicts(&ctx, &mut conflicts);
@@ -94,6 +111,7 @@ fn diff(ctx: &effect::Ctx, restore_unknown: bool) -> Plan {
     teamd::plan(ctx, &mut pending);
     service::plan(ctx, &mut pending);
     route::plan(ctx, &mut pending);
+    fdb::plan(ctx, &mut pending);
     nat::plan(ctx, &mut pending);
     graph::build(pending)
 }

@@ -49,7 +49,7 @@ pub(crate) fn split(
             needs.push(Key::LinkGone(u));
         }
     }
-    let op = super::link::mtu_op(me, mtu, before);
+    let op = super::change::mtu_op(me, mtu, before);
     let depth = super::link::depth(ctx, want, 0);
     let (phase, rank) = match after_lower {
         true => (Phase::MtuUp, depth as isize),

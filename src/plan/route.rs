@@ -11,7 +11,9 @@ use crate::model::{Node, Route, HOST};
 /// The local table, filled by the kernel for every address.
 const LOCAL: u32 = 255;
 
-/// True when observed route `have` satisfies desired route `want`.
+/// True when observed route `have` satisfies desired route `want`. A route
+/// without `metric` has the kernel's: 0 for IPv4, 1024 for IPv6, which is
+/// also what IPv6 makes of 0 (ip6_route_info_create: IP6_RT_PRIO_USER).
 pub(crate) fn matches(want: &Route, have: &Route) -> bool {
     want.to == have.to
         && want.via == have.via
@@ -20,13 +22,21 @@ pub(crate) fn matches(want: &Route, have: &Route) -> bool {
             .dev
             .as_ref()
             .is_none_or(|d| have.dev.as_ref() == Some(d))
-        && want.metric.is_none_or(|m| have.metric == Some(m))
+        && metric(want) == metric(have)
         && want.src.is_none_or(|s| have.src == Some(s))
+}
+
+/// The metric the kernel gives a route.
+pub(crate) fn metric(r: &Route) -> u32 {
+    match (r.to.addr().is_ipv6(), r.metric) {
+        (true, None | Some(0)) => 1024,
+        (_, m) => m.unwrap_or(0),
+    }
 }
 
 /// Routes the kernel adds by itself (local table, IPv6 link-local and
 /// multicast, prefix routes of addresses): never netloom's to remove.
-pub(crate) fn kernel_made(node: &Node, r: &Route) -> bool {
+pub fn kernel_made(node: &Node, r: &Route) -> bool {
     if r.table_id() == LOCAL {
         return true;
     }

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use super::effect::Ctx;
 use super::kind::show;
-use super::{address, link, route, Owned};
+use super::{address, fdb, route, Owned};
 use crate::model::{Link, LinkKind, Network, HOST};
 
 /// One differing field of an object.
@@ -95,6 +95,15 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
             };
             push(format!("{node} sysctl {key}"), state);
         }
+        for e in &want.fdb {
+            let found = have.is_some_and(|h| h.fdb.contains(e));
+            let state = if found {
+                SyncState::InSync
+            } else {
+                SyncState::Missing
+            };
+            push(format!("{node} fdb {e}"), state);
+        }
         if !want.nat.is_empty() {
             let state = match have {
                 None => SyncState::Missing,
@@ -123,6 +132,11 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
                 push(format!("{node} route {}", r), SyncState::Orphaned);
             }
         }
+        for e in &have.fdb {
+            if !want.fdb.contains(e) && fdb::ours(&ctx, &node, have, e) {
+                push(format!("{node} fdb {e}"), SyncState::Orphaned);
+            }
+        }
         if want.nat.is_empty() && !have.nat.is_empty() {
             push(format!("{node} nat"), SyncState::Orphaned);
         }
@@ -133,7 +147,7 @@ pub fn status(desired: &Network, observed: &Network, owned: &Owned) -> Vec<Objec
 
 /// All differing fields of a link, addresses included.
 fn link_fields(want: &Link, have: &Link) -> Vec<FieldDiff> {
-    let mut out = link::compare(want, have).fields;
+    let mut out = super::change::compare(want, have).fields;
     if want.kind == LinkKind::External {
         return out;
     }

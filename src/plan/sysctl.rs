@@ -31,6 +31,10 @@ pub(crate) fn plan(ctx: &Ctx, restore_unknown: bool, out: &mut Vec<Pending>) {
                 // setting the key while the link lives on.
                 prior = default_of(key).and_then(|d| have.sysctls.get(&d));
             }
+            if prior.is_none() && ctx.new_nodes.contains(&node) {
+                // A namespace this plan makes starts with a fresh one's values.
+                prior = ctx.fresh.get(key);
+            }
             if have.sysctls.get(key) != Some(value) {
                 writes.push((key, value, prior));
             }

@@ -8,8 +8,11 @@ pub mod brport;
 pub mod claims;
 pub mod decode;
 pub mod dhcp;
+pub mod emit;
 pub mod error;
 pub mod expect;
+pub mod export;
+pub mod fdb;
 pub mod kind;
 pub mod lif;
 pub mod link;
@@ -44,7 +47,10 @@ pub struct Topology {
     pub network: model::Network,
     /// The `expect:` claims, in file order.
     pub expect: Vec<model::Expectation>,
-    /// Where each node (`node`) and interface (`node/iface`) is declared.
+    /// Where each node (`node`) and interface (`node/iface`) is declared,
+    /// and some of their fields (`node/iface#mode`, `node/iface#master`:
+    /// the port's entry in its master's `ports`), for messages pointing at
+    /// what to change.
     pub locations: BTreeMap<String, Location>,
 }
 
@@ -240,7 +246,7 @@ fn decode_root(cx: &mut Ctx, root: &Yaml) -> Option<Topology> {
     let locations = cx
         .locs
         .iter()
-        .filter(|(k, _)| !k.contains('#') && !k.starts_with("links/"))
+        .filter(|(k, _)| !k.starts_with("links/"))
         .map(|(k, v)| (k.clone(), *v))
         .collect();
     Some(Topology {

@@ -1,13 +1,11 @@
 //! The `nodes:` section: each node's interfaces, routes, sysctls and NAT.
 use std::collections::BTreeMap;
 
-use super::decode::{
-    entries, iface_name_problem, mac_of, net_of, str_of, suggest, word_of, Ctx, Fields,
-};
+use super::decode::{entries, iface_name_problem, mac_of, net_of, str_of, suggest, Ctx, Fields};
 use super::error::Location;
 use super::kind;
 use super::yaml::{Entry, Value, Yaml};
-use crate::model::{Address, Link, LinkKind, Masquerade, Node, PortOptions, Route, Service, HOST};
+use crate::model::{Address, Link, LinkKind, Masquerade, Node, PortOptions, Service, HOST};
 
 /// Fields every node may have.
 pub const NODE_FIELDS: &[&str] = &["interfaces", "routes", "sysctl", "forwarding", "nat"];
@@ -91,6 +89,7 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
         }
     }
     apply_ports(cx, name, &mut n, ports);
+    super::fdb::decode_node(cx, name, f.get("interfaces"), &mut n);
     if let Some(fw) = f.bool(cx, "forwarding") {
         let v = if fw { "1" } else { "0" };
         n.sysctls.insert("net.ipv4.ip_forward".into(), v.into());
@@ -102,7 +101,7 @@ fn node(cx: &mut Ctx, name: &str, y: &Yaml) -> Node {
     }
     super::brport::quiet_ports(&mut n);
     for (i, r) in f.list(cx, "routes").iter().enumerate() {
-        n.routes.extend(route(cx, name, i, r));
+        n.routes.extend(super::route::decode(cx, name, i, r));
     }
     for (i, r) in f.list(cx, "nat").iter().enumerate() {
         n.nat.extend(nat(cx, name, i, r));
@@ -150,6 +149,18 @@ fn kind_word(cx: &mut Ctx, y: &Yaml) -> Result<Option<String>, ()> {
     };
     if kind::words().any(|w| w == t) {
         return Ok(Some(t.to_string()));
+    }
+    if ["failover", "net_failover"].contains(&t) {
+        // No netlink request makes one: net_failover_create() runs only
+        // from virtio-net's probe (virtnet_probe) when the device offers
+        // VIRTIO_NET_F_STANDBY, and failover_slave_register() enslaves a
+        // PCI netdev that appears later with the same MAC.
+        cx.err(
+            k.value.at,
+            format!("netloom cannot create a {t} device"),
+            Some("the kernel makes it itself when a virtio-net NIC offers STANDBY (QEMU `failover=on`) and a PCI NIC with the same MAC appears; declare the failover master `kind: external` to use it as a lower, and `netloom status` shows its primary, standby and active path".into()),
+        );
+        return Err(());
     }
     cx.err(
         k.value.at,
@@ -456,76 +467,6 @@ fn apply_ports(cx: &mut Ctx, node: &str, n: &mut Node, ports: Vec<PortDecl>) {
             );
         }
     }
-}
-
-fn route(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Route> {
-    let f = Fields::new(
-        cx,
-        y,
-        "a route",
-        &["to", "via", "dev", "metric", "table", "src"],
-    )?;
-    let via = f.ip(cx, "via");
-    let to_y = f.need(cx, "to")?;
-    let to = match str_of(cx, to_y)? {
-        "default" => match via {
-            Some(std::net::IpAddr::V6(_)) => "::/0".parse().ok()?,
-            _ => "0.0.0.0/0".parse().ok()?,
-        },
-        _ => net_of(cx, to_y)?.trunc(),
-    };
-    let dev = f.get("dev").and_then(|d| str_of(cx, d)).map(str::to_string);
-    if via.is_none() && dev.is_none() {
-        cx.err(
-            f.at,
-            "a route needs `via` or `dev`",
-            Some("give a gateway address (`via`) or an output interface (`dev`)".into()),
-        );
-    }
-    if let Some(v) = via {
-        if v.is_ipv4() != to.addr().is_ipv4() {
-            let at = f.get("via").map_or(f.at, |y| y.at);
-            cx.err(
-                at,
-                format!("gateway `{v}` is not of the same IP family as `{to}`"),
-                None,
-            );
-        }
-    }
-    let src = f.ip(cx, "src");
-    if let Some(s) = src {
-        if s.is_ipv4() != to.addr().is_ipv4() {
-            let at = f.get("src").map_or(f.at, |y| y.at);
-            cx.err(
-                at,
-                format!("source `{s}` is not of the same IP family as `{to}`"),
-                None,
-            );
-        }
-    }
-    for key in ["via", "dev", "src"] {
-        if let Some(v) = f.get(key) {
-            cx.locs.insert(format!("{node}#route{i}.{key}"), v.at);
-        }
-    }
-    let table = f.get("table").and_then(|t| match &t.value {
-        Value::Scalar { text, .. } if text.parse::<u32>().is_err() => {
-            word_of(cx, t, "table", &["main", "local", "default"]).map(|w| match w.as_str() {
-                "main" => 254,
-                "local" => 255,
-                _ => 253,
-            })
-        }
-        _ => f.u32(cx, "table"),
-    });
-    Some(Route {
-        to,
-        via,
-        dev,
-        metric: f.u32(cx, "metric"),
-        table,
-        src,
-    })
 }
 
 fn nat(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Masquerade> {

@@ -1,11 +1,12 @@
-//! Route checks, once a node is decoded: the output device and the gateway as
+//! Routes: decoded from the file, then checked once a node is decoded: the output device and the gateway as
 //! the kernel judges them when the route is added (fib_check_nh for IPv4,
 //! ip6_validate_gw for IPv6), so a route it would refuse is an error here.
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::decode::{suggest, Ctx};
+use super::decode::{net_of, str_of, suggest, word_of, Ctx, Fields};
+use super::yaml::{Value, Yaml};
 use crate::model::{Link, LinkKind, Node, Route, ServiceSetup};
 
 /// Checks every route of `node`; errors go to `cx`.
@@ -172,6 +173,77 @@ fn holders<'a>(n: &'a Node, r: &Route, via: IpAddr) -> Vec<(&'a str, bool)> {
         }
     }
     out
+}
+
+/// Decodes route `i` of node `node`.
+pub(super) fn decode(cx: &mut Ctx, node: &str, i: usize, y: &Yaml) -> Option<Route> {
+    let f = Fields::new(
+        cx,
+        y,
+        "a route",
+        &["to", "via", "dev", "metric", "table", "src"],
+    )?;
+    let via = f.ip(cx, "via");
+    let to_y = f.need(cx, "to")?;
+    let to = match str_of(cx, to_y)? {
+        "default" => match via {
+            Some(std::net::IpAddr::V6(_)) => "::/0".parse().ok()?,
+            _ => "0.0.0.0/0".parse().ok()?,
+        },
+        _ => net_of(cx, to_y)?.trunc(),
+    };
+    let dev = f.get("dev").and_then(|d| str_of(cx, d)).map(str::to_string);
+    if via.is_none() && dev.is_none() {
+        cx.err(
+            f.at,
+            "a route needs `via` or `dev`",
+            Some("give a gateway address (`via`) or an output interface (`dev`)".into()),
+        );
+    }
+    if let Some(v) = via {
+        if v.is_ipv4() != to.addr().is_ipv4() {
+            let at = f.get("via").map_or(f.at, |y| y.at);
+            cx.err(
+                at,
+                format!("gateway `{v}` is not of the same IP family as `{to}`"),
+                None,
+            );
+        }
+    }
+    let src = f.ip(cx, "src");
+    if let Some(s) = src {
+        if s.is_ipv4() != to.addr().is_ipv4() {
+            let at = f.get("src").map_or(f.at, |y| y.at);
+            cx.err(
+                at,
+                format!("source `{s}` is not of the same IP family as `{to}`"),
+                None,
+            );
+        }
+    }
+    for key in ["via", "dev", "src"] {
+        if let Some(v) = f.get(key) {
+            cx.locs.insert(format!("{node}#route{i}.{key}"), v.at);
+        }
+    }
+    let table = f.get("table").and_then(|t| match &t.value {
+        Value::Scalar { text, .. } if text.parse::<u32>().is_err() => {
+            word_of(cx, t, "table", &["main", "local", "default"]).map(|w| match w.as_str() {
+                "main" => 254,
+                "local" => 255,
+                _ => 253,
+            })
+        }
+        _ => f.u32(cx, "table"),
+    });
+    Some(Route {
+        to,
+        via,
+        dev,
+        metric: f.u32(cx, "metric"),
+        table,
+        src,
+    })
 }
 
 #[cfg(test)]

@@ -145,6 +145,39 @@ fn anchor_error(text: &str, mut at: Location) -> SpecError {
     )
 }
 
+/// A YAML syntax error at `at`. Inside a flow collection still open (a
+/// `[` or `{` whose end the parser has not met), the error names where it
+/// was opened: a bracket left unclosed is found only where the parser gives
+/// up, often lines later or at the end of the file.
+fn syntax_error(src: &str, at: Location, info: &str, stack: &[Frame]) -> SpecError {
+    let open = stack.iter().rev().find_map(|f| {
+        let start = match f {
+            Frame::Seq(start, _) | Frame::Map(start, ..) => *start,
+        };
+        let c = src.get(start.offset..)?.chars().next()?;
+        matches!(c, '[' | '{').then_some((c, start))
+    });
+    match open {
+        None => SpecError::new(at, format!("YAML syntax error: {info}"), None),
+        Some((c, start)) => {
+            let close = if c == '[' { ']' } else { '}' };
+            SpecError::new(
+                at,
+                format!(
+                    "YAML syntax error: {info}; the `{c}` opened at line {}, column {} is not closed before this",
+                    start.line, start.column
+                ),
+                Some(format!(
+                    "close it with `{close}` where its {} ends (the `{c}` at {}:{})",
+                    if c == '[' { "list" } else { "map" },
+                    start.line,
+                    start.column
+                )),
+            )
+        }
+    }
+}
+
 /// Parses `text` into one tree. YAML syntax errors stop parsing, so at most one is reported.
 pub fn parse(text: &str) -> Result<Yaml, SpecError> {
     let src = text;
@@ -154,13 +187,8 @@ pub fn parse(text: &str) -> Result<Yaml, SpecError> {
     let mut root: Option<Yaml> = None;
     let mut documents = 0usize;
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| {
-            SpecError::new(
-                loc.point(e.marker()),
-                format!("YAML syntax error: {}", e.info()),
-                None,
-            )
-        })?;
+        let (event, span) =
+            next.map_err(|e| syntax_error(src, loc.point(e.marker()), e.info(), &stack))?;
         let at = loc.span(&span);
         let done = match event {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
@@ -304,6 +332,43 @@ pub fn top_level_name(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// An unclosed `[` or `{` is named where it was opened, also when the
+    /// parser gives up lines later or at the end of the file.
+    #[test]
+    fn an_unclosed_bracket_is_named_where_it_opened() {
+        for (text, at, opened) in [
+            (
+                "name: x\nnodes:\n  a: {interfaces: [\n",
+                (4, 1),
+                "`[` opened at line 3, column 19",
+            ),
+            (
+                "name: x\nnodes:\n  a: {interfaces: [d0\n  b: {}\n",
+                (5, 1),
+                "`[` opened at line 3, column 19",
+            ),
+            (
+                "name: x\nnodes:\n  a: { interfaces: { d0: { kind: dummy }\n  b: {}\n",
+                (4, 3),
+                "`{` opened at line 3, column 20",
+            ),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!((e.at.line, e.at.column), at, "{text:?}: {e:?}");
+            assert!(e.message.contains(opened), "{text:?}: {}", e.message);
+            assert!(
+                e.help
+                    .as_deref()
+                    .is_some_and(|h| h.starts_with("close it with")),
+                "{e:?}"
+            );
+        }
+        // A syntax error outside any flow collection says nothing of brackets.
+        let e = parse("a: b: c\n").unwrap_err();
+        assert!(!e.message.contains("opened"), "{}", e.message);
+    }
+
     #[test]
     fn top_level_name_is_read_without_the_rest() {
         use super::top_level_name as name;

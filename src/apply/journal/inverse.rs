@@ -122,6 +122,14 @@ pub fn inverse(op: &Op, before: &Network) -> Option<Vec<Op>> {
                 prior: Some(setup.clone()),
             }],
         },
+        Op::AddFdb { node, entry } => vec![Op::DelFdb {
+            node: node.clone(),
+            entry: entry.clone(),
+        }],
+        Op::DelFdb { node, entry } => vec![Op::AddFdb {
+            node: node.clone(),
+            entry: entry.clone(),
+        }],
         Op::StopTeamd { node, dev, prior } => match prior {
             Some(p) => vec![Op::StartTeamd {
                 node: node.clone(),

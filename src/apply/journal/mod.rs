@@ -43,6 +43,7 @@ pub fn write_ahead(rec: &mut Records, op: &Op) -> bool {
                 true
             }
         }
+        Op::AddFdb { node, .. } => rec.fdb.insert(node.clone()),
         Op::SetLink { .. } => match crate::plan::snooping_turned_on(op) {
             Some(bridge) => rec.quiet_bridges.insert(bridge),
             None => false,
@@ -70,7 +71,7 @@ pub fn forget(rec: &mut Records, op: &Op) -> bool {
     match op {
         Op::DelNetns { node } => {
             let a = rec.namespaces.remove(node);
-            let b = rec.nat.remove(node);
+            let b = rec.nat.remove(node) | rec.fdb.remove(node);
             let c = rec.sysctls.remove(node).is_some();
             let count = |r: &Records| r.processes.len() + r.links.len() + r.quiet_bridges.len();
             let before = count(rec);

@@ -8,7 +8,7 @@ use super::forget_sysctls_of;
 use crate::apply::settle;
 use crate::effects::sysctl::interface;
 use crate::kernel::{self, Kernel, KernelError};
-use crate::model::{IfRef, Network, Op, Plan};
+use crate::model::{IfRef, Network, Op, Plan, HOST};
 use crate::state::Records;
 
 /// Before running `plan` on the network `observed`: records of objects
@@ -53,14 +53,16 @@ pub fn recover(
     }
     // A sysctl written ahead whose value is (still or again) the original
     // needs no restoring: a crash came before the write, or it was undone.
-    // A per-interface sysctl whose link is gone died with it.
+    // A per-interface sysctl whose link is gone died with it, and any
+    // sysctl of a namespace that is gone (a crash after the namespace was
+    // deleted, or before it was recorded) went with the namespace.
     for (node, m) in rec.sysctls.iter_mut() {
         let seen = observed.nodes.get(node);
         m.retain(|k, original| {
             let value = seen.and_then(|n| n.sysctls.get(k));
             let alive = match interface(k) {
                 Some(l) => seen.is_some_and(|n| n.links.contains_key(&l)),
-                None => true,
+                None => seen.is_some() || node == HOST,
             };
             alive && value != Some(original)
         });

@@ -122,7 +122,7 @@ pub(super) async fn add(
         if let LinkKind::Bridge(o) = &link.kind {
             if !o.vlans.is_empty() {
                 let index = ifindex(&h, node, &link.name).await?;
-                bridge::set_vlans(&h.handle, index, VlanTarget::Bridge, &o.vlans, &obj).await?;
+                bridge::set_vlans(&h, index, VlanTarget::Bridge, &o.vlans, &obj).await?;
             }
         }
         Ok(())
@@ -357,7 +357,7 @@ pub(super) async fn set(
     }
     if let Some((target, new)) = vlans {
         let index = ifindex(&h, node, name).await?;
-        bridge::set_vlans(&h.handle, index, target, &new, &obj).await?;
+        bridge::set_vlans(&h, index, target, &new, &obj).await?;
     }
     if let Some(up) = up_last {
         let mut msg = by_name(name);

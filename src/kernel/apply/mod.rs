@@ -4,6 +4,7 @@
 //! One file per device kind turns that kind's options into the kernel's link
 //! attributes; [`link`], [`address`] and [`route`] hold the generic requests.
 mod address;
+mod fdb;
 mod link;
 mod route;
 mod service;
@@ -90,6 +91,10 @@ pub async fn run(k: &Kernel, op: &Op) -> Result<(), KernelError> {
             node, name, setup, ..
         } => service::start(k, node, name, setup).await,
         Op::StopService { node, name, .. } => service::stop(k, node, name).await,
+        Op::AddFdb { node, entry } | Op::DelFdb { node, entry } => {
+            let h = node_handle(k, node).await?;
+            fdb::change(&h, node, entry, matches!(op, Op::AddFdb { .. })).await
+        }
     }
 }
 

@@ -58,12 +58,7 @@ pub(super) async fn start(
     })?;
     let path = teamd::setup_path(&dir, dev);
     std::fs::write(&path, text).map_err(|e| KernelError::io(path.display().to_string(), e))?;
-    let ports: Vec<_> = setup
-        .ports
-        .iter()
-        .map(|(n, p)| (n.clone(), p.clone()))
-        .collect();
-    let config = teamd::config(dev, &setup.options, &ports);
+    let config = config(dev, setup);
     let (ns, dev) = (h.netns.clone(), dev.to_string());
     blocking(format!("start teamd {obj}"), move || {
         teamd::start(&ns, &dir, &dev, &config).map(drop)
@@ -83,18 +78,23 @@ pub async fn first_choice(
 ) -> Result<(), KernelError> {
     let h = node_handle(k, node).await?;
     let dir = k.teamd_dir(node);
-    let ports: Vec<_> = setup
-        .ports
-        .iter()
-        .map(|(n, p)| (n.clone(), p.clone()))
-        .collect();
-    let config = teamd::config(dev, &setup.options, &ports);
+    let config = config(dev, setup);
     let (ns, dev) = (h.netns.clone(), dev.to_string());
     blocking(
         format!("choose the active port of {}", object(node, &dev)),
         move || teamd::settle(&ns, &dir, &dev, &config),
     )
     .await
+}
+
+/// The teamd configuration of team `dev` for `setup`.
+fn config(dev: &str, setup: &TeamdSetup) -> serde_json::Value {
+    let ports: Vec<_> = setup
+        .ports
+        .iter()
+        .map(|(n, p)| (n.clone(), p.clone()))
+        .collect();
+    teamd::config(dev, &setup.options, &ports)
 }
 
 /// Set port `name` down, and release it when it is a port of the team

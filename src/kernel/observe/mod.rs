@@ -21,7 +21,11 @@
 //!   `team`); otherwise a team is reported with default (empty) options.
 //! - `nat` is left empty: nftables is read elsewhere.
 //! - `services` are read from the node's service directory (see `service`).
+//! - `fdb` holds the static forwarding entries netloom manages (see
+//!   [`fdb::managed`]), from an AF_BRIDGE neighbour dump made only where a
+//!   bridge or a vxlan is, and only in the nodes [`Kernel::read_fdb_in`] names.
 mod address;
+pub mod bond;
 mod devconf;
 mod link;
 mod netnsid;
@@ -40,8 +44,8 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::Socket;
 
 use super::rtnl::Rtnl;
-use super::{netns, sysctl, Kernel, KernelError, Locator, Netns};
-use crate::model::{BridgeVlan, IfRef, LinkKind, Network, Node, PortOptions};
+use super::{fdb, netns, sysctl, Kernel, KernelError, Locator, Netns};
+use crate::model::{BridgeVlan, IfRef, Link, LinkKind, Network, Node, PortOptions};
 
 /// Everything read from one namespace, before cross-namespace resolution.
 struct Dump {
@@ -54,6 +58,8 @@ struct Dump {
     sysctls: BTreeMap<String, String>,
     /// Bridge VLAN entries by ifindex (empty unless some bridge filters VLANs).
     vlans: HashMap<u32, Vec<BridgeVlan>>,
+    /// Forwarding database entries (empty unless a bridge or vxlan is here).
+    fdb: Vec<crate::kernel::fdb::Row>,
 }
 
 /// A node to read: its namespace and the sysctl keys asked there.
@@ -61,6 +67,8 @@ struct Asked {
     node: String,
     netns: Arc<Netns>,
     keys: Vec<String>,
+    /// Read its forwarding entries (see [`Kernel::read_fdb_in`]).
+    fdb: bool,
 }
 
 /// Observe one node: `None` when its namespace does not exist.
@@ -111,6 +119,7 @@ pub async fn network_with(
                 node: n.clone(),
                 netns: ns,
                 keys,
+                fdb: k.reads_fdb(n),
             });
         }
     }
@@ -170,7 +179,7 @@ fn read_all(
             let a = &asked[i];
             let t = Instant::now();
             let mut rtnl = Rtnl::open().map_err(|e| KernelError::io(ns.label(), e))?;
-            let r = read(&a.node, &a.netns, &mut rtnl, &a.keys)?;
+            let r = read(a, &mut rtnl)?;
             crate::timing::record("observe read", t.elapsed());
             Ok::<_, KernelError>((r, rtnl))
         });
@@ -237,12 +246,8 @@ pub fn unread(ifindex: u32) -> String {
 
 /// Read one node's links, addresses, routes and the sysctls `keys` through
 /// `rtnl`, a socket in its namespace, from a thread inside it.
-fn read(
-    node: &str,
-    netns: &Arc<Netns>,
-    rtnl: &mut Rtnl,
-    keys: &[String],
-) -> Result<Dump, KernelError> {
+fn read(a: &Asked, rtnl: &mut Rtnl) -> Result<Dump, KernelError> {
+    let (node, netns, keys) = (a.node.as_str(), &a.netns, a.keys.as_slice());
     let object = format!("node {node}");
     let addr_req = || RouteNetlinkMessage::GetAddress(AddressMessage::default());
     let route_req = || RouteNetlinkMessage::GetRoute(RouteMessage::default());
@@ -251,6 +256,18 @@ fn read(
     let routes = rtnl.dump(route_req, &object, "dump routes")?;
     let vlans = if links.iter().any(filters_vlans) {
         new_links(rtnl.dump(bridge_vlan_request, &object, "dump bridge vlans")?)
+    } else {
+        Vec::new()
+    };
+    let names = link::names(&links);
+    let parsed: Vec<link::Parsed> = links
+        .iter()
+        .filter_map(|l| link::parse(l, node, &names))
+        .collect();
+    // Only where asked, and a bridge or a vxlan may hold entries netloom manages.
+    let fdb = if a.fdb && fdb::worth_dumping(parsed.iter().map(|p| &p.link.kind)) {
+        let answers = rtnl.dump(fdb::dump_request, &object, "dump fdb")?;
+        fdb::rows(&answers, &names)
     } else {
         Vec::new()
     };
@@ -263,7 +280,6 @@ fn read(
             _ => None,
         })
         .collect();
-    let names = link::names(&links);
     let mut routes: Vec<_> = routes
         .iter()
         .filter_map(|m| match m {
@@ -275,10 +291,8 @@ fn read(
     Ok(Dump {
         node: node.to_string(),
         netns: netns.clone(),
-        links: links
-            .iter()
-            .filter_map(|l| link::parse(l, node, &names))
-            .collect(),
+        links: parsed,
+        fdb,
         addresses: address::by_ifindex(&addrs),
         vlans: crate::kernel::bridge::vlans(&vlans),
         names,
@@ -311,6 +325,28 @@ pub async fn link_by_name(
             }
         }
     }
+}
+
+/// The link called `name` in `node` as model data, asked for by name like
+/// [`link_by_name`] (no dump), its master's name asked for by index. Its
+/// `addresses` are left empty and a veth peer or lower unresolved.
+pub async fn link_named(k: &Kernel, node: &str, name: &str) -> Result<Option<Link>, KernelError> {
+    use futures::TryStreamExt;
+    let Some(msg) = link_by_name(k, node, name).await? else {
+        return Ok(None);
+    };
+    let mut names = HashMap::from([(msg.header.index, name.to_string())]);
+    let master = msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Controller(i) => Some(*i),
+        _ => None,
+    });
+    if let (Some(i), Some(h)) = (master, k.node(node).await?) {
+        let mut found = h.handle.link().get().match_index(i).execute();
+        if let Ok(Some(m)) = found.try_next().await {
+            names.extend(link::names(&[m]));
+        }
+    }
+    Ok(link::parse(&msg, node, &names).map(|p| p.link))
 }
 
 /// A link dump request without the counters (netloom reads none): the
@@ -388,6 +424,7 @@ fn assemble(d: Dump, resolved: &HashMap<link::LinkRef, IfRef>) -> Node {
         }
         node.links.insert(l.name.clone(), l);
     }
+    node.fdb = fdb::managed(&d.fdb, &node.links);
     node
 }
 

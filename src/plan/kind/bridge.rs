@@ -131,7 +131,7 @@ pub(crate) fn mtu_after_ports(ctx: &Ctx, me: &IfRef, want: &Link) -> Option<Pend
     };
     let mut needs = vec![Key::Netns(me.node.clone()), Key::Link(me.clone())];
     needs.extend(ports(ctx, me).map(|(name, _)| Key::Config(iref(&me.node, name))));
-    let op = super::super::link::mtu_op(me, want.mtu?, None);
+    let op = super::super::change::mtu_op(me, want.mtu?, None);
     Some(Pending::new(Phase::Config, op, needs, Vec::new()))
 }
 

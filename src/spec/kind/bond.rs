@@ -265,9 +265,69 @@ pub const SPEC: KindSpec = KindSpec {
     ports: Some(PortSpec {
         fields: PORT_FIELDS,
         decode: |cx, f| Some(PortOptions::Bond(decode_port(cx, f))),
+        encode: encode_port,
     }),
     check: Some(check),
+    encode,
 };
+
+/// A bond's fields: those not at the driver's defaults (bond_opts'
+/// `defval`s), so that none the mode refuses is written.
+pub fn encode(kind: &LinkKind, _: &str) -> crate::spec::emit::Fields {
+    use crate::spec::emit::{put, Out};
+    let LinkKind::Bond(o) = kind else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let s = |v: &str| Some(v.to_string());
+    put(&mut out, "mode", &o.mode, s("balance-rr"));
+    put(&mut out, "miimon", &o.miimon, Some(0));
+    put(&mut out, "updelay", &o.updelay, Some(0));
+    put(&mut out, "downdelay", &o.downdelay, Some(0));
+    put(&mut out, "use_carrier", &o.use_carrier, Some(true));
+    put(&mut out, "arp_interval", &o.arp_interval, Some(0));
+    if !o.arp_ip_target.is_empty() {
+        out.push(("arp_ip_target".into(), Out::list(&o.arp_ip_target)));
+    }
+    put(&mut out, "arp_validate", &o.arp_validate, s("none"));
+    put(&mut out, "arp_all_targets", &o.arp_all_targets, s("any"));
+    put(&mut out, "primary", &o.primary, None);
+    put(
+        &mut out,
+        "primary_reselect",
+        &o.primary_reselect,
+        s("always"),
+    );
+    put(&mut out, "fail_over_mac", &o.fail_over_mac, s("none"));
+    put(
+        &mut out,
+        "xmit_hash_policy",
+        &o.xmit_hash_policy,
+        s("layer2"),
+    );
+    put(&mut out, "lacp_rate", &o.lacp_rate, s("slow"));
+    put(&mut out, "ad_select", &o.ad_select, s("stable"));
+    put(&mut out, "min_links", &o.min_links, Some(0));
+    put(
+        &mut out,
+        "all_slaves_active",
+        &o.all_slaves_active,
+        Some(false),
+    );
+    out
+}
+
+/// A bond port's fields (`prio` and `queue_id` 0 are the defaults).
+pub fn encode_port(p: &PortOptions) -> crate::spec::emit::Fields {
+    use crate::spec::emit::put;
+    let PortOptions::Bond(p) = p else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    put(&mut out, "prio", &p.prio, Some(0));
+    put(&mut out, "queue_id", &p.queue_id, Some(0));
+    out
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,8 @@
 use super::{KindSpec, PortSpec};
 use crate::model::{BridgeOptions, BridgePort, BridgeVlan};
 use crate::model::{LinkKind, PortOptions};
-use crate::spec::decode::{uint_of, Ctx, Fields};
+use crate::spec::decode::{uint_of, Ctx, Fields as In};
+use crate::spec::emit::{put, Fields, Out};
 use crate::spec::yaml::{Value, Yaml};
 
 /// Bridge fields (times in centiseconds, as iproute2 prints them).
@@ -18,6 +19,7 @@ pub const FIELDS: &[&str] = &[
     "vlan_protocol",
     "default_pvid",
     "vlans",
+    "fdb",
 ];
 
 /// Bridge port fields.
@@ -35,7 +37,7 @@ pub fn vlan_protocol(word: &str) -> u16 {
 }
 
 /// Decodes a bridge's options, within the kernel's limits (see `time`).
-pub fn decode(cx: &mut Ctx, f: &Fields) -> BridgeOptions {
+pub fn decode(cx: &mut Ctx, f: &In) -> BridgeOptions {
     let stp = f.bool(cx, "stp");
     // br_set_forward_delay refuses 2..30 s only while STP runs; at creation
     // the delay is set before STP starts, and br_stp_start clamps it then.
@@ -65,7 +67,7 @@ pub fn decode(cx: &mut Ctx, f: &Fields) -> BridgeOptions {
 /// (clock_t_to_jiffies, jiffies_to_clock_t): at CONFIG_HZ=250, the Debian
 /// kernels' (the VM's 6.1 and the host's 6.18), a jiffy is 0.4 cs, so an odd
 /// value reads back one less and `status` would never call it in sync.
-fn time(cx: &mut Ctx, f: &Fields, key: &str, range: (u64, u64), why: &str) -> Option<u32> {
+fn time(cx: &mut Ctx, f: &In, key: &str, range: (u64, u64), why: &str) -> Option<u32> {
     let v = f.kernel_range(cx, key, range, why)?;
     if v % 2 == 1 {
         let at = f.get(key).map_or(f.at, |y| y.at);
@@ -80,7 +82,7 @@ fn time(cx: &mut Ctx, f: &Fields, key: &str, range: (u64, u64), why: &str) -> Op
 }
 
 /// Decodes a bridge port's options.
-pub fn decode_port(cx: &mut Ctx, f: &Fields) -> BridgePort {
+pub fn decode_port(cx: &mut Ctx, f: &In) -> BridgePort {
     BridgePort {
         cost: f
             .kernel_range(cx, "cost", (1, 65535), "a port's path cost is 1..=65535 (br_stp_set_path_cost, BR_MIN/MAX_PATH_COST)")
@@ -96,20 +98,22 @@ pub fn decode_port(cx: &mut Ctx, f: &Fields) -> BridgePort {
     }
 }
 
-/// `vlans: [10, { vid: 20, pvid: true, untagged: true }]`.
-fn vlans(cx: &mut Ctx, f: &Fields) -> Vec<BridgeVlan> {
+/// `vlans: [10, { vid: 20, pvid: true, untagged: true }]`, in VLAN order, as
+/// the kernel lists them (so a file listing them otherwise is in sync).
+fn vlans(cx: &mut Ctx, f: &In) -> Vec<BridgeVlan> {
     let mut out = Vec::new();
     for item in f.list(cx, "vlans") {
         if let Some(v) = vlan(cx, item) {
             out.push(v);
         }
     }
+    out.sort();
     out
 }
 
 fn vlan(cx: &mut Ctx, y: &Yaml) -> Option<BridgeVlan> {
     if let Value::Map(_) = y.value {
-        let f = Fields::new(cx, y, "a bridge vlan", &["vid", "pvid", "untagged"])?;
+        let f = In::new(cx, y, "a bridge vlan", &["vid", "pvid", "untagged"])?;
         let vid = f
             .need(cx, "vid")
             .and_then(|v| uint_of(cx, v, "vid", 1, 4094))?;
@@ -136,9 +140,84 @@ pub const SPEC: KindSpec = KindSpec {
     ports: Some(PortSpec {
         fields: PORT_FIELDS,
         decode: |cx, f| Some(PortOptions::Bridge(decode_port(cx, f))),
+        encode: encode_port,
     }),
     check: None,
+    encode,
 };
+
+/// A bridge's fields: those not at br_dev_setup's and br_stp's defaults
+/// (`fdb` is written from the node's entries).
+pub fn encode(kind: &LinkKind, _: &str) -> Fields {
+    let LinkKind::Bridge(o) = kind else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    put(&mut out, "stp", &o.stp, Some(false));
+    put(&mut out, "forward_delay", &o.forward_delay, Some(1500));
+    put(&mut out, "hello_time", &o.hello_time, Some(200));
+    put(&mut out, "max_age", &o.max_age, Some(2000));
+    put(&mut out, "ageing_time", &o.ageing_time, Some(30000));
+    put(&mut out, "priority", &o.priority, Some(0x8000));
+    put(&mut out, "mcast_snooping", &o.mcast_snooping, Some(true));
+    put(&mut out, "vlan_filtering", &o.vlan_filtering, Some(false));
+    if o.vlan_protocol == Some(0x88a8) {
+        out.push(("vlan_protocol".into(), Out::of("802.1ad")));
+    }
+    put(&mut out, "default_pvid", &o.default_pvid, Some(1));
+    vlans_out(&mut out, &o.vlans, o.default_pvid.unwrap_or(1));
+    out
+}
+
+/// A bridge port's fields: those not at new_nbp's defaults. The path cost
+/// the kernel derives from the port's speed (port_cost: 2 at 10 Gb/s, a
+/// veth's, 100 when unknown) is left out.
+pub fn encode_port(p: &PortOptions) -> Fields {
+    let PortOptions::Bridge(p) = p else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(c) = p.cost.filter(|c| ![2, 100].contains(c)) {
+        out.push(("cost".into(), Out::of(c)));
+    }
+    put(&mut out, "priority", &p.priority, Some(32));
+    put(&mut out, "learning", &p.learning, Some(true));
+    put(&mut out, "flood", &p.flood, Some(true));
+    put(&mut out, "hairpin", &p.hairpin, Some(false));
+    put(&mut out, "isolated", &p.isolated, Some(false));
+    vlans_out(&mut out, &p.vlans, 1);
+    out
+}
+
+/// `vlans`, unless just the default PVID the kernel gives a bridge and
+/// each new port (untagged).
+fn vlans_out(out: &mut Fields, vlans: &[BridgeVlan], pvid: u16) {
+    let default = [BridgeVlan {
+        vid: pvid,
+        pvid: true,
+        untagged: true,
+    }];
+    if vlans.is_empty() || vlans == default {
+        return;
+    }
+    let items = vlans
+        .iter()
+        .map(|v| {
+            if !v.pvid && !v.untagged {
+                return Out::of(v.vid);
+            }
+            let mut m = vec![("vid".to_string(), Out::of(v.vid))];
+            if v.pvid {
+                m.push(("pvid".into(), Out::of(true)));
+            }
+            if v.untagged {
+                m.push(("untagged".into(), Out::of(true)));
+            }
+            Out::Map(m)
+        })
+        .collect();
+    out.push(("vlans".into(), Out::Seq(items)));
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,4 +10,5 @@ pub const SPEC: KindSpec = KindSpec {
     mtu: ((0, i32::MAX as u64), "a dummy has no MTU limits of its own (dummy_setup sets min_mtu and max_mtu to 0), only dev_validate_mtu's: a positive int"),
     ports: None,
     check: None,
+    encode: super::no_fields,
 };

@@ -13,6 +13,7 @@ pub const SPEC: KindSpec = KindSpec {
     ),
     ports: None,
     check: None,
+    encode: super::no_fields,
 };
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ pub const IPVLAN: KindSpec = KindSpec {
     ),
     ports: None,
     check: None,
+    encode,
 };
 
 /// The ipvtap kind in the file (an ipvlan with a character device).
@@ -48,6 +49,21 @@ pub const IPVTAP: KindSpec = KindSpec {
     decode: |cx, f, node, _| LinkKind::Ipvtap(decode(cx, f, node)),
     ..IPVLAN
 };
+
+/// An ipvlan's or ipvtap's fields (`mode` l3 and `flag` bridge are the defaults).
+pub fn encode(kind: &LinkKind, node: &str) -> crate::spec::emit::Fields {
+    use crate::spec::emit::{ifref, put};
+    let (LinkKind::Ipvlan(o) | LinkKind::Ipvtap(o)) = kind else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(l) = &o.lower {
+        out.push(("lower".into(), ifref(l, node)));
+    }
+    put(&mut out, "mode", &o.mode, Some("l3".into()));
+    put(&mut out, "flag", &o.flag, Some("bridge".into()));
+    out
+}
 
 #[cfg(test)]
 mod tests {

@@ -148,6 +148,7 @@ pub const MACVLAN: KindSpec = KindSpec {
     ),
     ports: None,
     check: Some(check),
+    encode,
 };
 
 /// The macvtap kind in the file (a macvlan with a character device).
@@ -157,6 +158,23 @@ pub const MACVTAP: KindSpec = KindSpec {
     check: None,
     ..MACVLAN
 };
+
+/// A macvlan's or macvtap's fields (`mode` bridge is the default).
+pub fn encode(kind: &LinkKind, node: &str) -> crate::spec::emit::Fields {
+    use crate::spec::emit::{ifref, put, Out};
+    let (LinkKind::Macvlan(o) | LinkKind::Macvtap(o)) = kind else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(l) = &o.lower {
+        out.push(("lower".into(), ifref(l, node)));
+    }
+    put(&mut out, "mode", &o.mode, Some("bridge".into()));
+    if !o.source_macs.is_empty() {
+        out.push(("source_macs".into(), Out::list(&o.source_macs)));
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {

@@ -193,9 +193,93 @@ pub const SPEC: KindSpec = KindSpec {
     ports: Some(PortSpec {
         fields: PORT_FIELDS,
         decode: |cx, f| Some(PortOptions::Team(decode_port(cx, f))),
+        encode: encode_port,
     }),
     check: None,
+    encode,
 };
+
+/// A team's fields, as teamd runs with them (`runner` alone as a word).
+pub fn encode(kind: &LinkKind, _: &str) -> crate::spec::emit::Fields {
+    use crate::spec::emit::{put, Out};
+    let LinkKind::Team(o) = kind else {
+        return Vec::new();
+    };
+    let mut r = vec![("name".to_string(), Out::of(&o.runner))];
+    put(&mut r, "hwaddr_policy", &o.hwaddr_policy, None);
+    if !o.tx_hash.is_empty() {
+        r.push(("tx_hash".into(), Out::list(&o.tx_hash)));
+    }
+    if o.tx_balancer.is_some() || o.balancing_interval.is_some() {
+        let mut b = Vec::new();
+        put(&mut b, "name", &o.tx_balancer, None);
+        put(&mut b, "balancing_interval", &o.balancing_interval, None);
+        r.push(("tx_balancer".into(), Out::Map(b)));
+    }
+    put(&mut r, "active", &o.active, None);
+    put(&mut r, "fast_rate", &o.fast_rate, None);
+    put(&mut r, "sys_prio", &o.sys_prio, None);
+    put(&mut r, "min_ports", &o.min_ports, None);
+    put(&mut r, "agg_select_policy", &o.agg_select_policy, None);
+    let runner = if r.len() == 1 {
+        Out::of(&o.runner)
+    } else {
+        Out::Map(r)
+    };
+    let mut out = vec![("runner".to_string(), runner)];
+    if !o.link_watch.is_empty() {
+        let watchers = o
+            .link_watch
+            .iter()
+            .map(|w| {
+                let mut m = Vec::new();
+                match w {
+                    LinkWatch::Ethtool {
+                        delay_up,
+                        delay_down,
+                    } => {
+                        m.push(("name".to_string(), Out::of("ethtool")));
+                        put(&mut m, "delay_up", delay_up, None);
+                        put(&mut m, "delay_down", delay_down, None);
+                    }
+                    LinkWatch::ArpPing(p) | LinkWatch::NsnaPing(p) => {
+                        let name = if matches!(w, LinkWatch::ArpPing(_)) {
+                            "arp_ping"
+                        } else {
+                            "nsna_ping"
+                        };
+                        m.push(("name".to_string(), Out::of(name)));
+                        put(&mut m, "interval", &p.interval, None);
+                        put(&mut m, "init_wait", &p.init_wait, None);
+                        put(&mut m, "missed_max", &p.missed_max, None);
+                        put(&mut m, "source_host", &p.source_host, None);
+                        put(&mut m, "target_host", &p.target_host, None);
+                        put(&mut m, "validate_active", &p.validate_active, None);
+                        put(&mut m, "validate_inactive", &p.validate_inactive, None);
+                    }
+                }
+                Out::Map(m)
+            })
+            .collect();
+        out.push(("link_watch".into(), Out::Seq(watchers)));
+    }
+    out
+}
+
+/// A team port's fields, as teamd runs with them.
+pub fn encode_port(p: &PortOptions) -> crate::spec::emit::Fields {
+    use crate::spec::emit::put;
+    let PortOptions::Team(p) = p else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    put(&mut out, "prio", &p.prio, None);
+    put(&mut out, "sticky", &p.sticky, None);
+    put(&mut out, "queue_id", &p.queue_id, None);
+    put(&mut out, "lacp_prio", &p.lacp_prio, None);
+    put(&mut out, "lacp_key", &p.lacp_key, None);
+    out
+}
 
 #[cfg(test)]
 mod tests {

@@ -50,6 +50,7 @@ pub const TUN: KindSpec = KindSpec {
     ),
     ports: None,
     check: None,
+    encode,
 };
 
 /// The tap kind in the file (a tun device carrying Ethernet frames).
@@ -58,6 +59,20 @@ pub const TAP: KindSpec = KindSpec {
     mtu: ((68, 65521), "a tap's MTU is 68 up to 65535 less its 14-byte Ethernet header (tun_net_initialize: MAX_MTU - hard_header_len)"),
     ..TUN
 };
+
+/// A tun's or tap's fields (its mode is its `kind` word; netloom makes
+/// every one persistent).
+pub fn encode(kind: &LinkKind, _: &str) -> crate::spec::emit::Fields {
+    use crate::spec::emit::put;
+    let LinkKind::Tun(o) = kind else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    put(&mut out, "owner", &o.owner, None);
+    put(&mut out, "group", &o.group, None);
+    put(&mut out, "multi_queue", &o.multi_queue, Some(false));
+    out
+}
 
 #[cfg(test)]
 mod tests {

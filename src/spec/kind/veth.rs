@@ -11,4 +11,5 @@ pub const SPEC: KindSpec = KindSpec {
     mtu: ((68, 65535), "a veth's MTU is 68..=65535 (veth_setup)"),
     ports: None,
     check: None,
+    encode: super::no_fields,
 };

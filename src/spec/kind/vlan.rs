@@ -117,7 +117,38 @@ pub const SPEC: KindSpec = KindSpec {
     ),
     ports: None,
     check: Some(check),
+    encode,
 };
+
+/// A vlan's fields (802.1Q, reorder_hdr on, the rest off by default).
+pub fn encode(kind: &LinkKind, node: &str) -> crate::spec::emit::Fields {
+    use crate::spec::emit::{ifref, put, Out};
+    let LinkKind::Vlan(o) = kind else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(l) = &o.lower {
+        out.push(("lower".into(), ifref(l, node)));
+    }
+    out.push(("id".into(), Out::of(o.id)));
+    if o.protocol == Some(0x88a8) {
+        out.push(("protocol".into(), Out::of("802.1ad")));
+    }
+    put(&mut out, "reorder_hdr", &o.reorder_hdr, Some(true));
+    put(&mut out, "gvrp", &o.gvrp, Some(false));
+    put(&mut out, "mvrp", &o.mvrp, Some(false));
+    put(&mut out, "loose_binding", &o.loose_binding, Some(false));
+    for (key, map) in [
+        ("ingress_qos_map", &o.ingress_qos_map),
+        ("egress_qos_map", &o.egress_qos_map),
+    ] {
+        if !map.is_empty() {
+            let pairs: Vec<String> = map.iter().map(|(a, b)| format!("{a}:{b}")).collect();
+            out.push((key.into(), Out::list(pairs)));
+        }
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {

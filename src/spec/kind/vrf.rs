@@ -5,6 +5,7 @@ use super::{KindSpec, PortSpec};
 use crate::model::vrf::VrfOptions;
 use crate::model::{LinkKind, Node};
 use crate::spec::decode::{Ctx, Fields};
+use crate::spec::emit::Out;
 
 /// VRF fields.
 pub const FIELDS: &[&str] = &["table"];
@@ -21,8 +22,13 @@ pub const SPEC: KindSpec = KindSpec {
     ports: Some(PortSpec {
         fields: &[],
         decode: |_, _| None,
+        encode: |_| Vec::new(),
     }),
     check: Some(check),
+    encode: |kind, _| match kind {
+        LinkKind::Vrf(o) => vec![("table".into(), Out::of(o.table))],
+        _ => Vec::new(),
+    },
 };
 
 /// Decodes vrf options: `table` is required and not 0 (vrf_newlink: "VRF

@@ -1,5 +1,6 @@
-//! vxlan: `kind: vxlan`, a tunnel endpoint with exactly one of remote or group,
-//! checked as vxlan_validate and vxlan_config_validate check it.
+//! vxlan: `kind: vxlan`, a tunnel endpoint with exactly one of remote, group
+//! or remotes (the flood list, see spec::fdb), checked as vxlan_validate and
+//! vxlan_config_validate check it.
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -9,7 +10,7 @@ use crate::spec::decode::{ifref_of, Ctx, Fields};
 
 /// VXLAN fields.
 pub const FIELDS: &[&str] = &[
-    "vni", "local", "remote", "group", "dev", "dstport", "ttl", "learning",
+    "vni", "local", "remote", "group", "remotes", "dev", "dstport", "ttl", "learning", "fdb",
 ];
 
 /// The IANA VXLAN port, netloom's default (the kernel's own default is 8472).
@@ -31,14 +32,26 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> VxlanOptions {
         .unwrap_or(0);
     let remote = f.ip(cx, "remote");
     let group = f.ip(cx, "group");
-    match (f.get("remote"), f.get("group")) {
-        (None, None) => cx.err(
+    // `remotes` (the flood list, decoded by spec::fdb) replaces both.
+    let peers: Vec<&str> = ["remote", "group", "remotes"]
+        .into_iter()
+        .filter(|k| f.get(k).is_some())
+        .collect();
+    match peers.as_slice() {
+        [] => cx.err(
             f.at,
-            "a vxlan needs `remote` or `group`",
-            Some("give the peer's underlay address as `remote`, or a multicast `group`".into()),
+            "a vxlan needs `remote`, `group` or `remotes`",
+            Some("give the peer's underlay address as `remote`, a multicast `group`, or every other VTEP under `remotes` (head-end replication)".into()),
         ),
-        (Some(_), Some(g)) => cx.err(g.at, "a vxlan takes `remote` or `group`, not both", None),
-        _ => {}
+        [_] => {}
+        [a, b, ..] => {
+            let at = f.get(b).map_or(f.at, |y| y.at);
+            cx.err(
+                at,
+                format!("a vxlan takes one of `remote`, `group` and `remotes`, not `{a}` and `{b}`"),
+                Some("`remotes` lists every remote VTEP itself; a multicast `group` floods to all".into()),
+            );
+        }
     }
     if let (Some(g), Some(y)) = (group, f.get("group")) {
         if !g.is_multicast() {
@@ -50,6 +63,13 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> VxlanOptions {
         }
     }
     let local = f.ip(cx, "local");
+    if let (Some(r), Some(y)) = (remote.filter(|r| Some(*r) == local), f.get("remote")) {
+        cx.err(
+            y.at,
+            format!("remote {r} is the vxlan's own `local` address"),
+            Some("give the other VTEP's underlay address: frames sent to itself go nowhere".into()),
+        );
+    }
     let dev = f.get("dev").and_then(|y| ifref_of(cx, y, node, false));
     addresses(cx, f, local, remote.or(group), dev.is_some());
     VxlanOptions {
@@ -60,7 +80,10 @@ pub fn decode(cx: &mut Ctx, f: &Fields, node: &str) -> VxlanOptions {
         dev,
         dstport: Some(f.u16(cx, "dstport", 1, u16::MAX).unwrap_or(DSTPORT)),
         ttl: f.uint(cx, "ttl", 0, 255).and_then(|v| u8::try_from(v).ok()),
-        learning: f.bool(cx, "learning"),
+        // Head-end replication floods to the listed VTEPs; what is behind
+        // them is told by static entries, not learned (Documentation/
+        // networking/vxlan.rst: `nolearning` with `bridge fdb append`).
+        learning: f.bool(cx, "learning").or(f.get("remotes").map(|_| false)),
     }
 }
 
@@ -163,7 +186,28 @@ pub const SPEC: KindSpec = KindSpec {
     ),
     ports: None,
     check: Some(check),
+    encode,
 };
+
+/// A vxlan's fields (`dstport` 4789, `ttl` 0 and `learning` on are the
+/// defaults; `remotes` and `fdb` are written from the node's entries).
+pub fn encode(kind: &LinkKind, node: &str) -> crate::spec::emit::Fields {
+    use crate::spec::emit::{ifref, put, Out};
+    let LinkKind::Vxlan(o) = kind else {
+        return Vec::new();
+    };
+    let mut out = vec![("vni".to_string(), Out::of(o.vni))];
+    put(&mut out, "local", &o.local, None);
+    put(&mut out, "remote", &o.remote, None);
+    put(&mut out, "group", &o.group, None);
+    if let Some(d) = &o.dev {
+        out.push(("dev".into(), ifref(d, node)));
+    }
+    put(&mut out, "dstport", &o.dstport, Some(DSTPORT));
+    put(&mut out, "ttl", &o.ttl, Some(0));
+    put(&mut out, "learning", &o.learning, Some(true));
+    out
+}
 
 #[cfg(test)]
 mod tests {
@@ -176,7 +220,7 @@ mod tests {
         assert!(e.is_empty(), "{e:?}");
         assert!(matches!(k, LinkKind::Vxlan(v) if v.dstport == Some(4789) && v.vni == 100));
         let (_, e) = decode("vxlan", "{ vni: 1, remote: 10.9.0.2, group: 239.1.1.1 }");
-        assert!(e[0].contains("not both"), "{e:?}");
+        assert!(e[0].contains("not `remote` and `group`"), "{e:?}");
         let (_, e) = decode("vxlan", "{ vni: 1, group: 239.1.1.1, dev: eth0 }");
         assert!(e.is_empty(), "{e:?}");
         let (_, e) = decode("vxlan", "{ remote: 10.0.0.1/24 }");
