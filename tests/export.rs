@@ -20,6 +20,8 @@ const HOST: &[&str] = &[
     "15-macvlan-vepa.yaml",
     "17-ifb.yaml",
     "18-vxlan-her.yaml",
+    "19-lxc-dhcp.yaml",
+    "20-lif.yaml",
 ];
 
 /// The examples that need the VM's drivers.

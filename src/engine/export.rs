@@ -151,6 +151,11 @@ impl Engine {
             }
             keep_topology_host(&mut net, rec, &mark);
         }
+        // The file names the services (`dhcp:`, `addresses: [dhcp]`,
+        // `lifs:`, read back from their launch files), not what they placed.
+        for (node, more) in crate::plan::dynamic::unplace(&mut net) {
+            notes.entry(node).or_default().extend(more);
+        }
         self.read_sysctls(&mut net).await?;
         self.read_nat(&mut net, owned.is_some(), &mut notes).await?;
         let mtus: BTreeMap<IfRef, u32> = net

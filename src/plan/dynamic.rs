@@ -121,6 +121,58 @@ fn complete(want: &mut Node, have: &Node) {
     }
 }
 
+/// The inverse of [`resolve`], for `export`: what the services of `net`
+/// (as observed) placed is taken out, because the file names the service
+/// instead (`addresses: [dhcp]`, `lifs:`): a DHCP client's leased address
+/// and its default route, each LIF's address on whichever port holds it,
+/// and the device of routes through a LIF's subnet (they follow the LIF).
+/// Returns, per node, what could not be told apart from static settings.
+pub fn unplace(net: &mut Network) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut notes = std::collections::BTreeMap::new();
+    for (name, n) in net.nodes.iter_mut() {
+        let services: Vec<_> = n.services.values().cloned().collect();
+        for s in &services {
+            match &s.setup {
+                ServiceSetup::DhcpClient(c) => match leased(s) {
+                    Some(lease) => {
+                        let a = IpNet::V4(lease.address);
+                        if let Some(l) = n.links.get_mut(&c.iface) {
+                            l.addresses.retain(|x| x.net != a);
+                        }
+                        if let Some(router) = lease.router {
+                            let d = default_via(router, &c.iface);
+                            n.routes.retain(|r| {
+                                !(r.to == d.to && r.via == d.via && r.dev == d.dev)
+                            });
+                        }
+                    }
+                    None => notes.entry(name.clone()).or_insert_with(Vec::new).push(format!(
+                        "the DHCP client of `{}` holds no lease it reports: the interface's addresses are written as they are",
+                        c.iface
+                    )),
+                },
+                ServiceSetup::LifWatch(w) => {
+                    for lif in &w.lifs {
+                        for p in lif.ports() {
+                            if let Some(l) = n.links.get_mut(p) {
+                                l.addresses.retain(|x| x.net != lif.address);
+                            }
+                        }
+                        for r in n.routes.iter_mut() {
+                            let through = r.via.is_some_and(|v| lif.address.contains(&v));
+                            if through && r.dev.as_deref().is_some_and(|d| lif.ports().any(|p| p == d)) {
+                                r.dev = None;
+                            }
+                        }
+                    }
+                }
+                ServiceSetup::Dnsmasq(_) => {}
+            }
+        }
+    }
+    notes
+}
+
 /// Keep what interface `iface` has in `have` (IPv4 addresses and default
 /// routes through it) in `want`.
 fn leave_alone(want: &mut Node, have: &Node, iface: &str) {

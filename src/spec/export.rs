@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use super::emit::{scalar, Fields, Out};
 use super::kind;
-use crate::model::{Link, LinkKind, Network, Node, Route, HOST};
+use crate::model::service::{DnsmasqSetup, Lif};
+use crate::model::{Link, LinkKind, Network, Node, Route, ServiceSetup, HOST};
 
 /// What `export` read but cannot write as a field, by node (`""`: the
 /// topology as a whole).
@@ -35,6 +36,7 @@ pub fn write(net: &Network, notes: &Notes, source: &str) -> String {
             out += &format!("  - [{}, {}]\n", scalar(&a), scalar(&b));
         }
     }
+    out += &lifs(net);
     out
 }
 
@@ -168,10 +170,24 @@ fn interface(node: &str, n: &Node, l: &Link) -> Fields {
             f.push(("ports".into(), value));
         }
     }
-    if !l.addresses.is_empty() {
+    let client = n
+        .services
+        .values()
+        .any(|s| matches!(&s.setup, ServiceSetup::DhcpClient(c) if c.iface == l.name));
+    if !l.addresses.is_empty() || client {
         let mut a: Vec<String> = l.addresses.iter().map(|a| a.net.to_string()).collect();
         a.sort();
+        if client {
+            a.insert(0, "dhcp".into());
+        }
         f.push(("addresses".into(), Out::list(a)));
+    }
+    for s in n.services.values() {
+        if let ServiceSetup::Dnsmasq(d) = &s.setup {
+            if d.iface == l.name {
+                f.push(("dhcp".into(), Out::Map(dhcp_server(d))));
+            }
+        }
     }
     if let Some(m) = l.mtu {
         f.push(("mtu".into(), Out::of(m)));
@@ -210,6 +226,70 @@ fn route(r: &Route) -> Fields {
         f.push(("src".into(), Out::of(s)));
     }
     f
+}
+
+/// A `dhcp:` server's fields, as spec::dhcp reads them (the domain always
+/// written: its default is the topology's name, which a file may change).
+fn dhcp_server(d: &DnsmasqSetup) -> Fields {
+    let mut f: Fields = vec![
+        (
+            "range".into(),
+            Out::of(format!("{}-{}", d.range.0, d.range.1)),
+        ),
+        ("lease_time".into(), Out::of(format!("{}s", d.lease_time))),
+    ];
+    if let Some(t) = d.renew_time {
+        f.push(("renew_time".into(), Out::of(format!("{t}s"))));
+    }
+    if let Some(t) = d.rebind_time {
+        f.push(("rebind_time".into(), Out::of(format!("{t}s"))));
+    }
+    if !d.hosts.is_empty() {
+        let hosts = d.hosts.iter().map(|(h, a)| (h.clone(), Out::of(a)));
+        f.push(("hosts".into(), Out::Map(hosts.collect())));
+    }
+    f.push(("domain".into(), Out::of(&d.domain)));
+    f
+}
+
+/// The `lifs:` section: every LIF of every node's watcher, by name.
+fn lifs(net: &Network) -> String {
+    let mut all: BTreeMap<&str, (&str, &Lif)> = BTreeMap::new();
+    for (node, n) in &net.nodes {
+        for s in n.services.values() {
+            if let ServiceSetup::LifWatch(w) = &s.setup {
+                for lif in &w.lifs {
+                    all.insert(&lif.name, (node, lif));
+                }
+            }
+        }
+    }
+    if all.is_empty() {
+        return String::new();
+    }
+    let mut out = "lifs:\n".to_string();
+    for (name, (node, lif)) in all {
+        let port = |p: &str| format!("{node}/{p}");
+        let mut f: Fields = vec![
+            ("address".into(), Out::of(lif.address)),
+            ("home".into(), Out::of(port(&lif.home))),
+        ];
+        if !lif.failover.is_empty() {
+            f.push((
+                "failover".into(),
+                Out::list(lif.failover.iter().map(|p| port(p))),
+            ));
+        }
+        f.push(("auto_revert".into(), Out::of(lif.auto_revert)));
+        if lif.revert_delay_ms > 0 {
+            f.push((
+                "revert_delay".into(),
+                Out::of(format!("{}ms", lif.revert_delay_ms)),
+            ));
+        }
+        out += &format!("  {}: {}\n", scalar(name), Out::Map(f).flow());
+    }
+    out
 }
 
 /// Every veth pair once, as `node/name` ends, the smaller first.
