@@ -19,6 +19,11 @@ fn check(example: &str) {
         .build()
         .unwrap();
     let gaps = known_gaps();
+    // The DHCP client and the LIF watcher are netloom's own program, which
+    // this test binary (driving the library) is not.
+    let bin =
+        std::env::var_os("NETLOOM_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_netloom").into());
+    std::env::set_var(netloom::kernel::apply::AGENT_EXE, bin);
     rt.block_on(async {
         let e = engine(&topo);
         up(&e, &topo).await;
@@ -65,6 +70,8 @@ mod explain_examples {
     host!(macvlan_vepa, "15-macvlan-vepa.yaml");
     host!(ifb, "17-ifb.yaml");
     host!(vxlan_her, "18-vxlan-her.yaml");
+    host!(lxc_dhcp, "19-lxc-dhcp.yaml");
+    host!(lif, "20-lif.yaml");
     vm!(
         vrf,
         "16-vrf.yaml",
