@@ -411,8 +411,10 @@ fn clients_lease_renew_drift_restart_and_release() {
     while leases().contains("10.0.3.50") {
         assert!(
             t.elapsed() < std::time::Duration::from_secs(3),
-            "not released: {}",
-            leases()
+            "not released: {}\n{}",
+            leases(),
+            lab.sh("cat /run/netloom/services/netloom-lxc.gw/dnsmasq-lxcbr0/log")
+                .text()
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -79,6 +79,13 @@ pub(crate) fn plan(ctx: &Ctx, out: &mut Vec<Pending>) {
                 ServiceSetup::Dnsmasq(d) => {
                     needs.push(Key::Addr(iref(&node, &d.iface), d.address.into()));
                     gives.push(served());
+                    // A restart stops the server first: clients stopping
+                    // in this plan release their leases to it before
+                    // (else a release sent meanwhile is lost and the
+                    // lease stays in its file until it expires).
+                    if running.is_some() {
+                        needs.extend(clients.iter().cloned());
+                    }
                 }
                 ServiceSetup::DhcpClient(_) => needs.push(served()),
                 ServiceSetup::LifWatch(_) => {}
@@ -238,6 +245,37 @@ mod tests {
         let server = lines
             .iter()
             .position(|l| l.contains("stop dnsmasq-br0"))
+            .unwrap();
+        let client = lines
+            .iter()
+            .position(|l| l.contains("stop dhcp-eth0"))
+            .unwrap();
+        assert!(plan.steps[server].after.contains(&client), "{plan}");
+    }
+
+    #[test]
+    fn a_server_restarts_after_the_clients_that_stop_have_released() {
+        // c1 no longer leases, and the server's setup changes with it (its
+        // DNS records do): the client's stop, which releases, comes first.
+        let have = network(true);
+        let mut want = network(true);
+        want.nodes.get_mut("c1").unwrap().services.clear();
+        if let Some(s) = want
+            .nodes
+            .get_mut("gw")
+            .unwrap()
+            .services
+            .get_mut("dnsmasq-br0")
+        {
+            if let ServiceSetup::Dnsmasq(d) = &mut s.setup {
+                d.records.insert("c1".into(), "10.0.3.60".parse().unwrap());
+            }
+        }
+        let plan = crate::plan::up(&want, &have, &owned()).unwrap();
+        let lines: Vec<String> = plan.steps.iter().map(|s| s.op.to_string()).collect();
+        let server = lines
+            .iter()
+            .position(|l| l.contains("restart dnsmasq-br0"))
             .unwrap();
         let client = lines
             .iter()
