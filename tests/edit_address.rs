@@ -6,8 +6,10 @@
 //! (__inet_del_ifa); which of those bites depends on the order `up` happens to
 //! run its steps in, so each edit is made RUNS times, back and forth in one
 //! lab, and every run is judged on its own. The kernel is read with iproute2
-//! (tests/kstate), not with netloom's observer.
+//! (tests/support/kstate), not with netloom's observer.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/kstate/mod.rs"]
 mod kstate;
 
 use std::collections::BTreeSet;

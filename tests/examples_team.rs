@@ -2,6 +2,7 @@
 //! started by `up`, fails over when the active port loses its link, shows its
 //! state in `status`, restarts for a port option change, and is gone after
 //! `down`. Needs the team driver and teamd: runs in the VM.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

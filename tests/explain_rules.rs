@@ -12,6 +12,7 @@
 //! `# when: NODE: KEY = VALUE` (the rule applies only on kernels where that
 //! sysctl has that value; elsewhere explain must say the flow gets through,
 //! and the probe must agree).
+#[path = "support/explain_util/mod.rs"]
 mod explain_util;
 
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! Apply tests against the real kernel, links: run ops, then read the kernel
 //! back independently with iproute2 JSON. Each test in its own sandbox.
+#[path = "support/apply_support/mod.rs"]
 mod apply_support;
 
 use apply_support::*;

@@ -1,7 +1,9 @@
 //! Crash safety: `netloom up` killed with SIGKILL at random moments; each
 //! time the next `up` converges to the file, and `down` (by file, or by name
 //! straight after a crash) leaves nothing behind.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/txn_support/mod.rs"]
 mod txn_support;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! `netloom verify` and `netloom up --verify` through the real binary, each
 //! test in its own sandbox: the table and JSON, exit codes, failures that say
 //! where the network broke, readiness on a freshly built STP bridge.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
