@@ -18,7 +18,6 @@ use netloom::model::{Link, LinkKind, Network};
 use serde_json::Value;
 
 #[path = "support/peer_util/mod.rs"]
-
 mod peer_util;
 use peer_util::{states, translate};
 

@@ -6,7 +6,6 @@ use netloom::model::{Claim, IfRef, Probe};
 use netloom::verify;
 
 #[path = "support/verify_util/mod.rs"]
-
 mod verify_util;
 use verify_util::*;
 

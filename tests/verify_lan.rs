@@ -8,7 +8,6 @@ use netloom::model::{Address, Claim, Expectation, IfRef, Network, Probe, Target}
 use netloom::verify;
 
 #[path = "support/verify_util/mod.rs"]
-
 mod verify_util;
 use verify_util::*;
 
