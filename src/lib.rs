@@ -32,6 +32,7 @@ pub mod import;
 pub mod kernel;
 pub mod model;
 pub mod plan;
+#[cfg(any(test, feature = "sandbox"))]
 pub mod sandbox;
 pub mod spec;
 pub mod state;

@@ -2,6 +2,7 @@
 //! grammar of the file's `name`, and one that does not is refused (exit 1)
 //! before anything is read or made with it: it becomes a records path
 //! (`<state dir>/NAME.json`) and namespace names.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::netloom_bin;

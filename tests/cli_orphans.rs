@@ -1,6 +1,7 @@
 //! Objects a topology created earlier and the file no longer names are shown
 //! as orphaned by `status`, removed by `up`, and `down` works from netloom's
 //! records alone (by name, without the file).
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::Lab;

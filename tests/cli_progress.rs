@@ -1,6 +1,7 @@
 //! A large `up` shows a progress bar on a terminal and stays quiet when
 //! its output is not one. Host only (vm/test.sh leaves it out): it tests
 //! the command line, which no kernel changes.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::{netloom_bin, Lab};

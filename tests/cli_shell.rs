@@ -3,6 +3,7 @@
 //! installed under a prefix, `list`, tables that colour only a terminal
 //! and never under NO_COLOR, and a YAML error that names the bracket left
 //! open. Host only (vm/test.sh leaves it out): no kernel difference shows.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! netloom-cni against CNI 1.1.0, executed as a runtime executes it: each
 //! test names the spec's MUST (or SHOULD) it holds the plugin to, and every
 //! refusal is checked to have changed nothing.
+#[path = "support/cni_util/mod.rs"]
 mod cni_util;
 
 use cni_util::{bridge_conf, first_ip, Runtime};

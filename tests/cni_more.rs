@@ -1,6 +1,7 @@
 //! netloom-cni among other plugins: chained before and after Debian's
 //! reference plugins through prevResult, IPAM delegated to host-local;
 //! and the macvlan/ipvlan/VLAN attachments (the latter two in the VM).
+#[path = "support/cni_util/mod.rs"]
 mod cni_util;
 
 use std::path::Path;

@@ -16,6 +16,7 @@
 //!
 //! About 3 s. Skipped (with a message) where podman is not installed;
 //! test.sh installs it. Not run in the VM (no podman there).
+#[path = "support/cni_util/mod.rs"]
 mod cni_util;
 
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 //! bridge, and kill -9 in the middle of ADD followed by DEL or GC. These
 //! exercise netloom-cni's locking, records and journal, not drivers: they
 //! run on the host only (vm/test.sh skips this binary).
+#[path = "support/cni_util/mod.rs"]
 mod cni_util;
 
 use std::io::Write;

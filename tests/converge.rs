@@ -3,6 +3,7 @@
 //! stays pending `up` rolls back and fails naming it. A kernel that
 //! acknowledges an op without doing it stands in for one that undoes
 //! netloom's work behind its back (NETLOOM_FAULT_SKIP[_ONCE]).
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::{Lab, Run};

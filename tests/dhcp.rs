@@ -1,6 +1,7 @@
 //! DHCP and DNS served by dnsmasq, and netloom's DHCP client, through the
 //! real binary in a sandbox: supervision (identity, kill, restart, option
 //! change, rollback, crash, down), leases, renewals and name resolution.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Instant;

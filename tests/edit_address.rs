@@ -6,8 +6,10 @@
 //! (__inet_del_ifa); which of those bites depends on the order `up` happens to
 //! run its steps in, so each edit is made RUNS times, back and forth in one
 //! lab, and every run is judged on its own. The kernel is read with iproute2
-//! (tests/kstate), not with netloom's observer.
+//! (tests/support/kstate), not with netloom's observer.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/kstate/mod.rs"]
 mod kstate;
 
 use std::collections::BTreeSet;
@@ -172,30 +174,10 @@ fn primary_change_keeps_the_secondaries() {
         "0.0.0.0/0 via 10.0.0.2 metric 0 table 254",
         "10.20.0.0/16 via 10.0.0.2 metric 50 table 254",
     ];
-    // 10.0.0.1 first and alone, so that it is the primary.
-    let first = file("10.0.0.1/24", routes, "10.0.0.2/24");
-    repeat(
-        &[&first],
-        Version {
-            text: file(
-                "10.0.0.1/24, 10.0.0.11/24, 10.0.0.12/24",
-                routes,
-                "10.0.0.2/24",
-            ),
-            addrs: &["10.0.0.1/24", "10.0.0.11/24", "10.0.0.12/24"],
-            secondaries: &["10.0.0.11/24", "10.0.0.12/24"],
-            routes: want,
-        },
-        Version {
-            text: file(
-                "10.0.0.3/24, 10.0.0.11/24, 10.0.0.12/24",
-                routes,
-                "10.0.0.2/24",
-            ),
-            addrs: &["10.0.0.3/24", "10.0.0.11/24", "10.0.0.12/24"],
-            secondaries: &[],
-            routes: want,
-        },
+    from_primary_and_secondaries(
+        routes,
+        want,
+        &["10.0.0.3/24", "10.0.0.11/24", "10.0.0.12/24"],
     );
 }
 
@@ -204,6 +186,17 @@ fn primary_change_keeps_the_secondaries() {
 fn removing_the_primary_keeps_the_secondaries() {
     let routes = "      - { to: default, via: 10.0.0.2 }\n";
     let want = &["0.0.0.0/0 via 10.0.0.2 metric 0 table 254"];
+    from_primary_and_secondaries(routes, want, &["10.0.0.11/24", "10.0.0.12/24"]);
+}
+
+/// a's eth0 from primary 10.0.0.1/24 (made first and alone, so that it is
+/// the primary) with secondaries .11 and .12 to the addresses `to`, with
+/// `routes` in the file; the kernel holds `want` before and after.
+fn from_primary_and_secondaries(
+    routes: &str,
+    want: &'static [&'static str],
+    to: &'static [&'static str],
+) {
     let first = file("10.0.0.1/24", routes, "10.0.0.2/24");
     repeat(
         &[&first],
@@ -218,8 +211,8 @@ fn removing_the_primary_keeps_the_secondaries() {
             routes: want,
         },
         Version {
-            text: file("10.0.0.11/24, 10.0.0.12/24", routes, "10.0.0.2/24"),
-            addrs: &["10.0.0.11/24", "10.0.0.12/24"],
+            text: file(&to.join(", "), routes, "10.0.0.2/24"),
+            addrs: to,
             secondaries: &[],
             routes: want,
         },
@@ -263,23 +256,7 @@ fn dual_stack_address_change_keeps_both_defaults() {
         "0.0.0.0/0 via 10.0.0.2 metric 0 table 254",
         "::/0 via fd00::2 metric 1024 table 254",
     ];
-    let b = "10.0.0.2/24, 'fd00::2/64'";
-    let before = file("10.0.0.1/24, 'fd00::1/64'", routes, b);
-    repeat(
-        &[&before],
-        Version {
-            text: before.clone(),
-            addrs: &["10.0.0.1/24", "fd00::1/64"],
-            secondaries: &[],
-            routes: want,
-        },
-        Version {
-            text: file("10.0.0.3/24, 'fd00::3/64'", routes, b),
-            addrs: &["10.0.0.3/24", "fd00::3/64"],
-            secondaries: &[],
-            routes: want,
-        },
-    );
+    dual_stack_edit(routes, want, &["10.0.0.3/24", "fd00::3/64"]);
 }
 
 /// A prefix length change: the gateways are on link before and after, and
@@ -298,6 +275,13 @@ fn prefix_change_keeps_routes_whose_gateway_is_unreachable_only_in_between() {
         "10.30.0.0/16 dev eth0 metric 0 table 254",
         "fd99::/64 via fd00::2 dev eth0 metric 1024 table 254",
     ];
+    dual_stack_edit(routes, want, &["10.0.0.1/25", "fd00::1/80"]);
+}
+
+/// a's eth0 from 10.0.0.1/24 and fd00::1/64 (b has .2 of both) to the two
+/// addresses `to`, with `routes` in the file; the kernel holds `want` before
+/// and after.
+fn dual_stack_edit(routes: &str, want: &'static [&'static str], to: &'static [&'static str; 2]) {
     let b = "10.0.0.2/24, 'fd00::2/64'";
     let before = file("10.0.0.1/24, 'fd00::1/64'", routes, b);
     repeat(
@@ -309,8 +293,8 @@ fn prefix_change_keeps_routes_whose_gateway_is_unreachable_only_in_between() {
             routes: want,
         },
         Version {
-            text: file("10.0.0.1/25, 'fd00::1/80'", routes, b),
-            addrs: &["10.0.0.1/25", "fd00::1/80"],
+            text: file(&format!("{}, '{}'", to[0], to[1]), routes, b),
+            addrs: to,
             secondaries: &[],
             routes: want,
         },

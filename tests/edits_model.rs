@@ -4,12 +4,12 @@
 //! via/dev/metric/table, nodes, links, ports, MTUs, sysctls, NAT), at least
 //! NETLOOM_EDITS_TOTAL (300) edits per run, each sequence in one sandbox.
 //! After every `up`: exit 0, `plan` exit 0, the kernel as iproute2, nft and
-//! /proc/sys show it (tests/kstate, not netloom's observer) equal to what
+//! /proc/sys show it (tests/support/kstate, not netloom's observer) equal to what
 //! the test's own model of the file says, and the file's `reach:` claims
 //! proved by `netloom verify`. Every file is first checked by `netloom
 //! validate`; a refusal is a bug of the generator.
 //!
-//! A failing sequence is shrunk (tests/edits_util/shrink.rs) and reported
+//! A failing sequence is shrunk (tests/support/edits_util/shrink.rs) and reported
 //! with its seed, its edits, the file before and after the last one, and
 //! what differed. Environment:
 //!   NETLOOM_EDITS_SEED=N         the run's seed (default: from the clock)
@@ -20,8 +20,11 @@
 //!   NETLOOM_EDITS_KEEP_GOING=1   after a failure, rebuild the network from
 //!                                scratch and go on, through all sequences;
 //!                                each kind of failure is shrunk and reported
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/edits_util/mod.rs"]
 mod edits_util;
+#[path = "support/kstate/mod.rs"]
 mod kstate;
 
 use std::collections::BTreeSet;

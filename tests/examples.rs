@@ -1,5 +1,6 @@
 //! Every example of examples/ on this machine's kernel, each in its own
 //! sandbox, through the full life cycle (see `common::life_cycle`).
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::Lab;

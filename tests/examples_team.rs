@@ -2,6 +2,7 @@
 //! started by `up`, fails over when the active port loses its link, shows its
 //! state in `status`, restarts for a port option change, and is gone after
 //! `down`. Needs the team driver and teamd: runs in the VM.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -90,7 +91,11 @@ fn team_activebackup_fails_over_and_leaves_no_teamd() {
     assert!(!pid.is_empty());
     // down stopped teamd (and life_cycle checked /run/netloom is empty).
     assert!(!teamd_alive(&pid), "teamd {pid} survived down");
-    assert_eq!(teamd_count(&lab), 0, "a teamd process remains");
+    assert_eq!(
+        teamds(&lab),
+        Vec::<String>::new(),
+        "a teamd process remains"
+    );
 
     // A failure after teamd started rolls back to nothing: teamd stopped too.
     let steps = lab.pending().len();
@@ -100,19 +105,30 @@ fn team_activebackup_fails_over_and_leaves_no_teamd() {
     assert_eq!(r.code, 1, "{}", r.text());
     assert!(r.err.contains("rolled back"), "{}", r.text());
     lab.assert_no_residue();
-    assert_eq!(teamd_count(&lab), 0, "rollback left a teamd");
+    assert_eq!(teamds(&lab), Vec::<String>::new(), "rollback left a teamd");
 
     // `down --name`, without the file, finds teamd through its directory.
     lab.expect("up", &[], 0);
-    assert_eq!(teamd_count(&lab), 1);
+    assert_eq!(teamds(&lab).len(), 1, "{:?}", teamds(&lab));
     let r = lab.netloom(&["down", "--name", "team-ab"]);
     assert_eq!(r.code, 0, "{}", r.text());
     lab.assert_no_residue();
-    assert_eq!(teamd_count(&lab), 0, "down --name left a teamd");
+    assert_eq!(
+        teamds(&lab),
+        Vec::<String>::new(),
+        "down --name left a teamd"
+    );
 }
 
-/// Live teamd processes on the machine (this binary runs one test only).
-fn teamd_count(lab: &Lab) -> usize {
-    let ps = lab.sh("for c in /proc/[0-9]*/comm; do cat $c; done 2>/dev/null | grep -cx teamd");
-    ps.out.trim().parse().unwrap_or(usize::MAX)
+/// The live teamd processes of this lab, as "pid cmdline" so that a
+/// failure says which one was left. Other test binaries run team labs at
+/// the same time (in the VM too), so a teamd counts only when it sees this
+/// sandbox's /run: a file made there shows through /proc/PID/root.
+fn teamds(lab: &Lab) -> Vec<String> {
+    let mark = format!("/run/teamd-probe-{}", std::process::id());
+    let ps = lab.sh(&format!(
+        "touch {mark}; for d in /proc/[0-9]*; do [ \"$(cat $d/comm 2>/dev/null)\" = teamd ] && \
+         [ -e $d/root{mark} ] && echo \"${{d#/proc/}} $(tr '\\0' ' ' < $d/cmdline)\"; done; true"
+    ));
+    ps.out.lines().map(str::to_string).collect()
 }

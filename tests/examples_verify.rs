@@ -2,6 +2,7 @@
 //! verify`: the vepa example's full life cycle here, and every example that
 //! needs drivers this kernel lacks (bond, team, ipvlan, 8021q) up, verified
 //! (failover included) and down in the VM.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::Lab;

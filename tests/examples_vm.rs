@@ -2,6 +2,7 @@
 //! ipvlan, ipvtap), each through the full life cycle (`common::life_cycle`)
 //! with a proof read from the kernel and by traffic. Ignored on the host; the
 //! VM (Debian's 6.1 kernel) runs them: `vm/test.sh examples_vm`.
+#[path = "support/common/mod.rs"]
 mod common;
 
 /// In a module so `vm/test.sh examples_vm` selects exactly these tests.

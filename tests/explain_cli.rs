@@ -2,6 +2,7 @@
 //! matrix, exit codes, mistakes (each located, exit 1, nothing touched),
 //! `--trace` (one probe under nftrace, the rule that dropped it named), and
 //! `verify` saying why each failed claim failed.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::Lab;

@@ -2,6 +2,7 @@
 //! pair (node, address of the file), explain's verdict, static and live,
 //! equals what a real probe sees. The examples this kernel has drivers for
 //! run here; the others in the VM (`vm/test.sh explain`).
+#[path = "support/explain_util/mod.rs"]
 mod explain_util;
 
 use explain_util::{compare, engine, known_gaps, report, up};

@@ -7,6 +7,7 @@
 //! agreement count is printed. Each topology comes from a seed: a failure
 //! names the seed and prints the file, and `NETLOOM_PROP_SEED=N` runs that
 //! one alone.
+#[path = "support/explain_util/mod.rs"]
 mod explain_util;
 
 use std::collections::BTreeMap;

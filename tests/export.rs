@@ -3,6 +3,7 @@
 //! the same file, and the example's own expectations hold on the network
 //! the exported file made. Exporting the host or a namespace netloom did
 //! not make reads and changes nothing.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! kernel, proof that the flood list (not learning) carries broadcasts and
 //! that a static entry carries unicast, and entries that drift are seen and
 //! put back.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::Lab;

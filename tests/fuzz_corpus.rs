@@ -1,6 +1,7 @@
 //! The fuzz corpus (fuzz/corpus/parse_validate) replayed as ordinary tests,
 //! and property tests over random valid and invalid documents: parsing never
 //! panics, and every rejection carries errors located inside the text.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use proptest::prelude::*;

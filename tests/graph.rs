@@ -4,6 +4,7 @@
 //!
 //! SVG needs Graphviz's `dot` (Debian package graphviz, installed by
 //! test.sh); the browser test skips with a reason when chromium is absent.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

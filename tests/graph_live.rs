@@ -1,6 +1,7 @@
 //! `netloom graph --live` over a running network in a sandbox: admin state
 //! and carrier, drift, STP port states, failed expectations, the active
 //! port of a bond (in the VM), read back from `--format json`.
+#[path = "support/common/mod.rs"]
 mod common;
 
 /// In a module so `vm/test.sh graph_live` selects these tests.

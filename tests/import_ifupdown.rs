@@ -16,7 +16,9 @@
 //! - `#> absent NAME`: not imported (a file not read, a mapping's name).
 //! - `#> standin link ...`: checked only with `--stand-ins` (it needs a port).
 //! - `#> vm`: needs bond, 8021q, dummy or bridge VLAN filtering: the VM.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/ifupdown_util/mod.rs"]
 mod ifupdown_util;
 
 /// In a module so `vm/test.sh import_ifupdown` selects these tests.

@@ -1,5 +1,6 @@
 //! Every invalid file of tests/invalid is refused by `netloom up` with a
 //! located message (file:line:column), and the machine is left untouched.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::{netloom_bin, root};

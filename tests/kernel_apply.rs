@@ -1,5 +1,6 @@
 //! Apply tests against the real kernel, links: run ops, then read the kernel
 //! back independently with iproute2 JSON. Each test in its own sandbox.
+#[path = "support/apply_support/mod.rs"]
 mod apply_support;
 
 use apply_support::*;
@@ -188,23 +189,7 @@ async fn bridge_with_every_option_and_a_kind_change() {
 async fn bridge_port_options() {
     netloom::sandboxed!("bridge_port_options");
     let k = lab(&["a"]).await;
-    add_veth(&k, "a", "p0", "a", "p1").await;
-    add(
-        &k,
-        "a",
-        Link::new("br0", LinkKind::Bridge(BridgeOptions::default())),
-    )
-    .await;
-    set(
-        &k,
-        "a",
-        "p0",
-        LinkChange {
-            master: Some(Some("br0".into())),
-            ..Default::default()
-        },
-    )
-    .await;
+    bridge_with_port_p0(&k).await;
     let port = BridgePort {
         cost: Some(42),
         priority: Some(7),
@@ -493,23 +478,7 @@ async fn tun_and_tap_with_owner_group_multi_queue_persist() {
 async fn kernel_refusal_carries_its_message_and_the_object() {
     netloom::sandboxed!("kernel_refusal_carries_its_message_and_the_object");
     let k = lab(&["a"]).await;
-    add_veth(&k, "a", "p0", "a", "p1").await;
-    add(
-        &k,
-        "a",
-        Link::new("br0", LinkKind::Bridge(BridgeOptions::default())),
-    )
-    .await;
-    set(
-        &k,
-        "a",
-        "p0",
-        LinkChange {
-            master: Some(Some("br0".into())),
-            ..Default::default()
-        },
-    )
-    .await;
+    bridge_with_port_p0(&k).await;
     let op = Op::AddLink {
         node: "a".into(),
         link: macvlan("mv0", at("a", "p0"), "bridge", vec![], false),

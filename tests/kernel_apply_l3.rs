@@ -1,5 +1,6 @@
 //! Apply tests against the real kernel, layer 3 and around: addresses,
 //! routes, sysctls, NAT. Read back with iproute2 / nft JSON, each in a sandbox.
+#[path = "support/apply_support/mod.rs"]
 mod apply_support;
 
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! Apply tests for kinds this machine's kernel lacks (bond, 8021q, ipvlan,
 //! ipvtap, dummy, team, bridge VLAN filtering): ignored here, run in the
 //! Debian 6.1 VM with --include-ignored.
+#[path = "support/apply_support/mod.rs"]
 mod apply_support;
 
 use std::process::Command;

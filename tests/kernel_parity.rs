@@ -11,6 +11,7 @@
 //! there, so the host's trials are judged by 6.1 as well as 6.18.
 #[path = "kernel_parity/links.rs"]
 mod links;
+#[path = "support/parity_util/mod.rs"]
 mod parity_util;
 #[path = "kernel_parity/tunnels.rs"]
 mod tunnels;

@@ -1,6 +1,7 @@
 //! The ifb kind (examples/17-ifb.yaml) on this machine's kernel: made,
 //! read back option by option, its address reached by traffic, changed in
 //! place, removed without residue.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::{link, Lab};

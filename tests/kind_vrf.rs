@@ -2,6 +2,7 @@
 //! addresses in one router node stay apart, proved by traffic; the vrf and
 //! its ports are read back option by option from the kernel. Ignored on
 //! the host (no vrf driver); the VM runs it: `vm/test.sh kind_vrf`.
+#[path = "support/common/mod.rs"]
 mod common;
 
 /// In a module so `vm/test.sh kind_vrf` selects exactly these tests.

@@ -2,6 +2,7 @@
 //! admin down and on carrier loss with the routes that use the address,
 //! auto-revert after the delay, manual migrate (sticky) and revert, and
 //! the watcher's supervision (kill, restart, outliving its `up`, down).
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

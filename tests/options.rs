@@ -3,6 +3,7 @@
 //! kernel: `netloom up`, then read back independently with iproute2 inside the
 //! node and compare each value; then `status` is in sync and `plan` is empty.
 //! These kinds exist on the host kernel, so the tests are not ignored.
+#[path = "support/common/mod.rs"]
 mod common;
 
 /// In a module so `vm/test.sh options` selects these tests too.

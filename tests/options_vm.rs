@@ -3,6 +3,7 @@
 //! back independently with iproute2 inside the node and compare each value;
 //! then `status` is in sync and `plan` is empty. These kinds are missing from
 //! the host kernel: `vm/test.sh options` runs them in the VM.
+#[path = "support/common/mod.rs"]
 mod common;
 
 /// In a module so `vm/test.sh options` selects these tests.

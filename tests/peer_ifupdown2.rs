@@ -17,6 +17,7 @@ use netloom::import::Skip;
 use netloom::model::{Link, LinkKind, Network};
 use serde_json::Value;
 
+#[path = "support/peer_util/mod.rs"]
 mod peer_util;
 use peer_util::{states, translate};
 

@@ -1,4 +1,5 @@
 //! Planner per-kind rules: which option changes are made in place and which recreate.
+#[path = "support/plan_util/mod.rs"]
 mod plan_util;
 
 use netloom::model::Op;

@@ -1,5 +1,6 @@
 //! Planner properties over random small networks, checked against a symbolic
 //! kernel that refuses ops whose dependencies were not met.
+#[path = "support/plan_util/mod.rs"]
 mod plan_util;
 
 use netloom::model::*;

@@ -1,4 +1,5 @@
 //! Planner status and down: per-object sync state, and tearing everything down.
+#[path = "support/plan_util/mod.rs"]
 mod plan_util;
 
 use netloom::model::Op;

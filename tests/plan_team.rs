@@ -1,5 +1,6 @@
 //! Planner: a team's teamd is started once its ports exist and before they
 //! come up, restarted when the setup changes, and its start undone by a stop.
+#[path = "support/plan_util/mod.rs"]
 mod plan_util;
 
 use netloom::apply::journal;

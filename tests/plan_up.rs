@@ -1,4 +1,5 @@
 //! Planner scenarios: full plans from nothing, minimal changes, recreation, conflicts.
+#[path = "support/plan_util/mod.rs"]
 mod plan_util;
 
 use netloom::model::Op;

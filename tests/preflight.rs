@@ -1,6 +1,7 @@
 //! Preflight: `up` fails before touching anything when the kernel lacks a
 //! driver the plan needs, naming every missing kind; where the kernel has
 //! them all (the VM), the preflight passes.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeSet;

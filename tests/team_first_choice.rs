@@ -6,6 +6,7 @@
 //! dump`, not netloom's socket code) and the carriers with `ip` (LOWER_UP),
 //! right after `up` returns: no waiting. Needs the team
 //! driver and teamd: runs in the VM.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

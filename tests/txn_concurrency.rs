@@ -1,6 +1,8 @@
 //! Two netloom processes on one machine: the machine-wide lock serializes
 //! them, and one that finds it held fails at once naming the holder.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/txn_support/mod.rs"]
 mod txn_support;
 
 use std::process::Stdio;

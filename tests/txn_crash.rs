@@ -1,7 +1,9 @@
 //! Crash safety: `netloom up` killed with SIGKILL at random moments; each
 //! time the next `up` converges to the file, and `down` (by file, or by name
 //! straight after a crash) leaves nothing behind.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/txn_support/mod.rs"]
 mod txn_support;
 
 use std::time::{Duration, Instant};
@@ -181,17 +183,9 @@ fn a_bridge_left_quiet_by_a_crash_gets_snooping_at_the_next_up() {
     assert_eq!(snooping(&lab), 1);
     let r = lab.exec(
         "a",
-        &[
-            "ip",
-            "link",
-            "set",
-            "dev",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ],
+        &"ip link set dev br0 type bridge mcast_snooping 0"
+            .split(' ')
+            .collect::<Vec<_>>(),
     );
     assert_eq!(r.code, 0, "{}", r.text());
     lab.expect("plan", &[], 0);

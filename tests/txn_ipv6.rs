@@ -1,6 +1,7 @@
 //! Addresses are usable when `up` returns: IPv6 addresses skip duplicate
 //! address detection unless the file asks for it, so they are never
 //! tentative and a ping6 works at once, with no sleep.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::Lab;

@@ -1,7 +1,9 @@
 //! Ownership under attack: objects that carry the names the file uses but
 //! that netloom did not create are never modified or deleted. `up` names
 //! each of them and stops before touching anything; `down` leaves them be.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/txn_support/mod.rs"]
 mod txn_support;
 
 use common::Lab;

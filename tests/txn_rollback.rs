@@ -3,7 +3,9 @@
 //! running) exits 1 naming the step, undoes what was done, and the machine's
 //! normalized state equals the state before — for every k, from an empty
 //! machine and from an applied topology towards an edited one.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/txn_support/mod.rs"]
 mod txn_support;
 
 use common::Lab;

@@ -1,7 +1,9 @@
 //! Thorough teardown: `down` removes everything netloom created even when
 //! the file was edited since (netloom's records still name it) or is gone
 //! (`down --name`).
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/txn_support/mod.rs"]
 mod txn_support;
 
 use common::Lab;

@@ -1,7 +1,9 @@
 //! Rollback with kinds the host kernel lacks: a fault at every step of an
 //! `up` leaves the machine as before. Ignored here; `vm/test.sh` runs them
 //! in the VM with --include-ignored.
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/txn_support/mod.rs"]
 mod txn_support;
 
 use common::Lab;

@@ -1,6 +1,7 @@
 //! `netloom verify` and `netloom up --verify` through the real binary, each
 //! test in its own sandbox: the table and JSON, exit codes, failures that say
 //! where the network broke, readiness on a freshly built STP bridge.
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -90,20 +91,9 @@ fn a_broken_network_fails_naming_the_expectation_and_where() {
     // it; put it back by hand, and verify agrees.
     let add = lab.exec(
         "a",
-        &[
-            "ip",
-            "route",
-            "add",
-            "10.0.0.0/24",
-            "dev",
-            "eth0",
-            "proto",
-            "kernel",
-            "scope",
-            "link",
-            "src",
-            "10.0.0.1",
-        ],
+        &"ip route add 10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.1"
+            .split(' ')
+            .collect::<Vec<_>>(),
     );
     assert_eq!(add.code, 0, "{}", add.text());
     lab.expect("verify", &[], 0);

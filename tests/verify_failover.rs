@@ -5,6 +5,7 @@ use std::time::Duration;
 use netloom::model::{Claim, IfRef, Probe};
 use netloom::verify;
 
+#[path = "support/verify_util/mod.rs"]
 mod verify_util;
 use verify_util::*;
 

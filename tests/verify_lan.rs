@@ -7,6 +7,7 @@ use std::time::Duration;
 use netloom::model::{Address, Claim, Expectation, IfRef, Network, Probe, Target};
 use netloom::verify;
 
+#[path = "support/verify_util/mod.rs"]
 mod verify_util;
 use verify_util::*;
 

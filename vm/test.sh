@@ -73,8 +73,6 @@ files=""
 for d in tests examples; do
     [ -d "$REPO/$d" ] && files="$files $REPO/$d"
 done
-# The explain differential tests read their known gaps from here.
-files="$files $REPO/docs/explain-gaps.md"
 # netloom-cni, at its host path (the tests run the path cargo compiled in).
 [ -n "$cni_bin" ] && files="$files $cni_bin"
 

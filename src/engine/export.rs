@@ -158,6 +158,16 @@ impl Engine {
         }
         self.read_sysctls(&mut net).await?;
         self.read_nat(&mut net, owned.is_some(), &mut notes).await?;
+        // A failover master is the kernel's (written as `external`, which a
+        // file may use as a lower): say which slaves it has and which one
+        // carries traffic, as status does.
+        for (key, f) in self.failover(&net, |_| true).await? {
+            let node = key.split_once('/').map_or(key.as_str(), |(n, _)| n);
+            notes
+                .entry(node.to_string())
+                .or_default()
+                .push(format!("`{}`: the kernel's {f}", f.master));
+        }
         let mtus: BTreeMap<IfRef, u32> = net
             .nodes
             .iter()

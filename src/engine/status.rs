@@ -103,7 +103,9 @@ impl Engine {
             }
         }
         let (services, lifs) = services(desired, &observed);
-        let failover = self.failover(desired, &observed).await?;
+        let failover = self
+            .failover(&observed, |node| desired.nodes.contains_key(node))
+            .await?;
         Ok(StatusReport {
             objects,
             devices,
@@ -114,13 +116,13 @@ impl Engine {
         })
     }
 
-    /// The failover masters of the file's nodes, read where a device of no
-    /// kind netloom knows is the master of another (a failover master, or
-    /// a device of a driver netloom does not model).
-    async fn failover(
+    /// The failover masters of the nodes `wanted` picks, keyed NODE/MASTER,
+    /// read where a device of no kind netloom knows is the master of another
+    /// (a failover master, or a device of a driver netloom does not model).
+    pub(super) async fn failover(
         &self,
-        desired: &Network,
         observed: &Network,
+        wanted: impl Fn(&str) -> bool,
     ) -> Result<BTreeMap<String, kernel::failover::Failover>, EngineError> {
         let mut out = BTreeMap::new();
         for (node, n) in &observed.nodes {
@@ -130,7 +132,7 @@ impl Engine {
                         .values()
                         .any(|o| o.master.as_deref() == Some(l.name.as_str()))
             });
-            if !candidate || !desired.nodes.contains_key(node) {
+            if !candidate || !wanted(node) {
                 continue;
             }
             let Some(ns) = self.kernel.netns_of(node)? else {

@@ -46,6 +46,30 @@ pub struct Failover {
     pub active: Option<String>,
 }
 
+/// In one line: its slaves, and which carries traffic.
+impl std::fmt::Display for Failover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let slave = |s: &Option<Slave>| match s {
+            Some(s) => format!(
+                "{} {} (tx {})",
+                s.name,
+                if s.up && s.carrier { "ready" } else { "down" },
+                s.tx_packets
+            ),
+            None => "absent".to_string(),
+        };
+        write!(
+            f,
+            "net_failover: primary {}, standby {}, active {}",
+            slave(&self.primary),
+            slave(&self.standby),
+            self.active
+                .as_deref()
+                .unwrap_or("none (frames are dropped)")
+        )
+    }
+}
+
 /// What one link message says, as far as failover cares.
 struct Seen {
     name: String,

@@ -81,7 +81,7 @@ pub fn status(st: &StatusReport) -> String {
             ));
         }
         if let Some(f) = st.failover.get(&o.object) {
-            extra.push_str(&format!("  [{}]", failover_words(f)));
+            extra.push_str(&format!("  [{f}]"));
         }
         t.add_row(vec![
             Cell::new(&o.object),
@@ -92,10 +92,7 @@ pub fn status(st: &StatusReport) -> String {
     // made them, and a file's external lower may sit on one.
     for (name, f) in &st.failover {
         if !st.objects.iter().any(|o| &o.object == name) {
-            t.add_row(vec![
-                Cell::new(name),
-                Cell::new(format!("observed  [{}]", failover_words(f))),
-            ]);
+            t.add_row(vec![Cell::new(name), Cell::new(format!("observed  [{f}]"))]);
         }
     }
     let mut out = text(&t);
@@ -132,25 +129,6 @@ fn services(st: &StatusReport) -> String {
         ));
     }
     out
-}
-
-/// A failover master in one bracket: its slaves, and which carries traffic.
-fn failover_words(f: &netloom::kernel::failover::Failover) -> String {
-    let slave = |s: &Option<netloom::kernel::failover::Slave>| match s {
-        Some(s) => format!(
-            "{} {} (tx {})",
-            s.name,
-            if s.up && s.carrier { "ready" } else { "down" },
-            s.tx_packets
-        ),
-        None => "absent".to_string(),
-    };
-    format!(
-        "net_failover: primary {}, standby {}, active {}",
-        slave(&f.primary),
-        slave(&f.standby),
-        f.active.as_deref().unwrap_or("none (frames are dropped)")
-    )
 }
 
 /// `fdb`: the MAC table, then the spanning tree per port.

@@ -16,10 +16,8 @@ use netloom::state::Store;
 
 /// The known gaps the docs publish: `KEY` -> reason.
 pub fn known_gaps() -> BTreeMap<String, String> {
-    let root = std::env::var_os("NETLOOM_ROOT")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    let text = std::fs::read_to_string(root.join("docs/explain-gaps.md")).unwrap_or_default();
+    // Built in: the VM's copy of the tree has no docs/.
+    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/explain-gaps.md"));
     text.lines()
         .filter_map(|l| l.strip_prefix("- `"))
         .filter_map(|l| l.split_once('`'))

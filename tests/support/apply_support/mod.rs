@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use netloom::kernel::{apply, Kernel};
-use netloom::model::{IfRef, Link, LinkKind, MacAddr, MacvlanOptions, VethOptions};
+use netloom::model::{BridgeOptions, IfRef, Link, LinkKind, MacAddr, MacvlanOptions, VethOptions};
 use netloom::model::{LinkChange, Op};
 use serde_json::Value;
 
@@ -126,6 +126,27 @@ pub async fn set(k: &Kernel, node: &str, name: &str, change: LinkChange) {
             name: name.into(),
             change,
             prior: LinkChange::default(),
+        },
+    )
+    .await;
+}
+
+/// In node a: a veth p0-p1 and a default bridge br0 with p0 as its port.
+pub async fn bridge_with_port_p0(k: &Kernel) {
+    add_veth(k, "a", "p0", "a", "p1").await;
+    add(
+        k,
+        "a",
+        Link::new("br0", LinkKind::Bridge(BridgeOptions::default())),
+    )
+    .await;
+    set(
+        k,
+        "a",
+        "p0",
+        LinkChange {
+            master: Some(Some("br0".into())),
+            ..Default::default()
         },
     )
     .await;

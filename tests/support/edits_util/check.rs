@@ -1,5 +1,5 @@
 //! The kernel state a model asks for, compared with the state iproute2, nft
-//! and /proc/sys show (tests/kstate). Each difference is one line that
+//! and /proc/sys show (tests/support/kstate). Each difference is one line that
 //! starts with its category in brackets (`[route]`, `[address]` ...), which
 //! shrinking uses to tell one failure from another.
 use std::collections::{BTreeMap, BTreeSet};
