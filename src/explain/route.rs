@@ -129,6 +129,10 @@ pub fn lookup_in<'a>(
     oif: Option<If>,
     vrf: Option<If>,
 ) -> Lookup {
+    // A VRF device as oif names the domain, not the next hop's device
+    // (l3mdev_update_flow sets FLOWI_FLAG_SKIP_NH_OIF), as icmp_reply asks
+    // for an answer to a packet that came in by one of its ports.
+    let oif = oif.filter(|&o| !matches!(idx.link(o).kind, LinkKind::Vrf(_)));
     let holders = idx.holders(dst).iter().copied();
     let mut local = holders.filter(|&i| idx.ifs[i].node == node);
     // Table local holds the default domain's addresses and is consulted
@@ -454,5 +458,9 @@ mod tests {
             Some(ip("10.16.2.1"))
         );
         assert_eq!(vrf_of(&idx, r1b), red);
+        // An answer routed with the VRF device as oif (icmp_reply) leaves
+        // by the port its table names: the oif picks the domain only.
+        assert_eq!(dev(lookup(&idx, "r", ip("10.16.1.2"), red)), Some("r1a"));
+        assert_eq!(dev(lookup(&idx, "r", ip("10.16.1.2"), blue)), Some("r2a"));
     }
 }

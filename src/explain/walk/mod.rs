@@ -308,7 +308,10 @@ impl<'s, 'a> Walker<'s, 'a> {
             probe: flow.probe,
             reply: true,
         };
-        let back = self.direction(&fwd.at, None, rpkt, &mut nats);
+        // The answer is routed in the VRF the request came in by
+        // (icmp_reply: flowi4_oif = l3mdev_master_ifindex(skb->dev)).
+        let domain = fwd.in_dev.and_then(|i| route::vrf_of(self.idx, i));
+        let back = self.direction(&fwd.at, domain, rpkt, &mut nats);
         let (rd, rr, rh) = match back.end {
             End::Delivered if back.at == flow.src => (Disposition::Delivered, String::new(), None),
             End::Delivered => (
