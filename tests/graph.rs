@@ -113,6 +113,27 @@ fn the_svg_names_every_node_and_interface_of_the_file() {
                 "{}: node {node} not in the SVG",
                 f.display()
             );
+            // DHCP servers and clients and logical interfaces, where they are.
+            for svc in n.services.values() {
+                use netloom::model::service::ServiceSetup as S;
+                let words = match &svc.setup {
+                    S::Dnsmasq(d) => vec![format!("dhcp server {}-{}", d.range.0, d.range.1)],
+                    S::DhcpClient(_) => vec!["dhcp client".to_string()],
+                    S::LifWatch(w) => w
+                        .lifs
+                        .iter()
+                        .map(|l| format!("lif {} {} (home)", l.name, l.address))
+                        .collect(),
+                };
+                for w in words {
+                    assert!(
+                        // (Graphviz writes '-' as &#45;.)
+                        svg.contains(&format!(">{}<", svg_text(&w).replace('-', "&#45;"))),
+                        "{}: `{w}` of node {node} not in the SVG",
+                        f.display()
+                    );
+                }
+            }
             for (name, l) in &n.links {
                 if l.kind == netloom::model::LinkKind::Loopback {
                     continue;

@@ -3,7 +3,8 @@ use std::collections::BTreeMap;
 
 use super::model::{Cluster, Edge, Failed, Graph, Iface, Relation, Remote, State};
 use crate::engine::live::Live;
-use crate::model::{IfRef, Link, LinkKind, Network, PortOptions, HOST};
+use crate::model::service::ServiceSetup;
+use crate::model::{IfRef, Link, LinkKind, Network, Node, PortOptions, HOST};
 use crate::spec::Topology;
 
 /// The graph of `topo`, with `live` laid over it when given.
@@ -33,7 +34,7 @@ pub fn build(topo: &Topology, live: Option<&Live>) -> Graph {
                 .map_or(usize::MAX, |x| x.offset)
         };
         links.sort_by_key(|l| at(l));
-        let interfaces = links.iter().map(|l| iface(name, l, live)).collect();
+        let interfaces = links.iter().map(|l| iface(name, node, l, live)).collect();
         g.nodes.push(Cluster {
             name: name.clone(),
             host: name == HOST,
@@ -72,8 +73,8 @@ fn first_iface(g: &Graph, node: &str) -> Option<String> {
         .map(|i| i.id.clone())
 }
 
-/// One interface with its label lines.
-fn iface(node: &str, l: &Link, live: Option<&Live>) -> Iface {
+/// One interface of `n` with its label lines.
+fn iface(node: &str, n: &Node, l: &Link, live: Option<&Live>) -> Iface {
     let id = format!("{node}/{}", l.name);
     let mut detail = Vec::new();
     let word = l.kind.word().to_string();
@@ -118,6 +119,7 @@ fn iface(node: &str, l: &Link, live: Option<&Live>) -> Iface {
     if l.up == Some(false) {
         detail.push("down".into());
     }
+    detail.extend(served(n, &l.name));
     let state = live.map(|lv| {
         let k = lv.links.get(&id);
         State {
@@ -134,6 +136,31 @@ fn iface(node: &str, l: &Link, live: Option<&Live>) -> Iface {
         detail,
         state,
     }
+}
+
+/// What the node's services do on interface `name`: a DHCP server or
+/// client, and the logical interfaces that live there or may move there.
+fn served(n: &Node, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in n.services.values() {
+        match &s.setup {
+            ServiceSetup::Dnsmasq(d) if d.iface == name => {
+                out.push(format!("dhcp server {}-{}", d.range.0, d.range.1));
+            }
+            ServiceSetup::DhcpClient(c) if c.iface == name => out.push("dhcp client".into()),
+            ServiceSetup::LifWatch(w) => {
+                for f in &w.lifs {
+                    if f.home == name {
+                        out.push(format!("lif {} {} (home)", f.name, f.address));
+                    } else if f.failover.iter().any(|p| p == name) {
+                        out.push(format!("lif {} failover", f.name));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The interface holding address `addr` (without prefix), if any.
