@@ -52,13 +52,6 @@ fn exe_of(lab: &Lab, pid: u32) -> String {
         .to_string()
 }
 
-/// Whether process `pid` is alive and not a zombie.
-fn alive(lab: &Lab, pid: u32) -> bool {
-    let r = lab.sh(&format!("awk '{{print $3}}' /proc/{pid}/stat 2>/dev/null"));
-    let state = r.out.trim();
-    !state.is_empty() && state != "Z"
-}
-
 /// What the sandbox holds of netloom's services: live processes of
 /// dnsmasq or of netloom's agents in this sandbox, and their files.
 fn leftovers(lab: &Lab) -> String {
@@ -71,20 +64,6 @@ fn leftovers(lab: &Lab) -> String {
          ls -A /run/netloom/services 2>/dev/null; ls -A /etc/netns 2>/dev/null; true",
     )
     .out
-}
-
-/// SIGKILL process `pid` and wait until it is gone (a killed process is
-/// still listed for a moment while it exits).
-fn kill9(lab: &Lab, pid: u32) {
-    lab.sh(&format!("kill -9 {pid}"));
-    let t = Instant::now();
-    while alive(lab, pid) {
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(5),
-            "{pid} survived SIGKILL"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
 }
 
 /// The pid in a service's pid file (`node`'s service `name`).
@@ -143,7 +122,7 @@ fn dnsmasq_serves_dns_and_is_supervised() {
     assert!(again.out.contains(": 0 operation"), "{}", again.text());
 
     // Killed: status says so, the next up starts it again.
-    kill9(&lab, pid);
+    lab.kill9(pid);
     let st = lab.expect("status", &[], 2);
     assert!(
         st.out.contains("gw service dnsmasq-lxcbr0") && st.out.contains("missing"),
@@ -171,11 +150,11 @@ fn dnsmasq_serves_dns_and_is_supervised() {
     );
     lab.expect("up", &[], 0);
     let pid3 = pid_of(&lab, "dnsmasq-lxcbr0").expect("dnsmasq runs");
-    assert!(pid3 != pid2 && !alive(&lab, pid2));
+    assert!(pid3 != pid2 && !lab.alive(pid2));
     assert!(lab.pending().is_empty());
 
     lab.expect("down", &[], 0);
-    assert!(!alive(&lab, pid3), "dnsmasq survived down");
+    assert!(!lab.alive(pid3), "dnsmasq survived down");
     assert_eq!(leftovers(&lab), "");
     lab.assert_no_residue();
 }
@@ -188,7 +167,7 @@ fn down_by_name_and_after_a_crash_stops_dnsmasq() {
     std::fs::remove_file(&lab.file).unwrap();
     let r = lab.netloom(&["down", "--name", "lxc"]);
     assert_eq!(r.code, 0, "{}", r.text());
-    assert!(!alive(&lab, pid), "dnsmasq survived down --name");
+    assert!(!lab.alive(pid), "dnsmasq survived down --name");
     assert_eq!(leftovers(&lab), "");
     lab.assert_no_residue();
 
@@ -383,7 +362,7 @@ fn clients_lease_renew_drift_restart_and_release() {
     assert!(lab.pending().is_empty());
 
     // The client killed: status says so, up starts it again, same lease.
-    kill9(&lab, pid_file(&lab, "c1", "dhcp-eth0"));
+    lab.kill9(pid_file(&lab, "c1", "dhcp-eth0"));
     let st = lab.expect("status", &[], 2);
     assert!(
         st.out.contains("service c1 dhcp-eth0: NOT RUNNING"),
@@ -455,7 +434,7 @@ fn lease_and_resolve_claims_fail_when_untrue() {
     lab.expect("up", &[], 0);
     lab.expect("verify", &[], 0);
     // dnsmasq gone: nobody answers the name.
-    kill9(&lab, pid_file(&lab, "gw", "dnsmasq-lxcbr0"));
+    lab.kill9(pid_file(&lab, "gw", "dnsmasq-lxcbr0"));
     let v = lab.expect("verify", &[], 1);
     assert!(
         v.out.contains("10.0.3.1 did not answer for c2.lxc"),

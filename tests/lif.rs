@@ -52,25 +52,6 @@ fn watcher(lab: &Lab) -> Option<u32> {
         .ok()
 }
 
-fn alive(lab: &Lab, pid: u32) -> bool {
-    let r = lab.sh(&format!("awk '{{print $3}}' /proc/{pid}/stat 2>/dev/null"));
-    !r.out.trim().is_empty() && r.out.trim() != "Z"
-}
-
-/// SIGKILL process `pid` and wait until it is gone (a killed process is
-/// still listed for a moment while it exits).
-fn kill9(lab: &Lab, pid: u32) {
-    lab.sh(&format!("kill -9 {pid}"));
-    let t = Instant::now();
-    while alive(lab, pid) {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "{pid} survived SIGKILL"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn ping(lab: &Lab, node: &str, addr: &str) -> bool {
     lab.exec(node, &["ping", "-c", "1", "-W", "1", addr]).code == 0
 }
@@ -162,7 +143,7 @@ fn a_lif_fails_over_reverts_and_is_supervised() {
 
     // Killed: status says so; up starts it again and it works.
     let pid = watcher(&lab).expect("the watcher runs");
-    kill9(&lab, pid);
+    lab.kill9(pid);
     let st = lab.expect("status", &[], 2);
     assert!(st.out.contains("service n1 lif: NOT RUNNING"), "{}", st.out);
     assert!(
@@ -179,7 +160,7 @@ fn a_lif_fails_over_reverts_and_is_supervised() {
 
     // It outlives the `netloom up` that started it, killed right after
     // the start: a session of its own, still moving the LIF.
-    kill9(&lab, pid2);
+    lab.kill9(pid2);
     let mut up = lab
         .sb
         .command(common::netloom_bin())
@@ -190,7 +171,7 @@ fn a_lif_fails_over_reverts_and_is_supervised() {
         .unwrap();
     let t = Instant::now();
     let pid3 = loop {
-        if let Some(p) = watcher(&lab).filter(|p| *p != pid2 && alive(&lab, *p)) {
+        if let Some(p) = watcher(&lab).filter(|p| *p != pid2 && lab.alive(*p)) {
             break p;
         }
         assert!(t.elapsed() < Duration::from_secs(20), "no new watcher");
@@ -198,7 +179,7 @@ fn a_lif_fails_over_reverts_and_is_supervised() {
     };
     let _ = up.kill();
     let _ = up.wait();
-    assert!(alive(&lab, pid3), "the watcher died with its netloom");
+    assert!(lab.alive(pid3), "the watcher died with its netloom");
     let sid = lab.sh(&format!("awk '{{print $6}}' /proc/{pid3}/stat"));
     assert_eq!(sid.out.trim(), pid3.to_string(), "not a session of its own");
     lab.exec("n1", &["ip", "link", "set", "eth0", "down"]);
@@ -207,6 +188,6 @@ fn a_lif_fails_over_reverts_and_is_supervised() {
     until_on(&lab, "10.0.5.10", "eth0", Duration::from_secs(5));
 
     lab.expect("down", &[], 0);
-    assert!(!alive(&lab, pid3), "the watcher survived down");
+    assert!(!lab.alive(pid3), "the watcher survived down");
     lab.assert_no_residue();
 }

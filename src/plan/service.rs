@@ -158,6 +158,14 @@ mod tests {
     use crate::model::{Address, Link, LinkKind, Node};
     use crate::plan::Owned;
 
+    /// The index of the step of `plan` whose words hold `words`.
+    fn at(plan: &crate::model::Plan, words: &str) -> usize {
+        plan.steps
+            .iter()
+            .position(|s| s.op.to_string().contains(words))
+            .unwrap_or_else(|| panic!("no step `{words}` in {plan}"))
+    }
+
     fn dnsmasq() -> ServiceSetup {
         ServiceSetup::Dnsmasq(DnsmasqSetup {
             iface: "br0".into(),
@@ -224,14 +232,8 @@ mod tests {
         }
         let plan = crate::plan::up(&want, &have, &owned()).unwrap();
         let lines: Vec<String> = plan.steps.iter().map(|s| s.op.to_string()).collect();
-        let server = lines
-            .iter()
-            .position(|l| l.contains("start dnsmasq-br0"))
-            .unwrap();
-        let client = lines
-            .iter()
-            .position(|l| l.contains("start dhcp-eth0"))
-            .unwrap();
+        let server = at(&plan, "start dnsmasq-br0");
+        let client = at(&plan, "start dhcp-eth0");
         assert!(plan.steps[client].after.contains(&server), "{plan}");
         assert_eq!(lines.len(), 2, "{plan}");
         // Running as wanted: nothing to do.
@@ -241,15 +243,8 @@ mod tests {
             .is_empty());
         // Down: the client's stop first, the server's after it.
         let plan = crate::plan::down(&want, &owned());
-        let lines: Vec<String> = plan.steps.iter().map(|s| s.op.to_string()).collect();
-        let server = lines
-            .iter()
-            .position(|l| l.contains("stop dnsmasq-br0"))
-            .unwrap();
-        let client = lines
-            .iter()
-            .position(|l| l.contains("stop dhcp-eth0"))
-            .unwrap();
+        let server = at(&plan, "stop dnsmasq-br0");
+        let client = at(&plan, "stop dhcp-eth0");
         assert!(plan.steps[server].after.contains(&client), "{plan}");
     }
 
@@ -272,15 +267,8 @@ mod tests {
             }
         }
         let plan = crate::plan::up(&want, &have, &owned()).unwrap();
-        let lines: Vec<String> = plan.steps.iter().map(|s| s.op.to_string()).collect();
-        let server = lines
-            .iter()
-            .position(|l| l.contains("restart dnsmasq-br0"))
-            .unwrap();
-        let client = lines
-            .iter()
-            .position(|l| l.contains("stop dhcp-eth0"))
-            .unwrap();
+        let server = at(&plan, "restart dnsmasq-br0");
+        let client = at(&plan, "stop dhcp-eth0");
         assert!(plan.steps[server].after.contains(&client), "{plan}");
     }
 

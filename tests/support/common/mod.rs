@@ -139,6 +139,27 @@ impl Lab {
         )
     }
 
+    /// Whether process `pid` is alive and not a zombie.
+    pub fn alive(&self, pid: u32) -> bool {
+        let r = self.sh(&format!("awk '{{print $3}}' /proc/{pid}/stat 2>/dev/null"));
+        let state = r.out.trim();
+        !state.is_empty() && state != "Z"
+    }
+
+    /// SIGKILL process `pid` and wait until it is gone (a killed process
+    /// is still listed for a moment while it exits).
+    pub fn kill9(&self, pid: u32) {
+        self.sh(&format!("kill -9 {pid}"));
+        let t = std::time::Instant::now();
+        while self.alive(pid) {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(5),
+                "{pid} survived SIGKILL"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Replace `from` with `to` in the topology file (exactly once).
     pub fn edit(&self, from: &str, to: &str) {
         let text = std::fs::read_to_string(&self.file).unwrap();
