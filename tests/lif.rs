@@ -191,3 +191,87 @@ fn a_lif_fails_over_reverts_and_is_supervised() {
     assert!(!lab.alive(pid3), "the watcher survived down");
     lab.assert_no_residue();
 }
+
+/// A dual-stack pair of LIFs on n1 (eth0 home, eth1 failover) and a
+/// neighbour c1 on the same bridge.
+const ANNOUNCED: &str = "\
+name: lif6
+nodes:
+  sw:
+    interfaces:
+      br0: { kind: bridge, stp: false, ports: [s0, s1, s2] }
+      s0: {}
+      s1: {}
+      s2: {}
+  n1:
+    interfaces:
+      eth0: {}
+      eth1: {}
+  c1:
+    interfaces:
+      eth0: { addresses: [10.0.5.20/24, 'fd00:5::20/64'] }
+links:
+  - [sw/s0, n1/eth0]
+  - [sw/s1, n1/eth1]
+  - [sw/s2, c1/eth0]
+lifs:
+  v4: { address: 10.0.5.10/24, home: n1/eth0, failover: [n1/eth1] }
+  v6: { address: 'fd00:5::10/64', home: n1/eth0, failover: [n1/eth1] }
+";
+
+/// The link-layer address c1's kernel holds for `addr` (`ip neigh`), if any.
+fn c1_neighbour(lab: &Lab, addr: &str) -> Option<String> {
+    let r = lab.exec("c1", &["ip", "-j", "neigh", "show", addr]);
+    let v: serde_json::Value = serde_json::from_str(&r.out).ok()?;
+    v.as_array()?
+        .first()?
+        .get("lladdr")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn mac_of(lab: &Lab, node: &str, dev: &str) -> String {
+    let r = lab.exec(node, &["cat", &format!("/sys/class/net/{dev}/address")]);
+    r.out.trim().to_string()
+}
+
+/// A move is announced: the neighbour's existing entry for the address
+/// turns to the new port's MAC without the neighbour asking (a gratuitous
+/// ARP updates an entry in arp_process; an unsolicited NA with the override
+/// flag does in ndisc_recv_na), and both families answer on the new port.
+#[test]
+fn a_move_is_announced_to_the_neighbours_in_both_families() {
+    let lab = Lab::from_text("lif6.yaml", ANNOUNCED);
+    lab.expect("up", &[], 0);
+    let (home, away) = (mac_of(&lab, "n1", "eth0"), mac_of(&lab, "n1", "eth1"));
+    for addr in ["10.0.5.10", "fd00:5::10"] {
+        let t = Instant::now();
+        while !ping(&lab, "c1", addr) {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "c1 never reached {addr}"
+            );
+        }
+        assert_eq!(
+            c1_neighbour(&lab, addr).as_deref(),
+            Some(home.as_str()),
+            "{addr}"
+        );
+    }
+    lab.exec("n1", &["ip", "link", "set", "eth0", "down"]);
+    until_on(&lab, "10.0.5.10", "eth1", Duration::from_secs(3));
+    for addr in ["10.0.5.10", "fd00:5::10"] {
+        // c1 sends nothing meanwhile: only an announcement can change it.
+        let t = Instant::now();
+        while c1_neighbour(&lab, addr).as_deref() != Some(away.as_str()) {
+            assert!(
+                t.elapsed() < Duration::from_secs(3),
+                "c1 still has {addr} at {:?}, not at eth1's {away}: the move was not announced",
+                c1_neighbour(&lab, addr)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(ping(&lab, "c1", addr), "c1 cannot reach {addr} on eth1");
+    }
+    lab.expect("down", &[], 0);
+}
