@@ -257,9 +257,49 @@ pub fn parse_probe(s: &str) -> Option<Probe> {
     }
 }
 
+/// The file's network with each logical interface's address on its home
+/// port: where its watcher places it while every port is up as the file
+/// declares (a DHCP lease, unknown before the server grants it, stays out).
+fn lifs_at_home(net: &crate::model::Network) -> std::borrow::Cow<'_, crate::model::Network> {
+    use crate::model::service::ServiceSetup;
+    let has_lifs = net.nodes.values().any(|n| {
+        n.services
+            .values()
+            .any(|s| matches!(s.setup, ServiceSetup::LifWatch(_)))
+    });
+    if !has_lifs {
+        return std::borrow::Cow::Borrowed(net);
+    }
+    let mut out = net.clone();
+    for node in out.nodes.values_mut() {
+        let lifs: Vec<_> = node
+            .services
+            .values()
+            .filter_map(|s| match &s.setup {
+                ServiceSetup::LifWatch(w) => Some(w.lifs.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        for lif in lifs {
+            if let Some(home) = node.links.get_mut(&lif.home) {
+                if !home.addresses.iter().any(|a| a.net == lif.address) {
+                    home.addresses.push(crate::model::Address {
+                        net: lif.address,
+                        dad: false,
+                        secondary: false,
+                    });
+                }
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Explain `flow` of `topo` (read from `file`) from the file alone.
 pub fn explain_static(topo: &crate::spec::Topology, file: &str, flow: &Flow) -> Explanation {
-    let idx = Index::new(&topo.network);
+    let net = lifs_at_home(&topo.network);
+    let idx = Index::new(&net);
     let facts = Facts::model();
     let place = rules::Place {
         file,
@@ -354,7 +394,8 @@ pub fn matrix(
 /// `--all --static`: the matrix from the file alone (the index and facts
 /// are built once for every pair).
 pub fn all_static(topo: &crate::spec::Topology, file: &str, probe: Probe) -> Matrix {
-    let idx = Index::new(&topo.network);
+    let net = lifs_at_home(&topo.network);
+    let idx = Index::new(&net);
     let facts = Facts::model();
     let place = rules::Place {
         file,
