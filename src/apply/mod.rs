@@ -145,6 +145,9 @@ impl<'s, E: Executor> Txn<'s, E> {
                 || s.after.iter().any(|&d| late[d]);
         }
         let first = self.done.len();
+        // Each finished step is kept for rollback (an Op is ~800 bytes):
+        // room for exactly this plan, not a doubling's slack.
+        self.done.reserve_exact(n);
         self.finished = 0;
         for phase in [false, true] {
             let members: Vec<usize> = (0..n).filter(|&i| late[i] == phase).collect();
