@@ -494,7 +494,7 @@ fn ifupdown2s_suite_agrees_or_each_difference_has_a_reason() {
                 let why = if lo {
                     "the loopback device (netloom declares none)"
                 } else {
-                    "a VRF (netloom has no VRF kind yet)"
+                    "a VRF (not imported yet)"
                 };
                 println!("  {what}: {name}: not representable: {why}");
                 continue;

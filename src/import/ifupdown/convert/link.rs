@@ -81,7 +81,7 @@ pub fn common(cx: &mut Cx, def: &Def, f: &mut Iface, external: bool) {
         if !addressing {
             let reason = match m {
                 "auto" => "method auto: addresses from router advertisements (SLAAC) are not imported".to_string(),
-                "dhcp" | "dhcp6" => "method dhcp: netloom has no DHCP client yet, so the interface comes without this address".to_string(),
+                "dhcp" | "dhcp6" => "method dhcp: not imported yet as `addresses: [dhcp]` (netloom's DHCP client is newer than this importer), so the interface comes without this address".to_string(),
                 other => format!("method {other}: netloom cannot get an address this way"),
             };
             let from = cx.from_at(
@@ -425,7 +425,7 @@ pub fn reason(k: &str, def: &Def) -> String {
         "pointopoint" => "a point-to-point peer address: netloom's addresses have no peer".into(),
         "preferred-lifetime" => "an address lifetime: netloom's addresses are permanent".into(),
         "metric" => "a metric without a gateway".into(),
-        "vrf" => "membership of a VRF, which netloom does not model yet".into(),
+        "vrf" => "membership of a VRF: not imported yet (netloom's `vrf` kind is newer than this importer)".into(),
         "address-virtual" | "address-virtual-ipv6-addrgen" => {
             "ifupdown2's virtual router address: a macvlan it names and makes itself; not imported yet".into()
         }

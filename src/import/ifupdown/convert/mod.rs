@@ -155,7 +155,10 @@ fn kind(cx: &mut Cx, def: &Def, masters: &BTreeSet<String>) -> Kind {
         }
     }
     let unsupported: &[(&str, &str)] = &[
-        ("vrf-table", "a VRF, which netloom does not model yet"),
+        (
+            "vrf-table",
+            "a VRF: not imported yet (netloom's `vrf` kind is newer than this importer)",
+        ),
         (
             "ovs-type",
             "an Open vSwitch object, which netloom does not manage",
