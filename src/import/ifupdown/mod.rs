@@ -194,6 +194,47 @@ mod tests {
     }
 
     #[test]
+    fn vrfs_take_their_members_and_the_members_gateways_go_in_their_table() {
+        let got = imp(
+            "auto mgmt\niface mgmt\n  vrf-table auto\nauto eth0\niface eth0 inet static\n  address 10.36.0.2/24\n  gateway 10.36.0.1\n  vrf mgmt\niface blue\n  vrf-table 20\niface eth1\n  vrf blue\niface eth2\n  vrf nosuch\niface red\n  vrf-table 0\n",
+            true,
+        )
+        .unwrap();
+        use crate::model::LinkKind;
+        let table = |name: &str| match &link(&got, name).kind {
+            LinkKind::Vrf(v) => v.table,
+            other => panic!("{name}: {other:?}"),
+        };
+        // `auto` as ifupdown2 allocates it: from 1001, in file order.
+        assert_eq!((table("mgmt"), table("blue")), (1001, 20));
+        assert_eq!(link(&got, "eth0").master.as_deref(), Some("mgmt"));
+        assert_eq!(link(&got, "eth1").master.as_deref(), Some("blue"));
+        assert_eq!(link(&got, "eth2").master, None);
+        let host = &got.topology.network.nodes["host"];
+        assert!(!host.links.contains_key("red"));
+        let gw: Vec<_> = host.routes.iter().filter(|r| r.via.is_some()).collect();
+        assert_eq!(gw.len(), 1, "{:?}", host.routes);
+        assert_eq!(gw[0].table, Some(1001), "{:?}", gw[0]);
+        let skipped: Vec<String> = got
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.from.text, s.reason))
+            .collect();
+        assert!(
+            skipped
+                .iter()
+                .any(|s| s.starts_with("vrf nosuch: membership of a VRF that no stanza makes")),
+            "{skipped:#?}"
+        );
+        assert!(
+            skipped
+                .iter()
+                .any(|s| s.contains("vrf-table 0: not a routing table")),
+            "{skipped:#?}"
+        );
+    }
+
+    #[test]
     fn a_vxlans_default_destination_is_svcnodeip_whatever_the_line_order() {
         let got = imp(
             "iface vx0\n  vxlan-id 9\n  vxlan-remoteip 10.0.0.3\n  vxlan-svcnodeip 10.0.0.2\n",

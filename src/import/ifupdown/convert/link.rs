@@ -67,6 +67,7 @@ pub fn common(cx: &mut Cx, def: &Def, f: &mut Iface, external: bool) {
         Some("bond") => "bond-",
         Some("vlan") => "vlan-",
         Some("vxlan") => "vxlan-",
+        Some("vrf") => "vrf-",
         _ => "\u{0}",
     };
     let mut out = Produced::default();
@@ -264,6 +265,18 @@ fn addresses(cx: &mut Cx, def: &Def, s: &Stanza, out: &mut Produced) {
         })
         .collect();
     let dev = crate::import::yaml_name(&def.name);
+    // A VRF member's gateway routes go in the VRF's table (as ifupdown2's
+    // address module adds them).
+    let table = def
+        .stanzas
+        .iter()
+        .flat_map(|(s, _)| s.options.iter())
+        .find(|o| o.key == "vrf")
+        .and_then(|o| match cx.kinds.get(&o.value) {
+            Some(super::Kind::Vrf { table }) => Some(*table),
+            _ => None,
+        })
+        .map_or(String::new(), |t| format!(", table: {t}"));
     for o in s.options.iter().filter(|o| o.key == "gateway") {
         for w in &o.args {
             let Ok(gw) = w.text.parse::<std::net::IpAddr>() else {
@@ -279,11 +292,11 @@ fn addresses(cx: &mut Cx, def: &Def, s: &Stanza, out: &mut Produced) {
             if !all_nets.iter().any(|n| n.contains(&gw)) {
                 let host = if gw.is_ipv6() { 128 } else { 32 };
                 out.routes
-                    .push(cx.entry(format!("{{ to: {gw}/{host}, dev: {dev} }}"), o));
+                    .push(cx.entry(format!("{{ to: {gw}/{host}, dev: {dev}{table} }}"), o));
                 let from = cx.from(o);
                 cx.note(from, "outside the interface's subnets: ifupdown's `onlink` route becomes a device route to the gateway first");
             }
-            let mut yaml = format!("{{ to: default, via: {gw}, dev: {dev}");
+            let mut yaml = format!("{{ to: default, via: {gw}, dev: {dev}{table}");
             if let Some(m) = metric {
                 yaml.push_str(&format!(", metric: {m}"));
             }
@@ -381,6 +394,8 @@ fn option(
             out.sysctls
                 .push(cx.entry(format!("{key}: {}", u8::from(b)), o));
         }
+        // Membership of a VRF the files define: its `ports` say so.
+        "vrf" if matches!(cx.kinds.get(&o.value), Some(super::Kind::Vrf { .. })) => {}
         _ => cx.skip(o, &reason(k, def)),
     }
 }
@@ -425,7 +440,7 @@ pub fn reason(k: &str, def: &Def) -> String {
         "pointopoint" => "a point-to-point peer address: netloom's addresses have no peer".into(),
         "preferred-lifetime" => "an address lifetime: netloom's addresses are permanent".into(),
         "metric" => "a metric without a gateway".into(),
-        "vrf" => "membership of a VRF: not imported yet (netloom's `vrf` kind is newer than this importer)".into(),
+        "vrf" => "membership of a VRF that no stanza makes (`vrf-table`)".into(),
         "address-virtual" | "address-virtual-ipv6-addrgen" => {
             "ifupdown2's virtual router address: a macvlan it names and makes itself; not imported yet".into()
         }

@@ -44,6 +44,11 @@ pub enum Kind {
     Vxlan,
     /// A dummy (`link-type dummy`).
     Dummy,
+    /// A VRF (`vrf-table`) with its routing table.
+    Vrf {
+        /// The table (`auto`: ifupdown2's first free one from 1001).
+        table: u32,
+    },
     /// One of the machine's ports.
     Physical,
 }
@@ -67,6 +72,10 @@ pub struct Cx<'a> {
     pub bond_ports: BTreeMap<String, Vec<Port>>,
     /// Ports' own VLAN settings, by port (see [`bridge::PortVlans`]).
     pub port_vlans: BTreeMap<String, bridge::PortVlans>,
+    /// Members of each VRF, named by the `vrf` line on their own stanza.
+    pub vrf_members: BTreeMap<String, Vec<(String, Opt)>>,
+    /// The table the next `vrf-table auto` gets.
+    pub auto_table: u32,
 }
 
 impl Cx<'_> {
@@ -154,11 +163,25 @@ fn kind(cx: &mut Cx, def: &Def, masters: &BTreeSet<String>) -> Kind {
             }
         }
     }
+    if let Some(o) = find(def, &["vrf-table"]) {
+        let table = if o.value == "auto" {
+            cx.auto_table += 1;
+            Some(cx.auto_table - 1)
+        } else {
+            o.value.parse::<u32>().ok().filter(|t| *t != 0)
+        };
+        return match table {
+            Some(table) => Kind::Vrf { table },
+            None => Kind::Unsupported(
+                format!(
+                    "vrf-table {}: not a routing table netloom can use (a number other than 0, or auto)",
+                    o.value
+                ),
+                o.value_span,
+            ),
+        };
+    }
     let unsupported: &[(&str, &str)] = &[
-        (
-            "vrf-table",
-            "a VRF: not imported yet (netloom's `vrf` kind is newer than this importer)",
-        ),
         (
             "ovs-type",
             "an Open vSwitch object, which netloom does not manage",
@@ -250,6 +273,9 @@ pub fn convert(
         kinds: BTreeMap::new(),
         bond_ports: BTreeMap::new(),
         port_vlans: BTreeMap::new(),
+        vrf_members: BTreeMap::new(),
+        // ifupdown2 gives `auto` tables from 1001 up, in file order.
+        auto_table: 1001,
     };
     let masters: BTreeSet<String> = m
         .defs
@@ -260,6 +286,12 @@ pub fn convert(
     for def in &m.defs {
         let k = kind(&mut cx, def, &masters);
         cx.kinds.insert(def.name.clone(), k);
+        if let Some(o) = find(def, &["vrf"]) {
+            cx.vrf_members
+                .entry(o.value.clone())
+                .or_default()
+                .push((def.name.clone(), o.clone()));
+        }
     }
     // Names only referenced (ports, lowers) are the machine's ports, or
     // VLANs by their dotted name (bridge-utils makes `eth0.5` in
@@ -381,6 +413,13 @@ fn references(cx: &Cx, def: &Def) -> Vec<String> {
         Some(Kind::Bridge) => out.extend(bridge::port_names(def).into_iter().map(|(n, _)| n)),
         Some(Kind::Bond) => out.extend(bond::port_names(def).into_iter().map(|(n, _)| n)),
         Some(Kind::Vlan { lower, .. }) => out.push(lower.clone()),
+        Some(Kind::Vrf { .. }) => out.extend(
+            cx.vrf_members
+                .get(&def.name)
+                .into_iter()
+                .flatten()
+                .map(|(n, _)| n.clone()),
+        ),
         Some(Kind::Vxlan) => {
             if let Some(o) = find(def, &["vxlan-physdev"]) {
                 out.push(o.value.clone());
@@ -502,6 +541,7 @@ fn one(cx: &mut Cx, def: &Def, k: &Kind, used: bool) {
         Kind::Vlan { .. } => Iface::new(&def.name, Some("vlan")),
         Kind::Vxlan => Iface::new(&def.name, Some("vxlan")),
         Kind::Dummy => Iface::new(&def.name, Some("dummy")),
+        Kind::Vrf { .. } => Iface::new(&def.name, Some("vrf")),
         Kind::Physical => physical(cx, &def.name),
     };
     f.from = origin;
@@ -518,11 +558,25 @@ fn one(cx: &mut Cx, def: &Def, k: &Kind, used: bool) {
         Kind::Bond => bond::bond(cx, def, &mut f),
         Kind::Vlan { lower, id } => stack::vlan(cx, def, &mut f, lower, *id),
         Kind::Vxlan => stack::vxlan(cx, def, &mut f),
+        Kind::Vrf { table } => vrf(cx, def, &mut f, *table),
         _ => {}
     }
     link::common(cx, def, &mut f, external);
     take_port_fields(cx, &mut f);
     cx.d.ifaces.push(f);
+}
+
+/// A VRF's table, and its members (named on their own stanzas) as ports.
+fn vrf(cx: &mut Cx, def: &Def, f: &mut Iface, table: u32) {
+    if let Some(o) = find(def, &["vrf-table"]).cloned() {
+        field(cx, f, "table", &table.to_string(), &o);
+    }
+    for (member, o) in cx.vrf_members.get(&def.name).cloned().unwrap_or_default() {
+        if !f.ports.iter().any(|p| p.name == member) {
+            let from = cx.from(&o);
+            f.ports.push(port(&member, from));
+        }
+    }
 }
 
 /// A port entry named at `from`.
