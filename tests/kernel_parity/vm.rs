@@ -196,6 +196,12 @@ pub fn bond() -> Vec<Trial> {
             "",
         ),
         (
+            "updelay 0, no miimon",
+            "mode: active-backup, updelay: 0",
+            "mode active-backup updelay 0",
+            "updelay",
+        ),
+        (
             "downdelay 200, no miimon",
             "mode: active-backup, downdelay: 200",
             "mode active-backup downdelay 200",
