@@ -568,17 +568,7 @@ async fn run(verb: Verb) -> Result<u8, Failure> {
             topology,
             output,
         } => reads::export(node, netns, topology, output).await,
-        Verb::List { json } => {
-            let listed = Engine::list(&Store::from_env()).await?;
-            if json {
-                print_json(&listed);
-            } else if listed.is_empty() {
-                println!("no topology is up");
-            } else {
-                print!("{}", render::list(&listed));
-            }
-            Ok(0)
-        }
+        Verb::List { json } => reads::list(json).await,
         Verb::Install { prefix } => {
             let written = install::install(Cli::command(), &prefix).map_err(|e| {
                 Failure::Other(format!("cannot install under {}: {e}", prefix.display()))

@@ -1,8 +1,9 @@
 //! Forwarding database entries: what vanishes with the devices they live on.
 use std::collections::BTreeSet;
 
+use super::sim::{existing, node_mut, refuse, Refused};
 use super::Effects;
-use crate::model::{FdbEntry, IfRef, Network};
+use crate::model::{FdbEntry, IfRef, LinkKind, Network};
 
 /// The static entries that go with the links `gone` (each of them
 /// vanishing): a vxlan's entries with the vxlan (vxlan_uninit flushes its
@@ -46,6 +47,35 @@ fn push(e: &mut Effects, node: &str, entry: &FdbEntry) {
     if !e.fdb.contains(&item) {
         e.fdb.push(item);
     }
+}
+
+/// [`super::sim`] adding a static entry: on a bridge, held by one of its ports (rtnl_fdb_add
+/// hands it to the master only for a bridge port: EOPNOTSUPP otherwise),
+/// replacing the entry for that MAC and VLAN; on a vxlan, replacing the
+/// one for that MAC, except the flood list, which takes one entry per
+/// destination (vxlan_fdb_append).
+pub(super) fn sim_add(net: &mut Network, node: &str, entry: &FdbEntry) -> Result<(), Refused> {
+    let dev = existing(net, node, &entry.dev)?.kind.clone();
+    for other in entry.refers_to() {
+        existing(net, node, other)?;
+    }
+    match (&entry.port, &dev) {
+        (Some(p), LinkKind::Bridge(_)) => {
+            if existing(net, node, p)?.master.as_deref() != Some(entry.dev.as_str()) {
+                return refuse(format!("{node}/{p} is not a port of {}", entry.dev));
+            }
+        }
+        (None, LinkKind::Vxlan(_)) => {}
+        _ => return refuse(format!("{node}/{}: no such fdb", entry.dev)),
+    }
+    let n = node_mut(net, node)?;
+    n.fdb.retain(|x| {
+        let same_key = x.dev == entry.dev && x.mac == entry.mac && x.vlan == entry.vlan;
+        !(same_key && (!entry.floods() || x == entry))
+    });
+    n.fdb.push(entry.clone());
+    n.fdb.sort();
+    Ok(())
 }
 
 #[cfg(test)]

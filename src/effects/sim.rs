@@ -15,7 +15,7 @@ use crate::model::{
 #[error("{0}")]
 pub struct Refused(pub String);
 
-fn refuse<T>(why: impl Into<String>) -> Result<T, Refused> {
+pub(super) fn refuse<T>(why: impl Into<String>) -> Result<T, Refused> {
     Err(Refused(why.into()))
 }
 
@@ -72,7 +72,7 @@ pub fn settle(net: &mut Network, e: &Effects) {
     }
 }
 
-fn node_mut<'a>(net: &'a mut Network, node: &str) -> Result<&'a mut Node, Refused> {
+pub(super) fn node_mut<'a>(net: &'a mut Network, node: &str) -> Result<&'a mut Node, Refused> {
     match net.nodes.get_mut(node) {
         Some(n) => Ok(n),
         None => refuse(format!("no netns {node}")),
@@ -83,7 +83,11 @@ fn link_mut<'a>(net: &'a mut Network, r: &IfRef) -> Option<&'a mut Link> {
     net.nodes.get_mut(&r.node)?.links.get_mut(&r.name)
 }
 
-fn existing<'a>(net: &'a mut Network, node: &str, name: &str) -> Result<&'a mut Link, Refused> {
+pub(super) fn existing<'a>(
+    net: &'a mut Network,
+    node: &str,
+    name: &str,
+) -> Result<&'a mut Link, Refused> {
     match link_mut(net, &iref(node, name)) {
         Some(l) => Ok(l),
         None => refuse(format!("no link {node}/{name}")),
@@ -302,7 +306,7 @@ fn direct(op: &Op, net: &mut Network) -> Result<(), Refused> {
         Op::StopService { node, name, .. } => {
             node_mut(net, node)?.services.remove(name);
         }
-        Op::AddFdb { node, entry } => add_fdb(net, node, entry)?,
+        Op::AddFdb { node, entry } => super::fdb::sim_add(net, node, entry)?,
         Op::DelFdb { node, entry } => {
             let n = node_mut(net, node)?;
             let before = n.fdb.len();
@@ -312,35 +316,6 @@ fn direct(op: &Op, net: &mut Network) -> Result<(), Refused> {
             }
         }
     }
-    Ok(())
-}
-
-/// A static entry: on a bridge, held by one of its ports (rtnl_fdb_add
-/// hands it to the master only for a bridge port: EOPNOTSUPP otherwise),
-/// replacing the entry for that MAC and VLAN; on a vxlan, replacing the
-/// one for that MAC, except the flood list, which takes one entry per
-/// destination (vxlan_fdb_append).
-fn add_fdb(net: &mut Network, node: &str, entry: &crate::model::FdbEntry) -> Result<(), Refused> {
-    let dev = existing(net, node, &entry.dev)?.kind.clone();
-    for other in entry.refers_to() {
-        existing(net, node, other)?;
-    }
-    match (&entry.port, &dev) {
-        (Some(p), LinkKind::Bridge(_)) => {
-            if existing(net, node, p)?.master.as_deref() != Some(entry.dev.as_str()) {
-                return refuse(format!("{node}/{p} is not a port of {}", entry.dev));
-            }
-        }
-        (None, LinkKind::Vxlan(_)) => {}
-        _ => return refuse(format!("{node}/{}: no such fdb", entry.dev)),
-    }
-    let n = node_mut(net, node)?;
-    n.fdb.retain(|x| {
-        let same_key = x.dev == entry.dev && x.mac == entry.mac && x.vlan == entry.vlan;
-        !(same_key && (!entry.floods() || x == entry))
-    });
-    n.fdb.push(entry.clone());
-    n.fdb.sort();
     Ok(())
 }
 

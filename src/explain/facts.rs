@@ -63,31 +63,9 @@ pub struct RouteKey {
     pub oif: Option<String>,
 }
 
-/// What a node's kernel answered to a route lookup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouteAnswer {
-    /// A local address: delivered here.
-    Local,
-    /// Unicast out of `dev`, through `via` when a gateway is used, with the
-    /// source it would pick and the prefix that matched (fibmatch).
-    Unicast {
-        /// Output device.
-        dev: String,
-        /// Gateway.
-        via: Option<IpAddr>,
-        /// Preferred source.
-        src: Option<IpAddr>,
-        /// The matched route in iproute2 words (fibmatch), when asked.
-        matched: Option<String>,
-    },
-    /// Refused, with the errno and the kernel's words.
-    Refused {
-        /// errno.
-        errno: i32,
-        /// strerror or the extended ACK.
-        message: String,
-    },
-}
+/// What a node's kernel answered to a route lookup: the kernel layer's
+/// answer as it is.
+pub use crate::kernel::ask::RouteGot as RouteAnswer;
 
 /// Everything the walk reads besides the network.
 #[derive(Debug, Clone, Default)]

@@ -12,6 +12,7 @@
 //! is confirmed by the kernel of the node it happens in and every
 //! difference from the file is reported as drift. Both directions are
 //! walked: the request, then the reply from the address that answered.
+pub mod drift;
 pub mod facts;
 pub mod fast;
 pub mod frame;

@@ -1,5 +1,5 @@
 //! The verbs that read and render beyond the core path: explain, graph,
-//! fdb, export and import. Each parses what the CLI gave it, calls the
+//! fdb, export, import and list. Each parses what the CLI gave it, calls the
 //! engine (or the library's importer) and prints.
 use std::path::{Path, PathBuf};
 
@@ -204,5 +204,18 @@ pub fn import(from: ImportFrom) -> Result<u8, Failure> {
             " (listed at the end of the file)"
         }
     );
+    Ok(0)
+}
+
+/// `list`: every topology netloom has up on this machine.
+pub async fn list(json: bool) -> Result<u8, Failure> {
+    let listed = Engine::list(&Store::from_env()).await?;
+    if json {
+        print_json(&listed);
+    } else if listed.is_empty() {
+        println!("no topology is up");
+    } else {
+        print!("{}", render::list(&listed));
+    }
     Ok(0)
 }
